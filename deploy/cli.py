@@ -1,0 +1,199 @@
+"""The `cityops` command line (CONTRACT §1). Thin: parse, load settings, call the module that works.
+
+Bad arguments get one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from deploy.services import StackError
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+class UsageError(Exception):
+    """A well-formed command with a value we cannot use; reported as one line, exit 2."""
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="cityops", description="cityops: city operations event bus and wall display")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    up = sub.add_parser("up", help="start the local stack")
+    up.add_argument("--detach", action="store_true", help="start in the background and return")
+    up.add_argument("--simulate", type=positive_float, metavar="RATE", help="simulated events/s")
+    up.add_argument("--no-dashboard", action="store_true")
+    up.add_argument("--workers", type=int, choices=range(1, 9), metavar="N")
+    sub.add_parser("down", help="stop a detached stack")
+    st = sub.add_parser("status", help="addresses and state of the stack")
+    st.add_argument("--json", action="store_true")
+
+    sub.add_parser("worker", help="run one stream worker (the intake bridge and incident engine)")
+    sub.add_parser("gateway", help="run the HTTP gateway")
+    dash = sub.add_parser("dashboard", help="run the dashboard")
+    dash.add_argument("--dev", action="store_true", help="Dash development server instead of gunicorn")
+
+    pub = sub.add_parser("publish", help="validate and publish events from a JSON-lines file")
+    pub.add_argument("file", type=Path)
+    pub.add_argument("--dry-run", action="store_true", help="validate only, send nothing")
+    pub.add_argument("--department", help="publish as this department (default: each line's source)")
+    pub.add_argument("--binary", action="store_true", help="binary content mode (ce_ headers)")
+
+    sim = sub.add_parser("simulate", help="synthetic city traffic")
+    sim.add_argument("--rate", type=positive_float, required=True, help="events per second")
+    sim.add_argument("--duration", type=non_negative_float, required=True,
+                     help="seconds to run (0 = until stopped)")
+    sim.add_argument("--scenario", default="normal",
+                     choices=["normal", "rainstorm", "gas-leak", "festival"])
+    sim.add_argument("--seed", type=int, default=None)
+    sim.add_argument("--no-progress", action="store_true")
+
+    reg = sub.add_parser("registry", help="the city registry")
+    reg.add_argument("--json", action="store_true", help="counts as JSON")
+    reg_sub = reg.add_subparsers(dest="registry_command", parser_class=OneLineParser)
+    export = reg_sub.add_parser("export", help="one JSON line per entry")
+    export.add_argument("--kind", choices=["units", "departments", "categories"], default="units")
+
+    users = sub.add_parser("users", help="dashboard logins")
+    users_sub = users.add_subparsers(dest="users_command", required=True, parser_class=OneLineParser)
+    add = users_sub.add_parser("add")
+    add.add_argument("name")
+    add.add_argument("--role", choices=["officer", "admin"], required=True)
+    add.add_argument("--district")
+    add.add_argument("--password-stdin", action="store_true", required=True)
+
+    keys = sub.add_parser("keys", help="API keys for HTTP publishing")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, parser_class=OneLineParser)
+    create = keys_sub.add_parser("create")
+    create.add_argument("department")
+
+    bench = sub.add_parser("bench", help="benchmarks; results under bench/results/")
+    bench.add_argument("name", choices=["throughput", "latency", "scaling", "memory", "publishing",
+                                        "storage", "validator", "all"])
+    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--events", type=int, default=None)
+    bench.add_argument("--quick", action="store_true", help="small sizes, for smoke runs")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from deploy.settings import load_settings
+
+    try:
+        settings = load_settings()
+    except Exception as exc:  # pydantic's validation error, one line per bad variable
+        print(f"cityops: error: bad configuration: {exc}".splitlines()[0], file=sys.stderr)
+        return 2
+    try:
+        return int(dispatch(args, settings) or 0)
+    except UsageError as exc:
+        print(f"cityops: error: {exc}", file=sys.stderr)
+        return 2
+    except StackError as exc:
+        print(f"cityops: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def dispatch(args: argparse.Namespace, settings) -> int:
+    command = args.command
+    if command == "up":
+        from deploy.stack import Stack
+
+        stack = Stack(settings)
+        stack.up(simulate=args.simulate, dashboard=not args.no_dashboard, workers=args.workers)
+        from deploy.stack import status
+
+        print(json.dumps(status(settings.home), indent=1, ensure_ascii=False))
+        if args.detach:
+            return 0
+        print("cityops: running; Ctrl-C stops everything", file=sys.stderr)
+        return stack.watch()
+    if command == "down":
+        from deploy.stack import down
+
+        return down(settings.home)
+    if command == "status":
+        from deploy.stack import status
+
+        info = status(settings.home)
+        if args.json:
+            print(json.dumps(info, ensure_ascii=False))
+        else:
+            for key, value in info.items():
+                print(f"{key:12} {value}")
+        return 0
+    if command == "registry":
+        from deploy.registry_cli import export, counts
+
+        if args.registry_command == "export":
+            return export(args.kind)
+        return counts(as_json=args.json)
+    if command == "worker":
+        from streams.app import run_worker
+
+        return run_worker(settings) or 0
+    if command == "gateway":
+        from streams.publish.gateway.serve import serve
+
+        return serve(settings) or 0
+    if command == "dashboard":
+        from dashboard.serve import serve
+
+        return serve(settings, dev=args.dev) or 0
+    if command == "publish":
+        from streams.publish.jsonl import publish_file
+
+        return publish_file(settings, args.file, dry_run=args.dry_run,
+                            department=args.department, binary=args.binary)
+    if command == "simulate":
+        from streams.publish.simulator.run import run
+
+        return run(settings, rate=args.rate, duration=args.duration, scenario=args.scenario,
+                   seed=args.seed, progress=not args.no_progress) or 0
+    if command == "users":
+        from dashboard.auth import add_user_cli
+
+        return add_user_cli(settings, args.name, role=args.role, district=args.district)
+    if command == "keys":
+        from streams.publish.keys import create_key_cli
+
+        return create_key_cli(settings, args.department)
+    if command == "bench":
+        from deploy.bench import run_bench
+
+        return run_bench(settings, args.name, as_json=args.json, events=args.events, quick=args.quick)
+    raise UsageError(f"unknown command {command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

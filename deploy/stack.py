@@ -1,0 +1,188 @@
+"""`cityops up / down / status`: the local stack of broker, ClickHouse, workers, gateway, dashboard.
+
+State (pids, addresses) lives in `$CITYOPS_HOME/stack.json`; logs in `$CITYOPS_HOME/logs/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deploy import services
+from deploy.services import Process, StackError
+from deploy.settings import Settings
+from schemas.topics import Topics
+from storage.client import connect, migrate
+
+
+def all_topics(settings: Settings) -> list[str]:
+    from schemas.taxonomy import DEPARTMENTS
+
+    topics = Topics(settings.topic_prefix)
+    return [topics.events, topics.rejected, topics.incidents, topics.bundles,
+            *(topics.tasks(code) for code in DEPARTMENTS)]
+
+
+def stack_secrets(home: Path) -> dict[str, str]:
+    """Kiosk token and session key, made once per home and kept private to its owner."""
+    path = home / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    values = {"kiosk_token": secrets.token_urlsafe(24), "secret_key": secrets.token_urlsafe(32)}
+    path.write_text(json.dumps(values))
+    path.chmod(0o600)
+    return values
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    processes: list[Process] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    @property
+    def home(self) -> Path:
+        return self.settings.home
+
+    @property
+    def state_file(self) -> Path:
+        return self.home / "stack.json"
+
+    # -- start ------------------------------------------------------------------------------
+    def up(self, *, simulate: float | None, dashboard: bool, workers: int | None = None) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        running = read_state(self.home)
+        if running and any(services.pid_alive(p["pid"]) for p in running.get("processes", [])):
+            raise StackError(f"a stack is already running from {self.home.resolve()} "
+                             "(see `cityops status --json`); stop it with `cityops down` first")
+        try:
+            self._start(simulate=simulate, dashboard=dashboard, workers=workers)
+        except BaseException:
+            self.stop_all()
+            raise
+
+    def _start(self, *, simulate: float | None, dashboard: bool, workers: int | None) -> None:
+        s = self.settings
+        keys = stack_secrets(self.home)
+        if s.kafka_bootstrap:
+            bootstrap = s.kafka_bootstrap
+        else:
+            self._track(services.start_broker(self.home, s.broker_port))
+            bootstrap = f"127.0.0.1:{s.broker_port}"
+        if s.clickhouse_url:
+            target = s.clickhouse
+        else:
+            self._track(services.start_clickhouse(self.home, s.clickhouse_port, s.clickhouse_http_port))
+            target = s.clickhouse
+        client = connect(target, database=False)
+        migrate(client, target.database)
+        client.disconnect()
+        services.create_topics(bootstrap, all_topics(s), s.partitions)
+        env = {**os.environ, "CITYOPS_KAFKA_BOOTSTRAP": bootstrap,
+               "CITYOPS_CLICKHOUSE_URL": target.url(), "CITYOPS_HOME": str(self.home.resolve()),
+               "CITYOPS_KIOSK_TOKEN": keys["kiosk_token"], "CITYOPS_SECRET_KEY": keys["secret_key"]}
+        if s.clock_epoch is None:
+            env["CITYOPS_CLOCK_EPOCH"] = str(time.time())
+        exe = [sys.executable, "-m", "deploy.cli"]
+        for n in range(workers or s.workers):
+            self._spawn(f"worker-{n + 1}", [*exe, "worker"], env)
+        self._spawn("gateway", [*exe, "gateway"], env, port=s.gateway_port)
+        if dashboard:
+            self._spawn("dashboard", [*exe, "dashboard"], env, port=s.dashboard_port)
+        if simulate:
+            self._spawn("simulator", [*exe, "simulate", "--rate", str(simulate), "--duration", "0"], env)
+        self.info = {
+            "broker": bootstrap,
+            "clickhouse": {"host": target.host, "port": target.port, "database": target.database},
+            "dashboard": f"http://127.0.0.1:{s.dashboard_port}" if dashboard else None,
+            "gateway": f"http://127.0.0.1:{s.gateway_port}",
+            "wall": (f"http://127.0.0.1:{s.dashboard_port}/?kiosk={keys['kiosk_token']}"
+                     if dashboard else None),
+        }
+        self.write_state()
+
+    def _spawn(self, name: str, argv: list[str], env: dict, port: int | None = None) -> None:
+        if port is not None:
+            services.require_free(port, name)
+        proc = services.spawn(name, argv, self.home / "logs" / f"{name}.log", env=env)
+        self._track(proc)
+        if port is not None:
+            services.wait_until(lambda: services.tcp_open(port), 60, proc, name)
+
+    def _track(self, proc: Process) -> None:
+        self.processes.append(proc)
+        self.write_state()
+
+    def write_state(self) -> None:
+        state = {**self.info, "processes": [
+            {"name": p.name, "pid": p.pid, "log": str(p.log)} for p in self.processes]}
+        self.state_file.write_text(json.dumps(state, indent=1))
+
+    # -- stop -------------------------------------------------------------------------------
+    def stop_all(self) -> None:
+        # Stop in reverse order: producers of work before the services they need.
+        for proc in reversed(self.processes):
+            services.stop(proc)
+        self.processes.clear()
+        self.state_file.unlink(missing_ok=True)
+
+    def watch(self) -> int:
+        """Foreground: wait until Ctrl-C / SIGTERM, or until a service dies; then stop everything."""
+        stopping = False
+
+        def on_signal(signum, frame):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        code = 0
+        while not stopping:
+            dead = [p for p in self.processes if not p.alive()]
+            if dead:
+                print(f"cityops: {dead[0].name} stopped unexpectedly; last lines of {dead[0].log}:\n"
+                      + services.log_tail(dead[0].log), file=sys.stderr)
+                code = 1
+                break
+            time.sleep(0.5)
+        print("cityops: stopping …", file=sys.stderr)
+        self.stop_all()
+        return code
+
+
+def read_state(home: Path) -> dict | None:
+    path = home / "stack.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+
+
+def down(home: Path) -> int:
+    state = read_state(home)
+    if not state:
+        print(f"cityops: no stack is running from {home.resolve()}")
+        return 0
+    procs = [Process(p["name"], None, p["pid"], Path(p["log"])) for p in state["processes"]]
+    for proc in reversed(procs):
+        services.stop(proc)
+    (home / "stack.json").unlink(missing_ok=True)
+    print(f"cityops: stopped {len(procs)} processes")
+    return 0
+
+
+def status(home: Path) -> dict:
+    state = read_state(home) or {}
+    out = {key: state.get(key) for key in ("broker", "clickhouse", "dashboard", "gateway", "wall")}
+    out["services"] = {p["name"]: ("up" if services.pid_alive(p["pid"]) else "down")
+                       for p in state.get("processes", [])}
+    out["home"] = str(home.resolve())
+    return out

@@ -1,0 +1,216 @@
+"""ClickHouse schema of cityops as ordered, versioned migrations.
+
+Storage sits between the stream processors (which write) and the dashboard (which reads).
+Every statement runs on ClickHouse 18.16 and on current ClickHouse: no LowCardinality,
+DateTime64, JSONExtract, window functions or TTL. Tables are ReplacingMergeTree keyed by the
+natural identity of a row, so a redelivered batch leaves duplicates that merges remove and
+that every documented query removes at read time (argMax by version, uniqExact by id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+SCHEMA_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS {db}.schema_version (
+    version UInt32,
+    description String,
+    applied_at DateTime
+) ENGINE = MergeTree ORDER BY version
+"""
+
+_EVENTS = """
+CREATE TABLE IF NOT EXISTS {db}.events (
+    id String,
+    type String,
+    source String,
+    department String,
+    time DateTime,
+    received_at DateTime,
+    district String,
+    street String,
+    community String,
+    grid String,
+    micro_grid String,
+    category String,
+    severity UInt8,
+    channel String,
+    title String,
+    incident_id String,
+    payload String
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(time)
+ORDER BY (toStartOfHour(time), id)
+"""
+
+_INCIDENTS = """
+CREATE TABLE IF NOT EXISTS {db}.incidents (
+    incident_id String,
+    status String,
+    level String,
+    unit_code String,
+    owner_unit String,
+    district String,
+    street String,
+    community String,
+    grid String,
+    micro_grid String,
+    category String,
+    severity UInt8,
+    title String,
+    lead_department String,
+    departments Array(String),
+    joint UInt8,
+    reported_at DateTime,
+    accepted_at Nullable(DateTime),
+    resolved_at Nullable(DateTime),
+    closed_at Nullable(DateTime),
+    accept_due DateTime,
+    resolve_due DateTime,
+    escalations UInt16,
+    breaches UInt16,
+    repeat_count UInt32,
+    reopened UInt16,
+    satisfied Nullable(UInt8),
+    lat Float64,
+    lon Float64,
+    version UInt32,
+    updated_at DateTime,
+    state String
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(reported_at)
+ORDER BY (district, incident_id)
+"""
+
+_TRANSITIONS = """
+CREATE TABLE IF NOT EXISTS {db}.incident_transitions (
+    incident_id String,
+    seq UInt32,
+    at DateTime,
+    kind String,
+    from_status String,
+    to_status String,
+    level String,
+    unit_code String,
+    department String,
+    actor String,
+    reason String,
+    event_id String
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(at)
+ORDER BY (incident_id, seq)
+"""
+
+_DEPT_TASKS = """
+CREATE TABLE IF NOT EXISTS {db}.dept_tasks (
+    incident_id String,
+    department String,
+    role String,
+    status String,
+    assigned_at DateTime,
+    accepted_at Nullable(DateTime),
+    done_at Nullable(DateTime),
+    version UInt32,
+    updated_at DateTime
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(assigned_at)
+ORDER BY (incident_id, department)
+"""
+
+_REJECTED = """
+CREATE TABLE IF NOT EXISTS {db}.rejected_events (
+    reject_id String,
+    received_at DateTime,
+    reason String,
+    path String,
+    event_id String,
+    source String,
+    type String,
+    raw String
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(received_at)
+ORDER BY (received_at, reject_id)
+"""
+
+# Latest state of every incident: the one definition the dashboard and outside tools share.
+_V_INCIDENTS_CURRENT = """
+CREATE VIEW IF NOT EXISTS {db}.incidents_current AS
+SELECT
+    incident_id,
+    argMax(status, _v) AS status,
+    argMax(level, _v) AS level,
+    argMax(unit_code, _v) AS unit_code,
+    argMax(owner_unit, _v) AS owner_unit,
+    argMax(district, _v) AS district,
+    argMax(street, _v) AS street,
+    argMax(community, _v) AS community,
+    argMax(grid, _v) AS grid,
+    argMax(micro_grid, _v) AS micro_grid,
+    argMax(category, _v) AS category,
+    argMax(severity, _v) AS severity,
+    argMax(title, _v) AS title,
+    argMax(lead_department, _v) AS lead_department,
+    argMax(departments, _v) AS departments,
+    argMax(joint, _v) AS joint,
+    argMax(reported_at, _v) AS reported_at,
+    argMax(accepted_at, _v) AS accepted_at,
+    argMax(resolved_at, _v) AS resolved_at,
+    argMax(closed_at, _v) AS closed_at,
+    argMax(accept_due, _v) AS accept_due,
+    argMax(resolve_due, _v) AS resolve_due,
+    argMax(escalations, _v) AS escalations,
+    argMax(breaches, _v) AS breaches,
+    argMax(repeat_count, _v) AS repeat_count,
+    argMax(reopened, _v) AS reopened,
+    argMax(satisfied, _v) AS satisfied,
+    argMax(lat, _v) AS lat,
+    argMax(lon, _v) AS lon,
+    max(_v) AS version,
+    max(updated_at) AS updated_at
+FROM (SELECT *, version AS _v FROM {db}.incidents)
+GROUP BY incident_id
+"""
+
+# The centre's measures (办结率, 实际解决率, repeat, escalation, level shares), defined once.
+# closure_rate: closed / all; resolution_rate: closed, never reopened and not reported
+# unsatisfied / all closed-or-resolved; repeat_rate: incidents with repeat reports / all.
+_V_MEASURES = """
+CREATE VIEW IF NOT EXISTS {db}.measures AS
+SELECT
+    count() AS incidents,
+    countIf(status = 'closed') AS closed,
+    countIf(status IN ('resolved', 'closed')) AS resolved_or_closed,
+    countIf(status = 'closed' AND reopened = 0 AND ifNull(satisfied, 1) = 1) AS actually_resolved,
+    countIf(repeat_count > 0) AS with_repeats,
+    countIf(escalations > 0) AS escalated,
+    countIf(status IN ('resolved', 'closed') AND level IN ('grid', 'micro_grid')) AS resolved_at_grid,
+    countIf(status IN ('resolved', 'closed') AND level = 'community') AS resolved_at_community,
+    countIf(status IN ('resolved', 'closed') AND level = 'street') AS resolved_at_street,
+    if(incidents = 0, 0, closed / incidents) AS closure_rate,
+    if(resolved_or_closed = 0, 0, actually_resolved / resolved_or_closed) AS resolution_rate,
+    if(incidents = 0, 0, with_repeats / incidents) AS repeat_rate,
+    if(incidents = 0, 0, escalated / incidents) AS escalation_rate,
+    if(resolved_or_closed = 0, 0,
+       (resolved_at_grid + resolved_at_community + resolved_at_street) / resolved_or_closed)
+        AS street_or_below_share
+FROM {db}.incidents_current
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "contract tables: events, incidents, incident_transitions, dept_tasks, rejected_events",
+        (_EVENTS, _INCIDENTS, _TRANSITIONS, _DEPT_TASKS, _REJECTED),
+    ),
+    Migration(2, "shared views: incidents_current, measures", (_V_INCIDENTS_CURRENT, _V_MEASURES)),
+)
+
+TABLES = ("events", "incidents", "incident_transitions", "dept_tasks", "rejected_events")
