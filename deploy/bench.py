@@ -1,0 +1,238 @@
+"""`cityops bench NAME`: benchmarks that start what they need, measure side by side in one run and
+write JSON results (machine, versions, date) under bench/results/.
+
+Throughput method (pipeline and baseline alike): P warm-up events (one per partition) and then N
+events are published up front; the consumer starts; t0 is when every warm-up event is queryable,
+t1 when all N are; rate = (N - already stored at t0) / (t1 - t0). Start-up time is thereby excluded
+for both sides without fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy import services as svc
+from deploy.settings import Settings
+from schemas.topics import Topics
+from storage.client import ClickHouseTarget, connect, migrate
+
+RESULTS = Path("bench/results")
+
+
+@dataclass
+class BenchEnv:
+    bootstrap: str
+    clickhouse: ClickHouseTarget
+    home: Path
+    partitions: int
+
+    def isolated(self, name: str, partitions: int | None = None) -> tuple[Settings, dict[str, str]]:
+        """Own topics and database for one measured run."""
+        from deploy.stack import all_topics
+
+        token = f"{name}_{uuid.uuid4().hex[:8]}"
+        target = self.clickhouse.with_database(f"bench_{token}")
+        client = connect(target, database=False)
+        migrate(client, target.database)
+        client.disconnect()
+        settings = Settings(home=self.home / token, kafka_bootstrap=self.bootstrap,
+                            clickhouse_url=target.url(), topic_prefix=f"bench.{token}.",
+                            partitions=partitions or self.partitions, database=target.database)
+        settings.home.mkdir(parents=True, exist_ok=True)
+        svc.create_topics(self.bootstrap, all_topics(settings), settings.partitions)
+        env = {**os.environ, "CITYOPS_HOME": str(settings.home),
+               "CITYOPS_KAFKA_BOOTSTRAP": self.bootstrap, "CITYOPS_CLICKHOUSE_URL": target.url(),
+               "CITYOPS_TOPIC_PREFIX": settings.topic_prefix,
+               "CITYOPS_PARTITIONS": str(settings.partitions), "CITYOPS_DATABASE": target.database}
+        return settings, env
+
+
+@contextlib.contextmanager
+def bench_services(settings: Settings):
+    """The broker and ClickHouse for a benchmark: external ones when configured, else embedded."""
+    home = Path(tempfile.mkdtemp(prefix="cityops-bench-"))
+    started = []
+    try:
+        bootstrap = settings.kafka_bootstrap
+        if not bootstrap:
+            port = svc.free_port()
+            started.append(svc.start_broker(home, port))
+            bootstrap = f"127.0.0.1:{port}"
+        if settings.clickhouse_url:
+            target = settings.clickhouse
+        else:
+            tcp = svc.free_port()
+            started.append(svc.start_clickhouse(home, tcp, svc.free_port()))
+            target = ClickHouseTarget(port=tcp)
+        yield BenchEnv(bootstrap, target, home, settings.partitions)
+    finally:
+        for proc in reversed(started):
+            svc.stop(proc)
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    from importlib.metadata import version
+
+    versions = {}
+    for pkg in ("faust-streaming", "aiokafka", "kafka-python", "clickhouse-driver", "msgspec", "dash"):
+        with contextlib.suppress(Exception):
+            versions[pkg] = version(pkg)
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform(), "versions": versions,
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+
+
+def write_result(name: str, result: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"bench": name, "machine": machine(), **result}
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=1, ensure_ascii=False))
+    return path
+
+
+# -- event mix ----------------------------------------------------------------------------------
+
+def event_mix(n: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
+    """(key, value) pairs of realistic structured CloudEvents from the simulator's generator."""
+    import orjson
+
+    from streams.publish.simulator.run import generate
+
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    pairs = []
+    for event in generate(seed, "normal", start, n):
+        body = event if isinstance(event, dict) else json.loads(event)
+        key = (body.get("partitionkey") or body["data"].get("location", {}).get("district", "")).encode()
+        pairs.append((key, orjson.dumps(body)))
+    return pairs
+
+
+WARMUP = {
+    "specversion": "1.0", "type": "city.report.v1", "source": "/departments/grid_inspect",
+    "datacontenttype": "application/json",
+    "data": {"channel": "grid_patrol", "category": "garbage_sorting", "severity": 1,
+             "title": "bench warm-up", "location": {"district": "320102"}},
+}
+
+
+def warmups(partitions: int, run: str) -> list[tuple[bytes, bytes, int]]:
+    """One valid report per partition, with an id the measurement waits for."""
+    import orjson
+
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return [(b"320102", orjson.dumps({**WARMUP, "id": f"warmup-{run}-{p}", "time": now,
+                                      "partitionkey": "320102"}), p) for p in range(partitions)]
+
+
+async def publish_all(bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes]]) -> float:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20,
+                                acks=1)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        pending = []
+        for key, value in pairs:
+            pending.append(await producer.send(topic, value, key=key))
+            if len(pending) >= 20000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+async def publish_warmups(bootstrap: str, topic: str, items) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for key, value, partition in items:
+            await producer.send_and_wait(topic, value, key=key, partition=partition)
+    finally:
+        await producer.stop()
+
+
+def stored_count(client, database: str, table: str = "events", prefix: str | None = None) -> int:
+    if prefix is None:
+        rows = client.execute(f"SELECT uniqExact(id) FROM {database}.{table}")
+    else:
+        rows = client.execute(f"SELECT uniqExact(id) FROM {database}.{table} "
+                              "WHERE id LIKE %(p)s", {"p": prefix + "%"})
+    return int(rows[0][0])
+
+
+def rejected_count(client, database: str) -> int:
+    return int(client.execute(f"SELECT uniqExact(reject_id) FROM {database}.rejected_events")[0][0])
+
+
+def measure(client, database: str, n: int, warm: str, n_warm: int, table: str, deadline_s: float,
+            with_rejects: bool) -> dict:
+    """Poll until the warm-ups, then all n events, are queryable; see the module docstring."""
+    start = time.monotonic()
+    while stored_count(client, database, table, prefix=warm) < n_warm:
+        if time.monotonic() - start > deadline_s:
+            raise TimeoutError(f"warm-up events not stored within {deadline_s:.0f} s")
+        time.sleep(0.02)
+    t0 = time.monotonic()
+    total = lambda: (stored_count(client, database, table) - n_warm  # noqa: E731
+                     + (rejected_count(client, database) if with_rejects else 0))
+    at_t0 = total()
+    done = at_t0
+    while done < n:
+        if time.monotonic() - t0 > deadline_s:
+            raise TimeoutError(f"only {done} of {n} events stored within {deadline_s:.0f} s")
+        time.sleep(0.05)
+        done = total()
+    t1 = time.monotonic()
+    return {"seconds": round(t1 - t0, 3), "stored_at_start": at_t0,
+            "eps": round((n - at_t0) / max(t1 - t0, 1e-6), 1)}
+
+
+def print_table(name: str, result: dict) -> None:
+    print(f"{name}")
+    for key, value in result.items():
+        if isinstance(value, dict):
+            inner = ", ".join(f"{k}={v}" for k, v in value.items() if not isinstance(v, (dict, list)))
+            print(f"  {key:22} {inner}")
+        elif key != "machine":
+            print(f"  {key:22} {value}")
+
+
+def run_bench(settings: Settings, name: str, *, as_json: bool, events: int | None,
+              quick: bool) -> int:
+    from deploy import bench_suites as suites
+
+    names = ["validator", "throughput", "latency", "scaling", "memory", "publishing", "storage"] \
+        if name == "all" else [name]
+    with bench_services(settings) as env:
+        for one in names:
+            result = suites.SUITES[one](env, events=events, quick=quick)
+            path = write_result(one, result)
+            if as_json:
+                print(json.dumps(result))
+            else:
+                print_table(one, result)
+                print(f"  written to {path}")
+    return 0

@@ -1,0 +1,111 @@
+"""The typed shape of the CloudEvents the city accepts (CONTRACT §4) and the validation error.
+
+msgspec Structs, so the validator (schemas/events.py) decodes bytes straight into them; the JSON
+Schema files in schemas/json/ describe the same shapes for other languages.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+SPECVERSION = "1.0"
+REPORT_TYPE = "city.report.v1"
+ACTION_VERBS = ("accept", "progress", "resolve", "escalate", "assist", "feedback", "note")
+ACTION_TYPES = tuple(f"city.incident.{verb}.v1" for verb in ACTION_VERBS)
+ASSIST_TYPE = "city.incident.assist.v1"
+FEEDBACK_TYPE = "city.incident.feedback.v1"
+EVENT_TYPES = (REPORT_TYPE, *ACTION_TYPES)
+CHANNELS = ("hotline", "grid_patrol", "sensor", "video", "app", "department")
+SOURCE_PREFIX = "/departments/"
+CONTENT_TYPE = "application/json"
+
+# Limits; the JSON Schema files state the same numbers.
+MAX_PAYLOAD_BYTES = 65_536
+MAX_ID_CHARS = 128
+MAX_TITLE_CHARS = 200
+MAX_TEXT_CHARS = 4000  # description, comment
+MAX_REF_CHARS = 128  # external_ref, reporter_hash, incident_id, sensor_id
+MAX_ADDRESS_CHARS = 500
+MIN_SEVERITY, MAX_SEVERITY = 1, 4
+MAX_FUTURE_DAYS = 1
+MAX_PAST_DAYS = 366
+
+# Unknown fields are ignored everywhere (forward compatibility); omit_defaults keeps encodings small.
+
+
+class Location(msgspec.Struct, omit_defaults=True):
+    district: str
+    street: str | None = None
+    community: str | None = None
+    grid: str | None = None
+    micro_grid: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    address: str | None = None
+
+
+class Sensor(msgspec.Struct, omit_defaults=True):
+    sensor_id: str
+    metric: str
+    value: float
+    unit: str | None = None
+    threshold: float | None = None
+
+
+class Report(msgspec.Struct, omit_defaults=True):
+    channel: str
+    category: str
+    severity: int
+    title: str
+    location: Location
+    description: str | None = None
+    external_ref: str | None = None
+    reporter_hash: str | None = None
+    sensor: Sensor | None = None
+
+
+class Action(msgspec.Struct, omit_defaults=True):
+    incident_id: str
+    department: str
+    actor: str | None = None
+    comment: str | None = None
+    departments: list[str] | None = None
+    satisfied: bool | None = None
+
+
+class Event(msgspec.Struct):
+    """A validated event. `department` is parsed from `source`; `time` is UTC."""
+
+    id: str
+    type: str
+    source: str
+    department: str
+    time: datetime
+    data: Report | Action
+    subject: str | None = None
+    partitionkey: str | None = None
+    datacontenttype: str | None = None
+    dataschema: str | None = None
+    raw: bytes = b""  # the structured JSON: the bytes received, or re-encoded from binary mode
+
+
+class InvalidEvent(ValueError):
+    """Why an event was rejected: the field path ("data.location.street", "time", "$") and reason."""
+
+    def __init__(
+        self,
+        path: str,
+        reason: str,
+        *,
+        event_id: str | None = None,
+        source: str | None = None,
+        type: str | None = None,  # noqa: A002 - the CloudEvents attribute name
+    ) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+        self.event_id = event_id
+        self.source = source
+        self.type = type
