@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     kiosk_token: SecretStr | None = None
     policy_file: Path | None = None
+    # The HTTP gateway (docs/publishing.md): body limit, per-key rate limit (requests/s and burst),
+    # how long a request waits for the broker's acknowledgement, and gunicorn's sizing.
+    gateway_max_body: int = Field(1_048_576, ge=1024)
+    gateway_rate: float = Field(50.0, gt=0)
+    gateway_burst: int = Field(100, ge=1)
+    gateway_ack_timeout: float = Field(8.0, gt=0)
+    gateway_workers: int = Field(1, ge=1, le=16)
+    gateway_threads: int = Field(16, ge=1, le=256)
 
     @cached_property
     def clickhouse(self) -> ClickHouseTarget:

@@ -32,7 +32,8 @@ MIN_SEVERITY, MAX_SEVERITY = 1, 4
 MAX_FUTURE_DAYS = 1
 MAX_PAST_DAYS = 366
 
-# Unknown fields are ignored everywhere (forward compatibility); omit_defaults keeps encodings small.
+# Unknown fields are ignored everywhere (forward compatibility);
+# omit_defaults keeps encodings small.
 
 
 class Location(msgspec.Struct, omit_defaults=True):
@@ -92,7 +93,8 @@ class Event(msgspec.Struct):
 
 
 class InvalidEvent(ValueError):
-    """Why an event was rejected: the field path ("data.location.street", "time", "$") and reason."""
+    """Why an event was rejected: the field path ("data.location.street", "time", "$") and
+    the reason; str() gives "<path>: <reason>"."""
 
     def __init__(
         self,

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from schemas.gridgen import unit_hash
 
-# Cell size (degrees) of the lookup cache: a cell no boundary crosses has one answer for all its points.
+# Cell size (degrees) of the lookup cache: a cell no boundary crosses has one answer
+# for all its points.
 _CELL = 0.01
 
 Ring = tuple[tuple[float, float], ...]  # (lon, lat) vertices, closed
@@ -66,7 +67,9 @@ class DistrictShapes:
                 else geometry["coordinates"]
             )
             rings = tuple(
-                tuple((float(x), float(y)) for x, y in ring) for polygon in polygons for ring in polygon
+                tuple((float(x), float(y)) for x, y in ring)
+                for polygon in polygons
+                for ring in polygon
             )
             xs = [x for ring in rings for x, _ in ring]
             ys = [y for ring in rings for _, y in ring]

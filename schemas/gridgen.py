@@ -1,7 +1,7 @@
 """Deterministic generation of grids (网格) and micro-grids (微网格) below each community.
 
-The source data stops at communities; the registry (schemas/registry.py) fills in the two lowest levels
-from the community codes alone, so every run and every machine gets the same codes (CONTRACT §2).
+The source data stops at communities; the registry (schemas/registry.py) fills in the two lowest
+levels from the community codes alone, so every run and machine gets the same codes (CONTRACT §2).
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def plan_community(code: str, micro_grids: int) -> GridPlan:
         g_code = f"{code}{g_index:02d}"
         size = base + (1 if g_index <= extra else 0)
         households = tuple(
-            MIN_HOUSEHOLDS + int(unit_hash(f"{g_code}{m:02d}") * (MAX_HOUSEHOLDS - MIN_HOUSEHOLDS + 1))
+            MIN_HOUSEHOLDS
+            + int(unit_hash(f"{g_code}{m:02d}") * (MAX_HOUSEHOLDS - MIN_HOUSEHOLDS + 1))
             for m in range(1, size + 1)
         )
         if dedicated and g_index == n_grids:

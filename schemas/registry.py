@@ -98,7 +98,9 @@ class Registry:
         return self._shapes.bbox
 
     def point(self, code: str) -> tuple[float, float]:
-        """A deterministic (lat, lon) for a unit, always inside its district's boundary."""
+        """A deterministic (lat, lon) for a unit, always inside its district's boundary.
+
+        Raises KeyError for an unknown code."""
         cached = self._points.get(code)
         if cached is not None:
             return cached
@@ -106,6 +108,7 @@ class Registry:
         if unit is None:
             raise KeyError(code)
         if unit.level == "city":
+            # the old city centre (玄武区), where the wall map centres by default
             point = self._shapes.label(self.districts()[0].code)
         elif unit.level == "district":
             point = self._shapes.label(code)

@@ -1,0 +1,124 @@
+"""Rules on a decoded event's data that types alone cannot express: ranges, lengths, and codes
+checked against the taxonomy and the city registry. Called by the validator (schemas/events.py).
+"""
+
+from __future__ import annotations
+
+from schemas.event_types import (
+    ASSIST_TYPE,
+    CHANNELS,
+    FEEDBACK_TYPE,
+    MAX_ADDRESS_CHARS,
+    MAX_REF_CHARS,
+    MAX_SEVERITY,
+    MAX_TEXT_CHARS,
+    MAX_TITLE_CHARS,
+    MIN_SEVERITY,
+    Action,
+    InvalidEvent,
+    Location,
+    Report,
+)
+from schemas.registry import Registry
+from schemas.taxonomy import CATEGORIES, DEPARTMENTS
+
+_CHANNELS = frozenset(CHANNELS)
+# The optional location codes from the top down; each must lie in the nearest code given above it.
+_LOWER_LEVELS = ("street", "community", "grid", "micro_grid")
+
+
+def quote(value: str, limit: int = 40) -> str:
+    """A value as it appears in an error message, cut short so messages stay readable."""
+    return f'"{value[:limit]}…"' if len(value) > limit else f'"{value}"'
+
+
+def check_text(path: str, value: str | None, limit: int) -> None:
+    if value is not None and len(value) > limit:
+        raise InvalidEvent(path, f"longer than {limit} characters")
+
+
+def check_report(report: Report, partitionkey: str | None, registry: Registry) -> None:
+    if report.channel not in _CHANNELS:
+        raise InvalidEvent("data.channel", f"unknown channel {quote(report.channel)}")
+    if report.category not in CATEGORIES:
+        raise InvalidEvent("data.category", f"unknown category {quote(report.category)}")
+    if not MIN_SEVERITY <= report.severity <= MAX_SEVERITY:
+        raise InvalidEvent("data.severity", f"must be between {MIN_SEVERITY} and {MAX_SEVERITY}")
+    if not report.title.strip():
+        raise InvalidEvent("data.title", "must not be empty")
+    check_text("data.title", report.title, MAX_TITLE_CHARS)
+    check_text("data.description", report.description, MAX_TEXT_CHARS)
+    check_text("data.external_ref", report.external_ref, MAX_REF_CHARS)
+    check_text("data.reporter_hash", report.reporter_hash, MAX_REF_CHARS)
+    if report.sensor is not None:
+        if not report.sensor.sensor_id:
+            raise InvalidEvent("data.sensor.sensor_id", "must not be empty")
+        check_text("data.sensor.sensor_id", report.sensor.sensor_id, MAX_REF_CHARS)
+    check_location(report.location, registry)
+    if partitionkey is not None:
+        location = report.location
+        expected, what = (
+            (location.street, "street") if location.street else (location.district, "district")
+        )
+        if partitionkey != expected:
+            raise InvalidEvent("partitionkey", f'must be the report\'s {what} code "{expected}"')
+
+
+def check_location(location: Location, registry: Registry) -> None:
+    district = registry.unit(location.district)
+    if district is None or district.level != "district":
+        raise InvalidEvent("data.location.district", f"unknown district {quote(location.district)}")
+    above_level, above_code = "district", location.district
+    for level in _LOWER_LEVELS:
+        code = getattr(location, level)
+        if code is None:
+            continue
+        unit = registry.unit(code)
+        if unit is None or unit.level != level:
+            raise InvalidEvent(f"data.location.{level}", f"unknown {level} {quote(code)}")
+        # Codes nest by prefix (CONTRACT §2), so "inside" is a prefix test.
+        if not code.startswith(above_code):
+            raise InvalidEvent(
+                f"data.location.{level}",
+                f'{level} "{code}" is not in {above_level} "{above_code}"',
+            )
+        above_level, above_code = level, code
+    check_text("data.location.address", location.address, MAX_ADDRESS_CHARS)
+    lat, lon = location.lat, location.lon
+    if lat is None and lon is None:
+        return
+    if lon is None:
+        raise InvalidEvent("data.location.lon", "required when lat is given")
+    if lat is None:
+        raise InvalidEvent("data.location.lat", "required when lon is given")
+    found = registry.district_at(lat, lon)
+    if found is None:
+        raise InvalidEvent("data.location", f"coordinates ({lat}, {lon}) are outside the city")
+    if found != location.district:
+        raise InvalidEvent(
+            "data.location",
+            f'coordinates ({lat}, {lon}) are in district "{found}", not "{location.district}"',
+        )
+
+
+def check_action(action: Action, event_type: str) -> None:
+    if not action.incident_id:
+        raise InvalidEvent("data.incident_id", "must not be empty")
+    check_text("data.incident_id", action.incident_id, MAX_REF_CHARS)
+    if action.department not in DEPARTMENTS:
+        raise InvalidEvent("data.department", f"unknown department {quote(action.department)}")
+    check_text("data.actor", action.actor, MAX_REF_CHARS)
+    check_text("data.comment", action.comment, MAX_TEXT_CHARS)
+    if action.departments is not None:
+        for index, code in enumerate(action.departments):
+            if code not in DEPARTMENTS:
+                raise InvalidEvent(
+                    f"data.departments[{index}]", f"unknown department {quote(code)}"
+                )
+    if event_type == ASSIST_TYPE:
+        if action.departments is None:
+            raise InvalidEvent("data.departments", f"required for {ASSIST_TYPE}")
+        if not action.departments:
+            raise InvalidEvent("data.departments", "must not be empty")
+    elif event_type == FEEDBACK_TYPE and action.satisfied is None:
+        raise InvalidEvent("data.satisfied", f"required for {FEEDBACK_TYPE}")

@@ -1,0 +1,68 @@
+"""Working-day arithmetic on China's calendar: public holidays and make-up workdays (调休) come from
+the `chinesecalendar` package. Outside the years it covers, weekends are the only days off and a
+warning says so once per year. Deadlines count in Beijing time (UTC+8, no daylight saving).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+
+import chinese_calendar
+
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+log = logging.getLogger(__name__)
+_warned: set[int] = set()
+
+
+@lru_cache(maxsize=4096)
+def is_working_day(day: date) -> bool:
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        # The package only knows the years the State Council has published.
+        if day.year not in _warned:
+            _warned.add(day.year)
+            log.warning(
+                "China's holiday calendar has no data for %s: counting weekends only", day.year
+            )
+        return day.weekday() < 5
+
+
+def covered(year: int) -> bool:
+    """True when the holiday calendar knows `year` (else only weekends are days off)."""
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+def next_working_day(day: date) -> date:
+    day += timedelta(days=1)
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def add_working_days(start: datetime, days: float) -> datetime:
+    """`start` plus `days` working days, at the same Beijing clock time on the last of them.
+
+    A start on a day off counts from the beginning (00:00) of the next working day, so
+    "within 1 working day" from a holiday means by the end of the first working day after it.
+    Fractions count as that share of 24 hours on the final working day.
+    """
+    local = start.astimezone(BEIJING)
+    day = local.date()
+    clock = local.timetz()
+    if not is_working_day(day):
+        day, clock = next_working_day(day), time(0, tzinfo=BEIJING)
+    whole = int(days)
+    for _ in range(whole):
+        day = next_working_day(day)
+    due = datetime.combine(day, clock).replace(tzinfo=BEIJING)
+    rest = days - whole
+    if rest:
+        due += timedelta(days=rest)
+    return due.astimezone(timezone.utc)

@@ -1,0 +1,197 @@
+"""The incident engine's plain data: an incident with its chain, tasks and timers, the engine's inputs
+(reports and actions already validated, clock ticks) and outputs (transitions, task notices,
+rejections). msgspec Structs, so table changelogs and the `incidents.state` column encode them fast.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from schemas.event_types import Action, Report
+
+# Statuses (CONTRACT §5) and the unit levels an incident moves through, bottom up.
+STATUSES = ("reported", "dispatched", "accepted", "in_progress", "resolved", "closed", "reopened")
+OPEN_STATUSES = frozenset({"reported", "dispatched", "accepted", "in_progress", "reopened"})
+ESCALATION_CHAIN = ("micro_grid", "grid", "community", "street", "district", "city")
+CITY_CODE = "320100"
+MAX_APPLIED_IDS = 64  # event ids remembered per incident for idempotency (bounded)
+MAX_REPEAT_IDS = 50
+
+
+class Chain(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The location chain of a matter; codes nest by prefix (CONTRACT §2)."""
+
+    district: str
+    street: str = ""
+    community: str = ""
+    grid: str = ""
+    micro_grid: str = ""
+
+    def code(self, level: str) -> str:
+        if level == "city":
+            return CITY_CODE
+        return getattr(self, level, "")
+
+    @property
+    def key(self) -> str:
+        """The partition key: the street code, the district code when no street is known."""
+        return self.street or self.district
+
+
+class DeptTask(msgspec.Struct, omit_defaults=True):
+    department: str
+    role: str  # lead | assist
+    status: str  # assigned | accepted | done | released
+    assigned_at: datetime
+    accepted_at: datetime | None = None
+    done_at: datetime | None = None
+
+
+class Incident(msgspec.Struct, omit_defaults=True):
+    id: str
+    status: str
+    level: str
+    unit_code: str
+    owner_unit: str  # 首问负责制: the first unit that received the matter owns it until closed
+    chain: Chain
+    category: str
+    kind: str  # the SLA clock: emergency_life | emergency_utility | complaint | consultation | request
+    severity: int
+    title: str
+    lead_department: str
+    tasks: list[DeptTask]
+    reported_at: datetime
+    accept_due: datetime
+    resolve_due: datetime
+    opened_by: str  # the id of the report that opened it
+    accepted_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    close_due: datetime | None = None
+    fired: list[str] = []  # deadlines whose escalation rule fired: "accept@<iso>", "resolve@<iso>"
+    escalations: int = 0
+    breaches: int = 0
+    repeat_count: int = 0
+    repeat_ids: list[str] = []
+    reopened: int = 0
+    satisfied: bool | None = None
+    city_informed: bool = False
+    seq: int = 0  # the last transition's number
+    version: int = 0  # bumped on every change (ReplacingMergeTree version)
+    applied: list[str] = []  # ids of the last events applied (idempotency)
+    lat: float | None = None
+    lon: float | None = None
+    address: str | None = None
+    sensor_id: str | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def departments(self) -> list[str]:
+        return [t.department for t in self.tasks]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def task(self, department: str) -> DeptTask | None:
+        for task in self.tasks:
+            if task.department == department:
+                return task
+        return None
+
+
+# -- inputs -------------------------------------------------------------------------------------
+class ReportIn(msgspec.Struct, tag="report", omit_defaults=True):
+    """A validated city.report.v1 with its enriched chain; `at` is its time on the engine clock."""
+
+    id: str
+    department: str
+    at: datetime
+    report: Report
+    chain: Chain
+    received_at: datetime
+    raw: bytes = b""
+    time: datetime | None = None  # the event's own time as published
+
+
+class ActionIn(msgspec.Struct, tag="action", omit_defaults=True):
+    """A validated city.incident.<verb>.v1 (verb: accept, progress, resolve, escalate, assist,
+    feedback, note)."""
+
+    id: str
+    verb: str
+    department: str
+    at: datetime
+    action: Action
+    received_at: datetime
+    raw: bytes = b""
+    time: datetime | None = None
+    key: str = ""
+
+
+class Tick(msgspec.Struct, tag="tick"):
+    """The engine clock for one partition (SLA timers run on it)."""
+
+    now: datetime
+
+
+class RejectIn(msgspec.Struct, tag="reject", omit_defaults=True):
+    """An event the validator refused, carried so the engine stores it with the rest."""
+
+    reject_id: str
+    received_at: datetime
+    reason: str
+    path: str
+    raw: bytes
+    event_id: str = ""
+    source: str = ""
+    type: str = ""
+
+
+Item = ReportIn | ActionIn | Tick | RejectIn
+
+
+class Bundle(msgspec.Struct):
+    """One message of the internal bundles topic: many items of one partition, in order."""
+
+    items: list[Item]
+
+
+# -- outputs ------------------------------------------------------------------------------------
+class Transition(msgspec.Struct, omit_defaults=True):
+    incident_id: str
+    seq: int
+    at: datetime
+    kind: str  # opened, dispatched, accepted, sla_breached, escalated, repeat_linked, …
+    from_status: str
+    to_status: str
+    level: str
+    unit_code: str
+    department: str = ""
+    actor: str = ""
+    reason: str = ""
+    event_id: str = ""
+
+
+class TaskNotice(msgspec.Struct, omit_defaults=True):
+    """A message to one department's work queue (city.tasks.<dept>)."""
+
+    department: str
+    kind: str  # assigned, urge, released, reopened, escalated, closed
+    incident_id: str
+    role: str
+    seq: int
+    at: datetime
+    reason: str = ""
+
+
+class Rejection(msgspec.Struct):
+    """A lifecycle event that does not fit the incident: stored and published as rejected."""
+
+    event_id: str
+    reason: str
+
+
+Emitted = TaskNotice | Rejection

@@ -1,0 +1,153 @@
+"""The policy table of the incident engine: initial level by severity, joint handling, repeat
+window, SLA durations per category kind and severity. Read once from TOML at the edge
+(deploy/config/policy.toml by default); the decision functions receive it as a plain value.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_FILE = Path(__file__).resolve().parents[2] / "deploy" / "config" / "policy.toml"
+LEVELS = ("grid", "community", "street", "district")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|d|wd)\s*$")
+
+
+class PolicyError(ValueError):
+    """The policy file says something the engine cannot use; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A deadline offset: `amount` of minutes/hours/days of clock time, or working days."""
+
+    amount: float
+    unit: str  # m | h | d | wd
+
+    @classmethod
+    def parse(cls, text: str, where: str = "duration") -> Duration:
+        match = _DURATION.match(str(text))
+        if not match:
+            raise PolicyError(f'{where}: expected e.g. "30m", "2h", "3d" or "1wd", got {text!r}')
+        return cls(float(match[1]), match[2])
+
+    @property
+    def working_days(self) -> bool:
+        return self.unit == "wd"
+
+    def seconds(self) -> float:
+        return self.amount * {"m": 60, "h": 3600, "d": 86400}[self.unit]
+
+
+@dataclass(frozen=True)
+class Sla:
+    accept: Duration
+    resolve: Duration
+    extreme_accept: Duration | None = None
+    extreme_resolve: Duration | None = None
+
+    def for_severity(self, severity: int) -> tuple[Duration, Duration]:
+        if severity >= 4:
+            return (self.extreme_accept or self.accept, self.extreme_resolve or self.resolve)
+        return (self.accept, self.resolve)
+
+
+def _d(text: str) -> Duration:
+    return Duration.parse(text)
+
+
+DEFAULT_SLA = {
+    "emergency_life": Sla(_d("30m"), _d("2h"), _d("15m"), _d("1h")),
+    "emergency_utility": Sla(_d("2h"), _d("24h"), _d("1h"), _d("12h")),
+    "consultation": Sla(_d("1wd"), _d("3wd")),
+    "complaint": Sla(_d("1wd"), _d("13wd"), None, _d("5wd")),
+    "request": Sla(_d("1wd"), _d("10wd"), None, _d("5wd")),
+}
+
+
+@dataclass(frozen=True)
+class Policy:
+    levels: dict[int, str] = field(
+        default_factory=lambda: {1: "grid", 2: "community", 3: "street", 4: "district"}
+    )
+    city_informed_from: int = 4
+    joint_min_severity: int = 3
+    repeat_days_after_close: float = 30.0
+    repeat_radius_m: float = 50.0
+    close_after_resolved: Duration = field(default_factory=lambda: _d("72h"))
+    sla: dict[str, Sla] = field(default_factory=lambda: dict(DEFAULT_SLA))
+    category_sla: dict[str, Sla] = field(default_factory=dict)
+
+    def level_for(self, severity: int) -> str:
+        return self.levels.get(severity) or self.levels[max(self.levels)]
+
+    def sla_for(self, category: str, kind: str) -> Sla:
+        return self.category_sla.get(category) or self.sla.get(kind) or self.sla["request"]
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """The policy from `path` (default: deploy/config/policy.toml); missing keys keep defaults."""
+    path = path or DEFAULT_FILE
+    if not path.exists():
+        return Policy()
+    with open(path, "rb") as fh:
+        try:
+            doc = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise PolicyError(f"{path}: {exc}") from None
+    return policy_from_dict(doc, str(path))
+
+
+def policy_from_dict(doc: dict, where: str = "policy") -> Policy:
+    base = Policy()
+    levels_doc = dict(doc.get("levels", {}))
+    city_from = int(levels_doc.pop("city_informed_from", base.city_informed_from))
+    levels = dict(base.levels)
+    for key, level in levels_doc.items():
+        if level not in LEVELS:
+            raise PolicyError(f"{where}: levels.{key}: unknown level {level!r} (one of {LEVELS})")
+        try:
+            levels[int(key)] = level
+        except ValueError:
+            raise PolicyError(f"{where}: levels.{key}: severity must be 1..4") from None
+    repeat = doc.get("repeat", {})
+    sla_doc = dict(doc.get("sla", {}))
+    categories = sla_doc.pop("category", {})
+    sla = dict(base.sla)
+    for kind, entry in sla_doc.items():
+        sla[kind] = _sla(entry, sla.get(kind), f"{where}: sla.{kind}")
+    category_sla = {
+        code: _sla(entry, None, f"{where}: sla.category.{code}") for code, entry in categories.items()
+    }
+    close = doc.get("close", {}).get("after_resolved")
+    return Policy(
+        levels=levels,
+        city_informed_from=city_from,
+        joint_min_severity=int(doc.get("joint", {}).get("min_severity", base.joint_min_severity)),
+        repeat_days_after_close=float(
+            repeat.get("days_after_close", base.repeat_days_after_close)
+        ),
+        repeat_radius_m=float(repeat.get("radius_m", base.repeat_radius_m)),
+        close_after_resolved=(
+            Duration.parse(close, f"{where}: close.after_resolved")
+            if close
+            else base.close_after_resolved
+        ),
+        sla=sla,
+        category_sla=category_sla,
+    )
+
+
+def _sla(entry: dict, fallback: Sla | None, where: str) -> Sla:
+    def get(name: str) -> Duration | None:
+        value = entry.get(name)
+        if value is None:
+            return getattr(fallback, name) if fallback else None
+        return Duration.parse(value, f"{where}.{name}")
+
+    accept, resolve = get("accept"), get("resolve")
+    if accept is None or resolve is None:
+        raise PolicyError(f"{where}: needs both accept and resolve")
+    return Sla(accept, resolve, get("extreme_accept"), get("extreme_resolve"))

@@ -1,0 +1,104 @@
+"""Repeat detection, 只投诉一次 ("complain only once"): does a new report describe a matter the city
+already has? Pure: the report, the candidates of its street and category, the time and the policy.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+import msgspec
+
+from schemas.event_types import Report
+from streams.incidents.model import Chain, Incident
+from streams.incidents.policy import Policy
+
+_EARTH_RADIUS_M = 6_371_008.8
+
+
+class Candidate(msgspec.Struct, array_like=True, omit_defaults=True):
+    """What the repeat index keeps of an incident (one bucket per street and category)."""
+
+    incident_id: str
+    micro_grid: str = ""
+    address: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    sensor_id: str = ""
+    closed_at: datetime | None = None  # None while open (resolved counts as open here)
+
+
+def bucket_key(chain: Chain, category: str) -> str:
+    return f"{chain.key}|{category}"
+
+
+def candidate_of(incident: Incident) -> Candidate:
+    return Candidate(
+        incident.id,
+        incident.chain.micro_grid,
+        _norm(incident.address),
+        incident.lat,
+        incident.lon,
+        incident.sensor_id or "",
+        incident.closed_at if incident.status == "closed" else None,
+    )
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * _EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def in_window(candidate: Candidate, now: datetime, days_after_close: float) -> bool:
+    return candidate.closed_at is None or now - candidate.closed_at <= timedelta(
+        days=days_after_close
+    )
+
+
+def match_repeat(
+    report: Report, candidates: list[Candidate], now: datetime, policy: Policy
+) -> Candidate | None:
+    """The incident this report repeats, or None. Candidates share its street and category.
+
+    In order: the same sensor (repeated alarms fold into one incident); the same micro-grid; the
+    same address when no micro-grid is known; within the policy's radius (50 m) when both carry coordinates.
+    Among several matches an open incident wins, then the one closed most recently.
+    """
+    live = [c for c in candidates if in_window(c, now, policy.repeat_days_after_close)]
+    if not live:
+        return None
+    sensor = report.sensor.sensor_id if report.sensor else ""
+    location = report.location
+    address = _norm(location.address)
+    tests = []
+    if sensor:
+        tests.append(lambda c: c.sensor_id == sensor)
+    micro_grid = location.micro_grid or ""
+    if micro_grid:
+        tests.append(lambda c: c.micro_grid == micro_grid)
+    elif address:
+        tests.append(lambda c: not c.micro_grid and c.address == address)
+    if location.lat is not None and location.lon is not None:
+        lat, lon = location.lat, location.lon
+        tests.append(
+            lambda c: c.lat is not None
+            and c.lon is not None
+            and haversine_m(lat, lon, c.lat, c.lon) <= policy.repeat_radius_m
+        )
+    for test in tests:
+        found = [c for c in live if test(c)]
+        if found:
+            return max(found, key=_preference)
+    return None
+
+
+def _preference(candidate: Candidate) -> tuple[int, float]:
+    if candidate.closed_at is None:
+        return (1, 0.0)
+    return (0, candidate.closed_at.timestamp())
+
+
+def _norm(address: str | None) -> str:
+    return " ".join(address.split()).casefold() if address else ""
