@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     kiosk_token: SecretStr | None = None
     policy_file: Path | None = None
+    # The incident engine: rows reach ClickHouse at most this long after they were decided.
+    flush_seconds: float = Field(0.5, gt=0)
+    log_level: str = "info"
     # The HTTP gateway (docs/publishing.md): body limit, per-key rate limit (requests/s and burst),
     # how long a request waits for the broker's acknowledgement, and gunicorn's sizing.
     gateway_max_body: int = Field(1_048_576, ge=1024)

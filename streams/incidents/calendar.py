@@ -6,7 +6,7 @@ warning says so once per year. Deadlines count in Beijing time (UTC+8, no daylig
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
 
 import chinese_calendar
@@ -46,6 +46,13 @@ def next_working_day(day: date) -> date:
     return day
 
 
+@lru_cache(maxsize=8192)
+def _after_working_days(day: date, count: int) -> date:
+    for _ in range(count):
+        day = next_working_day(day)
+    return day
+
+
 def add_working_days(start: datetime, days: float) -> datetime:
     """`start` plus `days` working days, at the same Beijing clock time on the last of them.
 
@@ -59,10 +66,9 @@ def add_working_days(start: datetime, days: float) -> datetime:
     if not is_working_day(day):
         day, clock = next_working_day(day), time(0, tzinfo=BEIJING)
     whole = int(days)
-    for _ in range(whole):
-        day = next_working_day(day)
+    day = _after_working_days(day, whole)
     due = datetime.combine(day, clock).replace(tzinfo=BEIJING)
     rest = days - whole
     if rest:
         due += timedelta(days=rest)
-    return due.astimezone(timezone.utc)
+    return due.astimezone(UTC)

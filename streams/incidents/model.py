@@ -1,6 +1,6 @@
-"""The incident engine's plain data: an incident with its chain, tasks and timers, the engine's inputs
-(reports and actions already validated, clock ticks) and outputs (transitions, task notices,
-rejections). msgspec Structs, so table changelogs and the `incidents.state` column encode them fast.
+"""The incident engine's plain data: an incident with its chain, tasks and timers; the engine's
+inputs (validated reports and actions, clock ticks) and outputs (transitions, task notices,
+rejections). msgspec Structs, so changelogs and the `incidents.state` column encode them fast.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class Incident(msgspec.Struct, omit_defaults=True):
     owner_unit: str  # 首问负责制: the first unit that received the matter owns it until closed
     chain: Chain
     category: str
-    kind: str  # the SLA clock: emergency_life | emergency_utility | complaint | consultation | request
+    kind: str  # the SLA clock: a taxonomy kind (emergency_life, complaint, …)
     severity: int
     title: str
     lead_department: str
@@ -103,7 +103,7 @@ class Incident(msgspec.Struct, omit_defaults=True):
 
 
 # -- inputs -------------------------------------------------------------------------------------
-class ReportIn(msgspec.Struct, tag="report", omit_defaults=True):
+class ReportIn(msgspec.Struct, tag_field="item", tag="report", omit_defaults=True):
     """A validated city.report.v1 with its enriched chain; `at` is its time on the engine clock."""
 
     id: str
@@ -116,7 +116,7 @@ class ReportIn(msgspec.Struct, tag="report", omit_defaults=True):
     time: datetime | None = None  # the event's own time as published
 
 
-class ActionIn(msgspec.Struct, tag="action", omit_defaults=True):
+class ActionIn(msgspec.Struct, tag_field="item", tag="action", omit_defaults=True):
     """A validated city.incident.<verb>.v1 (verb: accept, progress, resolve, escalate, assist,
     feedback, note)."""
 
@@ -131,13 +131,13 @@ class ActionIn(msgspec.Struct, tag="action", omit_defaults=True):
     key: str = ""
 
 
-class Tick(msgspec.Struct, tag="tick"):
+class Tick(msgspec.Struct, tag_field="item", tag="tick"):
     """The engine clock for one partition (SLA timers run on it)."""
 
     now: datetime
 
 
-class RejectIn(msgspec.Struct, tag="reject", omit_defaults=True):
+class RejectIn(msgspec.Struct, tag_field="item", tag="reject", omit_defaults=True):
     """An event the validator refused, carried so the engine stores it with the rest."""
 
     reject_id: str

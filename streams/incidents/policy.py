@@ -119,16 +119,15 @@ def policy_from_dict(doc: dict, where: str = "policy") -> Policy:
     for kind, entry in sla_doc.items():
         sla[kind] = _sla(entry, sla.get(kind), f"{where}: sla.{kind}")
     category_sla = {
-        code: _sla(entry, None, f"{where}: sla.category.{code}") for code, entry in categories.items()
+        code: _sla(entry, None, f"{where}: sla.category.{code}")
+        for code, entry in categories.items()
     }
     close = doc.get("close", {}).get("after_resolved")
     return Policy(
         levels=levels,
         city_informed_from=city_from,
         joint_min_severity=int(doc.get("joint", {}).get("min_severity", base.joint_min_severity)),
-        repeat_days_after_close=float(
-            repeat.get("days_after_close", base.repeat_days_after_close)
-        ),
+        repeat_days_after_close=float(repeat.get("days_after_close", base.repeat_days_after_close)),
         repeat_radius_m=float(repeat.get("radius_m", base.repeat_radius_m)),
         close_after_resolved=(
             Duration.parse(close, f"{where}: close.after_resolved")

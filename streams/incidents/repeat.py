@@ -63,7 +63,8 @@ def match_repeat(
     """The incident this report repeats, or None. Candidates share its street and category.
 
     In order: the same sensor (repeated alarms fold into one incident); the same micro-grid; the
-    same address when no micro-grid is known; within the policy's radius (50 m) when both carry coordinates.
+    same address when no micro-grid is known; within the policy's radius (50 m) when both
+    carry coordinates.
     Among several matches an open incident wins, then the one closed most recently.
     """
     live = [c for c in candidates if in_window(c, now, policy.repeat_days_after_close)]
@@ -83,9 +84,11 @@ def match_repeat(
     if location.lat is not None and location.lon is not None:
         lat, lon = location.lat, location.lon
         tests.append(
-            lambda c: c.lat is not None
-            and c.lon is not None
-            and haversine_m(lat, lon, c.lat, c.lon) <= policy.repeat_radius_m
+            lambda c: (
+                c.lat is not None
+                and c.lon is not None
+                and haversine_m(lat, lon, c.lat, c.lon) <= policy.repeat_radius_m
+            )
         )
     for test in tests:
         found = [c for c in live if test(c)]

@@ -47,14 +47,16 @@ def route(report: Report, chain: Chain, policy: Policy) -> Dispatch:
     city_informed = report.severity >= policy.city_informed_from
     if not chain.street:
         # A report without a street goes to its district's dispatch desk, which leads it.
-        return Dispatch("district", chain.district, dispatch_desk(chain.district), (),
-                        city_informed, True)
+        return Dispatch(
+            "district", chain.district, dispatch_desk(chain.district), (), city_informed, True
+        )
     level = initial_level(policy.level_for(report.severity), chain)
     assists: tuple[str, ...] = ()
     if report.severity >= policy.joint_min_severity:
         assists = tuple(d for d in category.joint_departments if d != category.lead_department)
-    return Dispatch(level, chain.code(level), category.lead_department, assists, city_informed,
-                    False)
+    return Dispatch(
+        level, chain.code(level), category.lead_department, assists, city_informed, False
+    )
 
 
 def initial_level(wanted: str, chain: Chain) -> str:

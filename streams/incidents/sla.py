@@ -1,5 +1,5 @@
-"""SLA deadlines and the escalation rule, the way 12345 centres set them: emergencies in clock hours,
-ordinary matters in working days on China's calendar. Pure: time is passed in.
+"""SLA deadlines and the escalation rule, the way 12345 centres set them: emergencies in clock
+hours, ordinary matters in working days on China's calendar. Pure: time is passed in.
 
 Rules: each deadline's escalation fires once (remembered in `incident.fired`); a deadline that was
 met (accepted, resolved in time) never fires; deadlines are computed once when set, so a later
@@ -32,19 +32,21 @@ def deadlines(
 
 
 def fired_key(name: str, due: datetime) -> str:
-    return f"{name}@{due.isoformat()}"
+    return f"{name}@{int(due.timestamp())}"
 
 
 def pending_deadlines(incident: Incident) -> list[tuple[str, datetime]]:
     """The deadlines still able to fire, as (name, due): accept, resolve, close."""
     out: list[tuple[str, datetime]] = []
     status = incident.status
-    if status in ("dispatched", "reported", "reopened") and incident.accepted_at is None:
+    if status in ("dispatched", "reported", "reopened"):
         out.append(("accept", incident.accept_due))
     if status in ("dispatched", "reported", "reopened", "accepted", "in_progress"):
         out.append(("resolve", incident.resolve_due))
     if status == "resolved" and incident.close_due is not None:
         out.append(("close", incident.close_due))
+    if not incident.fired:
+        return out
     return [(name, due) for name, due in out if fired_key(name, due) not in incident.fired]
 
 

@@ -17,8 +17,16 @@ from streams.publish.sdk import Publisher
 MAX_REASONS = 1000  # lines reported one by one; the summary still counts every line
 
 
-def publish_file(settings, path: Path, *, dry_run: bool, department: str | None,
-                 binary: bool, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def publish_file(
+    settings,
+    path: Path,
+    *,
+    dry_run: bool,
+    department: str | None,
+    binary: bool,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     path = Path(path)
@@ -32,16 +40,22 @@ def publish_file(settings, path: Path, *, dry_run: bool, department: str | None,
         return 2
     failures: list[tuple[str, BaseException]] = []
     try:
-        publisher = _publisher(settings, department, binary, dry_run,
-                               on_error=lambda event_id, exc: failures.append((event_id, exc)))
+        publisher = _publisher(
+            settings,
+            department,
+            binary,
+            dry_run,
+            on_error=lambda event_id, exc: failures.append((event_id, exc)),
+        )
     except ValueError as exc:  # an unknown --department
         handle.close()
         print(f"cityops: error: {exc}", file=err)
         return 2
     except Exception as exc:  # noqa: BLE001 - the broker cannot be reached
         handle.close()
-        print(f"cityops: error: cannot connect to the broker at {settings.bootstrap}: {exc}",
-              file=err)
+        print(
+            f"cityops: error: cannot connect to the broker at {settings.bootstrap}: {exc}", file=err
+        )
         return 2
     valid = rejected = 0
     lines: dict[str, int] = {}  # event id -> line number, to name undelivered lines

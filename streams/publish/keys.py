@@ -44,8 +44,14 @@ def create_key(home: Path, department: str) -> tuple[str, ApiKey]:
     path = keys_file(home)
     path.parent.mkdir(parents=True, exist_ok=True)
     entries = _read(path)
-    entries.append({"key_id": record.key_id, "sha256": hash_key(key), "department": department,
-                    "created_at": datetime.now(UTC).isoformat(timespec="seconds")})
+    entries.append(
+        {
+            "key_id": record.key_id,
+            "sha256": hash_key(key),
+            "department": department,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
     _write_private(path, {"keys": entries})
     return key, record
 
@@ -93,18 +99,27 @@ class KeyStore:
             return
         with self._lock:
             entries = _read(self.path)
-            self._by_hash = {e["sha256"]: ApiKey(e["key_id"], e["department"]) for e in entries
-                             if e.get("department") in DEPARTMENTS}
+            self._by_hash = {
+                e["sha256"]: ApiKey(e["key_id"], e["department"])
+                for e in entries
+                if e.get("department") in DEPARTMENTS
+            }
             self._stamp = stamp
 
 
 def create_key_cli(settings, department: str) -> int:
     if department not in DEPARTMENTS:
-        print(f"cityops: error: unknown department {department!r} "
-              "(see `cityops registry export --kind departments`)", file=sys.stderr)
+        print(
+            f"cityops: error: unknown department {department!r} "
+            "(see `cityops registry export --kind departments`)",
+            file=sys.stderr,
+        )
         return 2
     key, record = create_key(settings.home, department)
     print(key)
-    print(f"cityops: key {record.key_id} for {department} stored hashed in "
-          f"{keys_file(settings.home)}; it is shown only this once", file=sys.stderr)
+    print(
+        f"cityops: key {record.key_id} for {department} stored hashed in "
+        f"{keys_file(settings.home)}; it is shown only this once",
+        file=sys.stderr,
+    )
     return 0

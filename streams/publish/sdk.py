@@ -77,11 +77,9 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def complete(
-    event: Mapping[str, Any], department: str | None, *, now: datetime
-) -> dict[str, Any]:
-    """A copy of `event` with the envelope filled: specversion, id, time, source, datacontenttype,
-    and a report's partitionkey (its street, else its district). Pure; nothing is validated here."""
+def complete(event: Mapping[str, Any], department: str | None, *, now: datetime) -> dict[str, Any]:
+    """A copy of `event` with the envelope filled: specversion, id, time, source, datacontenttype
+    and partitionkey (the street code). Pure; nothing is validated here."""
     doc = dict(event)
     doc.setdefault("specversion", SPECVERSION)
     if not doc.get("id"):
@@ -98,13 +96,28 @@ def complete(
             raise InvalidEvent("source", f'must be "{source}" for a publisher of {department}')
     doc.setdefault("datacontenttype", CONTENT_TYPE)
     data = doc.get("data")
-    if doc.get("type") == REPORT_TYPE and "partitionkey" not in doc and isinstance(data, dict):
+    if "partitionkey" not in doc and isinstance(data, dict):
+        key = _street_key(doc.get("type"), data)
+        if key:
+            doc["partitionkey"] = key
+    return doc
+
+
+def _street_key(event_type: Any, data: dict) -> str | None:
+    """A report's street (else district) code; for an action, the street code its incident id
+    starts with (incident ids are "<street code>-<digest>"), so both land on one partition."""
+    if event_type == REPORT_TYPE:
         location = data.get("location")
         if isinstance(location, dict):
             key = location.get("street") or location.get("district")
-            if isinstance(key, str):
-                doc["partitionkey"] = key
-    return doc
+            return key if isinstance(key, str) else None
+        return None
+    incident_id = data.get("incident_id")
+    if isinstance(incident_id, str):
+        head, sep, _ = incident_id.partition("-")
+        if sep and head.isdigit():
+            return head
+    return None
 
 
 def encode(doc: Mapping[str, Any]) -> bytes:
@@ -171,20 +184,25 @@ class Publisher:
 
     # -- sending ----------------------------------------------------------------------------
     def submit(self, event: Mapping[str, Any] | Event) -> Delivery:
-        """Validates and queues one event; the Delivery's future completes on the broker's ack."""
-        self._raise_failures()
+        """Validates and queues one event; the Delivery's future completes on the broker's ack.
+        The caller owns the outcome: a failure is raised by `Delivery.wait`, not reported again
+        through on_error or flush."""
         parsed = event if isinstance(event, Event) else self.validate(event)
-        return self._send(parsed)
+        return self._send(parsed, watched=True)
 
     def publish(self, event: Mapping[str, Any] | Event, *, wait: bool = False) -> str:
         """Validates and sends one event; returns its id. `wait=True` blocks for the ack and
         raises PublishError on failure."""
-        delivery = self.submit(event)
+        self._raise_failures()
+        parsed = event if isinstance(event, Event) else self.validate(event)
+        delivery = self._send(parsed, watched=wait)
         if wait:
-            return delivery.wait(self._producer.config.get("delivery_timeout_ms", 30_000) / 1000)
+            # The producer gives up after delivery_timeout_ms; a little slack on top.
+            timeout = self._producer.config.get("delivery_timeout_ms", 30_000) / 1000 + 5
+            return delivery.wait(timeout)
         return delivery.event_id
 
-    def _send(self, event: Event) -> Delivery:
+    def _send(self, event: Event, *, watched: bool) -> Delivery:
         key = partition_key(event).encode()
         if self.binary:
             headers, value = to_binary(event)
@@ -199,7 +217,8 @@ class Publisher:
 
         def failed(exc: BaseException) -> None:
             future.set_exception(exc)
-            self._failed(event_id, exc)
+            if not watched:
+                self._failed(event_id, exc)
 
         kafka_future.add_callback(ok)
         kafka_future.add_errback(failed)
@@ -280,8 +299,11 @@ def report(
         "title": title,
         "location": dict(location),
     }
-    for name, value in (("description", description), ("external_ref", external_ref),
-                        ("reporter_hash", reporter_hash)):
+    for name, value in (
+        ("description", description),
+        ("external_ref", external_ref),
+        ("reporter_hash", reporter_hash),
+    ):
         if value is not None:
             data[name] = value
     if sensor is not None:
@@ -305,8 +327,12 @@ def action(
     """A city.incident.<kind>.v1 event (kind: accept, progress, resolve, escalate, assist,
     feedback, note) about one incident."""
     data: dict[str, Any] = {"incident_id": incident_id, "department": department}
-    for name, value in (("actor", actor), ("comment", comment), ("departments", departments),
-                        ("satisfied", satisfied)):
+    for name, value in (
+        ("actor", actor),
+        ("comment", comment),
+        ("departments", departments),
+        ("satisfied", satisfied),
+    ):
         if value is not None:
             data[name] = value
     doc = _envelope(f"city.incident.{kind}.v1", data, id=id, time=time, subject=incident_id)
@@ -315,8 +341,14 @@ def action(
     return doc
 
 
-def _envelope(event_type: str, data: dict[str, Any], *, id: str | None,  # noqa: A002
-              time: datetime | str | None, subject: str | None) -> dict[str, Any]:
+def _envelope(
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    id: str | None,  # noqa: A002
+    time: datetime | str | None,
+    subject: str | None,
+) -> dict[str, Any]:
     doc: dict[str, Any] = {"type": event_type, "data": data}
     if id is not None:
         doc["id"] = id

@@ -18,10 +18,22 @@ PROBLEM_TYPE = "application/problem+json"
 MAX_ERRORS_PER_EVENT = 20
 
 
-def problem(status: int, title: str, detail: str, *, slug: str | None = None,
-            headers: dict[str, str] | None = None, **extra: Any) -> Response:
-    body = {"type": f"/problems/{slug}" if slug else "about:blank", "title": title,
-            "status": status, "detail": detail, **extra}
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    slug: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body = {
+        "type": f"/problems/{slug}" if slug else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
     response = Response(orjson.dumps(body), status=status, mimetype=PROBLEM_TYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -39,7 +51,7 @@ def error_entry(exc: InvalidEvent, index: int | None = None, event_id: Any = Non
 
 
 def _pointer(path: str) -> str:
-    """"data.departments[1]" -> "#/data/departments/1" (RFC 6901 inside a URI fragment)."""
+    """ "data.departments[1]" -> "#/data/departments/1" (RFC 6901 inside a URI fragment)."""
     if path == "$":
         return "#"
     parts = path.replace("[", ".").replace("]", "").split(".")

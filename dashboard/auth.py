@@ -1,0 +1,261 @@
+"""Logins of the dashboard: users with hashed passwords in `$CITYOPS_HOME/users.json` (0600),
+flask-login sessions, roles, the district scope of an officer, and the wall's kiosk token.
+
+Who may do what: `admin` and `officer` log in and may act on incidents; an officer with a district
+sees only that district (every query gets the scope). A browser that opened `/?kiosk=<token>` gets
+a read-only kiosk session: the wall display and nothing else. Everyone else goes to /login.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import secrets
+import sys
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from urllib.parse import urlparse
+
+from flask import Flask, abort, jsonify, redirect, request, session
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from werkzeug.security import check_password_hash, generate_password_hash
+
+ROLES = ("officer", "admin")
+CITY_DEPARTMENT = "hotline12345"  # the city-level desk that acts for users without a district
+# Paths a kiosk session may load: the wall and the Dash machinery behind it.
+_KIOSK_PATHS = (
+    "/",
+    "/_dash-layout",
+    "/_dash-dependencies",
+    "/_dash-update-component",
+    "/_reload-hash",
+    "/_favicon.ico",
+)
+_PUBLIC_PREFIXES = ("/healthz", "/login", "/logout", "/assets/", "/_dash-component-suites/")
+
+
+@dataclass(frozen=True)
+class User(UserMixin):
+    name: str
+    role: str
+    district: str | None = None
+    department: str | None = None
+
+    def get_id(self) -> str:
+        return self.name
+
+    @property
+    def scope(self) -> str | None:
+        """The district this user is restricted to (None: the whole city)."""
+        return self.district if self.role == "officer" else None
+
+    @property
+    def acting_department(self) -> str:
+        """The department code actions are published under (`source` of the CloudEvent)."""
+        if self.department:
+            return self.department
+        return f"desk_{self.district}" if self.district else CITY_DEPARTMENT
+
+
+# -- the user file --------------------------------------------------------------------------------
+
+
+def users_path(home: Path) -> Path:
+    return Path(home) / "users.json"
+
+
+def load_users(home: Path) -> dict[str, dict]:
+    path = users_path(home)
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8")).get("users", {})
+
+
+def save_user(
+    home: Path,
+    name: str,
+    password: str,
+    role: str,
+    district: str | None,
+    department: str | None = None,
+) -> None:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if not name or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        raise ValueError("user name: letters, digits, '.', '_' and '-' only")
+    if len(password) < 8:
+        raise ValueError("password: at least 8 characters")
+    users = load_users(home)
+    users[name] = {
+        "password": generate_password_hash(password),
+        "role": role,
+        "district": district,
+        "department": department,
+    }
+    path = users_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"users": users}, fh, ensure_ascii=False, indent=1)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def authenticate(home: Path, name: str, password: str) -> User | None:
+    record = load_users(home).get(name)
+    if record is None:
+        # same work for unknown names, so timing does not tell which names exist
+        check_password_hash(generate_password_hash("x"), password)
+        return None
+    if not check_password_hash(record["password"], password):
+        return None
+    return User(name, record["role"], record.get("district"), record.get("department"))
+
+
+def add_user_cli(settings, name: str, role: str, district: str | None = None) -> int:
+    """`cityops users add NAME --role … [--district ADCODE] --password-stdin`."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    if district:
+        from schemas.registry import load_registry
+
+        unit = load_registry().unit(district)
+        if unit is None or unit.level != "district":
+            print(f"error: {district!r} is not a district adcode", file=sys.stderr)
+            return 2
+    try:
+        save_user(settings.home, name, password, role, district)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"user {name} ({role}{', district ' + district if district else ''}) saved in "
+        f"{users_path(settings.home)}"
+    )
+    return 0
+
+
+# -- who is asking --------------------------------------------------------------------------------
+
+
+def signed_in() -> User | None:
+    """The logged-in user, or None (kiosk sessions and anonymous visitors)."""
+    user = current_user
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def is_kiosk() -> bool:
+    return signed_in() is None and bool(session.get("kiosk"))
+
+
+def current_scope() -> str | None:
+    user = signed_in()
+    return user.scope if user else None
+
+
+def can_act() -> bool:
+    return signed_in() is not None
+
+
+# -- wiring into Flask ----------------------------------------------------------------------------
+
+
+def secret_key(settings) -> str:
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    # No key configured: one per home, so sessions survive a restart of the dashboard.
+    path = Path(settings.home) / "dashboard.secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def install(server: Flask, settings) -> None:
+    """Sessions, the login page and the guard in front of every route."""
+    server.secret_key = secret_key(settings)
+    server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    kiosk_token = settings.kiosk_token.get_secret_value() if settings.kiosk_token else None
+    manager = LoginManager()
+    manager.init_app(server)
+
+    @manager.user_loader
+    def _load(name: str) -> User | None:
+        record = load_users(settings.home).get(name)
+        if record is None:
+            return None
+        return User(name, record["role"], record.get("district"), record.get("department"))
+
+    @server.before_request
+    def _guard():
+        path = request.path
+        token = request.args.get("kiosk")
+        if token is not None and kiosk_token and hmac.compare_digest(token, kiosk_token):
+            session["kiosk"] = True
+        if path.startswith(_PUBLIC_PREFIXES):
+            return None
+        if signed_in() is not None:
+            return None
+        if session.get("kiosk") and path in _KIOSK_PATHS:
+            return None
+        if path.startswith("/_dash-") or request.method != "GET":
+            abort(401)
+        return redirect(f"/login?next={_safe_next(request.full_path)}")
+
+    @server.route("/login", methods=["GET", "POST"])
+    def _login():
+        error = ""
+        nxt = _safe_next(request.values.get("next", "/"))
+        if request.method == "POST":
+            if not hmac.compare_digest(request.form.get("csrf", ""), session.get("csrf", "-")):
+                abort(400)
+            user = authenticate(
+                settings.home, request.form.get("username", ""), request.form.get("password", "")
+            )
+            if user is not None:
+                session.pop("kiosk", None)
+                login_user(user)
+                return redirect(nxt)
+            error = "用户名或密码错误 / wrong user name or password"
+        session["csrf"] = session.get("csrf") or secrets.token_urlsafe(16)
+        return _LOGIN_PAGE.format(
+            next=escape(nxt), csrf=escape(session["csrf"]), error=escape(error)
+        )
+
+    @server.route("/logout")
+    def _logout():
+        logout_user()
+        session.clear()
+        return redirect("/login")
+
+    @server.errorhandler(401)
+    def _unauthorised(_):
+        return jsonify({"error": "login required"}), 401
+
+
+def _safe_next(target: str) -> str:
+    # Only local paths: an open redirect would let a link send an officer elsewhere after login.
+    parts = urlparse(target or "/")
+    if parts.scheme or parts.netloc or not (parts.path or "/").startswith("/"):
+        return "/"
+    path = parts.path or "/"
+    return path + (f"?{parts.query}" if parts.query and "kiosk=" not in parts.query else "")
+
+
+_LOGIN_PAGE = """<!doctype html>
+<html lang="zh"><head><meta charset="utf-8"><title>登录 · cityops</title>
+<link rel="stylesheet" href="/assets/style.css"></head>
+<body class="login-body"><form class="login" method="post" action="/login">
+<h1>城市运行一网统管 <small>City Operations</small></h1>
+<label>用户名 / user <input name="username" id="login-username" autocomplete="username"
+ required></label>
+<label>密码 / password <input name="password" id="login-password" type="password"
+ autocomplete="current-password" required></label>
+<input type="hidden" name="next" value="{next}"><input type="hidden" name="csrf" value="{csrf}">
+<p class="login-error">{error}</p>
+<button type="submit" id="login-submit">登录 / sign in</button>
+</form></body></html>"""

@@ -1,0 +1,95 @@
+"""Element ids of the dashboard. The wall's ids are part of the outside contract (CONTRACT §7);
+the rest are ours. Every page and test imports them from here."""
+
+# -- the wall display (CONTRACT §7: stable) -------------------------------------------------------
+KPI_EVENTS_TODAY = "kpi-events-today"
+KPI_OPEN = "kpi-open"
+KPI_JOINT = "kpi-joint"
+KPI_SLA_BREACHED = "kpi-sla-breached"
+KPI_ESCALATED = "kpi-escalated"
+KPI_CLOSURE_RATE = "kpi-closure-rate"
+KPI_RESOLUTION_RATE = "kpi-resolution-rate"
+KPI_REPEAT_RATE = "kpi-repeat-rate"
+KPIS = (
+    KPI_EVENTS_TODAY,
+    KPI_OPEN,
+    KPI_JOINT,
+    KPI_SLA_BREACHED,
+    KPI_ESCALATED,
+    KPI_CLOSURE_RATE,
+    KPI_RESOLUTION_RATE,
+    KPI_REPEAT_RATE,
+)
+MAP = "map"
+CHAIN = "chain"
+JOINT_BOARD = "joint-board"
+TICKER = "ticker"
+FRESHNESS = "freshness"
+
+
+def kpi_value(kpi: str) -> str:
+    """The number inside a KPI tile."""
+    return f"{kpi}-value"
+
+
+def kpi_delta(kpi: str) -> str:
+    """The change against the same time yesterday inside a KPI tile."""
+    return f"{kpi}-delta"
+
+
+# -- the wall display (ours) ----------------------------------------------------------------------
+WALL_ROOT = "wall-root"
+STALE_BANNER = "stale-banner"
+CLOCK = "wall-clock"
+REFRESH = "wall-refresh"
+REFRESH_STATE = "wall-refresh-state"
+EVENTS_PER_MINUTE = "events-per-minute"
+TOP_CATEGORIES = "top-categories"
+ALERTS = "alerts"
+CHAIN_SHARE = "chain-share"
+
+# -- shell ----------------------------------------------------------------------------------------
+URL = "url"
+PAGE = "page"
+LANG = "lang"
+LANG_TOGGLE = "lang-toggle"
+APP_ROOT = "app-root"
+NAV = "nav"
+
+# -- /incidents -----------------------------------------------------------------------------------
+FILTER_DISTRICT = "filter-district"
+FILTER_STREET = "filter-street"
+FILTER_CATEGORY = "filter-category"
+FILTER_STATUS = "filter-status"
+FILTER_SEVERITY = "filter-severity"
+FILTER_RANGE = "filter-range"
+FILTER_TEXT = "filter-text"
+SORT_BY = "sort-by"
+SORT_DESC = "sort-desc"
+PAGE_PREV = "page-prev"
+PAGE_NEXT = "page-next"
+PAGE_STATE = "page-state"
+PAGE_INFO = "page-info"
+INCIDENT_TABLE = "incident-table"
+INCIDENT_COUNT = "incident-count"
+
+# -- /incidents/<id> ------------------------------------------------------------------------------
+INCIDENT_ID = "incident-id"
+TIMELINE = "timeline"
+TASKS = "tasks"
+DEADLINES = "deadlines"
+RAW_EVENTS = "raw-events"
+REPEATS = "repeats"
+LOCATION_CHAIN = "location-chain"
+ACTIONS = "actions"
+ACTION_COMMENT = "action-comment"
+ACTION_ACK = "action-acknowledge"
+ACTION_NOTE = "action-note"
+ACTION_URGE = "action-urge"
+ACTION_ESCALATE = "action-escalate"
+ACTION_RESULT = "action-result"
+DETAIL_REFRESH = "detail-refresh"
+
+# -- /district/<adcode> ---------------------------------------------------------------------------
+DISTRICT_MAP = "district-map"
+DISTRICT_STREETS = "district-streets"

@@ -1,0 +1,86 @@
+"""`/district/<adcode>`: one district — its map with severe open incidents, and open, breached and
+all incidents per street, each linking to the filtered incident list."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from dashboard import figures, ids
+from dashboard import labels as L
+from storage import queries as q
+
+
+def layout(backend, user, adcode: str, lang: str = "zh") -> html.Div:
+    unit = backend.registry.unit(adcode)
+    if unit is None or unit.level != "district" or (user.scope and user.scope != adcode):
+        return html.Div(
+            L.t("无此区或不在您的辖区", "no such district in your area"), className="denied"
+        )
+    try:
+        streets = backend.run(q.district_streets, adcode)
+        severe = backend.run(q.severe_open, limit=200, scope=adcode)
+    except Exception:  # noqa: BLE001 - shown as a message, not a traceback
+        return html.Div(L.t("数据库不可达", "storage unreachable"), className="error")
+    names = {u.code: u for u in backend.registry.children(adcode)}
+    open_total = sum(s["open"] for s in streets)
+    rate = figures.rate_per_10k({adcode: open_total}, {adcode: backend.households.get(adcode, 0)})
+    name = unit.name_zh if lang == "zh" else (unit.name_en or unit.name_zh)
+    fig = figures.district_figure(
+        backend.geojson,
+        adcode,
+        name,
+        rate[adcode],
+        [m for m in severe if m["lat"] or m["lon"]],
+        backend.registry.point(adcode),
+        lang=lang,
+    )
+    rows = [
+        html.Tr(
+            [
+                html.Th(L.t(*h))
+                for h in (
+                    ("街道", "street"),
+                    ("在办", "open"),
+                    ("超时", "breached"),
+                    ("合计", "all"),
+                )
+            ]
+        )
+    ]
+    for s in streets:
+        street = names.get(s["street"])
+        label = L.t(street.name_zh, street.name_en or street.name_zh) if street else s["street"]
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(
+                        dcc.Link(label, href=f"/incidents?district={adcode}&street={s['street']}")
+                    ),
+                    html.Td(f"{s['open']:,}"),
+                    html.Td(f"{s['breached']:,}"),
+                    html.Td(f"{s['total']:,}"),
+                ]
+            )
+        )
+    return html.Div(
+        [
+            html.H1(L.t(unit.name_zh, unit.name_en or unit.name_zh)),
+            html.Div(
+                [
+                    dcc.Graph(
+                        id=ids.DISTRICT_MAP,
+                        figure=fig,
+                        config={"displayModeBar": False},
+                        className="district-map",
+                    ),
+                    html.Table(rows, id=ids.DISTRICT_STREETS, className="grid-table"),
+                ],
+                className="district-body",
+            ),
+        ],
+        className="district-page",
+    )
+
+
+def register(app, backend) -> None:
+    """The district page is rendered whole by the router; no callbacks of its own."""

@@ -1,0 +1,55 @@
+"""`cityops dashboard`: the dashboard under gunicorn in production (one process, several threads:
+the wall's ClickHouse clients and the Kafka producer live in that process), or Dash's development
+server with `--dev`. Binds to loopback; put a reverse proxy in front for other machines.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gunicorn.app.base import BaseApplication
+
+HOST = "127.0.0.1"
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, wsgi, options: dict) -> None:
+        self._wsgi, self._options = wsgi, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return self._wsgi
+
+
+def gunicorn_options(settings) -> dict:
+    return {
+        "bind": f"{HOST}:{settings.dashboard_port}",
+        # One worker keeps per-process state (producer, registry, clients) single; threads serve
+        # several wall screens and officers at once. gthread closes idle keep-alive connections.
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": 8,
+        "timeout": 60,
+        "graceful_timeout": 5,
+        "keepalive": 5,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "proc_name": "cityops-dashboard",
+    }
+
+
+def serve(settings, dev: bool = False) -> int:
+    from dashboard.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_app(settings)
+    if dev:
+        app.run(host=HOST, port=settings.dashboard_port, debug=True, use_reloader=False)
+        return 0
+    _Gunicorn(app.server, gunicorn_options(settings)).run()
+    return 0

@@ -1,0 +1,19 @@
+"""`python -m streams worker`: the same as `cityops worker` (settings from CITYOPS_* variables)."""
+
+from __future__ import annotations
+
+import sys
+
+from deploy.settings import load_settings
+from streams.app import run_worker
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] != ["worker"]:
+        print("usage: python -m streams worker", file=sys.stderr)
+        return 2
+    return run_worker(load_settings())
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,242 @@
+"""The incident engine between Faust and the decisions: applies a bundle's items with `step`, keeps
+what changed in an overlay, and on `commit()` stores rows (ClickHouse), publishes messages
+(Kafka), and only then writes the Faust tables and lets the caller ack the bundles. A crash at any
+point re-delivers bundles whose effects are idempotent (docs/architecture.md).
+
+Tables are reached through a small `Store` interface, so the same engine runs under Faust and in
+tests over plain dicts.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from schemas.topics import Topics
+from storage.writer import ClickHouseWriter
+from streams.incidents import out, rows
+from streams.incidents.logic import choose_repeat, incident_id_for, partition_key_of, step
+from streams.incidents.model import (
+    ActionIn,
+    Incident,
+    Item,
+    RejectIn,
+    Rejection,
+    ReportIn,
+    TaskNotice,
+    Tick,
+)
+from streams.incidents.policy import Policy
+from streams.incidents.repeat import Candidate, bucket_key, candidate_of, in_window
+from streams.incidents.sla import next_due
+from streams.kafka import Outbox, partition_for
+
+log = logging.getLogger(__name__)
+RESTORED_KEY = "#restored/{partition}"
+
+
+class Store(Protocol):
+    """A partitioned key-value table (a Faust Table with its changelog, or a dict in tests)."""
+
+    def get(self, key: str, default=None): ...
+
+    def put_many(self, partition: int, items: list[tuple[str, object]]) -> list: ...
+
+    def items(self) -> Iterable[tuple[str, object]]: ...
+
+
+@dataclass
+class Engine:
+    incidents: Store
+    repeats: Store
+    writer: ClickHouseWriter
+    topics: Topics
+    partitions: int
+    policy: Policy
+    _incidents: dict[str, tuple[int, Incident]] = field(default_factory=dict)
+    _repeats: dict[str, tuple[int, list[Candidate]]] = field(default_factory=dict)
+    _clock: dict[int, datetime] = field(default_factory=dict)
+    _timers: dict[int, list[tuple[float, str]]] = field(default_factory=dict)
+    outbox: Outbox = field(default_factory=Outbox)
+    applied: int = 0
+    rejected: int = 0
+
+    # -- reading through the overlay ----------------------------------------------------------
+    def incident(self, incident_id: str) -> Incident | None:
+        pending = self._incidents.get(incident_id)
+        return pending[1] if pending else self.incidents.get(incident_id)
+
+    def bucket(self, key: str) -> list[Candidate]:
+        pending = self._repeats.get(key)
+        if pending:
+            return pending[1]
+        return self.repeats.get(key) or []
+
+    def needs_restore(self, partition: int) -> bool:
+        key = RESTORED_KEY.format(partition=partition)
+        return key not in self._repeats and self.repeats.get(key) is None
+
+    # -- applying a bundle --------------------------------------------------------------------
+    def apply(self, partition: int, items: list[Item]) -> None:
+        if partition not in self._timers:
+            self._build_timers(partition)
+        for item in items:
+            if isinstance(item, Tick):
+                self._tick(partition, item.now)
+            elif isinstance(item, ReportIn):
+                self._report(partition, item)
+            elif isinstance(item, ActionIn):
+                self._action(partition, item)
+            else:
+                self._reject(partition, item)
+
+    def _now(self, partition: int, at: datetime) -> datetime:
+        clock = self._clock.get(partition)
+        return at if clock is None or at > clock else clock
+
+    def _report(self, partition: int, item: ReportIn) -> None:
+        now = self._now(partition, item.at)
+        # A redelivered report: the incident it opened exists (or, for a repeat, the incident it
+        # was linked to lists its id in `applied`, which `step` checks).
+        if self.incident(incident_id_for(item.id, item.chain)) is not None:
+            return
+        bucket = self.bucket(bucket_key(item.chain, item.report.category))
+        target_id = choose_repeat(item, bucket, now, self.policy)
+        current = self.incident(target_id) if target_id else None
+        incident, transitions, emitted = step(current, item, now, self.policy)
+        if incident is None or not transitions:
+            return
+        self.writer.add("events", rows.event_row(item, incident.id))
+        self._changed(partition, incident, transitions, emitted)
+
+    def _action(self, partition: int, item: ActionIn) -> None:
+        now = self._now(partition, item.at)
+        current = self.incident(item.action.incident_id)
+        incident, transitions, emitted = step(current, item, now, self.policy)
+        for refusal in (e for e in emitted if isinstance(e, Rejection)):
+            self._reject(partition, rows.misfit_reject(item, refusal.reason))
+        if incident is None or not transitions:
+            return
+        self.writer.add("events", rows.action_event_row(item, incident))
+        self._changed(partition, incident, transitions, emitted)
+
+    def _tick(self, partition: int, now: datetime) -> None:
+        clock = self._clock.get(partition)
+        if clock is not None and now <= clock:
+            return
+        self._clock[partition] = now
+        timers = self._timers.setdefault(partition, [])
+        limit = now.timestamp()
+        while timers and timers[0][0] <= limit:
+            _, incident_id = heapq.heappop(timers)
+            current = self.incident(incident_id)
+            if current is None:
+                continue
+            incident, transitions, emitted = step(current, Tick(now), now, self.policy)
+            if transitions:  # else a stale timer entry: the incident changed since
+                self._changed(partition, incident, transitions, emitted)
+
+    def _reject(self, partition: int, item: RejectIn) -> None:
+        self.rejected += 1
+        self.writer.add("rejected_events", rows.rejected_row(item))
+        key = (item.event_id or item.reject_id).encode()
+        self.outbox.add(self.topics.rejected, partition_for(key, self.partitions), key, item.raw,
+                        out.rejected_headers(item, item.received_at))
+
+    def _changed(self, partition: int, incident: Incident, transitions, emitted) -> None:
+        self.applied += 1
+        self._incidents[incident.id] = (partition, incident)
+        self.writer.add("incidents", rows.incident_row(incident))
+        for transition in transitions:
+            self.writer.add("incident_transitions", rows.transition_row(transition))
+        for row in rows.task_rows(incident):
+            self.writer.add("dept_tasks", row)
+        key = incident.chain.key.encode()
+        self.outbox.add(self.topics.incidents, partition_for(key, self.partitions), key,
+                        out.incident_changed(incident, transitions))
+        for notice in emitted:
+            if isinstance(notice, TaskNotice):
+                self.outbox.add(self.topics.tasks(notice.department),
+                                partition_for(incident.id, self.partitions),
+                                incident.id.encode(), out.task_message(incident, notice))
+        self._index(partition, incident)
+        self._arm(partition, incident)
+
+    def _index(self, partition: int, incident: Incident) -> None:
+        key = bucket_key(incident.chain, incident.category)
+        now = incident.updated_at or incident.reported_at
+        entry = candidate_of(incident)
+        bucket = [c for c in self.bucket(key) if c.incident_id != incident.id
+                  and in_window(c, now, self.policy.repeat_days_after_close)]
+        bucket.append(entry)
+        self._repeats[key] = (partition, bucket)
+
+    def _arm(self, partition: int, incident: Incident) -> None:
+        due = next_due(incident)
+        if due is not None:
+            heapq.heappush(self._timers.setdefault(partition, []), (due.timestamp(), incident.id))
+
+    def _build_timers(self, partition: int) -> None:
+        """Timers of the incidents this worker holds for `partition` (after start or rebalance)."""
+        self._timers[partition] = []
+        for key, incident in self.incidents.items():
+            if isinstance(incident, Incident) and self.partition_of(key) == partition:
+                self._arm(partition, incident)
+
+    def partition_of(self, incident_id: str) -> int:
+        return partition_for(partition_key_of(incident_id) or incident_id, self.partitions)
+
+    def forget_timers(self) -> None:
+        """After a rebalance: rebuild timers from the tables on the next bundle."""
+        self._timers.clear()
+
+    # -- recovery from ClickHouse -------------------------------------------------------------
+    def restore(self, partition: int, snapshots: Iterable[Incident]) -> int:
+        """Installs snapshots of this partition that the table lacks (or holds older)."""
+        installed = 0
+        for incident in snapshots:
+            if self.partition_of(incident.id) != partition:
+                continue
+            current = self.incident(incident.id)
+            if current is not None and current.version >= incident.version:
+                continue
+            self._incidents[incident.id] = (partition, incident)
+            self._index(partition, incident)
+            self._arm(partition, incident)
+            installed += 1
+        self._repeats[RESTORED_KEY.format(partition=partition)] = (partition, [])
+        return installed
+
+    # -- commit -------------------------------------------------------------------------------
+    def table_writes(self) -> tuple[dict[int, list], dict[int, list]]:
+        """The overlay per partition, (incidents, repeats), for the caller to store; clears it."""
+        incidents: dict[int, list] = {}
+        for key, (partition, value) in self._incidents.items():
+            incidents.setdefault(partition, []).append((key, value))
+        repeats: dict[int, list] = {}
+        for key, (partition, value) in self._repeats.items():
+            repeats.setdefault(partition, []).append((key, value))
+        self._incidents.clear()
+        self._repeats.clear()
+        return incidents, repeats
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._incidents or self._repeats or self.writer.pending or len(self.outbox))
+
+
+def restore_query(database: str) -> str:
+    """Latest snapshot of every incident still open, or closed within the repeat window."""
+    return (
+        f"SELECT argMax(state, version) FROM {database}.incidents GROUP BY incident_id "
+        "HAVING argMax(status, version) != 'closed' "
+        "OR argMax(closed_at, version) >= %(since)s"
+    )
+
+
+def restore_since(now: datetime, policy: Policy) -> datetime:
+    return now - timedelta(days=policy.repeat_days_after_close)

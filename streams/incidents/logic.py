@@ -1,0 +1,458 @@
+"""The incident lifecycle as one pure function: `step(incident, item, now, policy)` returns the new
+incident, its transitions (one row of the timeline each) and what to tell departments. Refused moves
+come back as a Rejection with the reason; they never change the incident.
+
+    reported → dispatched → accepted → in_progress → resolved → closed
+                  ▲ reopened ◀── (feedback: not satisfied | a repeat report) ──┘
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+import msgspec
+
+from schemas.taxonomy import CATEGORIES
+from streams.incidents import repeat as repeats
+from streams.incidents.model import (
+    MAX_APPLIED_IDS,
+    MAX_REPEAT_IDS,
+    ActionIn,
+    Chain,
+    DeptTask,
+    Emitted,
+    Incident,
+    Item,
+    Rejection,
+    ReportIn,
+    TaskNotice,
+    Tick,
+    Transition,
+)
+from streams.incidents.policy import Policy
+from streams.incidents.routing import level_above, route
+from streams.incidents.sla import deadlines, due_after, due_escalations, fired_key
+
+Outcome = tuple[Incident | None, list[Transition], list[Emitted]]
+_UNCHANGED: list = []
+
+
+def incident_id_for(report_id: str, chain: Chain) -> str:
+    """Deterministic: the opening report's id decides it; the street (or district) code in front
+    lets anyone route an action for it to the right partition."""
+    digest = hashlib.blake2b(report_id.encode(), digest_size=8).hexdigest()
+    return f"{chain.key}-{digest}"
+
+
+def partition_key_of(incident_id: str) -> str:
+    """The street (or district) code an incident id starts with ("" when it has none)."""
+    head, sep, _ = incident_id.partition("-")
+    return head if sep and head.isdigit() else ""
+
+
+def step(incident: Incident | None, item: Item, now: datetime, policy: Policy) -> Outcome:
+    if isinstance(item, Tick):
+        return _tick(incident, now) if incident is not None else (None, [], [])
+    if isinstance(item, ReportIn):
+        if incident is None:
+            return _open(item, now, policy)
+        if item.id in incident.applied or incident.opened_by == item.id:
+            return incident, [], []  # a redelivery: one effect only
+        return _change(incident, item.id, now, lambda inc, out: _link(inc, item, now, policy, out))
+    if isinstance(item, ActionIn):
+        if incident is None:
+            reason = f"unknown incident {item.action.incident_id!r}"
+            return None, [], [Rejection(item.id, reason)]
+        if item.id in incident.applied:
+            return incident, [], []
+        refusal = refusal_of(incident, item)
+        if refusal:
+            return incident, [], [Rejection(item.id, refusal)]
+        return _change(incident, item.id, now, lambda inc, out: _act(inc, item, now, policy, out))
+    return incident, [], []
+
+
+def choose_repeat(
+    item: ReportIn, candidates: list[repeats.Candidate], now: datetime, policy: Policy
+) -> str | None:
+    """The incident id a report links to (None: it opens a new incident)."""
+    found = repeats.match_repeat(item.report, candidates, now, policy)
+    return found.incident_id if found else None
+
+
+# -- opening and linking ------------------------------------------------------------------------
+def _open(item: ReportIn, now: datetime, policy: Policy) -> Outcome:
+    report, chain = item.report, item.chain
+    category = CATEGORIES[report.category]
+    dispatch = route(report, chain, policy)
+    accept_due, resolve_due = deadlines(
+        now, report.category, category.kind, report.severity, policy
+    )
+    tasks = [DeptTask(dispatch.lead_department, "lead", "assigned", now)]
+    tasks += [DeptTask(d, "assist", "assigned", now) for d in dispatch.assist_departments]
+    location = report.location
+    incident = Incident(
+        id=incident_id_for(item.id, chain),
+        status="reported",
+        level=dispatch.level,
+        unit_code=dispatch.unit_code,
+        owner_unit=dispatch.unit_code,
+        chain=chain,
+        category=report.category,
+        kind=category.kind,
+        severity=report.severity,
+        title=report.title,
+        lead_department=dispatch.lead_department,
+        tasks=tasks,
+        reported_at=now,
+        accept_due=accept_due,
+        resolve_due=resolve_due,
+        opened_by=item.id,
+        lat=location.lat,
+        lon=location.lon,
+        address=location.address,
+        sensor_id=report.sensor.sensor_id if report.sensor else None,
+        city_informed=dispatch.city_informed,
+        applied=[item.id],
+        version=1,
+        updated_at=now,
+    )
+    incident.status = ""
+    out: list[Emitted] = []
+    transitions = [_move(incident, "opened", "reported", now, item.id, item.department)]
+    where = "dispatch desk" if dispatch.desk else f"{dispatch.level} {dispatch.unit_code}"
+    transitions.append(
+        _move(
+            incident,
+            "dispatched",
+            "dispatched",
+            now,
+            item.id,
+            dispatch.lead_department,
+            reason=f"to {where}",
+        )
+    )
+    if dispatch.city_informed:
+        transitions.append(
+            _move(
+                incident,
+                "city_informed",
+                "dispatched",
+                now,
+                item.id,
+                reason=f"severity {report.severity}",
+            )
+        )
+    for task in tasks:
+        out.append(_notice(incident, task, "assigned", now))
+    return incident, transitions, out
+
+
+def _link(inc: Incident, item: ReportIn, now: datetime, policy: Policy, out: list) -> list:
+    inc.repeat_count += 1
+    inc.repeat_ids = (inc.repeat_ids + [item.id])[-MAX_REPEAT_IDS:]
+    transitions = [
+        _move(
+            inc,
+            "repeat_linked",
+            inc.status,
+            now,
+            item.id,
+            item.department,
+            reason=f"report {item.id}",
+        )
+    ]
+    if inc.status in ("resolved", "closed"):
+        # Closed but not solved: the matter came back.
+        transitions.append(_reopen(inc, now, policy, item.id, "repeat report", out))
+    return transitions
+
+
+# -- actions ------------------------------------------------------------------------------------
+def refusal_of(inc: Incident, item: ActionIn) -> str | None:
+    """Why this action does not fit the incident now (None: it fits)."""
+    verb, dept = item.verb, item.action.department
+    status = inc.status
+    if verb == "feedback":
+        return (
+            None if status == "resolved" else f"feedback needs a resolved incident, it is {status}"
+        )
+    task = inc.task(dept)
+    if task is None or (task.status == "released" and verb != "note"):
+        return f"department {dept} is not on incident {inc.id}"
+    if verb == "note":
+        return None
+    if status == "closed":
+        return f"{verb} on a closed incident"
+    if status == "resolved":
+        return f"{verb} on a resolved incident"
+    lead = task.role == "lead"
+    if verb == "accept":
+        if lead and status in ("accepted", "in_progress"):
+            return "already accepted"
+        if not lead and task.status != "assigned":
+            return f"assisting task of {dept} is already {task.status}"
+        return None
+    if verb in ("progress", "resolve"):
+        if lead and status not in ("accepted", "in_progress"):
+            return f"{verb} before accept"
+        if lead and task.status == "done":
+            if verb == "resolve" and item.action.departments:
+                return _release_refusal(inc, item.action.departments)
+            return f"{verb} after the lead resolved (waiting for assisting departments)"
+        if lead and verb == "resolve":
+            return _release_refusal(inc, item.action.departments or [])
+        if not lead and task.status != "accepted":
+            what = (
+                "before accept" if task.status == "assigned" else f"on a task already {task.status}"
+            )
+            return f"{verb} {what}"
+        return None
+    if verb == "escalate":
+        return None if level_above(inc.level) else "already at city level"
+    if verb == "assist":
+        wanted = item.action.departments or []
+        new = [d for d in wanted if (t := inc.task(d)) is None or t.status == "released"]
+        return None if new else "departments already on the incident: " + ", ".join(wanted)
+    return f"unknown action {verb}"
+
+
+def _release_refusal(inc: Incident, departments: list[str]) -> str | None:
+    for dept in departments:
+        task = inc.task(dept)
+        if task is None or task.role != "assist":
+            return f"cannot release {dept}: not an assisting department of {inc.id}"
+    return None
+
+
+def _act(inc: Incident, item: ActionIn, now: datetime, policy: Policy, out: list) -> list:
+    verb, action = item.verb, item.action
+    dept, actor, eid = action.department, action.actor or "", item.id
+    comment = action.comment or ""
+    if verb == "feedback":
+        inc.satisfied = bool(action.satisfied)
+        if action.satisfied:
+            inc.closed_at = now
+            for task in inc.tasks:
+                out.append(_notice(inc, task, "closed", now))
+            return [_move(inc, "closed", "closed", now, eid, dept, actor, "citizen satisfied")]
+        return [_reopen(inc, now, policy, eid, "citizen not satisfied", out, dept, actor)]
+    if verb == "note":
+        return [_move(inc, "note", inc.status, now, eid, dept, actor, comment)]
+    if verb == "escalate":
+        return [_escalate(inc, now, eid, dept, actor, comment or "requested", out)]
+    if verb == "assist":
+        return [_add_assists(inc, action.departments or [], now, eid, dept, actor, out)]
+    task = inc.task(dept)
+    assert task is not None  # refusal_of checked it
+    lead = task.role == "lead"
+    if verb == "accept":
+        task.status, task.accepted_at = "accepted", now
+        if not lead:
+            return [_move(inc, "task_accepted", inc.status, now, eid, dept, actor, comment)]
+        inc.accepted_at = inc.accepted_at or now
+        return [_move(inc, "accepted", "accepted", now, eid, dept, actor, comment)]
+    if verb == "progress":
+        if not lead:
+            return [_move(inc, "task_progress", inc.status, now, eid, dept, actor, comment)]
+        return [_move(inc, "progress", "in_progress", now, eid, dept, actor, comment)]
+    # resolve
+    transitions = []
+    if lead:
+        for released in action.departments or []:
+            other = inc.task(released)
+            if other is not None and other.status in ("assigned", "accepted"):
+                other.status, other.done_at = "released", now
+                out.append(_notice(inc, other, "released", now))
+                transitions.append(
+                    _move(
+                        inc,
+                        "task_released",
+                        inc.status,
+                        now,
+                        eid,
+                        dept,
+                        actor,
+                        f"released {released}",
+                    )
+                )
+    if task.status != "done":
+        task.status, task.done_at = "done", now
+        kind = "lead_resolved" if lead else "task_done"
+        transitions.append(_move(inc, kind, inc.status, now, eid, dept, actor, comment))
+    if _all_done(inc):
+        inc.resolved_at = now
+        inc.close_due = due_after(now, policy.close_after_resolved)
+        transitions.append(
+            _move(
+                inc,
+                "resolved",
+                "resolved",
+                now,
+                eid,
+                dept,
+                actor,
+                "lead resolved, assisting tasks done or released",
+            )
+        )
+    return transitions
+
+
+def _all_done(inc: Incident) -> bool:
+    return all(t.status in ("done", "released") for t in inc.tasks)
+
+
+def _add_assists(
+    inc: Incident, departments: list[str], now: datetime, eid: str, dept: str, actor: str, out: list
+) -> Transition:
+    added = []
+    for code in dict.fromkeys(departments):
+        task = inc.task(code)
+        if task is None:
+            task = DeptTask(code, "assist", "assigned", now)
+            inc.tasks.append(task)
+        elif task.status == "released":
+            task.status, task.assigned_at, task.accepted_at, task.done_at = (
+                "assigned",
+                now,
+                None,
+                None,
+            )
+        else:
+            continue
+        added.append(code)
+        out.append(_notice(inc, task, "assigned", now))
+    return _move(
+        inc,
+        "assist_requested",
+        inc.status,
+        now,
+        eid,
+        dept,
+        actor,
+        "joint handling with " + ", ".join(added),
+    )
+
+
+# -- timers -------------------------------------------------------------------------------------
+def _tick(incident: Incident, now: datetime) -> Outcome:
+    due = due_escalations(incident, now)
+    if not due:
+        return incident, [], []
+
+    def fire(inc: Incident, out: list) -> list:
+        transitions = []
+        for name, when in due:
+            inc.fired = inc.fired + [fired_key(name, when)]
+            if name == "close":
+                inc.closed_at = now
+                transitions.append(
+                    _move(inc, "auto_closed", "closed", now, reason="no feedback after resolution")
+                )
+                continue
+            inc.breaches += 1
+            reason = f"{name} deadline {when.isoformat()} missed"
+            transitions.append(_move(inc, "sla_breached", inc.status, now, reason=reason))
+            lead = inc.task(inc.lead_department)
+            if lead is not None:
+                out.append(_notice(inc, lead, "urge", now, reason))  # 催办
+            if level_above(inc.level):
+                transitions.append(_escalate(inc, now, "", "", "", reason, out))
+        return transitions
+
+    return _change(incident, "", now, fire)
+
+
+# -- shared moves -------------------------------------------------------------------------------
+def _change(incident: Incident, event_id: str, now: datetime, apply) -> Outcome:
+    """Runs `apply` on a copy (the input is never mutated) and stamps version and applied ids."""
+    inc = _copy(incident)
+    out: list[Emitted] = []
+    transitions = apply(inc, out)
+    inc.version += 1
+    inc.updated_at = now
+    if event_id:
+        inc.applied = (inc.applied + [event_id])[-MAX_APPLIED_IDS:]
+    return inc, transitions, out
+
+
+def _copy(inc: Incident) -> Incident:
+    return msgspec.structs.replace(
+        inc,
+        tasks=[msgspec.structs.replace(t) for t in inc.tasks],
+        fired=list(inc.fired),
+        repeat_ids=list(inc.repeat_ids),
+        applied=list(inc.applied),
+    )
+
+
+def _move(
+    inc: Incident,
+    kind: str,
+    to_status: str,
+    at: datetime,
+    event_id: str = "",
+    department: str = "",
+    actor: str = "",
+    reason: str = "",
+) -> Transition:
+    from_status = inc.status
+    inc.status = to_status
+    inc.seq += 1
+    return Transition(
+        inc.id,
+        inc.seq,
+        at,
+        kind,
+        from_status,
+        to_status,
+        inc.level,
+        inc.unit_code,
+        department,
+        actor,
+        reason,
+        event_id,
+    )
+
+
+def _escalate(
+    inc: Incident, now: datetime, eid: str, dept: str, actor: str, reason: str, out: list
+) -> Transition:
+    level = level_above(inc.level)
+    while level and not inc.chain.code(level):
+        level = level_above(level)
+    inc.level = level or "city"
+    inc.unit_code = inc.chain.code(inc.level)
+    inc.escalations += 1
+    lead = inc.task(inc.lead_department)
+    if lead is not None:
+        out.append(_notice(inc, lead, "escalated", now, reason))
+    return _move(inc, "escalated", inc.status, now, eid, dept, actor, reason)
+
+
+def _reopen(
+    inc: Incident,
+    now: datetime,
+    policy: Policy,
+    eid: str,
+    reason: str,
+    out: list,
+    dept: str = "",
+    actor: str = "",
+) -> Transition:
+    inc.reopened += 1
+    inc.resolved_at = inc.closed_at = inc.close_due = None
+    # A new round: new deadlines under today's policy; the lead must accept again.
+    inc.accept_due, inc.resolve_due = deadlines(now, inc.category, inc.kind, inc.severity, policy)
+    lead = inc.task(inc.lead_department)
+    if lead is not None:
+        lead.status, lead.accepted_at, lead.done_at = "assigned", None, None
+        out.append(_notice(inc, lead, "reopened", now, reason))
+    return _move(inc, "reopened", "reopened", now, eid, dept, actor, reason)
+
+
+def _notice(
+    inc: Incident, task: DeptTask, kind: str, now: datetime, reason: str = ""
+) -> TaskNotice:
+    return TaskNotice(task.department, kind, inc.id, task.role, inc.seq, now, reason)

@@ -1,0 +1,160 @@
+"""The intake bridge: a plain aiokafka loop in every worker that reads city.events a fetched batch
+at a time, validates and enriches each event, and packs the results into one bundle message per
+bundle partition (the street's partition) for the Faust incident agent. Faust then pays its
+per-message cost once per bundle, not once per event (docs/architecture.md).
+
+Invalid events travel in the bundles too (as RejectIn), so the engine stores and publishes every
+reject with the rest; the bridge commits its city.events offsets only after the broker has
+acknowledged the bundles: at-least-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+
+import msgspec
+from aiokafka import AIOKafkaConsumer
+
+from schemas.event_types import REPORT_TYPE, Action, InvalidEvent, Report
+from schemas.events import parse_event
+from schemas.registry import Registry
+from streams.clock import Clock
+from streams.incidents.logic import partition_key_of
+from streams.incidents.model import ActionIn, Bundle, Item, RejectIn, ReportIn, Tick
+from streams.incidents.routing import chain_of
+from streams.incidents.rows import reject_id_for
+from streams.kafka import Outbox, partition_for, producer
+
+log = logging.getLogger(__name__)
+BUNDLE_MAX_ITEMS = 2_000
+BUNDLE_MAX_BYTES = 700_000
+_bundle_encoder = msgspec.msgpack.Encoder()
+_VERB_AT = len("city.incident.")
+
+
+def encode_bundle(items: list[Item]) -> bytes:
+    return _bundle_encoder.encode(Bundle(items))
+
+
+def to_item(value: bytes | None, headers, key: bytes | None, timestamp_ms: int, where: str,
+            *, now: datetime, clock: Clock, registry: Registry) -> tuple[str, Item]:
+    """(routing key, item) for one city.events message; never raises for bad input.
+
+    `where` ("topic/partition/offset") identifies the message for a deterministic reject id;
+    `received_at` is the broker's timestamp, so a redelivery yields identical rows.
+    """
+    received_at = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+    try:
+        event = parse_event(value or b"", headers or None, now=now, registry=registry)
+    except InvalidEvent as exc:
+        reject = RejectIn(
+            reject_id=reject_id_for(where), received_at=received_at, reason=exc.reason,
+            path=exc.path, raw=value or b"", event_id=exc.event_id or "",
+            source=exc.source or "", type=exc.type or "",
+        )
+        return (key or b"").decode("utf-8", "replace") or reject.reject_id, reject
+    at = clock.of(event.time)
+    data = event.data
+    if isinstance(data, Report):
+        location = data.location
+        chain = chain_of({"district": location.district, "street": location.street,
+                          "community": location.community, "grid": location.grid,
+                          "micro_grid": location.micro_grid})
+        item: Item = ReportIn(id=event.id, department=event.department, at=at, report=data,
+                              chain=chain, received_at=received_at, raw=event.raw,
+                              time=event.time)
+        return chain.key, item
+    assert isinstance(data, Action)
+    verb = event.type[_VERB_AT:].split(".", 1)[0]
+    # Actions go to the incident's street partition: its code leads the incident id.
+    routing = partition_key_of(data.incident_id) or event.partitionkey or data.incident_id
+    item = ActionIn(id=event.id, verb=verb, department=event.department, at=at, action=data,
+                    received_at=received_at, raw=event.raw, time=event.time, key=routing)
+    return routing, item
+
+
+class Bridge:
+    """city.events → bundles, with a clock tick per bundle partition every `tick_seconds`."""
+
+    def __init__(self, *, bootstrap: str, source: str, bundles: str, group: str,
+                 partitions: int, clock: Clock, registry: Registry, tick_seconds: float,
+                 max_wait: float = 0.1) -> None:
+        self.bootstrap, self.source, self.bundles = bootstrap, source, bundles
+        self.group, self.partitions = group, partitions
+        self.clock, self.registry = clock, registry
+        self.tick_seconds, self.max_wait = tick_seconds, max_wait
+        self.stopping = asyncio.Event()
+        self.forwarded = 0
+        self._last_tick = 0.0
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            self.source, bootstrap_servers=self.bootstrap, group_id=self.group,
+            client_id=f"{self.group}-consumer", enable_auto_commit=False,
+            auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024,
+            fetch_max_bytes=16 * 1024 * 1024, session_timeout_ms=6_000,
+            heartbeat_interval_ms=1_500, rebalance_timeout_ms=5_000,
+            max_poll_interval_ms=600_000,
+        )
+        kafka = producer(self.bootstrap, f"{self.group}-producer")
+        await kafka.start()
+        await consumer.start()
+        try:
+            while not self.stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=int(self.max_wait * 1000),
+                                                 max_records=20_000)
+                outbox, offsets = self.pack(batches)
+                if len(outbox):
+                    await outbox.send(kafka)
+                if offsets:
+                    await consumer.commit(offsets)
+        finally:
+            await consumer.stop()
+            await kafka.stop()
+
+    def pack(self, batches) -> tuple[Outbox, dict]:
+        """Validate and enrich a fetched batch; one bundle per partition, plus due ticks."""
+        now = datetime.now(UTC)
+        per_partition: dict[int, list[Item]] = {}
+        offsets = {}
+        for tp, messages in batches.items():
+            for msg in messages:
+                key, item = to_item(msg.value, msg.headers, msg.key, msg.timestamp,
+                                    f"{tp.topic}/{tp.partition}/{msg.offset}", now=now,
+                                    clock=self.clock, registry=self.registry)
+                per_partition.setdefault(partition_for(key, self.partitions), []).append(item)
+            if messages:
+                offsets[tp] = messages[-1].offset + 1
+        real = time.time()
+        if real - self._last_tick >= self.tick_seconds:
+            self._last_tick = real
+            tick = Tick(self.clock.at(real))
+            for partition in range(self.partitions):
+                per_partition.setdefault(partition, []).append(tick)
+        outbox = Outbox()
+        for partition, items in per_partition.items():
+            self.forwarded += sum(1 for i in items if not isinstance(i, Tick))
+            for chunk in _chunks(items):
+                outbox.add(self.bundles, partition, str(partition).encode(), encode_bundle(chunk))
+        return outbox, offsets
+
+
+def _chunks(items: list[Item]):
+    """Bundles of at most BUNDLE_MAX_ITEMS items and about BUNDLE_MAX_BYTES, order kept."""
+    chunk: list[Item] = []
+    size = 0
+    for item in items:
+        weight = len(getattr(item, "raw", b"")) + 200
+        if chunk and (len(chunk) >= BUNDLE_MAX_ITEMS or size + weight > BUNDLE_MAX_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += weight
+    if chunk:
+        yield chunk
+
+
+__all__ = ["Bridge", "encode_bundle", "to_item", "REPORT_TYPE"]

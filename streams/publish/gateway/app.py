@@ -1,0 +1,129 @@
+"""The gateway's Flask app shell: shared state (keys, rate limiter, the Kafka publisher, the
+ClickHouse reader), the two route groups and uniform error answers. Built by `create_app`;
+served by gunicorn (serve.py)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, g, request
+from werkzeug.exceptions import HTTPException
+
+from schemas.registry import Registry, load_registry
+from streams.publish.gateway.problems import problem
+from streams.publish.gateway.ratelimit import RateLimiter
+from streams.publish.keys import ApiKey, KeyStore
+from streams.publish.sdk import Publisher
+
+log = logging.getLogger("cityops.gateway")
+
+# Short broker timeouts: a request waits at most gateway_ack_timeout for its acknowledgement and
+# answers 503 after that; the producer must give up on its own within that time too.
+GATEWAY_PRODUCER = {
+    "linger_ms": 2,
+    "request_timeout_ms": 3_000,
+    "delivery_timeout_ms": 6_000,
+    "max_block_ms": 3_000,
+    "reconnect_backoff_max_ms": 1_000,
+}
+
+
+@dataclass
+class Gateway:
+    settings: Any
+    registry: Registry
+    keys: KeyStore
+    limiter: RateLimiter
+    _publisher: Publisher | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _local: threading.local = field(default_factory=threading.local)
+
+    def publisher(self) -> Publisher:
+        """One producer per process, made on first use (after gunicorn forks)."""
+        if self._publisher is None:
+            with self._lock:
+                if self._publisher is None:
+                    self._publisher = Publisher(
+                        self.settings,
+                        None,
+                        registry=self.registry,
+                        on_error=_log_failure,
+                        **GATEWAY_PRODUCER,
+                    )
+        return self._publisher
+
+    def clickhouse(self):
+        """A ClickHouse client per thread (clickhouse-driver clients are not thread-safe)."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            from storage.client import connect
+
+            client = connect(self.settings.clickhouse)
+            self._local.client = client
+        return client
+
+    def close(self) -> None:
+        if self._publisher is not None:
+            self._publisher.close(timeout=5)
+            self._publisher = None
+
+
+def _log_failure(event_id: str, exc: BaseException) -> None:
+    # The request that sent it answers 503; the log names the event, never the key.
+    log.warning("event %s not acknowledged by the broker: %s", event_id, type(exc).__name__)
+
+
+def create_app(settings, *, registry: Registry | None = None) -> Flask:
+    app = Flask("cityops.gateway")
+    app.config["MAX_CONTENT_LENGTH"] = settings.gateway_max_body
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    gateway = Gateway(
+        settings=settings,
+        registry=registry or load_registry(),
+        keys=KeyStore(settings.home),
+        limiter=RateLimiter(settings.gateway_rate, settings.gateway_burst),
+    )
+    app.extensions["cityops_gateway"] = gateway
+
+    from streams.publish.gateway.events import events_api
+    from streams.publish.gateway.open311 import open311_api, open311_error
+
+    app.register_blueprint(events_api)
+    app.register_blueprint(open311_api)
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if request.path.startswith("/open311/"):
+            return open311_error(exc.code or 500, exc.description or exc.name)
+        detail = exc.description or exc.name
+        if exc.code == 413:
+            detail = f"the request body is larger than {settings.gateway_max_body} bytes"
+        return problem(exc.code or 500, exc.name, detail)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        if request.path.startswith("/open311/"):
+            return open311_error(500, "internal error")
+        return problem(500, "Internal Server Error", "the gateway failed; the error is logged")
+
+    return app
+
+
+def gateway() -> Gateway:
+    from flask import current_app
+
+    return current_app.extensions["cityops_gateway"]
+
+
+def authenticated(key: str | None) -> ApiKey | None:
+    api_key = gateway().keys.lookup(key)
+    g.key_id = api_key.key_id if api_key else None
+    return api_key

@@ -1,0 +1,228 @@
+"""`POST /api/v1/events`: the CloudEvents HTTP binding (structured, batch and binary mode).
+
+Order of checks: key (401) → rate (429) → content type (415) → size (413) → JSON (400) →
+every event's source against the key's department (403) → validation of every event (400,
+all errors of all items) → publish and wait for the broker (202 or 503)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from flask import Blueprint, Response, request
+
+from schemas.event_types import SOURCE_PREFIX
+from schemas.events import Event, InvalidEvent, parse_event
+from streams.publish.gateway.app import authenticated, gateway
+from streams.publish.gateway.problems import all_errors, error_entry, problem
+from streams.publish.gateway.ratelimit import retry_after
+from streams.publish.sdk import PublishError
+
+events_api = Blueprint("events_api", __name__)
+
+STRUCTURED = "application/cloudevents+json"
+BATCH = "application/cloudevents-batch+json"
+MAX_BATCH = 1000
+RETRY_AFTER_BROKER = "5"
+
+
+@events_api.post("/api/v1/events")
+def post_events() -> Response:
+    gw = gateway()
+    key = authenticated(_bearer(request.headers.get("Authorization")))
+    if key is None:
+        return problem(
+            401,
+            "Unauthorized",
+            "a valid API key is required: "
+            "`Authorization: Bearer <key>` (see `cityops keys create`)",
+            headers={"WWW-Authenticate": 'Bearer realm="cityops"'},
+        )
+    wait = gw.limiter.take(key.key_id)
+    if wait:
+        return problem(
+            429,
+            "Too Many Requests",
+            f"more than {gw.settings.gateway_rate:g} requests/s for this key",
+            headers={"Retry-After": retry_after(wait)},
+        )
+    mimetype = request.mimetype
+    binary = "ce-specversion" in request.headers
+    if mimetype not in (STRUCTURED, BATCH) and not (binary and mimetype == "application/json"):
+        return problem(
+            415,
+            "Unsupported Media Type",
+            f"send {STRUCTURED}, {BATCH}, or application/json with ce- headers (binary mode)",
+            slug="content-type",
+        )
+    body = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413 from the error handler
+    now = datetime.now(UTC)
+    expected = f"{SOURCE_PREFIX}{key.department}"
+    if binary and mimetype not in (STRUCTURED, BATCH):
+        return _binary(body, expected, now)
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return problem(
+            400, "Bad Request", f"the body is not valid JSON ({exc.msg})", slug="invalid-json"
+        )
+    if mimetype == BATCH:
+        if not isinstance(document, list):
+            return problem(
+                400,
+                "Bad Request",
+                "a batch must be a JSON array of CloudEvents",
+                slug="invalid-batch",
+            )
+        if not document:
+            return problem(400, "Bad Request", "the batch is empty", slug="invalid-batch")
+        if len(document) > MAX_BATCH:
+            return problem(413, "Content Too Large", f"more than {MAX_BATCH} events in a batch")
+        items = document
+    else:
+        if not isinstance(document, dict):
+            return problem(
+                400,
+                "Bad Request",
+                "a structured CloudEvent must be a JSON object",
+                slug="invalid-event",
+            )
+        items = [document]
+    foreign = _foreign_sources(items, expected)
+    if foreign:
+        return problem(
+            403,
+            "Forbidden",
+            f"this key may publish only as {expected}",
+            slug="wrong-source",
+            errors=foreign,
+        )
+    events, errors = _validate(items, body if mimetype == STRUCTURED else None, now)
+    partial = request.args.get("partial", "").lower() in ("1", "true", "yes")
+    if errors and (not partial or not events):
+        return problem(
+            400, "Bad Request", _count(errors, len(items)), slug="invalid-event", errors=errors
+        )
+    return _publish(events, rejected=errors)
+
+
+def _binary(body: bytes, expected: str, now: datetime) -> Response:
+    headers = [("content-type", request.headers.get("Content-Type", "").encode())]
+    for name, value in request.headers.items():
+        lower = name.lower()
+        if lower.startswith("ce-"):
+            headers.append(("ce_" + lower[3:], value.encode("latin-1")))
+    source = request.headers.get("ce-source")
+    if source is not None and source != expected:
+        return problem(
+            403,
+            "Forbidden",
+            f"this key may publish only as {expected}",
+            slug="wrong-source",
+            errors=[
+                {"path": "source", "pointer": "#/source", "detail": f"{source!r} is not {expected}"}
+            ],
+        )
+    try:
+        event = parse_event(body, headers, now=now, registry=gateway().registry)
+    except InvalidEvent as exc:
+        errors = [error_entry(exc, event_id=request.headers.get("ce-id"))]
+        return problem(400, "Bad Request", "1 invalid event", slug="invalid-event", errors=errors)
+    return _publish([event], rejected=[])
+
+
+def _foreign_sources(items: list[Any], expected: str) -> list[dict]:
+    foreign = []
+    for index, item in enumerate(items):
+        source = item.get("source") if isinstance(item, dict) else None
+        if isinstance(source, str) and source != expected:
+            foreign.append(
+                {
+                    "index": index,
+                    "path": "source",
+                    "pointer": "#/source",
+                    "detail": f"{source[:80]!r} is not {expected}",
+                }
+            )
+    return foreign
+
+
+def _validate(items: list[Any], raw: bytes | None, now: datetime) -> tuple[list[Event], list]:
+    registry = gateway().registry
+    events: list[Event] = []
+    errors: list[dict] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors.append(
+                {"index": index, "path": "$", "pointer": "#", "detail": "expected a JSON object"}
+            )
+            continue
+        try:
+            value = raw if raw is not None else orjson.dumps(item)
+            event = parse_event(value, now=now, registry=registry)
+        except InvalidEvent:
+            for exc in all_errors(item, now=now, registry=registry):
+                errors.append(error_entry(exc, index, item.get("id")))
+            continue
+        if event.id in seen:
+            errors.append(
+                {
+                    "index": index,
+                    "id": event.id,
+                    "path": "id",
+                    "pointer": "#/id",
+                    "detail": "the same id appears twice in this batch",
+                }
+            )
+            continue
+        seen.add(event.id)
+        events.append(event)
+    return events, errors
+
+
+def _publish(events: list[Event], *, rejected: list[dict]) -> Response:
+    gw = gateway()
+    deadline = time.monotonic() + gw.settings.gateway_ack_timeout
+    try:
+        deliveries = [gw.publisher().submit(event) for event in events]
+        for delivery in deliveries:
+            delivery.wait(max(0.01, deadline - time.monotonic()))
+    except (PublishError, TimeoutError, Exception) as exc:  # noqa: BLE001 - any broker failure
+        gateway_log_unavailable(exc)
+        return problem(
+            503,
+            "Service Unavailable",
+            "the event broker did not acknowledge the events, so none of them is confirmed; "
+            "retry later with the same ids (a retry is idempotent)",
+            slug="broker-unavailable",
+            headers={"Retry-After": RETRY_AFTER_BROKER},
+        )
+    body: dict[str, Any] = {"accepted": [event.id for event in events]}
+    if rejected:
+        body["rejected"] = rejected
+    return Response(orjson.dumps(body), status=202, mimetype="application/json")
+
+
+def gateway_log_unavailable(exc: BaseException) -> None:
+    from streams.publish.gateway.app import log
+
+    log.warning("broker unavailable: %s", type(exc).__name__)
+
+
+def _bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _count(errors: list[dict], total: int) -> str:
+    bad = len({e.get("index", 0) for e in errors})
+    return (
+        f"{bad} of {total} events invalid; nothing was published"
+        if total > 1
+        else "the event is invalid; nothing was published"
+    )

@@ -1,0 +1,119 @@
+"""The gateway's ClickHouse reads (Open311 status of service requests). Every value is a bound
+parameter; only the database name, whitelisted by check_database_name, is formatted in.
+Portable to ClickHouse 18.16: argMax by version, tuples after IN (not lists)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from storage.client import check_database_name
+
+REQUEST_COLUMNS = (
+    "incident_id",
+    "status",
+    "category",
+    "title",
+    "lead_department",
+    "district",
+    "street",
+    "unit_code",
+    "micro_grid",
+    "level",
+    "lat",
+    "lon",
+    "reported_at",
+    "updated_at",
+    "resolve_due",
+    "resolved_at",
+    "closed_at",
+    "escalations",
+    "reopened",
+)
+
+# Identity columns never change for an incident, so they are filtered before grouping (cheap);
+# the mutable status after it. Aliases must not shadow column names: ClickHouse would then see
+# the aggregate inside WHERE.
+_REQUESTS = """
+SELECT
+    incident_id,
+    argMax(status, version) AS last_status,
+    argMax(category, version) AS last_category,
+    argMax(title, version) AS last_title,
+    argMax(lead_department, version) AS last_lead_department,
+    argMax(district, version) AS last_district,
+    argMax(street, version) AS last_street,
+    argMax(unit_code, version) AS last_unit_code,
+    argMax(micro_grid, version) AS last_micro_grid,
+    argMax(level, version) AS last_level,
+    argMax(lat, version) AS last_lat,
+    argMax(lon, version) AS last_lon,
+    argMax(reported_at, version) AS last_reported_at,
+    max(updated_at) AS last_updated_at,
+    argMax(resolve_due, version) AS last_resolve_due,
+    argMax(resolved_at, version) AS last_resolved_at,
+    argMax(closed_at, version) AS last_closed_at,
+    argMax(escalations, version) AS last_escalations,
+    argMax(reopened, version) AS last_reopened
+FROM {db}.incidents
+WHERE {where}
+GROUP BY incident_id
+{having}
+ORDER BY last_reported_at DESC, incident_id
+LIMIT %(limit)s
+"""
+
+_INCIDENT_OF_EVENT = """
+SELECT incident_id FROM {db}.events
+WHERE id = %(event_id)s AND incident_id != ''
+LIMIT 1
+"""
+
+_EVENT_SEEN = "SELECT count() FROM {db}.events WHERE id = %(event_id)s"
+
+
+def service_requests(
+    client: Any,
+    database: str,
+    *,
+    ids: tuple[str, ...] = (),
+    categories: tuple[str, ...] = (),
+    start: datetime | None = None,
+    end: datetime | None = None,
+    statuses: tuple[str, ...] = (),
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Latest state of incidents matching the Open311 filters, newest first. Datetimes are naive
+    UTC (the server's time zone), as ClickHouse stores them."""
+    db = check_database_name(database)
+    where = ["1 = 1"]
+    params: dict[str, Any] = {"limit": limit}
+    if ids:
+        where.append("incident_id IN %(ids)s")
+        params["ids"] = tuple(ids)
+    if categories:
+        where.append("category IN %(categories)s")
+        params["categories"] = tuple(categories)
+    if start is not None:
+        where.append("reported_at >= %(start)s")
+        params["start"] = start
+    if end is not None:
+        where.append("reported_at <= %(end)s")
+        params["end"] = end
+    having = ""
+    if statuses:
+        having = "HAVING last_status IN %(statuses)s"
+        params["statuses"] = tuple(statuses)
+    sql = _REQUESTS.format(db=db, where=" AND ".join(where), having=having)
+    rows = client.execute(sql, params)
+    return [dict(zip(REQUEST_COLUMNS, row, strict=True)) for row in rows]
+
+
+def incident_of_event(client: Any, database: str, event_id: str) -> tuple[bool, str | None]:
+    """(whether the platform has stored the event, the incident it opened or joined)."""
+    db = check_database_name(database)
+    rows = client.execute(_INCIDENT_OF_EVENT.format(db=db), {"event_id": event_id})
+    if rows:
+        return True, rows[0][0]
+    seen = client.execute(_EVENT_SEEN.format(db=db), {"event_id": event_id})
+    return bool(seen and seen[0][0]), None

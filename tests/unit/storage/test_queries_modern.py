@@ -1,0 +1,113 @@
+"""The dashboard's named queries run unchanged on a current ClickHouse (chdb, in-process) and give
+the expected answers; the same queries run on 18.16 in tests/e2e."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from storage import queries as q
+from storage.ddl import MIGRATIONS
+from tests.e2e.builders import a_task, a_transition, an_event, an_incident
+
+chdb_session = pytest.importorskip("chdb.session")
+
+
+class ChdbClient:
+    """Just enough of clickhouse-driver's Client: execute(sql, params) -> rows."""
+
+    def __init__(self, session) -> None:
+        from clickhouse_driver import Client
+
+        self.session = session
+        self._driver = Client("localhost")  # only for its parameter substitution; never connects
+
+    def execute(self, sql: str, params: dict | None = None):
+        if params:
+            sql = self._driver.substitute_params(sql, params, self._driver.connection.context)
+        result = self.session.query(sql, "JSONCompact")
+        text = result.bytes().decode() if hasattr(result, "bytes") else str(result)
+        return [tuple(row) for row in json.loads(text)["data"]] if text.strip() else []
+
+
+def _literal(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if hasattr(value, "timestamp"):
+        return f"toDateTime({int(value.timestamp())})"
+    return repr(value)
+
+
+def insert(client: ChdbClient, table: str, rows: list[dict]) -> None:
+    columns = list(rows[0])
+    values = ", ".join("(" + ", ".join(_literal(r[c]) for c in columns) + ")" for r in rows)
+    client.session.query(f"INSERT INTO db.{table} ({', '.join(columns)}) VALUES {values}")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    session = chdb_session.Session(str(tmp_path_factory.mktemp("chdb")))
+    session.query("CREATE DATABASE IF NOT EXISTS db")
+    for migration in MIGRATIONS:
+        for statement in migration.statements:
+            session.query(statement.format(db="db"))
+    c = ChdbClient(session)
+    now = NOW
+    insert(
+        c, "events", [an_event(id=f"e{i}", time=now - 10 * i, incident_id="i1") for i in range(5)]
+    )
+    insert(
+        c,
+        "incidents",
+        [
+            an_incident(incident_id="i1", reported_at=now - 3000, severity=3, joint=1),
+            an_incident(
+                incident_id="i1",
+                reported_at=now - 3000,
+                version=2,
+                status="closed",
+                updated_at=now - 100,
+            ),
+            an_incident(
+                incident_id="i2",
+                reported_at=now - 3000,
+                severity=4,
+                breaches=1,
+                district="320102",
+                street="320102001",
+            ),
+        ],
+    )
+    insert(c, "incident_transitions", [a_transition(incident_id="i1", seq=1, at=now - 3000)])
+    insert(c, "dept_tasks", [a_task(incident_id="i1", department="water", assigned_at=now - 2000)])
+    yield c
+    session.close()
+
+
+NOW = int(time.time())
+
+
+def test_counters_on_current_clickhouse(client):
+    total = q.incident_counters(client, "db", now=NOW).total
+    assert (total["open"], total["breached"], total["win"], total["win_closed"]) == (1, 1, 2, 1)
+    assert q.incident_counters(client, "db", now=NOW, scope="320105").total["open"] == 0
+
+
+def test_search_and_detail_on_current_clickhouse(client):
+    total, rows = q.search_incidents(
+        client, "db", q.IncidentFilter(since=NOW - 86400, until=NOW + 60), sort="severity"
+    )
+    assert total == 2 and [r["incident_id"] for r in rows] == ["i2", "i1"]
+    assert q.incident(client, "db", "i1")["status"] == "closed"
+    assert q.incident(client, "db", "i1", scope="320102") is None
+    assert [s["seq"] for s in q.transitions(client, "db", "i1")] == [1]
+    assert len(q.incident_events(client, "db", "i1", since=NOW - 86400)) == 5
+    assert q.severe_open(client, "db")[0]["incident_id"] == "i2"
+    assert q.freshness(client, "db", now=NOW)["newest"] == NOW
+    assert q.tasks_of(client, "db", ("i1",))[0]["department"] == "water"
