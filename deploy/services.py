@@ -266,7 +266,12 @@ def start_clickhouse(home: Path, tcp_port: int, http_port: int) -> Process:
 
 
 def clickhouse_ready(port: int, host: str = "127.0.0.1") -> bool:
+    import logging
+
     from clickhouse_driver import Client
+
+    # Refused connections are expected while the server starts; keep the driver from logging them.
+    logging.getLogger("clickhouse_driver.connection").setLevel(logging.CRITICAL)
 
     client = Client(host=host, port=port, connect_timeout=1, send_receive_timeout=3)
     try:

@@ -129,7 +129,12 @@ class Runtime:
             await self.kafka.stop()
         self.writer.close()
 
+    async def ready(self) -> None:
+        while self.kafka is None:  # the producer starts with the app (streams/app.py)
+            await asyncio.sleep(0.05)
+
     async def on_bundle(self, event) -> None:
+        await self.ready()
         partition = event.message.partition
         bundle = _bundle.decode(event.value)
         async with self.lock:
@@ -208,11 +213,21 @@ def attach(app: faust.App, settings: Settings, policy: Policy, clock: Clock) -> 
         # Manual acks: a bundle is acked once its rows are stored (Runtime._commit).
         runtime.stream = stream.noack()
         async for event in runtime.stream.events():
-            await runtime.on_bundle(event)
+            try:
+                await runtime.on_bundle(event)
+            except Exception:
+                log.exception("incident engine failed on a bundle; stopping the worker")
+                raise
 
     @app.timer(interval=settings.flush_seconds)
     async def flush_timer():
-        await runtime.commit_if_due()
+        if runtime.kafka is None:
+            return
+        try:
+            await runtime.commit_if_due()
+        except Exception:
+            log.exception("incident engine failed to commit")
+            raise
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app, assigned, **kwargs):

@@ -30,8 +30,11 @@ def keep_inserting(target, stop: threading.Event) -> None:
                 ch,
                 "incidents",
                 [
+                    # a bounded set of incidents that keep changing: the growth measured is
+                    # the page's own, not more markers and rows on the screen
                     an_incident(
-                        incident_id=f"soak-{n}",
+                        incident_id=f"soak-{n % 40}",
+                        version=n + 1,
                         reported_at=now,
                         severity=1 + n % 4,
                         joint=int(n % 7 == 0),
