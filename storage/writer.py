@@ -105,8 +105,9 @@ class ClickHouseWriter:
                 self.retries += 1
                 if self.stopping.is_set():
                     raise ConnectionError(f"ClickHouse unreachable while stopping: {exc}") from exc
-                log.warning("ClickHouse insert into %s failed (%s); retrying in %.1f s",
-                            table, exc, delay)
+                log.warning(
+                    "ClickHouse insert into %s failed (%s); retrying in %.1f s", table, exc, delay
+                )
                 self._sleep(delay)
                 delay = min(delay * 2, self.backoff[1])
                 continue

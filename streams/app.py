@@ -20,8 +20,9 @@ from streams.intake import Bridge
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, loop: asyncio.AbstractEventLoop | None = None
-               ) -> tuple[faust.App, Runtime, Bridge]:
+def create_app(
+    settings: Settings, loop: asyncio.AbstractEventLoop | None = None
+) -> tuple[faust.App, Runtime, Bridge]:
     prefix = settings.topic_prefix
     topics = Topics(prefix)
     clock = clock_from(settings.clock_speed, settings.clock_epoch)
@@ -49,14 +50,28 @@ def create_app(settings: Settings, loop: asyncio.AbstractEventLoop | None = None
         broker_rebalance_timeout=5.0,
     )
     runtime = attach(app, settings, policy, clock)
-    bridge = Bridge(bootstrap=settings.bootstrap, source=topics.events, bundles=topics.bundles,
-                    group=f"{prefix}cityops-intake", partitions=settings.partitions, clock=clock,
-                    registry=load_registry(), tick_seconds=settings.tick_seconds)
+    bridge = Bridge(
+        bootstrap=settings.bootstrap,
+        source=topics.events,
+        bundles=topics.bundles,
+        group=f"{prefix}cityops-intake",
+        partitions=settings.partitions,
+        clock=clock,
+        registry=load_registry(),
+        tick_seconds=settings.tick_seconds,
+    )
 
     @app.task
     async def intake() -> None:
         await runtime.start()
-        await bridge.run()
+        try:
+            await bridge.run()
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            log.exception("intake bridge stopped; stopping the worker")
+            await app.crash(RuntimeError("intake bridge stopped"))
+            raise
 
     @app.on_before_shutdown.connect
     def _stop(app, **kwargs) -> None:
@@ -73,8 +88,9 @@ def run_worker(settings: Settings) -> int:
     create_topics(settings.bootstrap, all_topics(settings), settings.partitions)
     loop = _event_loop()
     app, runtime, _ = create_app(settings, loop)
-    worker = faust.Worker(app, loop=loop, loglevel=settings.log_level.upper(),
-                          override_logging=True)
+    worker = faust.Worker(
+        app, loop=loop, loglevel=settings.log_level.upper(), override_logging=True
+    )
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

@@ -23,8 +23,9 @@ from schemas.topics import Topics
 from storage.client import connect
 
 
-def sample_reports(n: int, seed: int = 7, *, start: datetime | None = None,
-                   run: str = "bench") -> list[tuple[bytes, bytes]]:
+def sample_reports(
+    n: int, seed: int = 7, *, start: datetime | None = None, run: str = "bench"
+) -> list[tuple[bytes, bytes]]:
     """(key, value) pairs of realistic city.report.v1 CloudEvents (structured JSON)."""
     rng = random.Random(seed)
     registry = load_registry()
@@ -36,20 +37,33 @@ def sample_reports(n: int, seed: int = 7, *, start: datetime | None = None,
     for i in range(n):
         micro = rng.choice(micro_grids)
         category = CATEGORIES[rng.choice(categories)]
-        location = {"district": micro[:6], "street": micro[:9], "community": micro[:12],
-                    "grid": micro[:14], "micro_grid": micro}
+        location = {
+            "district": micro[:6],
+            "street": micro[:9],
+            "community": micro[:12],
+            "grid": micro[:14],
+            "micro_grid": micro,
+        }
         if rng.random() < 0.3:
             lat, lon = registry.point(micro)
             location.update(lat=lat, lon=lon)
         event = {
-            "specversion": "1.0", "id": f"{run}-{i}", "source": "/departments/hotline12345",
+            "specversion": "1.0",
+            "id": f"{run}-{i}",
+            "source": "/departments/hotline12345",
             "type": "city.report.v1",
             "time": (start + timedelta(milliseconds=i)).isoformat().replace("+00:00", "Z"),
-            "partitionkey": micro[:9], "datacontenttype": "application/json",
-            "data": {"channel": rng.choice(channels), "category": category.code,
-                     "severity": category.default_severity, "title": category.name_zh,
-                     "location": location, "external_ref": f"12345-{i:08d}",
-                     "description": "市民来电反映" + category.name_zh},
+            "partitionkey": micro[:9],
+            "datacontenttype": "application/json",
+            "data": {
+                "channel": rng.choice(channels),
+                "category": category.code,
+                "severity": category.default_severity,
+                "title": category.name_zh,
+                "location": location,
+                "external_ref": f"12345-{i:08d}",
+                "description": "市民来电反映" + category.name_zh,
+            },
         }
         out.append((micro[:9].encode(), orjson.dumps(event)))
     return out
@@ -58,8 +72,9 @@ def sample_reports(n: int, seed: int = 7, *, start: datetime | None = None,
 async def publish(bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes]]) -> float:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20,
-                                max_batch_size=512 * 1024, acks="all")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks="all"
+    )
     await producer.start()
     started = time.monotonic()
     try:
@@ -75,16 +90,23 @@ def start_worker(settings: Settings, env: dict[str, str], log: Path) -> subproce
     variables = {**os.environ, **env, **settings_env(settings)}
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as fh:
-        return subprocess.Popen([sys.executable, "-m", "streams", "worker"], env=variables,
-                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams", "worker"],
+            env=variables,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
     env = {
-        "CITYOPS_HOME": str(settings.home), "CITYOPS_KAFKA_BOOTSTRAP": settings.bootstrap,
+        "CITYOPS_HOME": str(settings.home),
+        "CITYOPS_KAFKA_BOOTSTRAP": settings.bootstrap,
         "CITYOPS_CLICKHOUSE_URL": settings.clickhouse.url(),
         "CITYOPS_TOPIC_PREFIX": settings.topic_prefix,
-        "CITYOPS_PARTITIONS": str(settings.partitions), "CITYOPS_DATABASE": settings.database,
+        "CITYOPS_PARTITIONS": str(settings.partitions),
+        "CITYOPS_DATABASE": settings.database,
         "CITYOPS_CLOCK_SPEED": str(settings.clock_speed),
         "CITYOPS_TICK_SECONDS": str(settings.tick_seconds),
         "CITYOPS_FLUSH_SECONDS": str(settings.flush_seconds),
@@ -98,15 +120,17 @@ def stored_events(client, database: str) -> int:
     return client.execute(f"SELECT uniqExact(id) FROM {database}.events")[0][0]
 
 
-def run_pipeline_bench(settings: Settings, events: int = 100_000, *, timeout: float = 900,
-                       profile: str | None = None) -> dict:
+def run_pipeline_bench(
+    settings: Settings, events: int = 100_000, *, timeout: float = 900, profile: str | None = None
+) -> dict:
     """Publishes `events` reports, starts one worker, waits until all are in ClickHouse.
 
     `settings` must name an empty database (migrated) and fresh topics. Returns events/s measured
     from the first stored event to the last (worker start-up excluded) and end to end."""
     pairs = sample_reports(events)
-    publish_s = asyncio.run(publish(settings.bootstrap, Topics(settings.topic_prefix).events,
-                                    pairs))
+    publish_s = asyncio.run(
+        publish(settings.bootstrap, Topics(settings.topic_prefix).events, pairs)
+    )
     log = settings.home / "logs" / "bench-worker.log"
     env = {}
     argv_prefix = None
@@ -139,9 +163,15 @@ def run_pipeline_bench(settings: Settings, events: int = 100_000, *, timeout: fl
             except subprocess.TimeoutExpired:
                 proc.kill()
     steady = (count - first_count) / (done - first_at) if first_at and done > first_at else 0.0
-    return {"events": events, "stored": count, "publish_s": round(publish_s, 2),
-            "total_s": round(done - started, 2), "pipeline_eps": round(steady),
-            "end_to_end_eps": round(count / (done - started)), "worker_log": str(log)}
+    return {
+        "events": events,
+        "stored": count,
+        "publish_s": round(publish_s, 2),
+        "total_s": round(done - started, 2),
+        "pipeline_eps": round(steady),
+        "end_to_end_eps": round(count / (done - started)),
+        "worker_log": str(log),
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -168,9 +198,14 @@ def main(argv: list[str]) -> int:
         client = connect(target, database=False)
         migrate(client, target.database)
         client.disconnect()
-        settings = Settings(home=home, kafka_bootstrap=f"127.0.0.1:{port}",
-                            clickhouse_url=target.url(), topic_prefix=f"b{token}.",
-                            partitions=4, database=target.database)
+        settings = Settings(
+            home=home,
+            kafka_bootstrap=f"127.0.0.1:{port}",
+            clickhouse_url=target.url(),
+            topic_prefix=f"b{token}.",
+            partitions=4,
+            database=target.database,
+        )
         svc.create_topics(settings.bootstrap, all_topics(settings), settings.partitions)
         print(json.dumps(run_pipeline_bench(settings, args.events)))
     finally:

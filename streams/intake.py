@@ -39,8 +39,17 @@ def encode_bundle(items: list[Item]) -> bytes:
     return _bundle_encoder.encode(Bundle(items))
 
 
-def to_item(value: bytes | None, headers, key: bytes | None, timestamp_ms: int, where: str,
-            *, now: datetime, clock: Clock, registry: Registry) -> tuple[str, Item]:
+def to_item(
+    value: bytes | None,
+    headers,
+    key: bytes | None,
+    timestamp_ms: int,
+    where: str,
+    *,
+    now: datetime,
+    clock: Clock,
+    registry: Registry,
+) -> tuple[str, Item]:
     """(routing key, item) for one city.events message; never raises for bad input.
 
     `where` ("topic/partition/offset") identifies the message for a deterministic reject id;
@@ -51,37 +60,74 @@ def to_item(value: bytes | None, headers, key: bytes | None, timestamp_ms: int, 
         event = parse_event(value or b"", headers or None, now=now, registry=registry)
     except InvalidEvent as exc:
         reject = RejectIn(
-            reject_id=reject_id_for(where), received_at=received_at, reason=exc.reason,
-            path=exc.path, raw=value or b"", event_id=exc.event_id or "",
-            source=exc.source or "", type=exc.type or "",
+            reject_id=reject_id_for(where),
+            received_at=received_at,
+            reason=exc.reason,
+            path=exc.path,
+            raw=value or b"",
+            event_id=exc.event_id or "",
+            source=exc.source or "",
+            type=exc.type or "",
         )
         return (key or b"").decode("utf-8", "replace") or reject.reject_id, reject
     at = clock.of(event.time)
     data = event.data
     if isinstance(data, Report):
         location = data.location
-        chain = chain_of({"district": location.district, "street": location.street,
-                          "community": location.community, "grid": location.grid,
-                          "micro_grid": location.micro_grid})
-        item: Item = ReportIn(id=event.id, department=event.department, at=at, report=data,
-                              chain=chain, received_at=received_at, raw=event.raw,
-                              time=event.time)
+        chain = chain_of(
+            {
+                "district": location.district,
+                "street": location.street,
+                "community": location.community,
+                "grid": location.grid,
+                "micro_grid": location.micro_grid,
+            }
+        )
+        item: Item = ReportIn(
+            id=event.id,
+            department=event.department,
+            at=at,
+            report=data,
+            chain=chain,
+            received_at=received_at,
+            raw=event.raw,
+            time=event.time,
+        )
         return chain.key, item
     assert isinstance(data, Action)
     verb = event.type[_VERB_AT:].split(".", 1)[0]
     # Actions go to the incident's street partition: its code leads the incident id.
     routing = partition_key_of(data.incident_id) or event.partitionkey or data.incident_id
-    item = ActionIn(id=event.id, verb=verb, department=event.department, at=at, action=data,
-                    received_at=received_at, raw=event.raw, time=event.time, key=routing)
+    item = ActionIn(
+        id=event.id,
+        verb=verb,
+        department=event.department,
+        at=at,
+        action=data,
+        received_at=received_at,
+        raw=event.raw,
+        time=event.time,
+        key=routing,
+    )
     return routing, item
 
 
 class Bridge:
     """city.events → bundles, with a clock tick per bundle partition every `tick_seconds`."""
 
-    def __init__(self, *, bootstrap: str, source: str, bundles: str, group: str,
-                 partitions: int, clock: Clock, registry: Registry, tick_seconds: float,
-                 max_wait: float = 0.1) -> None:
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        source: str,
+        bundles: str,
+        group: str,
+        partitions: int,
+        clock: Clock,
+        registry: Registry,
+        tick_seconds: float,
+        max_wait: float = 0.1,
+    ) -> None:
         self.bootstrap, self.source, self.bundles = bootstrap, source, bundles
         self.group, self.partitions = group, partitions
         self.clock, self.registry = clock, registry
@@ -89,14 +135,21 @@ class Bridge:
         self.stopping = asyncio.Event()
         self.forwarded = 0
         self._last_tick = 0.0
+        self._last_report = 0.0
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
-            self.source, bootstrap_servers=self.bootstrap, group_id=self.group,
-            client_id=f"{self.group}-consumer", enable_auto_commit=False,
-            auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024,
-            fetch_max_bytes=16 * 1024 * 1024, session_timeout_ms=6_000,
-            heartbeat_interval_ms=1_500, rebalance_timeout_ms=5_000,
+            self.source,
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group,
+            client_id=f"{self.group}-consumer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            fetch_max_bytes=16 * 1024 * 1024,
+            session_timeout_ms=6_000,
+            heartbeat_interval_ms=1_500,
+            rebalance_timeout_ms=5_000,
             max_poll_interval_ms=600_000,
         )
         kafka = producer(self.bootstrap, f"{self.group}-producer")
@@ -104,16 +157,31 @@ class Bridge:
         await consumer.start()
         try:
             while not self.stopping.is_set():
-                batches = await consumer.getmany(timeout_ms=int(self.max_wait * 1000),
-                                                 max_records=20_000)
-                outbox, offsets = self.pack(batches)
-                if len(outbox):
-                    await outbox.send(kafka)
-                if offsets:
-                    await consumer.commit(offsets)
+                try:
+                    await self._step(consumer, kafka)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001
+                    # E.g. a commit refused after a rebalance: the bundles were sent, so the
+                    # next owner re-sends them and the engine drops the duplicates. Never die
+                    # silently: log and go on from the committed offsets.
+                    log.warning("intake bridge: %s: %s; continuing", type(exc).__name__, exc)
+                    await asyncio.sleep(0.5)
         finally:
             await consumer.stop()
             await kafka.stop()
+
+    async def _step(self, consumer: AIOKafkaConsumer, kafka) -> None:
+        batches = await consumer.getmany(timeout_ms=int(self.max_wait * 1000), max_records=20_000)
+        outbox, offsets = self.pack(batches)
+        if len(outbox):
+            await outbox.send(kafka)
+        if offsets:
+            await consumer.commit(offsets)
+        now = time.monotonic()
+        if now - self._last_report >= 10:
+            self._last_report = now
+            log.info("intake bridge: %d events forwarded so far", self.forwarded)
 
     def pack(self, batches) -> tuple[Outbox, dict]:
         """Validate and enrich a fetched batch; one bundle per partition, plus due ticks."""
@@ -122,9 +190,16 @@ class Bridge:
         offsets = {}
         for tp, messages in batches.items():
             for msg in messages:
-                key, item = to_item(msg.value, msg.headers, msg.key, msg.timestamp,
-                                    f"{tp.topic}/{tp.partition}/{msg.offset}", now=now,
-                                    clock=self.clock, registry=self.registry)
+                key, item = to_item(
+                    msg.value,
+                    msg.headers,
+                    msg.key,
+                    msg.timestamp,
+                    f"{tp.topic}/{tp.partition}/{msg.offset}",
+                    now=now,
+                    clock=self.clock,
+                    registry=self.registry,
+                )
                 per_partition.setdefault(partition_for(key, self.partitions), []).append(item)
             if messages:
                 offsets[tp] = messages[-1].offset + 1

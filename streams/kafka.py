@@ -40,8 +40,14 @@ class Outbox:
     def __init__(self) -> None:
         self._records: dict[tuple[str, int], list[Record]] = defaultdict(list)
 
-    def add(self, topic: str, partition: int, key: bytes | None, value: bytes,
-            headers: list[tuple[str, bytes]] | None = None) -> None:
+    def add(
+        self,
+        topic: str,
+        partition: int,
+        key: bytes | None,
+        value: bytes,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
         self._records[(topic, partition)].append((key, value, headers or []))
 
     def __len__(self) -> int:

@@ -63,9 +63,15 @@ _bundle = msgspec.msgpack.Decoder(Bundle)
 def _table(app: faust.App, name: str, value_serializer: str, partitions: int):
     """A Table whose changelog uses our codecs (Faust would pick JSON from the value type)."""
     changelog = app.topic(
-        f"{app.conf.id}-{name}-changelog", key_serializer="cityops_key",
-        value_serializer=value_serializer, partitions=partitions, internal=True,
-        compacting=True, acks=False, maxsize=131_072, allow_empty=True,
+        f"{app.conf.id}-{name}-changelog",
+        key_serializer="cityops_key",
+        value_serializer=value_serializer,
+        partitions=partitions,
+        internal=True,
+        compacting=True,
+        acks=False,
+        maxsize=131_072,
+        allow_empty=True,
     )
     table = app.Table(name, partitions=partitions, default=None, changelog_topic=changelog)
     table.key_serializer, table.value_serializer = "cityops_key", value_serializer
@@ -143,6 +149,13 @@ class Runtime:
             self.engine.apply(partition, bundle.items)
             self.unacked.append(event)
             self.bundles += 1
+            if self.bundles % 500 == 0:
+                log.info(
+                    "incident engine: %d bundles, %d changes, %d rejects",
+                    self.bundles,
+                    self.engine.applied,
+                    self.engine.rejected,
+                )
             if self.writer.due() or len(self.unacked) >= 200:
                 await self._commit()
 
@@ -180,8 +193,11 @@ class Runtime:
             for incident in states:
                 grouped[self.engine.partition_of(incident.id)].append(incident)
             self._snapshots = grouped
-            log.info("loaded %d incident snapshots from ClickHouse in %.1f s", len(states),
-                     time.monotonic() - started)
+            log.info(
+                "loaded %d incident snapshots from ClickHouse in %.1f s",
+                len(states),
+                time.monotonic() - started,
+            )
         installed = self.engine.restore(partition, self._snapshots.pop(partition, []))
         if installed:
             log.info("partition %d: restored %d incidents from ClickHouse", partition, installed)
@@ -192,8 +208,9 @@ class Runtime:
             try:
                 client = connect(self.settings.clickhouse)
                 try:
-                    result = client.execute(restore_query(self.settings.clickhouse.database),
-                                            {"since": since})
+                    result = client.execute(
+                        restore_query(self.settings.clickhouse.database), {"since": since}
+                    )
                 finally:
                     client.disconnect()
                 return [rows.decode_state(state) for (state,) in result]
@@ -205,8 +222,12 @@ class Runtime:
 def attach(app: faust.App, settings: Settings, policy: Policy, clock: Clock) -> Runtime:
     """Declares the tables and the agent on `app`; returns the runtime they share."""
     runtime = Runtime(app, settings, policy, clock)
-    topic = app.topic(Topics(settings.topic_prefix).bundles, key_serializer="raw",
-                      value_serializer="raw", partitions=settings.partitions)
+    topic = app.topic(
+        Topics(settings.topic_prefix).bundles,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+    )
 
     @app.agent(topic, concurrency=1, name="incidents")
     async def incidents(stream):

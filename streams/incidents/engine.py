@@ -144,8 +144,13 @@ class Engine:
         self.rejected += 1
         self.writer.add("rejected_events", rows.rejected_row(item))
         key = (item.event_id or item.reject_id).encode()
-        self.outbox.add(self.topics.rejected, partition_for(key, self.partitions), key, item.raw,
-                        out.rejected_headers(item, item.received_at))
+        self.outbox.add(
+            self.topics.rejected,
+            partition_for(key, self.partitions),
+            key,
+            item.raw,
+            out.rejected_headers(item, item.received_at),
+        )
 
     def _changed(self, partition: int, incident: Incident, transitions, emitted) -> None:
         self.applied += 1
@@ -156,13 +161,20 @@ class Engine:
         for row in rows.task_rows(incident):
             self.writer.add("dept_tasks", row)
         key = incident.chain.key.encode()
-        self.outbox.add(self.topics.incidents, partition_for(key, self.partitions), key,
-                        out.incident_changed(incident, transitions))
+        self.outbox.add(
+            self.topics.incidents,
+            partition_for(key, self.partitions),
+            key,
+            out.incident_changed(incident, transitions),
+        )
         for notice in emitted:
             if isinstance(notice, TaskNotice):
-                self.outbox.add(self.topics.tasks(notice.department),
-                                partition_for(incident.id, self.partitions),
-                                incident.id.encode(), out.task_message(incident, notice))
+                self.outbox.add(
+                    self.topics.tasks(notice.department),
+                    partition_for(incident.id, self.partitions),
+                    incident.id.encode(),
+                    out.task_message(incident, notice),
+                )
         self._index(partition, incident)
         self._arm(partition, incident)
 
@@ -170,8 +182,12 @@ class Engine:
         key = bucket_key(incident.chain, incident.category)
         now = incident.updated_at or incident.reported_at
         entry = candidate_of(incident)
-        bucket = [c for c in self.bucket(key) if c.incident_id != incident.id
-                  and in_window(c, now, self.policy.repeat_days_after_close)]
+        bucket = [
+            c
+            for c in self.bucket(key)
+            if c.incident_id != incident.id
+            and in_window(c, now, self.policy.repeat_days_after_close)
+        ]
         bucket.append(entry)
         self._repeats[key] = (partition, bucket)
 

@@ -21,44 +21,78 @@ def incident_changed(incident: Incident, transitions: list[Transition]) -> bytes
     """The change of one step; id is `<incident_id>:<last seq>` so a consumer can deduplicate."""
     last = transitions[-1]
     chain = incident.chain
-    return _encode({
-        "specversion": "1.0", "id": f"{incident.id}:{last.seq}", "source": SOURCE,
-        "type": CHANGED_TYPE, "time": last.at, "subject": incident.id,
-        "partitionkey": chain.key, "datacontenttype": "application/json",
-        "data": {
-            "incident_id": incident.id, "kinds": [t.kind for t in transitions],
-            "transitions": transitions, "status": incident.status, "level": incident.level,
-            "unit_code": incident.unit_code, "owner_unit": incident.owner_unit,
-            "district": chain.district, "street": chain.street,
-            "category": incident.category, "severity": incident.severity,
-            "title": incident.title, "lead_department": incident.lead_department,
-            "departments": incident.departments, "accept_due": incident.accept_due,
-            "resolve_due": incident.resolve_due, "escalations": incident.escalations,
-            "breaches": incident.breaches, "repeat_count": incident.repeat_count,
-            "reopened": incident.reopened, "version": incident.version,
-        },
-    })
+    return _encode(
+        {
+            "specversion": "1.0",
+            "id": f"{incident.id}:{last.seq}",
+            "source": SOURCE,
+            "type": CHANGED_TYPE,
+            "time": last.at,
+            "subject": incident.id,
+            "partitionkey": chain.key,
+            "datacontenttype": "application/json",
+            "data": {
+                "incident_id": incident.id,
+                "kinds": [t.kind for t in transitions],
+                "transitions": transitions,
+                "status": incident.status,
+                "level": incident.level,
+                "unit_code": incident.unit_code,
+                "owner_unit": incident.owner_unit,
+                "district": chain.district,
+                "street": chain.street,
+                "category": incident.category,
+                "severity": incident.severity,
+                "title": incident.title,
+                "lead_department": incident.lead_department,
+                "departments": incident.departments,
+                "accept_due": incident.accept_due,
+                "resolve_due": incident.resolve_due,
+                "escalations": incident.escalations,
+                "breaches": incident.breaches,
+                "repeat_count": incident.repeat_count,
+                "reopened": incident.reopened,
+                "version": incident.version,
+            },
+        }
+    )
 
 
 def task_message(incident: Incident, notice: TaskNotice) -> bytes:
     task = incident.task(notice.department)
     chain = incident.chain
-    return _encode({
-        "specversion": "1.0",
-        "id": f"{incident.id}:{notice.seq}:{notice.department}:{notice.kind}",
-        "source": SOURCE, "type": TASK_TYPE, "time": notice.at, "subject": incident.id,
-        "datacontenttype": "application/json",
-        "data": {
-            "kind": notice.kind, "incident_id": incident.id, "department": notice.department,
-            "role": notice.role, "task_status": task.status if task else "",
-            "reason": notice.reason, "title": incident.title, "category": incident.category,
-            "severity": incident.severity, "status": incident.status, "level": incident.level,
-            "unit_code": incident.unit_code, "district": chain.district,
-            "street": chain.street, "community": chain.community, "grid": chain.grid,
-            "micro_grid": chain.micro_grid, "accept_due": incident.accept_due,
-            "resolve_due": incident.resolve_due,
-        },
-    })
+    return _encode(
+        {
+            "specversion": "1.0",
+            "id": f"{incident.id}:{notice.seq}:{notice.department}:{notice.kind}",
+            "source": SOURCE,
+            "type": TASK_TYPE,
+            "time": notice.at,
+            "subject": incident.id,
+            "datacontenttype": "application/json",
+            "data": {
+                "kind": notice.kind,
+                "incident_id": incident.id,
+                "department": notice.department,
+                "role": notice.role,
+                "task_status": task.status if task else "",
+                "reason": notice.reason,
+                "title": incident.title,
+                "category": incident.category,
+                "severity": incident.severity,
+                "status": incident.status,
+                "level": incident.level,
+                "unit_code": incident.unit_code,
+                "district": chain.district,
+                "street": chain.street,
+                "community": chain.community,
+                "grid": chain.grid,
+                "micro_grid": chain.micro_grid,
+                "accept_due": incident.accept_due,
+                "resolve_due": incident.resolve_due,
+            },
+        }
+    )
 
 
 def rejected_headers(item: RejectIn, at: datetime) -> list[tuple[str, bytes]]:

@@ -22,7 +22,7 @@ from deploy.settings import Settings
 from deploy.stack import all_topics
 from schemas.topics import Topics
 from storage.client import connect, migrate
-from streams.bench import publish, sample_reports, settings_env, start_worker
+from streams.bench import publish, sample_reports, start_worker
 
 MICRO = "3201050010010101"  # a micro-grid of 建邺区
 SPEED = 600.0  # one real second is ten engine minutes
@@ -54,8 +54,9 @@ class Stack:
 
     def send(self, *events: dict | tuple[bytes, bytes]) -> None:
         pairs = [e if isinstance(e, tuple) else (key_of(e), orjson.dumps(e)) for e in events]
-        asyncio.run(publish(self.settings.bootstrap, Topics(self.settings.topic_prefix).events,
-                            pairs))
+        asyncio.run(
+            publish(self.settings.bootstrap, Topics(self.settings.topic_prefix).events, pairs)
+        )
 
     def q(self, sql: str, params: dict | None = None):
         return self.ch.execute(sql.replace("{db}", self.db), params or {})
@@ -65,8 +66,10 @@ class Stack:
         last = None
         while time.monotonic() < deadline:
             if self.worker is not None and self.worker.poll() is not None:
-                pytest.fail(f"worker exited ({self.worker.returncode}) while waiting for {what}; "
-                            f"log tail:\n{svc.log_tail(self.log, 30)}")
+                pytest.fail(
+                    f"worker exited ({self.worker.returncode}) while waiting for {what}; "
+                    f"log tail:\n{svc.log_tail(self.log, 30)}"
+                )
             try:
                 last = check()
             except Exception as exc:  # noqa: BLE001 - ClickHouse may be restarting
@@ -74,8 +77,10 @@ class Stack:
             if last and not isinstance(last, Exception):
                 return last
             time.sleep(0.2)
-        pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {last!r}; "
-                    f"worker log tail:\n{svc.log_tail(self.log, 30)}")
+        pytest.fail(
+            f"timed out after {timeout:.0f} s waiting for {what}; last seen: {last!r}; "
+            f"worker log tail:\n{svc.log_tail(self.log, 30)}"
+        )
 
 
 def key_of(event: dict) -> bytes:
@@ -88,11 +93,19 @@ def make_stack(bootstrap: str, target, home: Path, **overrides) -> Stack:
     client = connect(target.with_database(database), database=False)
     migrate(client, database)
     client.disconnect()
-    settings = Settings(home=home, kafka_bootstrap=bootstrap,
-                        clickhouse_url=target.with_database(database).url(),
-                        topic_prefix=f"e{token}.", partitions=4, database=database,
-                        clock_speed=SPEED, clock_epoch=time.time(), tick_seconds=0.5,
-                        flush_seconds=0.3, **overrides)
+    settings = Settings(
+        home=home,
+        kafka_bootstrap=bootstrap,
+        clickhouse_url=target.with_database(database).url(),
+        topic_prefix=f"e{token}.",
+        partitions=4,
+        database=database,
+        clock_speed=SPEED,
+        clock_epoch=time.time(),
+        tick_seconds=0.5,
+        flush_seconds=0.3,
+        **overrides,
+    )
     home.mkdir(parents=True, exist_ok=True)
     svc.create_topics(bootstrap, all_topics(settings), settings.partitions)
     return Stack(settings, connect(target.with_database(database)), home / "worker.log")
@@ -111,21 +124,33 @@ def engine(services, tmp_path_factory):
 # -- event builders -----------------------------------------------------------------------------
 def a_report(category: str, severity: int, micro: str = MICRO, **data) -> dict:
     return {
-        "specversion": "1.0", "id": f"r-{uuid.uuid4().hex}", "source": "/departments/hotline12345",
-        "type": "city.report.v1", "time": _now(), "partitionkey": micro[:9],
+        "specversion": "1.0",
+        "id": f"r-{uuid.uuid4().hex}",
+        "source": "/departments/hotline12345",
+        "type": "city.report.v1",
+        "time": _now(),
+        "partitionkey": micro[:9],
         "datacontenttype": "application/json",
-        "data": {"channel": "hotline", "category": category, "severity": severity,
-                 "title": f"{category} at {micro}",
-                 "location": {"district": micro[:6], "street": micro[:9], "micro_grid": micro},
-                 **data},
+        "data": {
+            "channel": "hotline",
+            "category": category,
+            "severity": severity,
+            "title": f"{category} at {micro}",
+            "location": {"district": micro[:6], "street": micro[:9], "micro_grid": micro},
+            **data,
+        },
     }
 
 
 def an_action(verb: str, incident_id: str, department: str, **data) -> dict:
     return {
-        "specversion": "1.0", "id": f"a-{uuid.uuid4().hex}", "source": f"/departments/{department}",
-        "type": f"city.incident.{verb}.v1", "time": _now(),
-        "partitionkey": incident_id.split("-")[0], "datacontenttype": "application/json",
+        "specversion": "1.0",
+        "id": f"a-{uuid.uuid4().hex}",
+        "source": f"/departments/{department}",
+        "type": f"city.incident.{verb}.v1",
+        "time": _now(),
+        "partitionkey": incident_id.split("-")[0],
+        "datacontenttype": "application/json",
         "data": {"incident_id": incident_id, "department": department, "actor": "duty-1", **data},
     }
 
@@ -135,26 +160,36 @@ def _now() -> str:
 
 
 def incident_of(stack: Stack, report_id: str) -> str:
-    return stack.wait(f"an incident for report {report_id}", lambda: stack.q(
-        "SELECT incident_id FROM {db}.events WHERE id = %(id)s", {"id": report_id}))[0][0]
+    return stack.wait(
+        f"an incident for report {report_id}",
+        lambda: stack.q("SELECT incident_id FROM {db}.events WHERE id = %(id)s", {"id": report_id}),
+    )[0][0]
 
 
 def status_of(stack: Stack, incident_id: str):
-    rows = stack.q("SELECT status, level, escalations, breaches, repeat_count, reopened "
-                   "FROM {db}.incidents_current WHERE incident_id = %(i)s", {"i": incident_id})
+    rows = stack.q(
+        "SELECT status, level, escalations, breaches, repeat_count, reopened "
+        "FROM {db}.incidents_current WHERE incident_id = %(i)s",
+        {"i": incident_id},
+    )
     return rows[0] if rows else None
 
 
 def timeline(stack: Stack, incident_id: str) -> list[str]:
-    rows = stack.q("SELECT seq, any(kind) FROM {db}.incident_transitions "
-                   "WHERE incident_id = %(i)s GROUP BY seq ORDER BY seq", {"i": incident_id})
+    rows = stack.q(
+        "SELECT seq, any(kind) FROM {db}.incident_transitions "
+        "WHERE incident_id = %(i)s GROUP BY seq ORDER BY seq",
+        {"i": incident_id},
+    )
     return [kind for _, kind in rows]
 
 
 def act_and_wait(stack: Stack, event: dict, status: str, incident_id: str) -> None:
     stack.send(event)
-    stack.wait(f"incident {incident_id} to reach {status} after {event['type']}",
-               lambda: (s := status_of(stack, incident_id)) and s[0] == status)
+    stack.wait(
+        f"incident {incident_id} to reach {status} after {event['type']}",
+        lambda: (s := status_of(stack, incident_id)) and s[0] == status,
+    )
 
 
 # -- (a) ----------------------------------------------------------------------------------------
@@ -162,8 +197,10 @@ def test_incident_whole_life_with_sla_breach_and_escalation(engine):
     report = a_report("gas_leak", 3, "3201050010010102")  # 30 min to accept = 3 s here
     engine.send(report)
     incident = incident_of(engine, report["id"])
-    engine.wait("the accept deadline to be breached and the incident escalated",
-                lambda: (s := status_of(engine, incident)) and s[2] >= 1 and s[3] >= 1)
+    engine.wait(
+        "the accept deadline to be breached and the incident escalated",
+        lambda: (s := status_of(engine, incident)) and s[2] >= 1 and s[3] >= 1,
+    )
     assert status_of(engine, incident)[1] == "district"  # street → district
     act_and_wait(engine, an_action("accept", incident, "gas"), "accepted", incident)
     act_and_wait(engine, an_action("progress", incident, "gas"), "in_progress", incident)
@@ -171,8 +208,9 @@ def test_incident_whole_life_with_sla_breach_and_escalation(engine):
         engine.send(an_action("accept", incident, dept))
         engine.send(an_action("resolve", incident, dept))
     act_and_wait(engine, an_action("resolve", incident, "gas"), "resolved", incident)
-    act_and_wait(engine, an_action("feedback", incident, "hotline12345", satisfied=True),
-                 "closed", incident)
+    act_and_wait(
+        engine, an_action("feedback", incident, "hotline12345", satisfied=True), "closed", incident
+    )
     kinds = timeline(engine, incident)
     assert kinds[:4] == ["opened", "dispatched", "sla_breached", "escalated"], kinds
     expected = ["accepted", "progress", "lead_resolved", "resolved", "closed"]
@@ -184,21 +222,32 @@ def test_joint_incident_with_three_departments(engine):
     report = a_report("waterlogging", 3, "3201050010010103")
     engine.send(report)
     incident = incident_of(engine, report["id"])
-    tasks = engine.wait("three department tasks", lambda: engine.q(
-        "SELECT department, argMax(role, version) FROM {db}.dept_tasks "
-        "WHERE incident_id = %(i)s GROUP BY department ORDER BY department", {"i": incident}))
+    tasks = engine.wait(
+        "three department tasks",
+        lambda: engine.q(
+            "SELECT department, argMax(role, version) FROM {db}.dept_tasks "
+            "WHERE incident_id = %(i)s GROUP BY department ORDER BY department",
+            {"i": incident},
+        ),
+    )
     assert tasks == [("traffic_police", "assist"), ("urban_mgmt", "assist"), ("water", "lead")]
     act_and_wait(engine, an_action("accept", incident, "water"), "accepted", incident)
-    engine.send(an_action("accept", incident, "urban_mgmt"),
-                an_action("accept", incident, "traffic_police"))
+    engine.send(
+        an_action("accept", incident, "urban_mgmt"), an_action("accept", incident, "traffic_police")
+    )
     engine.send(an_action("resolve", incident, "urban_mgmt"))
     engine.send(an_action("resolve", incident, "water"))  # waits for traffic_police
-    engine.wait("the lead's resolution to be recorded", lambda: "lead_resolved" in
-                timeline(engine, incident))
+    engine.wait(
+        "the lead's resolution to be recorded",
+        lambda: "lead_resolved" in timeline(engine, incident),
+    )
     assert status_of(engine, incident)[0] == "accepted"
     act_and_wait(engine, an_action("resolve", incident, "traffic_police"), "resolved", incident)
-    done = engine.q("SELECT department, argMax(status, version) FROM {db}.dept_tasks "
-                    "WHERE incident_id = %(i)s GROUP BY department", {"i": incident})
+    done = engine.q(
+        "SELECT department, argMax(status, version) FROM {db}.dept_tasks "
+        "WHERE incident_id = %(i)s GROUP BY department",
+        {"i": incident},
+    )
     assert {status for _, status in done} == {"done"}
 
 
@@ -210,16 +259,20 @@ def test_repeat_complaint_after_closing_reopens_it(engine):
     incident = incident_of(engine, first["id"])
     act_and_wait(engine, an_action("accept", incident, "ecology_env"), "accepted", incident)
     act_and_wait(engine, an_action("resolve", incident, "ecology_env"), "resolved", incident)
-    act_and_wait(engine, an_action("feedback", incident, "hotline12345", satisfied=True),
-                 "closed", incident)
+    act_and_wait(
+        engine, an_action("feedback", incident, "hotline12345", satisfied=True), "closed", incident
+    )
     again = a_report("noise", 1, micro)
     engine.send(again)
-    engine.wait("the repeat report to reopen the incident",
-                lambda: (s := status_of(engine, incident)) and s[0] == "reopened")
+    engine.wait(
+        "the repeat report to reopen the incident",
+        lambda: (s := status_of(engine, incident)) and s[0] == "reopened",
+    )
     status, _, _, _, repeat_count, reopened = status_of(engine, incident)
     assert (repeat_count, reopened) == (1, 1)
-    assert engine.q("SELECT incident_id FROM {db}.events WHERE id = %(id)s",
-                    {"id": again["id"]}) == [(incident,)]
+    assert engine.q(
+        "SELECT incident_id FROM {db}.events WHERE id = %(id)s", {"id": again["id"]}
+    ) == [(incident,)]
 
 
 # -- (d) ----------------------------------------------------------------------------------------
@@ -238,16 +291,34 @@ def test_valid_and_invalid_events_are_stored_and_rejected_with_reasons(engine):
             body = b"{not json" + str(i).encode()
         invalid.append((b"x", body if isinstance(body, bytes) else orjson.dumps(body)))
     engine.send(*valid, *invalid)
-    engine.wait("1,000 valid events stored", lambda: engine.q(
-        "SELECT uniqExact(id) FROM {db}.events WHERE id LIKE %(p)s", {"p": f"d{run}-%"}
-    )[0][0] == 1000, timeout=90)
-    rejected = engine.wait("100 rejected events", lambda: (r := engine.q(
-        "SELECT uniqExact(reject_id), countIf(reason = '') FROM {db}.rejected_events "
-        "WHERE event_id LIKE %(p)s OR raw LIKE '{not json%%'", {"p": f"bad{run}-%"}))
-        and r[0][0] >= 100 and r)
+    engine.wait(
+        "1,000 valid events stored",
+        lambda: (
+            engine.q(
+                "SELECT uniqExact(id) FROM {db}.events WHERE id LIKE %(p)s", {"p": f"d{run}-%"}
+            )[0][0]
+            == 1000
+        ),
+        timeout=90,
+    )
+    rejected = engine.wait(
+        "100 rejected events",
+        lambda: (
+            (
+                r := engine.q(
+                    "SELECT uniqExact(reject_id), countIf(reason = '') FROM {db}.rejected_events "
+                    "WHERE event_id LIKE %(p)s OR raw LIKE '{not json%%'",
+                    {"p": f"bad{run}-%"},
+                )
+            )
+            and r[0][0] >= 100
+            and r
+        ),
+    )
     assert rejected[0] == (100, 0)
-    assert engine.q("SELECT count() FROM {db}.events WHERE id LIKE %(p)s",
-                    {"p": f"bad{run}-%"}) == [(0,)]
+    assert engine.q(
+        "SELECT count() FROM {db}.events WHERE id LIKE %(p)s", {"p": f"bad{run}-%"}
+    ) == [(0,)]
 
 
 # -- (e) ----------------------------------------------------------------------------------------
@@ -268,8 +339,9 @@ def expected_incidents(pairs) -> int:
     engine = Engine({}, {}, Rows(), Topics(""), 4, load_policy())
     now = datetime.now(UTC)
     for i, (key, value) in enumerate(pairs):
-        _, item = to_item(value, None, key, 0, f"x/{i}", now=now, clock=Clock(),
-                          registry=load_registry())
+        _, item = to_item(
+            value, None, key, 0, f"x/{i}", now=now, clock=Clock(), registry=load_registry()
+        )
         engine.apply(0, [item])
         incidents, repeats = engine.table_writes()
         for items in incidents.values():
@@ -285,14 +357,20 @@ def test_sigkill_mid_stream_then_restart_stores_every_event_once(services, tmp_p
     try:
         stack.send(*pairs)
         stack.start()
-        stack.wait("some events stored before the kill", lambda: stack.q(
-            "SELECT count() FROM {db}.events")[0][0] >= 3000, timeout=120)
+        stack.wait(
+            "some events stored before the kill",
+            lambda: stack.q("SELECT count() FROM {db}.events")[0][0] >= 3000,
+            timeout=120,
+        )
         stack.stop(signal.SIGKILL)
         stored_at_kill = stack.q("SELECT uniqExact(id) FROM {db}.events")[0][0]
         assert stored_at_kill < 20_000, "the kill came too late to test anything"
         stack.start()
-        stack.wait("all 20,000 event ids stored after the restart", lambda: stack.q(
-            "SELECT uniqExact(id) FROM {db}.events")[0][0] == 20_000, timeout=180)
+        stack.wait(
+            "all 20,000 event ids stored after the restart",
+            lambda: stack.q("SELECT uniqExact(id) FROM {db}.events")[0][0] == 20_000,
+            timeout=180,
+        )
     finally:
         stack.stop()
     assert stack.q("SELECT count() FROM {db}.events FINAL") == [(20_000,)]
@@ -305,13 +383,18 @@ def test_sigkill_mid_stream_then_restart_stores_every_event_once(services, tmp_p
 def test_clickhouse_down_for_30_seconds_loses_nothing(services, private_clickhouse, tmp_path):
     stack = make_stack(services.bootstrap, private_clickhouse.target, tmp_path)
     run = f"f{uuid.uuid4().hex[:6]}"
-    first, second = sample_reports(4000, seed=5, run=run)[:2000], sample_reports(
-        4000, seed=5, run=run)[2000:]
+    first, second = (
+        sample_reports(4000, seed=5, run=run)[:2000],
+        sample_reports(4000, seed=5, run=run)[2000:],
+    )
     try:
         stack.start()
         stack.send(*first)
-        stack.wait("the first 2,000 events stored", lambda: stack.q(
-            "SELECT uniqExact(id) FROM {db}.events")[0][0] == 2000, timeout=90)
+        stack.wait(
+            "the first 2,000 events stored",
+            lambda: stack.q("SELECT uniqExact(id) FROM {db}.events")[0][0] == 2000,
+            timeout=90,
+        )
         private_clickhouse.stop()
         stack.ch.disconnect()
         stack.send(*second)
@@ -320,8 +403,11 @@ def test_clickhouse_down_for_30_seconds_loses_nothing(services, private_clickhou
             assert stack.worker.poll() is None, svc.log_tail(stack.log, 30)
             time.sleep(0.5)
         private_clickhouse.start()
-        stack.wait("all 4,000 events stored after ClickHouse returned", lambda: stack.q(
-            "SELECT uniqExact(id) FROM {db}.events")[0][0] == 4000, timeout=90)
+        stack.wait(
+            "all 4,000 events stored after ClickHouse returned",
+            lambda: stack.q("SELECT uniqExact(id) FROM {db}.events")[0][0] == 4000,
+            timeout=90,
+        )
     finally:
         stack.stop()
     assert stack.q("SELECT count() FROM {db}.events FINAL") == [(4000,)]

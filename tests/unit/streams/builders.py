@@ -18,37 +18,87 @@ _counter = iter(range(1, 10**9))
 
 
 def a_chain(level: str = "micro_grid") -> Chain:
-    codes = {"district": DISTRICT, "street": STREET, "community": COMMUNITY, "grid": GRID,
-             "micro_grid": MICRO}
+    codes = {
+        "district": DISTRICT,
+        "street": STREET,
+        "community": COMMUNITY,
+        "grid": GRID,
+        "micro_grid": MICRO,
+    }
     order = list(codes)
     keep = order[: order.index(level) + 1]
     return Chain(**{k: codes[k] for k in keep})
 
 
-def a_report(category: str = "noise", severity: int = 1, *, level: str = "micro_grid",
-             lat: float | None = None, lon: float | None = None, address: str | None = None,
-             sensor: str | None = None, at: datetime = T0, id: str | None = None) -> ReportIn:
+def a_report(
+    category: str = "noise",
+    severity: int = 1,
+    *,
+    level: str = "micro_grid",
+    lat: float | None = None,
+    lon: float | None = None,
+    address: str | None = None,
+    sensor: str | None = None,
+    at: datetime = T0,
+    id: str | None = None,
+) -> ReportIn:
     chain = a_chain(level)
-    location = Location(district=chain.district, street=chain.street or None,
-                        community=chain.community or None, grid=chain.grid or None,
-                        micro_grid=chain.micro_grid or None, lat=lat, lon=lon, address=address)
-    report = Report(channel="hotline", category=category, severity=severity, title="a matter",
-                    location=location,
-                    sensor=Sensor(sensor_id=sensor, metric="level", value=1.0) if sensor else None)
-    return ReportIn(id=id or f"r{next(_counter)}", department="hotline12345", at=at,
-                    report=report, chain=chain, received_at=at)
+    location = Location(
+        district=chain.district,
+        street=chain.street or None,
+        community=chain.community or None,
+        grid=chain.grid or None,
+        micro_grid=chain.micro_grid or None,
+        lat=lat,
+        lon=lon,
+        address=address,
+    )
+    report = Report(
+        channel="hotline",
+        category=category,
+        severity=severity,
+        title="a matter",
+        location=location,
+        sensor=Sensor(sensor_id=sensor, metric="level", value=1.0) if sensor else None,
+    )
+    return ReportIn(
+        id=id or f"r{next(_counter)}",
+        department="hotline12345",
+        at=at,
+        report=report,
+        chain=chain,
+        received_at=at,
+    )
 
 
-def an_action(verb: str, incident: Incident | str, department: str | None = None, *,
-              departments: list[str] | None = None, satisfied: bool | None = None,
-              at: datetime = T0, id: str | None = None) -> ActionIn:
+def an_action(
+    verb: str,
+    incident: Incident | str,
+    department: str | None = None,
+    *,
+    departments: list[str] | None = None,
+    satisfied: bool | None = None,
+    at: datetime = T0,
+    id: str | None = None,
+) -> ActionIn:
     incident_id = incident if isinstance(incident, str) else incident.id
     if department is None:
         department = incident.lead_department if isinstance(incident, Incident) else "urban_mgmt"
-    action = Action(incident_id=incident_id, department=department, actor="officer-7",
-                    departments=departments, satisfied=satisfied)
-    return ActionIn(id=id or f"a{next(_counter)}", verb=verb, department=department, at=at,
-                    action=action, received_at=at)
+    action = Action(
+        incident_id=incident_id,
+        department=department,
+        actor="officer-7",
+        departments=departments,
+        satisfied=satisfied,
+    )
+    return ActionIn(
+        id=id or f"a{next(_counter)}",
+        verb=verb,
+        department=department,
+        at=at,
+        action=action,
+        received_at=at,
+    )
 
 
 def a_tick(at: datetime) -> Tick:

@@ -9,37 +9,46 @@ import pytest
 from streams.incidents.calendar import add_working_days, covered, is_working_day
 
 
-@pytest.mark.parametrize("day,working", [
-    (date(2026, 9, 30), True),   # Wednesday before National Day
-    (date(2026, 10, 1), False),  # National Day
-    (date(2026, 10, 7), False),
-    (date(2026, 10, 10), True),  # a Saturday made a workday (调休)
-    (date(2026, 10, 11), False),  # an ordinary Sunday
-    (date(2026, 9, 20), True),   # a Sunday made a workday (调休)
-])
+@pytest.mark.parametrize(
+    "day,working",
+    [
+        (date(2026, 9, 30), True),  # Wednesday before National Day
+        (date(2026, 10, 1), False),  # National Day
+        (date(2026, 10, 7), False),
+        (date(2026, 10, 10), True),  # a Saturday made a workday (调休)
+        (date(2026, 10, 11), False),  # an ordinary Sunday
+        (date(2026, 9, 20), True),  # a Sunday made a workday (调休)
+    ],
+)
 def test_working_days_follow_the_state_council_calendar(day, working):
     assert is_working_day(day) is working
 
 
 def bj(y, m, d, h=10, minute=0):
     """A Beijing wall-clock time as UTC."""
-    return datetime(y, m, d, h - 8, minute, tzinfo=UTC) if h >= 8 else datetime(
-        y, m, d - 1, h + 16, minute, tzinfo=UTC)
+    return (
+        datetime(y, m, d, h - 8, minute, tzinfo=UTC)
+        if h >= 8
+        else datetime(y, m, d - 1, h + 16, minute, tzinfo=UTC)
+    )
 
 
-@pytest.mark.parametrize("start,days,due", [
-    # Wednesday 10:00 + 1 working day: Thursday 10:00
-    (bj(2026, 11, 25), 1, bj(2026, 11, 26)),
-    # Friday 10:00 + 1: Monday 10:00
-    (bj(2026, 11, 27), 1, bj(2026, 11, 30)),
-    # the day before National Day + 1: over the holiday to Thursday 8 October
-    (bj(2026, 9, 30), 1, bj(2026, 10, 8)),
-    # + 2 from 30 September: 9 October (Friday), + 3: Saturday 10 October (调休)
-    (bj(2026, 9, 30), 2, bj(2026, 10, 9)),
-    (bj(2026, 9, 30), 3, bj(2026, 10, 10)),
-    # reported during the holiday: counts from the start of 8 October, due by its end
-    (bj(2026, 10, 3, 15), 1, bj(2026, 10, 9, 0)),
-])
+@pytest.mark.parametrize(
+    "start,days,due",
+    [
+        # Wednesday 10:00 + 1 working day: Thursday 10:00
+        (bj(2026, 11, 25), 1, bj(2026, 11, 26)),
+        # Friday 10:00 + 1: Monday 10:00
+        (bj(2026, 11, 27), 1, bj(2026, 11, 30)),
+        # the day before National Day + 1: over the holiday to Thursday 8 October
+        (bj(2026, 9, 30), 1, bj(2026, 10, 8)),
+        # + 2 from 30 September: 9 October (Friday), + 3: Saturday 10 October (调休)
+        (bj(2026, 9, 30), 2, bj(2026, 10, 9)),
+        (bj(2026, 9, 30), 3, bj(2026, 10, 10)),
+        # reported during the holiday: counts from the start of 8 October, due by its end
+        (bj(2026, 10, 3, 15), 1, bj(2026, 10, 9, 0)),
+    ],
+)
 def test_add_working_days_over_holidays_and_make_up_days(start, days, due):
     assert add_working_days(start, days) == due
 

@@ -118,8 +118,9 @@ def test_department_not_on_the_incident_is_refused():
 
 def test_feedback_may_come_from_the_hotline():
     incident = at_status("resolved")
-    new, _, _ = step(incident, an_action("feedback", incident, "hotline12345", satisfied=True),
-                     T0, POLICY)
+    new, _, _ = step(
+        incident, an_action("feedback", incident, "hotline12345", satisfied=True), T0, POLICY
+    )
     assert new.status == "closed"
 
 
@@ -146,7 +147,9 @@ def test_opening_a_report_dispatches_it_and_assigns_the_lead():
     assert partition_key_of(incident.id) == STREET
     assert [t.kind for t in transitions] == ["opened", "dispatched"]
     assert [(t.from_status, t.to_status) for t in transitions] == [
-        ("", "reported"), ("reported", "dispatched")]
+        ("", "reported"),
+        ("reported", "dispatched"),
+    ]
     assert [t.seq for t in transitions] == [1, 2]
     assert incident.level == "grid" and incident.owner_unit == incident.unit_code
     assert out == [TaskNotice("ecology_env", "assigned", incident.id, "lead", 2, T0)]
@@ -170,7 +173,10 @@ def joint_incident():
     incident = an_incident("waterlogging", 3)
     assert incident.lead_department == "water"
     assert [(t.department, t.role) for t in incident.tasks] == [
-        ("water", "lead"), ("urban_mgmt", "assist"), ("traffic_police", "assist")]
+        ("water", "lead"),
+        ("urban_mgmt", "assist"),
+        ("traffic_police", "assist"),
+    ]
     return incident
 
 
@@ -182,8 +188,9 @@ def test_joint_incident_resolves_only_when_every_assist_is_done():
     assert incident.status == "accepted" and transitions[-1].kind == "lead_resolved"
     incident, _, _ = step(incident, an_action("resolve", incident, "urban_mgmt"), T0, POLICY)
     assert incident.status == "accepted"
-    incident, transitions, _ = step(incident, an_action("resolve", incident, "traffic_police"),
-                                    T0, POLICY)
+    incident, transitions, _ = step(
+        incident, an_action("resolve", incident, "traffic_police"), T0, POLICY
+    )
     assert incident.status == "resolved" and transitions[-1].kind == "resolved"
 
 
@@ -192,7 +199,8 @@ def test_lead_may_release_an_assist_when_resolving():
     incident, _, _ = step(incident, an_action("accept", incident, "urban_mgmt"), T0, POLICY)
     incident, _, _ = step(incident, an_action("resolve", incident, "urban_mgmt"), T0, POLICY)
     incident, transitions, out = step(
-        incident, an_action("resolve", incident, departments=["traffic_police"]), T0, POLICY)
+        incident, an_action("resolve", incident, departments=["traffic_police"]), T0, POLICY
+    )
     assert incident.status == "resolved"
     assert incident.task("traffic_police").status == "released"
     assert TaskNotice("traffic_police", "released", incident.id, "assist", out[0].seq, T0) in out
@@ -213,8 +221,11 @@ def test_releasing_a_department_that_is_not_assisting_is_refused():
 def test_assist_request_adds_tasks_and_a_repeated_request_is_refused():
     incident = moved(an_incident(), "accept")
     incident, transitions, out = step(
-        incident, an_action("assist", incident, departments=["public_security", "housing"]),
-        T0, POLICY)
+        incident,
+        an_action("assist", incident, departments=["public_security", "housing"]),
+        T0,
+        POLICY,
+    )
     assert [t.department for t in incident.tasks] == ["ecology_env", "public_security", "housing"]
     assert {o.department for o in out} == {"public_security", "housing"}
     _, _, out = step(incident, an_action("assist", incident, departments=["housing"]), T0, POLICY)
@@ -223,9 +234,12 @@ def test_assist_request_adds_tasks_and_a_repeated_request_is_refused():
 
 def test_released_department_is_no_longer_on_the_incident():
     incident = moved(joint_incident(), "accept")
-    incident, _, _ = step(incident, an_action("resolve", incident,
-                                              departments=["urban_mgmt", "traffic_police"]),
-                          T0, POLICY)
+    incident, _, _ = step(
+        incident,
+        an_action("resolve", incident, departments=["urban_mgmt", "traffic_police"]),
+        T0,
+        POLICY,
+    )
     _, _, out = step(incident, an_action("note", incident, "urban_mgmt"), T0, POLICY)
     assert out == []  # notes stay possible
     _, _, out = step(incident, an_action("accept", incident, "urban_mgmt"), T0, POLICY)
@@ -242,8 +256,9 @@ def test_repeat_report_links_and_counts():
 
 def test_repeat_after_close_reopens_incident():
     incident = at_status("closed")
-    new, transitions, out = step(incident, a_report(at=T0 + timedelta(days=3)),
-                                 T0 + timedelta(days=3), POLICY)
+    new, transitions, out = step(
+        incident, a_report(at=T0 + timedelta(days=3)), T0 + timedelta(days=3), POLICY
+    )
     assert new.status == "reopened" and new.reopened == 1 and new.repeat_count == 1
     assert [t.kind for t in transitions] == ["repeat_linked", "reopened"]
     assert new.closed_at is None and new.accept_due > T0 + timedelta(days=3)

@@ -7,8 +7,8 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.taxonomy import CATEGORIES, DEPARTMENTS
 from schemas.event_types import ACTION_VERBS
+from schemas.taxonomy import CATEGORIES, DEPARTMENTS
 from streams.incidents.logic import step
 from streams.incidents.model import STATUSES, Rejection
 from tests.unit.streams.builders import POLICY, T0, a_report, a_tick, an_action
@@ -17,11 +17,19 @@ LEVELS = ["micro_grid", "grid", "community", "street", "district"]
 DEPTS = ["water", "urban_mgmt", "traffic_police", "ecology_env", "hotline12345", "gas"]
 assert set(DEPTS) <= set(DEPARTMENTS)
 
-reports = st.builds(lambda c, s, lv: ("report", c, s, lv), st.sampled_from(sorted(CATEGORIES)),
-                    st.integers(1, 4), st.sampled_from(LEVELS))
-actions = st.builds(lambda v, d, ds, sat: ("action", v, d, ds, sat),
-                    st.sampled_from(ACTION_VERBS), st.sampled_from(DEPTS),
-                    st.lists(st.sampled_from(DEPTS), max_size=3), st.booleans())
+reports = st.builds(
+    lambda c, s, lv: ("report", c, s, lv),
+    st.sampled_from(sorted(CATEGORIES)),
+    st.integers(1, 4),
+    st.sampled_from(LEVELS),
+)
+actions = st.builds(
+    lambda v, d, ds, sat: ("action", v, d, ds, sat),
+    st.sampled_from(ACTION_VERBS),
+    st.sampled_from(DEPTS),
+    st.lists(st.sampled_from(DEPTS), max_size=3),
+    st.booleans(),
+)
 ticks = st.builds(lambda h: ("tick", h), st.integers(0, 24 * 40))
 
 
@@ -34,9 +42,14 @@ def test_no_event_sequence_crashes_step(moves):
             item = a_report(move[1], move[2], level=move[3], at=now)
         elif move[0] == "action":
             _, verb, dept, depts, sat = move
-            item = an_action(verb, incident or "320105001-0", dept,
-                             departments=depts if verb in ("assist", "resolve") else None,
-                             satisfied=sat if verb == "feedback" else None, at=now)
+            item = an_action(
+                verb,
+                incident or "320105001-0",
+                dept,
+                departments=depts if verb in ("assist", "resolve") else None,
+                satisfied=sat if verb == "feedback" else None,
+                at=now,
+            )
         else:
             now = now + timedelta(hours=move[1])
             item = a_tick(now)

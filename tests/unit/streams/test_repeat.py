@@ -44,14 +44,17 @@ def test_haversine_is_about_right():
 @pytest.mark.parametrize("closed_days_ago,links", [(None, True), (29, True), (31, False)])
 def test_window_is_open_plus_30_days_after_close(closed_days_ago, links):
     closed_at = None if closed_days_ago is None else T0 - timedelta(days=closed_days_ago)
-    found = match_repeat(a_report().report, [Candidate("i1", MICRO, closed_at=closed_at)],
-                         T0, POLICY)
+    found = match_repeat(
+        a_report().report, [Candidate("i1", MICRO, closed_at=closed_at)], T0, POLICY
+    )
     assert (found is not None) is links
 
 
 def test_open_incident_wins_over_a_closed_one():
-    candidates = [Candidate("closed", MICRO, closed_at=T0 - timedelta(days=1)),
-                  Candidate("open", MICRO)]
+    candidates = [
+        Candidate("closed", MICRO, closed_at=T0 - timedelta(days=1)),
+        Candidate("open", MICRO),
+    ]
     assert match_repeat(a_report().report, candidates, T0, POLICY).incident_id == "open"
 
 

@@ -9,9 +9,15 @@ from streams.incidents.routing import chain_of, level_above, route
 from tests.unit.streams.builders import COMMUNITY, DISTRICT, GRID, MICRO, STREET, a_report
 
 
-@pytest.mark.parametrize("severity,level,unit", [
-    (1, "grid", GRID), (2, "community", COMMUNITY), (3, "street", STREET), (4, "district", DISTRICT),
-])
+@pytest.mark.parametrize(
+    "severity,level,unit",
+    [
+        (1, "grid", GRID),
+        (2, "community", COMMUNITY),
+        (3, "street", STREET),
+        (4, "district", DISTRICT),
+    ],
+)
 def test_initial_level_follows_severity(severity, level, unit):
     item = a_report("noise", severity)
     dispatch = route(item.report, item.chain, Policy())
@@ -32,11 +38,14 @@ def test_report_without_street_goes_to_the_district_desk():
     assert (dispatch.level, dispatch.unit_code) == ("district", DISTRICT)
 
 
-@pytest.mark.parametrize("category,severity,assists", [
-    ("waterlogging", 3, ("urban_mgmt", "traffic_police")),
-    ("waterlogging", 2, ()),  # below the joint threshold the lead works alone
-    ("garbage_sorting", 3, ()),  # no joint departments in the taxonomy
-])
+@pytest.mark.parametrize(
+    "category,severity,assists",
+    [
+        ("waterlogging", 3, ("urban_mgmt", "traffic_police")),
+        ("waterlogging", 2, ()),  # below the joint threshold the lead works alone
+        ("garbage_sorting", 3, ()),  # no joint departments in the taxonomy
+    ],
+)
 def test_joint_departments_by_category_policy(category, severity, assists):
     item = a_report(category, severity)
     assert route(item.report, item.chain, Policy()).assist_departments == assists
@@ -50,4 +59,9 @@ def test_chain_is_derived_from_the_most_specific_code():
 
 def test_level_above_walks_the_chain():
     assert [level_above(x) for x in ("grid", "community", "street", "district", "city")] == [
-        "community", "street", "district", "city", None]
+        "community",
+        "street",
+        "district",
+        "city",
+        None,
+    ]

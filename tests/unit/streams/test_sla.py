@@ -44,7 +44,11 @@ def test_due_escalations_lists_each_missed_deadline_once():
     late = BJ_0930_10H + timedelta(hours=3)
     assert [name for name, _ in due_escalations(incident, late)] == ["accept", "resolve"]
     fired, transitions, _ = step(incident, a_tick(late), late, Policy())
-    assert [t.kind for t in transitions] == ["sla_breached", "escalated", "sla_breached",
-                                             "escalated"]
+    assert [t.kind for t in transitions] == [
+        "sla_breached",
+        "escalated",
+        "sla_breached",
+        "escalated",
+    ]
     assert fired.escalations == 2 and due_escalations(fired, late + timedelta(days=9)) == []
     assert next_due(fired) is None

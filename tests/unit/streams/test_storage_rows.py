@@ -1,0 +1,120 @@
+"""Rows match the DDL's columns (one definition); codecs in use are ours; intake conversion."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+
+from schemas.registry import load_registry
+from storage.client import ClickHouseTarget
+from storage.writer import COLUMNS, ClickHouseWriter
+from streams.clock import Clock
+from streams.incidents import rows
+from streams.incidents.logic import step
+from streams.incidents.model import ActionIn, RejectIn, ReportIn
+from streams.intake import to_item
+from tests.unit.streams.builders import POLICY, T0, a_report, an_action
+
+
+def test_row_builders_match_the_table_columns():
+    item = a_report()
+    incident, transitions, _ = step(None, item, T0, POLICY)
+    assert set(rows.event_row(item, incident.id)) == set(COLUMNS["events"])
+    assert set(rows.incident_row(incident)) == set(COLUMNS["incidents"])
+    assert set(rows.transition_row(transitions[0])) == set(COLUMNS["incident_transitions"])
+    assert set(rows.task_rows(incident)[0]) == set(COLUMNS["dept_tasks"])
+    action = an_action("accept", incident)
+    assert set(rows.action_event_row(action, incident)) == set(COLUMNS["events"])
+    reject = rows.misfit_reject(action, "why")
+    assert set(rows.rejected_row(reject)) == set(COLUMNS["rejected_events"])
+
+
+def test_state_snapshot_round_trips():
+    incident, _, _ = step(None, a_report(), T0, POLICY)
+    assert rows.decode_state(rows.incident_row(incident)["state"]) == incident
+
+
+def test_writer_batches_until_due_and_retries_until_stored():
+    calls, sleeps = [], []
+    writer = ClickHouseWriter(ClickHouseTarget(), max_rows=2, max_delay=60, sleep=sleeps.append)
+    failures = iter([True, True, False])
+
+    def insert(table, batch):
+        if next(failures):
+            raise ConnectionError("down")
+        calls.append((table, len(batch)))
+
+    writer._insert = insert
+    writer.add("events", {"id": "1"})
+    assert not writer.due()
+    writer.add("events", {"id": "2"})
+    assert writer.due()
+    assert writer.flush() == 2
+    assert calls == [("events", 2)] and sleeps == [0.2, 0.4] and writer.pending == 0
+
+
+def test_faust_tables_use_the_msgpack_codecs():
+    from deploy.settings import Settings
+    from streams.app import create_app
+
+    _, runtime, _ = create_app(Settings(topic_prefix="t."))
+    for table, codec in (
+        (runtime.incidents_table, "cityops_incident"),
+        (runtime.repeats_table, "cityops_bucket"),
+    ):
+        assert table.changelog_topic.value_serializer == codec
+        assert table.changelog_topic.key_serializer == "cityops_key"
+
+
+def event(**over) -> bytes:
+    body = {
+        "specversion": "1.0",
+        "id": "e1",
+        "source": "/departments/hotline12345",
+        "type": "city.report.v1",
+        "time": "2026-11-25T02:00:00Z",
+        "data": {
+            "channel": "hotline",
+            "category": "noise",
+            "severity": 1,
+            "title": "t",
+            "location": {"district": "320105", "micro_grid": "3201050010010101"},
+        },
+    }
+    body.update(over)
+    return orjson.dumps(body)
+
+
+def convert(value: bytes):
+    return to_item(
+        value,
+        None,
+        b"k",
+        1_764_036_000_000,
+        "t/0/5",
+        now=T0,
+        clock=Clock(),
+        registry=load_registry(),
+    )
+
+
+def test_intake_enriches_the_chain_and_keys_by_street():
+    key, item = convert(event())
+    assert isinstance(item, ReportIn) and key == "320105001"
+    assert item.chain.grid == "32010500100101"
+    assert item.received_at == datetime.fromtimestamp(1_764_036_000, UTC)
+
+
+def test_intake_routes_actions_by_the_incident_id_street():
+    value = event(
+        type="city.incident.accept.v1", data={"incident_id": "320105002-abc", "department": "water"}
+    )
+    key, item = convert(value)
+    assert isinstance(item, ActionIn) and key == "320105002" and item.verb == "accept"
+
+
+def test_intake_turns_invalid_events_into_rejects_with_a_stable_id():
+    key, item = convert(b"{nope")
+    assert isinstance(item, RejectIn) and item.reason == "not valid JSON"
+    assert convert(b"{nope")[1].reject_id == item.reject_id
