@@ -62,6 +62,13 @@ class Backend:
         return ThreadPoolExecutor(max_workers=4, thread_name_prefix="cityops-query")
 
     @cached_property
+    def incidents(self):
+        """The wall's latest-state cache (storage/snapshot.py), shared by every thread."""
+        from storage.snapshot import IncidentSnapshot
+
+        return IncidentSnapshot(self.run)
+
+    @cached_property
     def registry(self):
         from schemas.registry import load_registry
 

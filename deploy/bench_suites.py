@@ -57,21 +57,19 @@ async def baseline_loop(bootstrap: str, topic: str, target, database: str, stop:
         client.disconnect()
 
 
-def run_baseline(env: bench.BenchEnv, pairs, n_warm: int) -> dict:
+def run_baseline(env: bench.BenchEnv, pairs) -> dict:
     settings, _ = env.isolated("baseline")
     client = connect(settings.clickhouse)
     client.execute(BASELINE_TABLE.format(db=settings.database))
     topic = Topics(settings.topic_prefix).events
-    run = uuid.uuid4().hex[:6]
-    asyncio.run(bench.publish_warmups(env.bootstrap, topic, bench.warmups(n_warm, run)))
     asyncio.run(bench.publish_all(env.bootstrap, topic, pairs))
     stop = threading.Event()
     thread = threading.Thread(target=asyncio.run, daemon=True, args=(
         baseline_loop(env.bootstrap, topic, settings.clickhouse, settings.database, stop),))
     thread.start()
     try:
-        result = bench.measure(client, settings.database, len(pairs), f"warmup-{run}", n_warm,
-                               "baseline_events", deadline_s=600, with_rejects=False)
+        result = bench.measure(client, settings.database, len(pairs), "baseline_events",
+                               deadline_s=600, with_rejects=False)
     finally:
         stop.set()
         thread.join(timeout=30)
@@ -100,37 +98,68 @@ def stop_workers(procs: list[subprocess.Popen]) -> None:
             proc.wait()
 
 
+def process_tree(proc) -> list[psutil.Process]:
+    """A worker and its children (the intake bridge process)."""
+    try:
+        root = psutil.Process(proc.pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
 def cpu_seconds(procs) -> list[float]:
+    """CPU seconds of each worker, its bridge process included."""
     out = []
     for proc in procs:
-        try:
-            p = psutil.Process(proc.pid)
-            times = p.cpu_times()
-            out.append(times.user + times.system)
-        except psutil.Error:
-            out.append(float("nan"))
+        total = 0.0
+        for p in process_tree(proc):
+            try:
+                times = p.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                pass
+        out.append(total)
     return out
 
 
-def run_pipeline(env: bench.BenchEnv, pairs, n_warm: int, workers: int = 1) -> dict:
+def rss_bytes(proc) -> int:
+    total = 0
+    for p in process_tree(proc):
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def alive_check(procs, log_dir):
+    def check() -> None:
+        for n, proc in enumerate(procs):
+            if proc.poll() is not None:
+                from deploy import services as svc
+
+                tail = svc.log_tail(log_dir / f"worker-{n + 1}.log", 30)
+                raise RuntimeError(f"worker {n + 1} exited with {proc.returncode}:\n{tail}")
+    return check
+
+
+def run_pipeline(env: bench.BenchEnv, pairs, workers: int = 1) -> dict:
     settings, env_vars = env.isolated(f"pipeline{workers}")
     client = connect(settings.clickhouse)
     topic = Topics(settings.topic_prefix).events
-    run = uuid.uuid4().hex[:6]
-    asyncio.run(bench.publish_warmups(env.bootstrap, topic, bench.warmups(n_warm, run)))
     asyncio.run(bench.publish_all(env.bootstrap, topic, pairs))
     procs = start_workers(env_vars, workers, settings.home)
-    peak_rss = [0] * workers
     try:
-        result = bench.measure(client, settings.database, len(pairs), f"warmup-{run}", n_warm,
-                               "events", deadline_s=900, with_rejects=True)
-        for i, proc in enumerate(procs):
-            try:
-                peak_rss[i] = psutil.Process(proc.pid).memory_info().rss
-            except psutil.Error:
-                pass
-        result["worker_cpu_seconds"] = [round(c, 2) for c in cpu_seconds(procs)]
-        result["worker_rss_mb"] = [round(r / 2**20, 1) for r in peak_rss]
+        before = cpu_seconds(procs)
+        result = bench.measure(client, settings.database, len(pairs), "events", deadline_s=900,
+                               with_rejects=True, alive=alive_check(procs, settings.home))
+        after = cpu_seconds(procs)
+        result["worker_cpu_seconds"] = [round(c, 2) for c in after]
+        result["worker_cpu_share_while_measured"] = [
+            round((a - b) / max(result["seconds"], 1e-6), 2) for a, b in zip(after, before)
+        ]
+        result["worker_rss_mb"] = [round(rss_bytes(p) / 2**20, 1) for p in procs]
+        result["unique_ids_stored"] = bench.stored_count(client, settings.database)
     finally:
         stop_workers(procs)
         client.disconnect()
@@ -139,9 +168,8 @@ def run_pipeline(env: bench.BenchEnv, pairs, n_warm: int, workers: int = 1) -> d
 
 def throughput(env: bench.BenchEnv, events: int) -> dict:
     pairs = bench.event_mix(events)
-    n_warm = env.partitions
-    baseline = run_baseline(env, pairs, n_warm)
-    pipeline = run_pipeline(env, pairs, n_warm)
+    baseline = run_baseline(env, pairs)
+    pipeline = run_pipeline(env, pairs)
     return {"events": events, "pipeline_eps": pipeline["eps"], "baseline_eps": baseline["eps"],
             "ratio": round(pipeline["eps"] / baseline["eps"], 3) if baseline["eps"] else 0.0,
             "pipeline": pipeline, "baseline": baseline, "partitions": env.partitions}
@@ -149,8 +177,8 @@ def throughput(env: bench.BenchEnv, events: int) -> dict:
 
 def scaling(env: bench.BenchEnv, events: int) -> dict:
     pairs = bench.event_mix(events)
-    one = run_pipeline(env, pairs, env.partitions, workers=1)
-    two = run_pipeline(env, pairs, env.partitions, workers=2)
+    one = run_pipeline(env, pairs, workers=1)
+    two = run_pipeline(env, pairs, workers=2)
     return {"events": events, "one_worker": one, "two_workers": two,
             "speedup": round(two["eps"] / one["eps"], 3) if one["eps"] else 0.0}
 

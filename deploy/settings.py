@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     policy_file: Path | None = None
     # The incident engine: rows reach ClickHouse at most this long after they were decided.
     flush_seconds: float = Field(0.5, gt=0)
+    # The intake bridge runs in a child process of the worker (two cores busy); off: a task.
+    intake_process: bool = True
     log_level: str = "info"
     # The HTTP gateway (docs/publishing.md): body limit, per-key rate limit (requests/s and burst),
     # how long a request waits for the broker's acknowledgement, and gunicorn's sizing.

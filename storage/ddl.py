@@ -204,6 +204,53 @@ SELECT
 FROM {db}.incidents_current
 """
 
+# The incident rows again, ordered by when they were written, for readers that only want what
+# changed recently (the dashboard's latest-state cache reads `updated_at >= watermark`, a primary
+# key range here, instead of a granule-wide scan of `incidents`). Fed by a materialized view;
+# the migration copies the last two days, which is all its reader needs. Daily partitions so an
+# operator can drop old days (18.16 has no TTL): `ALTER TABLE incident_changes DROP PARTITION`.
+_INCIDENT_CHANGES = """
+CREATE TABLE IF NOT EXISTS {db}.incident_changes (
+    incident_id String,
+    status String,
+    level String,
+    unit_code String,
+    district String,
+    street String,
+    category String,
+    severity UInt8,
+    title String,
+    lead_department String,
+    departments Array(String),
+    joint UInt8,
+    reported_at DateTime,
+    accept_due DateTime,
+    resolve_due DateTime,
+    escalations UInt16,
+    breaches UInt16,
+    repeat_count UInt32,
+    reopened UInt16,
+    satisfied Nullable(UInt8),
+    lat Float64,
+    lon Float64,
+    version UInt32,
+    updated_at DateTime
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMMDD(updated_at)
+ORDER BY (updated_at, incident_id)
+"""
+_CHANGES_COLUMNS = """incident_id, status, level, unit_code, district, street, category, severity,
+    title, lead_department, departments, joint, reported_at, accept_due, resolve_due, escalations,
+    breaches, repeat_count, reopened, satisfied, lat, lon, version, updated_at"""
+_MV_INCIDENT_CHANGES = (
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.incident_changes_mv TO {db}.incident_changes AS "
+    "SELECT " + _CHANGES_COLUMNS + " FROM {db}.incidents"
+)
+_BACKFILL_INCIDENT_CHANGES = (
+    "INSERT INTO {db}.incident_changes (" + _CHANGES_COLUMNS + ") SELECT " + _CHANGES_COLUMNS
+    + " FROM {db}.incidents WHERE updated_at >= now() - INTERVAL 2 DAY"
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -211,6 +258,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         (_EVENTS, _INCIDENTS, _TRANSITIONS, _DEPT_TASKS, _REJECTED),
     ),
     Migration(2, "shared views: incidents_current, measures", (_V_INCIDENTS_CURRENT, _V_MEASURES)),
+    Migration(
+        3,
+        "incident_changes: incident rows by updated_at, for the dashboard's delta reads",
+        (_INCIDENT_CHANGES, _MV_INCIDENT_CHANGES, _BACKFILL_INCIDENT_CHANGES),
+    ),
 )
 
 TABLES = ("events", "incidents", "incident_transitions", "dept_tasks", "rejected_events")

@@ -438,6 +438,23 @@ class IncidentFilter:
     text: str | None = None
 
 
+# Narrow latest state for searching: only the columns a filter or the sort needs, so a 365-day
+# search over a million incidents does not carry titles, departments and coordinates through
+# the aggregation; the page's wide rows are read afterwards for its ids only.
+_SEARCH_NARROW = """
+SELECT any(incident_id) AS s_id, any(district) AS s_district, argMax(status, version) AS s_status,
+    argMax(severity, version) AS s_severity, min(reported_at) AS s_reported_at{extra}
+FROM {db}.incidents
+WHERE {where}
+GROUP BY cityHash64(incident_id)
+"""
+_SEARCH_EXTRA = {
+    "category": ", argMax(category, version) AS s_category",
+    "resolve_due": ", argMax(resolve_due, version) AS s_resolve_due",
+    "text": ", argMax(title, version) AS s_title",
+}
+
+
 def search_incidents(
     client,
     db: str,
@@ -451,7 +468,9 @@ def search_incidents(
 ) -> tuple[int, list[dict]]:
     """(total matching, one page) of incidents; filtering, sorting and paging in ClickHouse.
     Attributes fixed at opening (place, category, time) filter rows before the latest state is
-    taken (the primary key starts with district); status, severity and title filter it after."""
+    taken (the primary key starts with district); status, severity and title filter it after.
+    A title filter first narrows to incidents with any version matching (one pass over `title`),
+    so the latest title is aggregated only for those."""
     db = check_database_name(db)
     where = ["reported_at >= toDateTime(%(since)s)", "reported_at < toDateTime(%(until)s)"]
     having = ["1"]
@@ -463,13 +482,21 @@ def search_incidents(
         where.append("street = %(street)s")
     if flt.category:
         where.append("category = %(category)s")
+    extra = ""
+    if sort in ("category", "resolve_due"):
+        extra += _SEARCH_EXTRA[sort]
     if flt.statuses:
         having.append("s_status IN %(statuses)s")
     if flt.min_severity:
         having.append("s_severity >= %(min_severity)s")
     if flt.text:
         having.append("positionCaseInsensitiveUTF8(s_title, %(text)s) > 0")
-    inner = _LATEST_WIDE.format(db=db, where=" AND ".join(where))
+        extra += _SEARCH_EXTRA["text"]
+        where.append(
+            f"incident_id IN (SELECT incident_id FROM {db}.incidents WHERE {' AND '.join(where)}"
+            " AND positionCaseInsensitiveUTF8(title, %(text)s) > 0)"
+        )
+    inner = _SEARCH_NARROW.format(db=db, where=" AND ".join(where), extra=extra)
     order = SORTABLE.get(sort, "s_reported_at") + (" DESC" if descending else " ASC")
     params = {
         "since": flt.since,
@@ -487,11 +514,21 @@ def search_incidents(
     filtered = f"SELECT * FROM ({inner}) WHERE {' AND '.join(having)}"
     total = client.execute(f"SELECT count() FROM ({filtered})", params)[0][0]
     page = client.execute(
-        f"SELECT {_WIDE_SELECT} FROM ({filtered}) ORDER BY {order}, s_id "
+        f"SELECT s_id, s_district FROM ({filtered}) ORDER BY {order}, s_id "
         "LIMIT %(offset)s, %(limit)s",
         params,
     )
-    return int(total), _wide_rows(page)
+    if not page:
+        return int(total), []
+    # the page's wide rows by primary key (district, incident_id), in the page's order
+    ids = tuple(row[0] for row in page)
+    wide_where = "district IN %(districts)s AND incident_id IN %(ids)s"
+    rows = client.execute(
+        f"SELECT {_WIDE_SELECT} FROM ({_LATEST_WIDE.format(db=db, where=wide_where)})",
+        {"districts": tuple({row[1] for row in page}), "ids": ids},
+    )
+    by_id = {row[0]: row for row in rows}
+    return int(total), _wide_rows(by_id[i] for i in ids if i in by_id)
 
 
 _INCIDENT_COLUMNS = (

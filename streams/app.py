@@ -1,5 +1,6 @@
-"""The stream worker: one Faust app with the incident engine (tables, agent) and the intake bridge
-as a task. `create_app(settings)` builds it; `run_worker(settings)` runs it until SIGTERM/SIGINT.
+"""The stream worker: one Faust app with the incident engine (tables, agent), and the intake bridge
+in a child process it supervises (or as a task of the app when `intake_process` is off).
+`create_app(settings)` builds it; `run_worker(settings)` runs it until SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -10,22 +11,21 @@ import logging
 import faust
 
 from deploy.settings import Settings
-from schemas.registry import load_registry
-from schemas.topics import Topics
+from streams.bridge_process import BridgeProcess, bridge_for
 from streams.clock import clock_from
 from streams.incidents.agent import Runtime, attach
 from streams.incidents.policy import load_policy
-from streams.intake import Bridge
 
 log = logging.getLogger(__name__)
 
 
 def create_app(
     settings: Settings, loop: asyncio.AbstractEventLoop | None = None
-) -> tuple[faust.App, Runtime, Bridge]:
+) -> tuple[faust.App, Runtime, BridgeProcess | object]:
     prefix = settings.topic_prefix
-    topics = Topics(prefix)
     clock = clock_from(settings.clock_speed, settings.clock_epoch)
+    # The bridge (maybe another process) must map event times onto the very same clock.
+    settings = settings.model_copy(update={"clock_epoch": clock.epoch})
     policy = load_policy(settings.policy_file)
     app = faust.App(
         f"{prefix}cityops-engine",
@@ -50,22 +50,17 @@ def create_app(
         broker_rebalance_timeout=5.0,
     )
     runtime = attach(app, settings, policy, clock)
-    bridge = Bridge(
-        bootstrap=settings.bootstrap,
-        source=topics.events,
-        bundles=topics.bundles,
-        group=f"{prefix}cityops-intake",
-        partitions=settings.partitions,
-        clock=clock,
-        registry=load_registry(),
-        tick_seconds=settings.tick_seconds,
-    )
+    bridge = BridgeProcess(settings) if settings.intake_process else bridge_for(settings)
 
     @app.task
     async def intake() -> None:
         await runtime.start()
         try:
-            await bridge.run()
+            if isinstance(bridge, BridgeProcess):
+                bridge.start()
+                await bridge.supervise()
+            else:
+                await bridge.run()
         except asyncio.CancelledError:
             raise
         except BaseException:
@@ -75,7 +70,10 @@ def create_app(
 
     @app.on_before_shutdown.connect
     def _stop(app, **kwargs) -> None:
-        bridge.stopping.set()
+        if isinstance(bridge, BridgeProcess):
+            bridge.stop()
+        else:
+            bridge.stopping.set()
 
     return app, runtime, bridge
 

@@ -155,25 +155,28 @@ def layout(backend, lang: str = "zh") -> html.Div:
 
 
 def snapshot(backend, scope: str | None, now: int) -> dict:
-    """Everything one refresh shows, straight from storage.queries, the queries in parallel
-    (each pool thread has its own ClickHouse connection)."""
+    """Everything one refresh shows. The incident counters and lists come from the latest-state
+    cache (one delta read per refresh, storage/snapshot.py); the event queries run beside it in
+    parallel (each pool thread has its own ClickHouse connection)."""
     midnight = int(_local_midnight(now))
     calls = {
-        "counters": (q.incident_counters, {"now": now}),
         "events": (q.event_counts, {"today_start": midnight, "now": now}),
         "fresh": (q.freshness, {"now": now}),
         "epm": (q.events_per_minute, {"now": now}),
         "cats": (q.top_categories, {"since": midnight}),
-        "severe": (q.severe_open, {"limit": 200}),
-        "joint": (q.joint_open, {"limit": 6}),
         "events_feed": (q.latest_events, {"since": now - 3600}),
         "transitions": (q.latest_transitions, {"since": now - 3600}),
     }
+    cache = backend.pool.submit(backend.incidents.refresh, now)
     futures = {
         name: backend.pool.submit(backend.run, fn, scope=scope, **kw)
         for name, (fn, kw) in calls.items()
     }
     data = {name: future.result() for name, future in futures.items()}
+    view = cache.result()
+    data["counters"] = view.counters(scope)
+    data["severe"] = view.severe_open(limit=200, scope=scope)
+    data["joint"] = view.joint_open(limit=6, scope=scope)
     data["tasks"] = backend.run(q.tasks_of, tuple(i["incident_id"] for i in data["joint"]))
     return data
 

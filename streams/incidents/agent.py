@@ -125,12 +125,15 @@ class Runtime:
         self.kafka = None
         self._snapshots: dict[int, list[Incident]] | None = None
         self.bundles = 0
+        self.draining = None
 
     async def start(self) -> None:
         self.kafka = producer(self.settings.bootstrap, f"{self.settings.topic_prefix}engine")
         await self.kafka.start()
 
     async def stop(self) -> None:
+        if self.draining is not None:
+            self.draining.cancel()
         if self.kafka is not None:
             await self.kafka.stop()
         self.writer.close()
@@ -158,6 +161,15 @@ class Runtime:
                 )
             if self.writer.due() or len(self.unacked) >= 200:
                 await self._commit()
+
+    async def drain(self) -> None:
+        """On shutdown: commit whatever is applied so Faust's wait for acks ends promptly (Faust
+        waits for every delivered bundle to be acked before it commits and stops)."""
+        while True:
+            async with self.lock:
+                if self.unacked:
+                    await self._commit()
+            await asyncio.sleep(0.1)
 
     async def commit_if_due(self) -> None:
         async with self.lock:
@@ -249,6 +261,11 @@ def attach(app: faust.App, settings: Settings, policy: Policy, clock: Clock) -> 
         except Exception:
             log.exception("incident engine failed to commit")
             raise
+
+    @app.on_before_shutdown.connect
+    def _drain(app, **kwargs) -> None:
+        if runtime.kafka is not None:
+            runtime.draining = asyncio.ensure_future(runtime.drain())
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app, assigned, **kwargs):

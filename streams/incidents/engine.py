@@ -58,7 +58,9 @@ class Engine:
     partitions: int
     policy: Policy
     _incidents: dict[str, tuple[int, Incident]] = field(default_factory=dict)
-    _repeats: dict[str, tuple[int, list[Candidate]]] = field(default_factory=dict)
+    # Repeat buckets being changed: incident id → candidate, updated in place (the table keeps
+    # each bucket as a list; it is copied into a dict once per commit, not rebuilt per change).
+    _repeats: dict[str, tuple[int, dict[str, Candidate]]] = field(default_factory=dict)
     _clock: dict[int, datetime] = field(default_factory=dict)
     _timers: dict[int, list[tuple[float, str]]] = field(default_factory=dict)
     outbox: Outbox = field(default_factory=Outbox)
@@ -70,11 +72,12 @@ class Engine:
         pending = self._incidents.get(incident_id)
         return pending[1] if pending else self.incidents.get(incident_id)
 
-    def bucket(self, key: str) -> list[Candidate]:
+    def bucket(self, key: str):
+        """The candidates of one (street, category) bucket, overlay first."""
         pending = self._repeats.get(key)
         if pending:
-            return pending[1]
-        return self.repeats.get(key) or []
+            return pending[1].values()
+        return self.repeats.get(key) or ()
 
     def needs_restore(self, partition: int) -> bool:
         key = RESTORED_KEY.format(partition=partition)
@@ -180,16 +183,20 @@ class Engine:
 
     def _index(self, partition: int, incident: Incident) -> None:
         key = bucket_key(incident.chain, incident.category)
-        now = incident.updated_at or incident.reported_at
-        entry = candidate_of(incident)
-        bucket = [
-            c
-            for c in self.bucket(key)
-            if c.incident_id != incident.id
-            and in_window(c, now, self.policy.repeat_days_after_close)
-        ]
-        bucket.append(entry)
-        self._repeats[key] = (partition, bucket)
+        pending = self._repeats.get(key)
+        if pending is None:
+            # First change of this bucket since the last commit: copy it from the table, and
+            # drop incidents closed longer than the repeat window while at it.
+            now = incident.updated_at or incident.reported_at
+            days = self.policy.repeat_days_after_close
+            bucket = {
+                c.incident_id: c for c in self.repeats.get(key) or () if in_window(c, now, days)
+            }
+            self._repeats[key] = (partition, bucket)
+        else:
+            bucket = pending[1]
+            bucket.pop(incident.id, None)  # re-inserted last: the bucket keeps change order
+        bucket[incident.id] = candidate_of(incident)
 
     def _arm(self, partition: int, incident: Incident) -> None:
         due = next_due(incident)
@@ -224,7 +231,7 @@ class Engine:
             self._index(partition, incident)
             self._arm(partition, incident)
             installed += 1
-        self._repeats[RESTORED_KEY.format(partition=partition)] = (partition, [])
+        self._repeats[RESTORED_KEY.format(partition=partition)] = (partition, {})
         return installed
 
     # -- commit -------------------------------------------------------------------------------
@@ -234,8 +241,8 @@ class Engine:
         for key, (partition, value) in self._incidents.items():
             incidents.setdefault(partition, []).append((key, value))
         repeats: dict[int, list] = {}
-        for key, (partition, value) in self._repeats.items():
-            repeats.setdefault(partition, []).append((key, value))
+        for key, (partition, bucket) in self._repeats.items():
+            repeats.setdefault(partition, []).append((key, list(bucket.values())))
         self._incidents.clear()
         self._repeats.clear()
         return incidents, repeats

@@ -5,7 +5,7 @@ them by column name (storage/writer.py). Kafka messages of the same facts: strea
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 
 import msgspec
 
@@ -13,7 +13,6 @@ from streams.incidents.model import ActionIn, Incident, RejectIn, ReportIn, Tran
 
 _state = msgspec.json.Encoder()
 _state_decoder = msgspec.json.Decoder(Incident)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def encode_state(incident: Incident) -> bytes:
@@ -24,148 +23,165 @@ def decode_state(state: bytes | str) -> Incident:
     return _state_decoder.decode(state)
 
 
-def event_row(item: ReportIn | ActionIn, incident_id: str) -> dict:
+def _ts(moment: datetime) -> int:
+    """Unix seconds: the driver stores ints as they are (no per-value timezone conversion)."""
+    return int(moment.timestamp())
+
+
+def _ts_or_none(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp())
+
+
+def as_dict(table: str, row: tuple) -> dict:
+    """A row by column name (for tests and debugging)."""
+    from storage.writer import COLUMNS
+
+    return dict(zip(COLUMNS[table], row, strict=True))
+
+
+# Every builder returns a tuple in its table's column order (storage/ddl.py, checked by a unit
+# test): the writer inserts column-wise without per-row dict lookups.
+def event_row(item: ReportIn | ActionIn, incident_id: str) -> tuple:
     if isinstance(item, ReportIn):
         report, chain = item.report, item.chain
-        return {
-            "id": item.id,
-            "type": "city.report.v1",
-            "source": f"/departments/{item.department}",
-            "department": item.department,
-            "time": item.time or item.at,
-            "received_at": item.received_at,
-            "district": chain.district,
-            "street": chain.street,
-            "community": chain.community,
-            "grid": chain.grid,
-            "micro_grid": chain.micro_grid,
-            "category": report.category,
-            "severity": report.severity,
-            "channel": report.channel,
-            "title": report.title,
-            "incident_id": incident_id,
-            "payload": item.raw.decode("utf-8", "replace"),
-        }
-    district = street = ""
-    return {
-        "id": item.id,
-        "type": f"city.incident.{item.verb}.v1",
-        "source": f"/departments/{item.department}",
-        "department": item.action.department,
-        "time": item.time or item.at,
-        "received_at": item.received_at,
-        "district": district,
-        "street": street,
-        "community": "",
-        "grid": "",
-        "micro_grid": "",
-        "category": "",
-        "severity": 0,
-        "channel": "",
-        "title": "",
-        "incident_id": incident_id,
-        "payload": item.raw.decode("utf-8", "replace"),
-    }
+        return (
+            item.id,
+            "city.report.v1",
+            f"/departments/{item.department}",
+            item.department,
+            _ts(item.time or item.at),
+            _ts(item.received_at),
+            chain.district,
+            chain.street,
+            chain.community,
+            chain.grid,
+            chain.micro_grid,
+            report.category,
+            report.severity,
+            report.channel,
+            report.title,
+            incident_id,
+            item.raw.decode("utf-8", "replace"),
+        )
+    return _action_row(item, incident_id, "", "", "", "", "", "", 0)
 
 
-def action_event_row(item: ActionIn, incident: Incident) -> dict:
-    row = event_row(item, incident.id)
-    chain = incident.chain
-    row.update(
-        district=chain.district,
-        street=chain.street,
-        community=chain.community,
-        grid=chain.grid,
-        micro_grid=chain.micro_grid,
-        category=incident.category,
-        severity=incident.severity,
+def _action_row(item: ActionIn, incident_id: str, district, street, community, grid,
+                micro_grid, category, severity) -> tuple:
+    return (
+        item.id,
+        f"city.incident.{item.verb}.v1",
+        f"/departments/{item.department}",
+        item.action.department,
+        _ts(item.time or item.at),
+        _ts(item.received_at),
+        district,
+        street,
+        community,
+        grid,
+        micro_grid,
+        category,
+        severity,
+        "",
+        "",
+        incident_id,
+        item.raw.decode("utf-8", "replace"),
     )
-    return row
 
 
-def incident_row(incident: Incident) -> dict:
+def action_event_row(item: ActionIn, incident: Incident) -> tuple:
     chain = incident.chain
-    return {
-        "incident_id": incident.id,
-        "status": incident.status,
-        "level": incident.level,
-        "unit_code": incident.unit_code,
-        "owner_unit": incident.owner_unit,
-        "district": chain.district,
-        "street": chain.street,
-        "community": chain.community,
-        "grid": chain.grid,
-        "micro_grid": chain.micro_grid,
-        "category": incident.category,
-        "severity": incident.severity,
-        "title": incident.title,
-        "lead_department": incident.lead_department,
-        "departments": incident.departments,
-        "joint": int(len(incident.tasks) > 1),
-        "reported_at": incident.reported_at,
-        "accepted_at": incident.accepted_at,
-        "resolved_at": incident.resolved_at,
-        "closed_at": incident.closed_at,
-        "accept_due": incident.accept_due,
-        "resolve_due": incident.resolve_due,
-        "escalations": incident.escalations,
-        "breaches": incident.breaches,
-        "repeat_count": incident.repeat_count,
-        "reopened": incident.reopened,
-        "satisfied": None if incident.satisfied is None else int(incident.satisfied),
-        "lat": incident.lat if incident.lat is not None else 0.0,
-        "lon": incident.lon if incident.lon is not None else 0.0,
-        "version": incident.version,
-        "updated_at": incident.updated_at or incident.reported_at,
-        "state": encode_state(incident).decode(),
-    }
+    return _action_row(
+        item, incident.id, chain.district, chain.street, chain.community, chain.grid,
+        chain.micro_grid, incident.category, incident.severity,
+    )
 
 
-def transition_row(t: Transition) -> dict:
-    return {
-        "incident_id": t.incident_id,
-        "seq": t.seq,
-        "at": t.at,
-        "kind": t.kind,
-        "from_status": t.from_status,
-        "to_status": t.to_status,
-        "level": t.level,
-        "unit_code": t.unit_code,
-        "department": t.department,
-        "actor": t.actor,
-        "reason": t.reason,
-        "event_id": t.event_id,
-    }
+def incident_row(incident: Incident) -> tuple:
+    chain = incident.chain
+    return (
+        incident.id,
+        incident.status,
+        incident.level,
+        incident.unit_code,
+        incident.owner_unit,
+        chain.district,
+        chain.street,
+        chain.community,
+        chain.grid,
+        chain.micro_grid,
+        incident.category,
+        incident.severity,
+        incident.title,
+        incident.lead_department,
+        [t.department for t in incident.tasks],
+        int(len(incident.tasks) > 1),
+        _ts(incident.reported_at),
+        _ts_or_none(incident.accepted_at),
+        _ts_or_none(incident.resolved_at),
+        _ts_or_none(incident.closed_at),
+        _ts(incident.accept_due),
+        _ts(incident.resolve_due),
+        incident.escalations,
+        incident.breaches,
+        incident.repeat_count,
+        incident.reopened,
+        None if incident.satisfied is None else int(incident.satisfied),
+        incident.lat if incident.lat is not None else 0.0,
+        incident.lon if incident.lon is not None else 0.0,
+        incident.version,
+        _ts(incident.updated_at or incident.reported_at),
+        _state.encode(incident).decode(),
+    )
 
 
-def task_rows(incident: Incident) -> list[dict]:
+def transition_row(t: Transition) -> tuple:
+    return (
+        t.incident_id,
+        t.seq,
+        _ts(t.at),
+        t.kind,
+        t.from_status,
+        t.to_status,
+        t.level,
+        t.unit_code,
+        t.department,
+        t.actor,
+        t.reason,
+        t.event_id,
+    )
+
+
+def task_rows(incident: Incident) -> list[tuple]:
+    version = incident.version
+    updated = incident.updated_at
     return [
-        {
-            "incident_id": incident.id,
-            "department": task.department,
-            "role": task.role,
-            "status": task.status,
-            "assigned_at": task.assigned_at,
-            "accepted_at": task.accepted_at,
-            "done_at": task.done_at,
-            "version": incident.version,
-            "updated_at": incident.updated_at or task.assigned_at,
-        }
+        (
+            incident.id,
+            task.department,
+            task.role,
+            task.status,
+            _ts(task.assigned_at),
+            _ts_or_none(task.accepted_at),
+            _ts_or_none(task.done_at),
+            version,
+            _ts(updated or task.assigned_at),
+        )
         for task in incident.tasks
     ]
 
 
-def rejected_row(item: RejectIn) -> dict:
-    return {
-        "reject_id": item.reject_id,
-        "received_at": item.received_at,
-        "reason": item.reason,
-        "path": item.path,
-        "event_id": item.event_id,
-        "source": item.source,
-        "type": item.type,
-        "raw": item.raw.decode("utf-8", "replace"),
-    }
+def rejected_row(item: RejectIn) -> tuple:
+    return (
+        item.reject_id,
+        _ts(item.received_at),
+        item.reason,
+        item.path,
+        item.event_id,
+        item.source,
+        item.type,
+        item.raw.decode("utf-8", "replace"),
+    )
 
 
 def misfit_reject(item: ActionIn | ReportIn, reason: str) -> RejectIn:

@@ -111,7 +111,7 @@ def cjk_font():
         )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(cjk_font):
     """Debian's Chromium through playwright (never a downloaded browser)."""
     from playwright.sync_api import sync_playwright

@@ -20,38 +20,36 @@ from tests.unit.streams.builders import POLICY, T0, a_report, an_action
 def test_row_builders_match_the_table_columns():
     item = a_report()
     incident, transitions, _ = step(None, item, T0, POLICY)
-    assert set(rows.event_row(item, incident.id)) == set(COLUMNS["events"])
-    assert set(rows.incident_row(incident)) == set(COLUMNS["incidents"])
-    assert set(rows.transition_row(transitions[0])) == set(COLUMNS["incident_transitions"])
-    assert set(rows.task_rows(incident)[0]) == set(COLUMNS["dept_tasks"])
     action = an_action("accept", incident)
-    assert set(rows.action_event_row(action, incident)) == set(COLUMNS["events"])
-    reject = rows.misfit_reject(action, "why")
-    assert set(rows.rejected_row(reject)) == set(COLUMNS["rejected_events"])
+    built = {
+        "events": [rows.event_row(item, incident.id), rows.action_event_row(action, incident)],
+        "incidents": [rows.incident_row(incident)],
+        "incident_transitions": [rows.transition_row(transitions[0])],
+        "dept_tasks": rows.task_rows(incident),
+        "rejected_events": [rows.rejected_row(rows.misfit_reject(action, "why"))],
+    }
+    for table, made in built.items():
+        for row in made:
+            assert len(row) == len(COLUMNS[table]), table
+    event = rows.as_dict("events", built["events"][0])
+    assert event["id"] == item.id and event["incident_id"] == incident.id
+    assert event["micro_grid"] == item.chain.micro_grid
+    assert event["time"] == int((item.time or item.at).timestamp())
+    stored = rows.as_dict("incidents", built["incidents"][0])
+    assert stored["incident_id"] == incident.id and stored["status"] == incident.status
+    assert stored["version"] == incident.version and stored["accepted_at"] is None
+    task = rows.as_dict("dept_tasks", built["dept_tasks"][0])
+    assert task["department"] == incident.tasks[0].department and task["role"] == "lead"
+    transition = rows.as_dict("incident_transitions", built["incident_transitions"][0])
+    assert transition["kind"] == transitions[0].kind and transition["seq"] == transitions[0].seq
+    reject = rows.as_dict("rejected_events", built["rejected_events"][0])
+    assert reject["reason"] == "why" and reject["event_id"] == action.id
 
 
 def test_state_snapshot_round_trips():
     incident, _, _ = step(None, a_report(), T0, POLICY)
-    assert rows.decode_state(rows.incident_row(incident)["state"]) == incident
-
-
-def test_writer_batches_until_due_and_retries_until_stored():
-    calls, sleeps = [], []
-    writer = ClickHouseWriter(ClickHouseTarget(), max_rows=2, max_delay=60, sleep=sleeps.append)
-    failures = iter([True, True, False])
-
-    def insert(table, batch):
-        if next(failures):
-            raise ConnectionError("down")
-        calls.append((table, len(batch)))
-
-    writer._insert = insert
-    writer.add("events", {"id": "1"})
-    assert not writer.due()
-    writer.add("events", {"id": "2"})
-    assert writer.due()
-    assert writer.flush() == 2
-    assert calls == [("events", 2)] and sleeps == [0.2, 0.4] and writer.pending == 0
+    state = rows.as_dict("incidents", rows.incident_row(incident))["state"]
+    assert rows.decode_state(state) == incident
 
 
 def test_faust_tables_use_the_msgpack_codecs():

@@ -1,0 +1,133 @@
+"""The intake bridge in a process of its own, started and supervised by the worker: validation and
+bundling run on one core while the Faust engine runs on the other (docs/performance.md).
+
+The child exits when its parent dies (even by SIGKILL); the parent restarts a child that died and
+stops it on shutdown. Both sides are at-least-once on their own (docs/architecture.md), so a kill of
+either at any moment loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import time
+
+from deploy.settings import Settings
+
+log = logging.getLogger(__name__)
+_PR_SET_PDEATHSIG = 1
+
+
+def bridge_for(settings: Settings):
+    """The Bridge of `settings` (in whatever process calls it)."""
+    from schemas.registry import load_registry
+    from schemas.topics import Topics
+    from streams.clock import clock_from
+    from streams.intake import Bridge
+
+    topics = Topics(settings.topic_prefix)
+    return Bridge(
+        bootstrap=settings.bootstrap,
+        source=topics.events,
+        bundles=topics.bundles,
+        group=f"{settings.topic_prefix}cityops-intake",
+        partitions=settings.partitions,
+        clock=clock_from(settings.clock_speed, settings.clock_epoch),
+        registry=load_registry(),
+        tick_seconds=settings.tick_seconds,
+    )
+
+
+def run_bridge(settings: Settings, parent: int) -> None:
+    """The child's entry point: run the bridge until SIGTERM or until the parent is gone."""
+    with contextlib.suppress(OSError, AttributeError):  # Linux: die with the parent
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="[%(asctime)s] [%(process)d] [%(levelname)s] bridge: %(message)s",
+    )
+    try:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    except ImportError:  # pragma: no cover - uvloop is a dependency
+        loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    bridge = bridge_for(settings)
+
+    async def watch_parent() -> None:
+        while not bridge.stopping.is_set():
+            if os.getppid() != parent:
+                log.warning("worker process gone; stopping")
+                bridge.stopping.set()
+            await asyncio.sleep(0.5)
+
+    async def main() -> None:
+        loop.add_signal_handler(signal.SIGTERM, bridge.stopping.set)
+        loop.add_signal_handler(signal.SIGINT, bridge.stopping.set)
+        watcher = asyncio.ensure_future(watch_parent())
+        try:
+            await bridge.run()
+        finally:
+            watcher.cancel()
+
+    loop.run_until_complete(main())
+    loop.close()
+
+
+class BridgeProcess:
+    """Parent side: starts the bridge child, restarts it when it dies, stops it on shutdown."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._context = multiprocessing.get_context("spawn")
+        self.process = None
+        self.restarts = 0
+        self._stopping = False
+
+    def start(self) -> None:
+        self.process = self._context.Process(
+            target=run_bridge, args=(self.settings, os.getpid()), name="cityops-bridge", daemon=True
+        )
+        self.process.start()
+        log.info("intake bridge started as process %s", self.process.pid)
+
+    async def supervise(self) -> None:
+        """Restarts the child when it exits on its own (backoff up to 5 s)."""
+        delay = 0.5
+        while not self._stopping:
+            await asyncio.sleep(0.5)
+            if self._stopping or self.process is None or self.process.is_alive():
+                continue
+            log.warning(
+                "intake bridge process exited with %s; restarting in %.1f s",
+                self.process.exitcode,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            if not self._stopping:
+                self.restarts += 1
+                self.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping = True
+        process = self.process
+        if process is None or not process.is_alive():
+            return
+        process.terminate()
+        deadline = time.monotonic() + timeout
+        while process.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if process.is_alive():
+            process.kill()
+        process.join(1.0)
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
