@@ -49,7 +49,7 @@ def generate(
     # One row per incident i with its stable attributes; versions v = 1..3 on top.
     base = """
     SELECT i, v,
-        concat('inc-', toString(i)) AS iid,
+        concat(st, '-', lower(hex(cityHash64(i, 'id')))) AS iid,
         {streets}[1 + cityHash64(i, 's') % {S}] AS st,
         substring(st, 1, 6) AS dist,
         {lats}[1 + cityHash64(i, 's') % {S}]
@@ -124,7 +124,8 @@ def generate(
                '","severity":', toString(sev), ',"title":"事项 ', toString(i),
                '","location":{{"district":"', dist, '","street":"', st, '"}}}}}}')
     FROM (
-        SELECT number, number % {incidents} AS i, concat('inc-', toString(i)) AS iid,
+        SELECT number, number % {incidents} AS i,
+            concat(st, '-', lower(hex(cityHash64(i, 'id')))) AS iid,
             {env["streets"]}[1 + cityHash64(i, 's') % {env["S"]}] AS st,
             substring(st, 1, 6) AS dist,
             {env["cats"]}[1 + cityHash64(i, 'c') % {env["C"]}] AS cat,
@@ -185,7 +186,7 @@ def bench_queries(
         f"SELECT incident_id, street FROM {db}.incidents "
         "WHERE joint = 1 ORDER BY reported_at DESC LIMIT 1"
     )
-    some_id, some_street = sample[0] if sample else ("inc-0", "")
+    some_id, some_street = sample[0] if sample else ("320105001-0", "")
     district = some_street[:6] or "320105"
     # The incident counters, markers and joint board come from the latest-state cache: its
     # first refresh loads every incident (timed on its own), later ones read the delta.

@@ -53,11 +53,7 @@ class BenchEnv:
                             partitions=partitions or self.partitions, database=target.database)
         settings.home.mkdir(parents=True, exist_ok=True)
         svc.create_topics(self.bootstrap, all_topics(settings), settings.partitions)
-        env = {**os.environ, "CITYOPS_HOME": str(settings.home),
-               "CITYOPS_KAFKA_BOOTSTRAP": self.bootstrap, "CITYOPS_CLICKHOUSE_URL": target.url(),
-               "CITYOPS_TOPIC_PREFIX": settings.topic_prefix,
-               "CITYOPS_PARTITIONS": str(settings.partitions), "CITYOPS_DATABASE": target.database}
-        return settings, env
+        return settings, {**os.environ, **svc.worker_env(settings)}
 
 
 @contextlib.contextmanager
@@ -126,24 +122,49 @@ def event_mix(n: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
     return pairs
 
 
-WARMUP = {
-    "specversion": "1.0", "type": "city.report.v1", "source": "/departments/grid_inspect",
-    "datacontenttype": "application/json",
-    "data": {"channel": "grid_patrol", "category": "garbage_sorting", "severity": 1,
-             "title": "bench warm-up", "location": {"district": "320102"}},
-}
+def sample_reports(
+    n: int, seed: int = 7, *, start: dt.datetime | None = None, run: str = "bench"
+) -> list[tuple[bytes, bytes]]:
+    """(key, value) pairs of n city.report.v1 CloudEvents over random micro-grids and categories
+    (ids `<run>-<i>`), for the engine's integration tests."""
+    import random
 
-
-def warmups(partitions: int, run: str) -> list[tuple[bytes, bytes, int]]:
-    """One valid report per partition, with an id the measurement waits for."""
     import orjson
 
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return [(b"320102", orjson.dumps({**WARMUP, "id": f"warmup-{run}-{p}", "time": now,
-                                      "partitionkey": "320102"}), p) for p in range(partitions)]
+    from schemas.registry import load_registry
+    from schemas.taxonomy import CATEGORIES
+
+    rng = random.Random(seed)
+    registry = load_registry()
+    micro_grids = [u.code for u in registry.units("micro_grid")]
+    categories = sorted(CATEGORIES)
+    channels = ["hotline", "grid_patrol", "app", "video"]
+    start = start or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)
+    out = []
+    for i in range(n):
+        micro = rng.choice(micro_grids)
+        category = CATEGORIES[rng.choice(categories)]
+        location = {"district": micro[:6], "street": micro[:9], "community": micro[:12],
+                    "grid": micro[:14], "micro_grid": micro}
+        if rng.random() < 0.3:
+            lat, lon = registry.point(micro)
+            location.update(lat=lat, lon=lon)
+        event = {
+            "specversion": "1.0", "id": f"{run}-{i}", "source": "/departments/hotline12345",
+            "type": "city.report.v1",
+            "time": (start + dt.timedelta(milliseconds=i)).isoformat().replace("+00:00", "Z"),
+            "partitionkey": micro[:9], "datacontenttype": "application/json",
+            "data": {"channel": rng.choice(channels), "category": category.code,
+                     "severity": category.default_severity, "title": category.name_zh,
+                     "location": location, "external_ref": f"12345-{i:08d}",
+                     "description": "市民来电反映" + category.name_zh},
+        }
+        out.append((micro[:9].encode(), orjson.dumps(event)))
+    return out
 
 
 async def publish_all(bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes]]) -> float:
+    """Publishes every (key, value) and waits for the broker's acknowledgements; seconds taken."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20,
@@ -161,18 +182,6 @@ async def publish_all(bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes
     finally:
         await producer.stop()
     return time.perf_counter() - started
-
-
-async def publish_warmups(bootstrap: str, topic: str, items) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        for key, value, partition in items:
-            await producer.send_and_wait(topic, value, key=key, partition=partition)
-    finally:
-        await producer.stop()
 
 
 def stored_count(client, database: str, table: str = "events", prefix: str | None = None) -> int:

@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 
+import orjson
 import psutil
 
 from deploy import bench
@@ -238,17 +239,20 @@ def latency_at(env: bench.BenchEnv, rate: float, seconds: float) -> dict:
     client = connect(settings.clickhouse)
     topic = Topics(settings.topic_prefix).events
     procs = start_workers(env_vars, 1, settings.home)
+    alive = alive_check(procs, settings.home)
     tag = f"lat{uuid.uuid4().hex[:5]}"
     items = valid_mix(int(rate * seconds), tag)
     sent_at: dict[str, float] = {}
     seen_at: dict[str, float] = {}
     try:
-        warm = bench.warmups(env.partitions, tag + "w")
-        asyncio.run(bench.publish_warmups(env.bootstrap, topic, warm))
+        # Warm-up: a few reports stored end to end before the clock starts (worker start-up).
+        warm = valid_mix(20, tag + "w")
+        asyncio.run(bench.publish_all(env.bootstrap, topic, [(k, orjson.dumps(b)) for k, b in warm]))
         deadline = time.monotonic() + 120
-        while bench.stored_count(client, settings.database, prefix=f"warmup-{tag}w") < len(warm):
+        while bench.stored_count(client, settings.database, prefix=tag + "w-") < len(warm):
+            alive()
             if time.monotonic() > deadline:
-                raise TimeoutError("worker did not store warm-up events within 120 s")
+                raise TimeoutError("worker did not store the warm-up events within 120 s")
             time.sleep(0.05)
         publisher = threading.Thread(target=asyncio.run, args=(
             paced_publish(env.bootstrap, topic, items, rate, sent_at),), daemon=True)
@@ -285,9 +289,13 @@ def latency_at(env: bench.BenchEnv, rate: float, seconds: float) -> dict:
 
 
 def latency(env, events=None, quick=False) -> dict:
-    seconds = 10 if quick else 60
+    """Steady rates for 60 s each (quick: 200/s for 10 s); `events` sets the events per rate."""
     rates = (200,) if quick else (1000, 2000, 5000)
-    return {"runs": [latency_at(env, rate, seconds) for rate in rates],
+    runs = []
+    for rate in rates:
+        seconds = events / rate if events else (10 if quick else 60)
+        runs.append(latency_at(env, rate, seconds))
+    return {"runs": runs,
             "method": "publish time to the poll (every 50 ms) that first sees the id in ClickHouse"}
 
 

@@ -301,3 +301,38 @@ def create_topics(bootstrap: str, names: list[str], partitions: int) -> list[str
         return missing
     finally:
         admin.close()
+
+
+def worker_env(settings) -> dict[str, str]:
+    """The CITYOPS_* variables that give a child process exactly `settings`."""
+    env = {
+        "CITYOPS_HOME": str(settings.home),
+        "CITYOPS_KAFKA_BOOTSTRAP": settings.bootstrap,
+        "CITYOPS_CLICKHOUSE_URL": settings.clickhouse.url(),
+        "CITYOPS_TOPIC_PREFIX": settings.topic_prefix,
+        "CITYOPS_PARTITIONS": str(settings.partitions),
+        "CITYOPS_DATABASE": settings.database,
+        "CITYOPS_CLOCK_SPEED": str(settings.clock_speed),
+        "CITYOPS_TICK_SECONDS": str(settings.tick_seconds),
+        "CITYOPS_FLUSH_SECONDS": str(settings.flush_seconds),
+    }
+    if settings.clock_epoch is not None:
+        env["CITYOPS_CLOCK_EPOCH"] = repr(settings.clock_epoch)
+    return env
+
+
+def start_worker(settings, log: Path, extra_env: dict[str, str] | None = None):
+    """A real worker process (`python -m streams worker`, its bridge process included) in a
+    session of its own, so a process-group signal reaches both."""
+    import sys
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as fh:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams", "worker"],
+            env={**os.environ, **(extra_env or {}), **worker_env(settings)},
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )

@@ -7,7 +7,7 @@ Incidents are keyed by cityHash64(incident_id), the key the other latest-state q
 from __future__ import annotations
 
 from storage.client import check_database_name
-from storage.queries import _WIDE_KEYS, _WIDE_SELECT, _LATEST_WIDE, _scope
+from storage.queries import _LATEST_WIDE, _WIDE_KEYS, _WIDE_SELECT, _scope
 
 # (h, version, updated_at, status, level, district, joint, breached, escalated, repeat,
 #  reopened, satisfied, severity, reported_at): one row per incident.

@@ -469,8 +469,8 @@ def search_incidents(
     """(total matching, one page) of incidents; filtering, sorting and paging in ClickHouse.
     Attributes fixed at opening (place, category, time) filter rows before the latest state is
     taken (the primary key starts with district); status, severity and title filter it after.
-    A title filter first narrows to incidents with any version matching (one pass over `title`),
-    so the latest title is aggregated only for those."""
+    (Narrowing a title search first to ids with any matching version was measured slower on
+    18.16: the extra pass over `incident_id` costs more than it saves.)"""
     db = check_database_name(db)
     where = ["reported_at >= toDateTime(%(since)s)", "reported_at < toDateTime(%(until)s)"]
     having = ["1"]
@@ -492,10 +492,6 @@ def search_incidents(
     if flt.text:
         having.append("positionCaseInsensitiveUTF8(s_title, %(text)s) > 0")
         extra += _SEARCH_EXTRA["text"]
-        where.append(
-            f"incident_id IN (SELECT incident_id FROM {db}.incidents WHERE {' AND '.join(where)}"
-            " AND positionCaseInsensitiveUTF8(title, %(text)s) > 0)"
-        )
     inner = _SEARCH_NARROW.format(db=db, where=" AND ".join(where), extra=extra)
     order = SORTABLE.get(sort, "s_reported_at") + (" DESC" if descending else " ASC")
     params = {
@@ -575,6 +571,14 @@ _TIME_COLUMNS = {
 }
 
 
+def district_of_id(incident_id: str) -> str | None:
+    """The district adcode an incident id starts with (ids are `<street or district code>-<hash>`,
+    streams/incidents/logic.py), or None. Lets a lookup by id use the primary key
+    (district, incident_id) instead of scanning every id."""
+    head, sep, _ = incident_id.partition("-")
+    return head[:6] if sep and head.isdigit() and len(head) >= 6 else None
+
+
 def incident(client, db: str, incident_id: str, *, scope: str | None = None) -> dict | None:
     """The latest version of one incident, or None (also when outside the officer's scope)."""
     db = check_database_name(db)
@@ -582,12 +586,14 @@ def incident(client, db: str, incident_id: str, *, scope: str | None = None) -> 
         f"toUnixTimestamp(ifNull({c}, toDateTime(0)))" if c in _TIME_COLUMNS else c
         for c in _INCIDENT_COLUMNS
     )
+    home = district_of_id(incident_id)
+    by_key = " AND district = %(home)s" if home else ""
     sql = f"""
     SELECT {cols} FROM {db}.incidents
-    WHERE incident_id = %(id)s {_scope(scope)}
+    WHERE incident_id = %(id)s {by_key} {_scope(scope)}
     ORDER BY version DESC LIMIT 1
     """
-    rows = client.execute(sql, {"id": incident_id, "scope": scope})
+    rows = client.execute(sql, {"id": incident_id, "scope": scope, "home": home})
     if not rows:
         return None
     item = dict(zip(_INCIDENT_COLUMNS, rows[0], strict=True))

@@ -62,7 +62,8 @@ class LatestState:
         self.n_sorted = 0
         self.overflow: dict[int, int] = {}  # hash -> slot, incidents first seen after the load
         self.version = array("L")
-        self.code = array("Q")  # status | level << 16 | district << 32 | flags << 48 | severity << 56
+        # status | level << 16 | district << 32 | flags << 48 | severity << 56
+        self.code = array("Q")
         self.reported = array("L")
         self.listed: dict[int, dict] = {}  # slot -> wide row: open and (severe or joint)
         self.open_sums: dict[str, list[int]] = {}  # district -> OPEN_NAMES
@@ -257,11 +258,13 @@ class LatestState:
         """Bytes held by the cache's containers (arrays, index, window, listed rows; approx.)."""
         import sys
 
-        arrays = sum(a.buffer_info()[1] * a.itemsize for a in (self.keys, self.version, self.code, self.reported))
+        columns = (self.keys, self.version, self.code, self.reported)
+        arrays = sum(a.buffer_info()[1] * a.itemsize for a in columns)
         window = sys.getsizeof(self.window) + len(self.window) * 120  # tuple + two ints
         overflow = sys.getsizeof(self.overflow) + len(self.overflow) * 70
         listed = sys.getsizeof(self.listed) + sum(
-            sys.getsizeof(w) + sum(sys.getsizeof(v) for v in w.values()) for w in self.listed.values()
+            sys.getsizeof(w) + sum(sys.getsizeof(v) for v in w.values())
+            for w in self.listed.values()
         )
         return arrays + window + overflow + listed
 
@@ -395,7 +398,7 @@ class IncidentSnapshot:
                 return view
             if self._state is None:
                 self._state = self._load_state()
-                self._yesterday = self._run(st.yesterday_counters, now=now)
+                self.update_yesterday(now)
                 self._start_background()
             self._apply_delta(self._state, now)
             return self._publish(self._state)
@@ -418,13 +421,17 @@ class IncidentSnapshot:
         while not self._stop.wait(max(0.5, min(next_y, next_reload) - time.monotonic())):
             try:
                 if self.yesterday_seconds and time.monotonic() >= next_y:
-                    self._yesterday = self._run(st.yesterday_counters, now=int(self._clock()))
+                    self.update_yesterday(int(self._clock()))
                     next_y = time.monotonic() + self.yesterday_seconds
                 if self.reload_seconds and time.monotonic() >= next_reload:
                     self.reload()
                     next_reload = time.monotonic() + self.reload_seconds
             except Exception:  # noqa: BLE001 - storage may be down; the next round retries
                 next_y = next_reload = time.monotonic() + 5
+
+    def update_yesterday(self, now: int) -> None:
+        """Recompute the "same time yesterday" counters; the next refresh publishes them."""
+        self._yesterday = self._run(st.yesterday_counters, now=now)
 
     def reload(self) -> None:
         """Load a fresh state off the refresh path, then swap it in (heals very late rows)."""

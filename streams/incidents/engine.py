@@ -63,6 +63,7 @@ class Engine:
     _repeats: dict[str, tuple[int, dict[str, Candidate]]] = field(default_factory=dict)
     _clock: dict[int, datetime] = field(default_factory=dict)
     _timers: dict[int, list[tuple[float, str]]] = field(default_factory=dict)
+    _loaded: set[int] = field(default_factory=set)
     outbox: Outbox = field(default_factory=Outbox)
     applied: int = 0
     rejected: int = 0
@@ -85,8 +86,8 @@ class Engine:
 
     # -- applying a bundle --------------------------------------------------------------------
     def apply(self, partition: int, items: list[Item]) -> None:
-        if partition not in self._timers:
-            self._build_timers(partition)
+        if partition not in self._loaded:
+            self._load_partition(partition)
         for item in items:
             if isinstance(item, Tick):
                 self._tick(partition, item.now)
@@ -203,19 +204,46 @@ class Engine:
         if due is not None:
             heapq.heappush(self._timers.setdefault(partition, []), (due.timestamp(), incident.id))
 
-    def _build_timers(self, partition: int) -> None:
-        """Timers of the incidents this worker holds for `partition` (after start or rebalance)."""
+    def _load_partition(self, partition: int) -> None:
+        """After a start or rebalance: timers of every incident held for `partition`, and the
+        repeat index made to agree with the incidents table.
+
+        A SIGKILL in the middle of a commit's sends can leave the incidents changelog ahead of
+        the repeats changelog (they are separate topics): an incident recovered without its
+        index entry would let a later repeat report open a second incident. The incidents table
+        is the truth; missing or stale index entries are rewritten from it.
+        """
         self._timers[partition] = []
-        for key, incident in self.incidents.items():
-            if isinstance(incident, Incident) and self.partition_of(key) == partition:
-                self._arm(partition, incident)
+        held = {
+            key: incident
+            for key, incident in self.incidents.items()
+            if isinstance(incident, Incident) and self.partition_of(key) == partition
+        }
+        held.update(
+            (key, incident) for key, (p, incident) in self._incidents.items() if p == partition
+        )
+        days = self.policy.repeat_days_after_close
+        clock = self._clock.get(partition)
+        indexed: dict[str, dict[str, Candidate]] = {}
+        for incident in held.values():
+            self._arm(partition, incident)
+            key = bucket_key(incident.chain, incident.category)
+            bucket = indexed.get(key)
+            if bucket is None:
+                bucket = indexed[key] = {c.incident_id: c for c in self.bucket(key)}
+            entry = candidate_of(incident)
+            now = clock or incident.updated_at or incident.reported_at
+            if bucket.get(incident.id) != entry and in_window(entry, now, days):
+                self._index(partition, incident)
+        self._loaded.add(partition)
 
     def partition_of(self, incident_id: str) -> int:
         return partition_for(partition_key_of(incident_id) or incident_id, self.partitions)
 
     def forget_timers(self) -> None:
-        """After a rebalance: rebuild timers from the tables on the next bundle."""
+        """After a rebalance: rebuild timers (and check the index) on the next bundle."""
         self._timers.clear()
+        self._loaded.clear()
 
     # -- recovery from ClickHouse -------------------------------------------------------------
     def restore(self, partition: int, snapshots: Iterable[Incident]) -> int:

@@ -67,31 +67,44 @@ def match_repeat(
     carry coordinates.
     Among several matches an open incident wins, then the one closed most recently.
     """
-    live = [c for c in candidates if in_window(c, now, policy.repeat_days_after_close)]
-    if not live:
-        return None
+    # One pass over the bucket with plain comparisons; the great-circle distance only for
+    # candidates inside a bounding box around the point (it never excludes one within radius).
+    window = timedelta(days=policy.repeat_days_after_close)
     sensor = report.sensor.sensor_id if report.sensor else ""
     location = report.location
-    address = _norm(location.address)
-    tests = []
-    if sensor:
-        tests.append(lambda c: c.sensor_id == sensor)
     micro_grid = location.micro_grid or ""
-    if micro_grid:
-        tests.append(lambda c: c.micro_grid == micro_grid)
-    elif address:
-        tests.append(lambda c: not c.micro_grid and c.address == address)
-    if location.lat is not None and location.lon is not None:
-        lat, lon = location.lat, location.lon
-        tests.append(
-            lambda c: (
-                c.lat is not None
-                and c.lon is not None
-                and haversine_m(lat, lon, c.lat, c.lon) <= policy.repeat_radius_m
-            )
-        )
-    for test in tests:
-        found = [c for c in live if test(c)]
+    address = "" if micro_grid else _norm(location.address)
+    lat, lon = location.lat, location.lon
+    point = lat is not None and lon is not None
+    radius = policy.repeat_radius_m
+    if point:
+        dlat = math.degrees(radius / _EARTH_RADIUS_M) * 1.01
+        dlon = dlat / max(math.cos(math.radians(min(abs(lat) + dlat, 89.0))), 1e-6)
+    by_sensor: list[Candidate] = []
+    by_place: list[Candidate] = []
+    by_radius: list[Candidate] = []
+    for c in candidates:
+        if c.closed_at is not None and now - c.closed_at > window:
+            continue
+        if sensor and c.sensor_id == sensor:
+            by_sensor.append(c)
+        if micro_grid:
+            if c.micro_grid == micro_grid:
+                by_place.append(c)
+        elif address and not c.micro_grid and c.address == address:
+            by_place.append(c)
+        if (
+            point
+            and not by_sensor
+            and not by_place
+            and c.lat is not None
+            and c.lon is not None
+            and abs(c.lat - lat) <= dlat
+            and abs(c.lon - lon) <= dlon
+            and haversine_m(lat, lon, c.lat, c.lon) <= radius
+        ):
+            by_radius.append(c)
+    for found in (by_sensor, by_place, by_radius):
         if found:
             return max(found, key=_preference)
     return None
