@@ -44,7 +44,9 @@ def non_negative_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="cityops", description="cityops: city operations event bus and wall display")
+    parser = OneLineParser(
+        prog="cityops", description="cityops: city operations event bus and wall display"
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     up = sub.add_parser("up", help="start the local stack")
@@ -59,20 +61,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run one stream worker (the intake bridge and incident engine)")
     sub.add_parser("gateway", help="run the HTTP gateway")
     dash = sub.add_parser("dashboard", help="run the dashboard")
-    dash.add_argument("--dev", action="store_true", help="Dash development server instead of gunicorn")
+    dash.add_argument(
+        "--dev", action="store_true", help="Dash development server instead of gunicorn"
+    )
 
     pub = sub.add_parser("publish", help="validate and publish events from a JSON-lines file")
     pub.add_argument("file", type=Path)
     pub.add_argument("--dry-run", action="store_true", help="validate only, send nothing")
-    pub.add_argument("--department", help="publish as this department (default: each line's source)")
+    pub.add_argument(
+        "--department", help="publish as this department (default: each line's source)"
+    )
     pub.add_argument("--binary", action="store_true", help="binary content mode (ce_ headers)")
 
     sim = sub.add_parser("simulate", help="synthetic city traffic")
     sim.add_argument("--rate", type=positive_float, required=True, help="events per second")
-    sim.add_argument("--duration", type=non_negative_float, required=True,
-                     help="seconds to run (0 = until stopped)")
-    sim.add_argument("--scenario", default="normal",
-                     choices=["normal", "rainstorm", "gas-leak", "festival"])
+    sim.add_argument(
+        "--duration",
+        type=non_negative_float,
+        required=True,
+        help="seconds to run (0 = until stopped)",
+    )
+    sim.add_argument(
+        "--scenario", default="normal", choices=["normal", "rainstorm", "gas-leak", "festival"]
+    )
     sim.add_argument("--seed", type=int, default=None)
     sim.add_argument("--no-progress", action="store_true")
 
@@ -83,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--kind", choices=["units", "departments", "categories"], default="units")
 
     users = sub.add_parser("users", help="dashboard logins")
-    users_sub = users.add_subparsers(dest="users_command", required=True, parser_class=OneLineParser)
+    users_sub = users.add_subparsers(
+        dest="users_command", required=True, parser_class=OneLineParser
+    )
     add = users_sub.add_parser("add")
     add.add_argument("name")
     add.add_argument("--role", choices=["officer", "admin"], required=True)
@@ -96,8 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("department")
 
     bench = sub.add_parser("bench", help="benchmarks; results under bench/results/")
-    bench.add_argument("name", choices=["throughput", "latency", "scaling", "memory", "publishing",
-                                        "storage", "validator", "all"])
+    bench.add_argument(
+        "name",
+        choices=[
+            "throughput",
+            "latency",
+            "scaling",
+            "memory",
+            "publishing",
+            "storage",
+            "validator",
+            "all",
+        ],
+    )
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--events", type=int, default=None)
     bench.add_argument("--quick", action="store_true", help="small sizes, for smoke runs")
@@ -158,7 +182,7 @@ def dispatch(args: argparse.Namespace, settings) -> int:
                 print(f"{key:12} {value}")
         return 0
     if command == "registry":
-        from deploy.registry_cli import export, counts
+        from deploy.registry_cli import counts, export
 
         if args.registry_command == "export":
             return export(args.kind)
@@ -178,13 +202,27 @@ def dispatch(args: argparse.Namespace, settings) -> int:
     if command == "publish":
         from streams.publish.jsonl import publish_file
 
-        return publish_file(settings, args.file, dry_run=args.dry_run,
-                            department=args.department, binary=args.binary)
+        return publish_file(
+            settings,
+            args.file,
+            dry_run=args.dry_run,
+            department=args.department,
+            binary=args.binary,
+        )
     if command == "simulate":
         from streams.publish.simulator.run import run
 
-        return run(settings, rate=args.rate, duration=args.duration, scenario=args.scenario,
-                   seed=args.seed, progress=not args.no_progress) or 0
+        return (
+            run(
+                settings,
+                rate=args.rate,
+                duration=args.duration,
+                scenario=args.scenario,
+                seed=args.seed,
+                progress=not args.no_progress,
+            )
+            or 0
+        )
     if command == "users":
         from dashboard.auth import add_user_cli
 
@@ -196,7 +234,9 @@ def dispatch(args: argparse.Namespace, settings) -> int:
     if command == "bench":
         from deploy.bench import run_bench
 
-        return run_bench(settings, args.name, as_json=args.json, events=args.events, quick=args.quick)
+        return run_bench(
+            settings, args.name, as_json=args.json, events=args.events, quick=args.quick
+        )
     raise UsageError(f"unknown command {command}")
 
 

@@ -10,7 +10,11 @@ def counts(as_json: bool) -> int:
     from schemas.registry import load_registry
     from schemas.taxonomy import CATEGORIES, DEPARTMENTS
 
-    result = {**load_registry().counts(), "departments": len(DEPARTMENTS), "categories": len(CATEGORIES)}
+    result = {
+        **load_registry().counts(),
+        "departments": len(DEPARTMENTS),
+        "categories": len(CATEGORIES),
+    }
     if as_json:
         print(json.dumps(result))
     else:
@@ -25,11 +29,22 @@ def export(kind: str) -> int:
 
     out = sys.stdout
     if kind == "departments":
-        rows = ({"code": d.code, "name_zh": d.name_zh, "name_en": d.name_en} for d in DEPARTMENTS.values())
+        rows = (
+            {"code": d.code, "name_zh": d.name_zh, "name_en": d.name_en}
+            for d in DEPARTMENTS.values()
+        )
     elif kind == "categories":
-        rows = ({"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en,
-                 "lead_department": c.lead_department, "default_severity": c.default_severity,
-                 "joint_departments": list(c.joint_departments)} for c in CATEGORIES.values())
+        rows = (
+            {
+                "code": c.code,
+                "name_zh": c.name_zh,
+                "name_en": c.name_en,
+                "lead_department": c.lead_department,
+                "default_severity": c.default_severity,
+                "joint_departments": list(c.joint_departments),
+            }
+            for c in CATEGORIES.values()
+        )
     else:
         rows = (_unit_row(u) for u in load_registry().units())
     for row in rows:

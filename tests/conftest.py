@@ -93,14 +93,25 @@ def isolated(services, tmp_path) -> Isolated:
     client = connect(target, database=False)
     migrate(client, database)
     client.disconnect()
-    settings = Settings(home=tmp_path / "home", kafka_bootstrap=services.bootstrap,
-                        clickhouse_url=target.url(), topic_prefix=prefix, partitions=4,
-                        database=database)
+    settings = Settings(
+        home=tmp_path / "home",
+        kafka_bootstrap=services.bootstrap,
+        clickhouse_url=target.url(),
+        topic_prefix=prefix,
+        partitions=4,
+        database=database,
+    )
     settings.home.mkdir(parents=True, exist_ok=True)
     svc.create_topics(services.bootstrap, all_topics(settings), settings.partitions)
-    env = {**os.environ, "CITYOPS_HOME": str(settings.home), "CITYOPS_KAFKA_BOOTSTRAP": services.bootstrap,
-           "CITYOPS_CLICKHOUSE_URL": target.url(), "CITYOPS_TOPIC_PREFIX": prefix,
-           "CITYOPS_PARTITIONS": "4", "CITYOPS_DATABASE": database}
+    env = {
+        **os.environ,
+        "CITYOPS_HOME": str(settings.home),
+        "CITYOPS_KAFKA_BOOTSTRAP": services.bootstrap,
+        "CITYOPS_CLICKHOUSE_URL": target.url(),
+        "CITYOPS_TOPIC_PREFIX": prefix,
+        "CITYOPS_PARTITIONS": "4",
+        "CITYOPS_DATABASE": database,
+    }
     ch = connect(target)
     yield Isolated(prefix, database, settings, Topics(prefix), ch, env)
     ch.disconnect()
@@ -121,4 +132,3 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("CITYOPS_TEST_ARTIFACTS", "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
-

@@ -1,4 +1,4 @@
-"""`cityops up / status / down` as a newcomer runs them: real processes, real ports, nothing left."""
+"""`cityops up / status / down` as a newcomer runs them: real processes and ports, none left."""
 
 from __future__ import annotations
 
@@ -14,24 +14,35 @@ from deploy import services as svc
 
 
 def cityops(env, *args, timeout=180, stdin=None):
-    return subprocess.run([sys.executable, "-m", "deploy.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout, input=stdin)
+    return subprocess.run(
+        [sys.executable, "-m", "deploy.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=stdin,
+    )
 
 
 @pytest.fixture
 def stack_env(tmp_path):
     """Environment for a private embedded stack on free ports under a temporary home."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("CITYOPS_") or k == "CITYOPS_TEST_ARTIFACTS"}
-    env.update({
-        "CITYOPS_HOME": str(tmp_path / "home"),
-        "CITYOPS_BROKER_PORT": str(svc.free_port()),
-        "CITYOPS_CLICKHOUSE_PORT": str(svc.free_port()),
-        "CITYOPS_CLICKHOUSE_HTTP_PORT": str(svc.free_port()),
-        "CITYOPS_GATEWAY_PORT": str(svc.free_port()),
-        "CITYOPS_DASHBOARD_PORT": str(svc.free_port()),
-        "CITYOPS_PARTITIONS": "2",
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CITYOPS_") or k == "CITYOPS_TEST_ARTIFACTS"
+    }
+    env.update(
+        {
+            "CITYOPS_HOME": str(tmp_path / "home"),
+            "CITYOPS_BROKER_PORT": str(svc.free_port()),
+            "CITYOPS_CLICKHOUSE_PORT": str(svc.free_port()),
+            "CITYOPS_CLICKHOUSE_HTTP_PORT": str(svc.free_port()),
+            "CITYOPS_GATEWAY_PORT": str(svc.free_port()),
+            "CITYOPS_DASHBOARD_PORT": str(svc.free_port()),
+            "CITYOPS_PARTITIONS": "2",
+        }
+    )
     yield env
     cityops(env, "down")
 
@@ -57,11 +68,19 @@ def test_up_status_down_leaves_nothing_running(stack_env):
 
     ch = Client(host=status["clickhouse"]["host"], port=status["clickhouse"]["port"])
     tables = {r[0] for r in ch.execute("SHOW TABLES FROM cityops")}
-    assert {"events", "incidents", "incident_transitions", "dept_tasks", "rejected_events"} <= tables
+    assert {
+        "events",
+        "incidents",
+        "incident_transitions",
+        "dept_tasks",
+        "rejected_events",
+    } <= tables
     ch.disconnect()
 
-    state = json.loads((os.path.join(stack_env["CITYOPS_HOME"], "stack.json")) and
-                       open(os.path.join(stack_env["CITYOPS_HOME"], "stack.json")).read())
+    state = json.loads(
+        (os.path.join(stack_env["CITYOPS_HOME"], "stack.json"))
+        and open(os.path.join(stack_env["CITYOPS_HOME"], "stack.json")).read()
+    )
     pids = [p["pid"] for p in state["processes"]]
     stopped = cityops(stack_env, "down")
     assert stopped.returncode == 0, stopped.stderr
@@ -94,15 +113,18 @@ def test_port_in_use_gives_a_message_and_leaves_nothing(stack_env):
     assert not os.path.exists(os.path.join(stack_env["CITYOPS_HOME"], "stack.json"))
 
 
-@pytest.mark.parametrize("args, message", [
-    (["simulate", "--rate", "-1", "--duration", "5"], "must be greater than 0"),
-    (["simulate", "--rate", "abc", "--duration", "5"], "not a number"),
-    (["up", "--workers", "99"], "invalid choice"),
-    (["registry", "export", "--kind", "planets"], "invalid choice"),
-    (["bench", "nonsense"], "invalid choice"),
-    (["users", "add", "alice", "--role", "king", "--password-stdin"], "invalid choice"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["simulate", "--rate", "-1", "--duration", "5"], "must be greater than 0"),
+        (["simulate", "--rate", "abc", "--duration", "5"], "not a number"),
+        (["up", "--workers", "99"], "invalid choice"),
+        (["registry", "export", "--kind", "planets"], "invalid choice"),
+        (["bench", "nonsense"], "invalid choice"),
+        (["users", "add", "alice", "--role", "king", "--password-stdin"], "invalid choice"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_bad_arguments_get_one_line_and_status_2(args, message, stack_env):
     result = cityops(stack_env, *args)
     assert result.returncode == 2

@@ -27,8 +27,12 @@ def test_migrations_apply_all_versions_once(services):
     applied = migrate(client, target.database)
     assert applied == [m.version for m in MIGRATIONS]
     assert schema_version(client, target.database) == MIGRATIONS[-1].version
-    tables = {r[0] for r in client.execute(
-        "SELECT name FROM system.tables WHERE database = %(db)s", {"db": target.database})}
+    tables = {
+        r[0]
+        for r in client.execute(
+            "SELECT name FROM system.tables WHERE database = %(db)s", {"db": target.database}
+        )
+    }
     assert set(TABLES) | {"schema_version", "incidents_current", "measures"} <= tables
 
 
@@ -40,7 +44,9 @@ def test_migrating_twice_changes_nothing(services):
     versions_before = client.execute(f"SELECT count() FROM {target.database}.schema_version")
     assert migrate(client, target.database) == []
     assert table_columns(client, target.database) == before
-    assert client.execute(f"SELECT count() FROM {target.database}.schema_version") == versions_before
+    assert (
+        client.execute(f"SELECT count() FROM {target.database}.schema_version") == versions_before
+    )
 
 
 def test_latest_incident_state_and_measures_ignore_redelivered_rows(services):
@@ -54,17 +60,25 @@ def test_latest_incident_state_and_measures_ignore_redelivered_rows(services):
         {"incident_id": "A", "status": "closed", "version": 4, "reported_at": now, "reopened": 0},
         {"incident_id": "A", "status": "closed", "version": 4, "reported_at": now, "reopened": 0},
         {"incident_id": "B", "status": "closed", "version": 6, "reported_at": now, "reopened": 1},
-        {"incident_id": "C", "status": "dispatched", "version": 1, "reported_at": now, "reopened": 0},
+        {
+            "incident_id": "C",
+            "status": "dispatched",
+            "version": 1,
+            "reported_at": now,
+            "reopened": 0,
+        },
     ]
     client.execute(
         f"INSERT INTO {db}.incidents (incident_id, status, version, reported_at, reopened) VALUES",
         rows,
     )
-    current = client.execute(f"SELECT incident_id, status, version FROM {db}.incidents_current "
-                             "ORDER BY incident_id")
+    current = client.execute(
+        f"SELECT incident_id, status, version FROM {db}.incidents_current ORDER BY incident_id"
+    )
     assert current == [("A", "closed", 4), ("B", "closed", 6), ("C", "dispatched", 1)]
-    (incidents, closure, resolution), = client.execute(
-        f"SELECT incidents, closure_rate, resolution_rate FROM {db}.measures")
+    ((incidents, closure, resolution),) = client.execute(
+        f"SELECT incidents, closure_rate, resolution_rate FROM {db}.measures"
+    )
     assert incidents == 3
     assert abs(closure - 2 / 3) < 1e-9
     # B was reopened once: closed, but not actually resolved.

@@ -35,16 +35,28 @@ def test_every_statement_avoids_features_missing_on_18_16():
 
 def test_schema_applies_on_current_clickhouse(current_clickhouse):
     tables = current_clickhouse.query(
-        "SELECT name FROM system.tables WHERE database = 'conformance' ORDER BY name", "CSV")
+        "SELECT name FROM system.tables WHERE database = 'conformance' ORDER BY name", "CSV"
+    )
     names = set(re.findall(r'"([^"]+)"', str(tables)))
-    assert {"events", "incidents", "incident_transitions", "dept_tasks", "rejected_events",
-            "incidents_current", "measures"} <= names
+    assert {
+        "events",
+        "incidents",
+        "incident_transitions",
+        "dept_tasks",
+        "rejected_events",
+        "incidents_current",
+        "measures",
+    } <= names
 
 
 def test_measures_view_answers_on_current_clickhouse(current_clickhouse):
     current_clickhouse.query(
         "INSERT INTO conformance.incidents (incident_id, status, version, reopened) VALUES "
-        "('x', 'resolved', 1, 0), ('x', 'closed', 2, 0), ('y', 'reported', 1, 0)")
-    result = str(current_clickhouse.query(
-        "SELECT incidents, closed, closure_rate FROM conformance.measures", "CSV"))
+        "('x', 'resolved', 1, 0), ('x', 'closed', 2, 0), ('y', 'reported', 1, 0)"
+    )
+    result = str(
+        current_clickhouse.query(
+            "SELECT incidents, closed, closure_rate FROM conformance.measures", "CSV"
+        )
+    )
     assert result.strip() == "2,1,0.5"

@@ -20,14 +20,16 @@ def table_columns(table: str) -> dict[str, str]:
     columns: dict[str, str] = {}
     for migration in MIGRATIONS:
         for statement in migration.statements:
-            create = re.search(rf"CREATE TABLE IF NOT EXISTS {{db}}\.{table} \((.*?)\n\) ENGINE",
-                               statement, re.S)
+            create = re.search(
+                rf"CREATE TABLE IF NOT EXISTS {{db}}\.{table} \((.*?)\n\) ENGINE", statement, re.S
+            )
             if create:
                 for line in create.group(1).strip().splitlines():
                     name, kind = line.strip().rstrip(",").split(" ", 1)
                     columns[name] = kind
             for name, kind in re.findall(
-                    rf"ALTER TABLE {{db}}\.{table} ADD COLUMN IF NOT EXISTS (\w+) ([\w()]+)", statement):
+                rf"ALTER TABLE {{db}}\.{table} ADD COLUMN IF NOT EXISTS (\w+) ([\w()]+)", statement
+            ):
                 columns[name] = kind
     return columns
 
@@ -64,9 +66,11 @@ def test_report_fields_kept_in_columns_have_matching_types():
 
 
 def test_incident_columns_cover_the_contract():
-    contract = ("incident_id status level unit_code district street community grid micro_grid "
-                "category severity lead_department departments reported_at accepted_at resolved_at "
-                "closed_at accept_due resolve_due escalations repeat_count reopened version "
-                "updated_at").split()
+    contract = (
+        "incident_id status level unit_code district street community grid micro_grid "
+        "category severity lead_department departments reported_at accepted_at resolved_at "
+        "closed_at accept_due resolve_due escalations repeat_count reopened version "
+        "updated_at"
+    ).split()
     columns = table_columns("incidents")
     assert [c for c in contract if c not in columns] == []
