@@ -69,6 +69,13 @@ class Backend:
         return IncidentSnapshot(self.run)
 
     @cached_property
+    def events(self):
+        """The wall's per-hour event counts (storage/event_hours.py), shared by every thread."""
+        from storage.event_hours import EventHours
+
+        return EventHours(self.run)
+
+    @cached_property
     def registry(self):
         from schemas.registry import load_registry
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from dataclasses import replace
 
 from storage import queries as q
 from storage.client import ClickHouseTarget, check_database_name, connect, migrate
@@ -167,6 +168,8 @@ def bench_queries(
     from dashboard.backend import Backend
     from dashboard.pages import wall
     from deploy.settings import Settings
+    from storage import incident_state
+    from storage.incident_search import search_cached
 
     check_database_name(database)
     admin = connect(target, database=False)
@@ -191,22 +194,38 @@ def bench_queries(
     # The incident counters, markers and joint board come from the latest-state cache: its
     # first refresh loads every incident (timed on its own), later ones read the delta.
     backend.incidents.min_interval = 0  # time every refresh's delta, none shared
+    backend.events.min_interval = 0  # every refresh reads event_hours, none shared
+    started = time.perf_counter()
+    backend.events.refresh(today_start=midnight, now=now)
+    result["event_hours_load_ms"] = round((time.perf_counter() - started) * 1000, 1)
     started = time.perf_counter()
     backend.incidents.refresh(now)
     result["snapshot_load_ms"] = round((time.perf_counter() - started) * 1000, 1)
     result["snapshot_memory_bytes"] = backend.incidents._state.memory_bytes()
+    started = time.perf_counter()
+    backend.incidents.reported_index.update(backend.incidents.state())
+    result["search_index_ms"] = round((time.perf_counter() - started) * 1000, 1)
     wall_queries = {
         "incident_snapshot_delta": lambda: backend.incidents._apply_delta(
             backend.incidents._state, now
         ),
-        "event_counts": lambda: q.event_counts(client, db, today_start=midnight, now=now),
+        # the delta as it was read before delta_heads: every row within the margin, wide
+        "incident_delta_wide_read": lambda: backend.run(
+            incident_state.delta_since,
+            since=backend.incidents._state.watermark - backend.incidents.margin,
+        ),
+        "event_hours_refresh": lambda: backend.events.refresh(today_start=midnight, now=now),
+        "event_counts_cached": lambda: backend.events.event_counts(today_start=midnight, now=now),
+        "top_categories_cached": lambda: backend.events.top_categories(since=midnight),
+        "event_counts_sql": lambda: q.event_counts(client, db, today_start=midnight, now=now),
         "freshness": lambda: q.freshness(client, db, now=now),
         "events_per_minute": lambda: q.events_per_minute(client, db, now=now),
-        "top_categories": lambda: q.top_categories(client, db, since=midnight),
-        "latest_events": lambda: q.latest_events(client, db, since=now - 3600),
-        "latest_transitions": lambda: q.latest_transitions(client, db, since=now - 3600),
+        "top_categories_sql": lambda: q.top_categories(client, db, since=midnight),
+        "latest_events": lambda: q.latest_events(client, db, since=now - 3600, now=now),
+        "latest_transitions": lambda: q.latest_transitions(client, db, since=now - 3600, now=now),
     }
     inc = q.incident(client, db, some_id) or {"reported_at": now}
+    week = q.IncidentFilter(since=now - 7 * 86400, until=now + 86400)
     drill_queries = {
         "search_incidents_7d": lambda: q.search_incidents(
             client, db, q.IncidentFilter(since=now - 7 * 86400, until=now + 86400)
@@ -221,8 +240,26 @@ def bench_queries(
                 statuses=("in_progress",),
             ),
         ),
-        "search_incidents_text_365d": lambda: q.search_incidents(
-            client, db, q.IncidentFilter(since=now - 365 * 86400, until=now + 86400, text="事项 12")
+        "search_cached_7d": lambda: search_cached(backend.incidents, backend.run, week, now=now),
+        "search_cached_7d_open": lambda: search_cached(
+            backend.incidents, backend.run, replace(week, statuses=("in_progress",)), now=now
+        ),
+        "search_cached_district_open": lambda: search_cached(
+            backend.incidents,
+            backend.run,
+            q.IncidentFilter(
+                since=now - 30 * 86400,
+                until=now + 86400,
+                district=district,
+                statuses=("in_progress",),
+            ),
+            now=now,
+        ),
+        "search_incidents_7d_open": lambda: q.search_incidents(
+            client, db, replace(week, statuses=("in_progress",))
+        ),
+        "search_incidents_text_30d": lambda: q.search_incidents(
+            client, db, q.IncidentFilter(since=now - 30 * 86400, until=now + 86400, text="事项 12")
         ),
         "incident": lambda: q.incident(client, db, some_id),
         "transitions": lambda: q.transitions(client, db, some_id),

@@ -251,6 +251,54 @@ _BACKFILL_INCIDENT_CHANGES = (
     + " FROM {db}.incidents WHERE updated_at >= now() - INTERVAL 2 DAY"
 )
 
+# Rows inserted into `events` per hour of event time (migration 4). The dashboard caches
+# per-hour event counts for closed hours and recounts an hour only when its number of inserted
+# rows changed: an insert-side count never goes down when merges drop duplicates, so it is a
+# reliable "this hour got new rows" signal, read in microseconds instead of scanning events.
+_EVENT_HOURS = """
+CREATE TABLE IF NOT EXISTS {db}.event_hours (
+    hour DateTime,
+    rows UInt64
+) ENGINE = SummingMergeTree()
+PARTITION BY toYYYYMM(hour)
+ORDER BY hour
+"""
+_MV_EVENT_HOURS = (
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.event_hours_mv TO {db}.event_hours AS "
+    "SELECT toStartOfHour(time) AS hour, count() AS rows FROM {db}.events GROUP BY hour"
+)
+_BACKFILL_EVENT_HOURS = (
+    "INSERT INTO {db}.event_hours (hour, rows) "
+    "SELECT toStartOfHour(time) AS hour, count() AS rows FROM {db}.events GROUP BY hour"
+)
+# Incident transitions again, ordered by time (migration 4), so the wall's transitions feed
+# reads a key range instead of every transition (`incident_transitions` is keyed by incident).
+# Daily partitions; drop old days as for incident_changes.
+_TRANSITIONS_BY_TIME = """
+CREATE TABLE IF NOT EXISTS {db}.transitions_by_time (
+    incident_id String,
+    seq UInt32,
+    at DateTime,
+    kind String,
+    from_status String,
+    to_status String,
+    level String,
+    department String,
+    reason String
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMMDD(at)
+ORDER BY (at, incident_id, seq)
+"""
+_TBT_COLUMNS = "incident_id, seq, at, kind, from_status, to_status, level, department, reason"
+_MV_TRANSITIONS_BY_TIME = (
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.transitions_by_time_mv "
+    "TO {db}.transitions_by_time AS SELECT " + _TBT_COLUMNS + " FROM {db}.incident_transitions"
+)
+_BACKFILL_TRANSITIONS_BY_TIME = (
+    "INSERT INTO {db}.transitions_by_time (" + _TBT_COLUMNS + ") SELECT " + _TBT_COLUMNS
+    + " FROM {db}.incident_transitions WHERE at >= now() - INTERVAL 2 DAY"
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -262,6 +310,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         3,
         "incident_changes: incident rows by updated_at, for the dashboard's delta reads",
         (_INCIDENT_CHANGES, _MV_INCIDENT_CHANGES, _BACKFILL_INCIDENT_CHANGES),
+    ),
+    Migration(
+        4,
+        "event_hours (rows inserted per event hour) and transitions_by_time, for the wall",
+        (
+            _EVENT_HOURS,
+            _MV_EVENT_HOURS,
+            _BACKFILL_EVENT_HOURS,
+            _TRANSITIONS_BY_TIME,
+            _MV_TRANSITIONS_BY_TIME,
+            _BACKFILL_TRANSITIONS_BY_TIME,
+        ),
     ),
 )
 

@@ -87,16 +87,31 @@ DELTA_WIDE_KEYS = (
 )
 
 
-def delta_since(client, db: str, *, since: int) -> list[tuple]:
-    """Latest state among the rows written with updated_at >= since, per incident: NARROW_KEYS
-    then DELTA_WIDE_KEYS. Reads `incident_changes` (ordered by updated_at), so only the recent
-    granules are read however many rows are stored."""
+def delta_heads(client, db: str, *, since: int) -> list[tuple[int, int, int]]:
+    """(hash, newest version, newest updated_at) of each incident with rows written with
+    updated_at >= since: three narrow columns, so the cache can skip the incidents whose newest
+    version it already holds before reading any wide column."""
     db = check_database_name(db)
-    sql = _NARROW.format(
-        db=db, table="incident_changes", where="updated_at >= toDateTime(%(since)s)"
-    )
-    sql = sql.replace("\nFROM", _DELTA_WIDE, 1)
+    sql = f"""
+    SELECT cityHash64(incident_id) AS h, max(version), toUnixTimestamp(max(updated_at))
+    FROM {db}.incident_changes
+    WHERE updated_at >= toDateTime(%(since)s)
+    GROUP BY h
+    """
     return client.execute(sql, {"since": since})
+
+
+def delta_since(client, db: str, *, since: int, hashes: tuple[int, ...] | None = None) -> list:
+    """Latest state among the rows written with updated_at >= since, per incident (only the
+    given hashes, when given): NARROW_KEYS then DELTA_WIDE_KEYS. Reads `incident_changes`
+    (ordered by updated_at), so only the recent granules are read however many rows are stored."""
+    db = check_database_name(db)
+    where = "updated_at >= toDateTime(%(since)s)"
+    if hashes is not None:
+        where += " AND cityHash64(incident_id) IN %(hashes)s"
+    sql = _NARROW.format(db=db, table="incident_changes", where=where)
+    sql = sql.replace("\nFROM", _DELTA_WIDE, 1)
+    return client.execute(sql, {"since": since, "hashes": hashes})
 
 
 def listed_wide(client, db: str, *, min_severity: int) -> list[tuple[int, dict]]:

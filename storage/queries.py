@@ -9,10 +9,11 @@ All SQL runs on ClickHouse 18.16 and on current ClickHouse.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from storage.client import check_database_name
 
+TEXT_SEARCH_MAX_SECONDS = 30 * 86400  # title search looks back at most 30 days from `until`
 OPEN_EXCLUDED = ("resolved", "closed")  # an incident is open until it is resolved or closed
 LEVELS = ("city", "district", "street", "community", "grid")
 SORTABLE = {
@@ -239,19 +240,90 @@ def top_categories(
     ]
 
 
+def event_hour_rows(client, db: str, *, since: int) -> list[tuple[int, int]]:
+    """(hour unix, rows inserted) per event hour since `since`, from `event_hours` (migration 4):
+    a count that only grows when rows arrive, whatever merges remove."""
+    db = check_database_name(db)
+    sql = f"""
+    SELECT toUnixTimestamp(hour) AS h, sum(rows) FROM {db}.event_hours
+    WHERE hour >= toDateTime(%(since)s)
+    GROUP BY h
+    """
+    return [(int(h), int(n)) for h, n in client.execute(sql, {"since": since})]
+
+
+def event_hour_counts(client, db: str, *, since: int, until: int) -> list[tuple]:
+    """(hour unix, district, category, is_report, distinct events) for hours in [since, until).
+    Redeliveries of an event share its time, so distinct ids per hour add up over hours."""
+    db = check_database_name(db)
+    sql = f"""
+    SELECT toUnixTimestamp(toStartOfHour(time)) AS h, district, category,
+           type = 'city.report.v1' AS is_report, uniqExact(id)
+    FROM {db}.events
+    WHERE time >= toDateTime(%(since)s) AND time < toDateTime(%(until)s)
+    GROUP BY h, district, category, is_report
+    """
+    return client.execute(sql, {"since": since, "until": until})
+
+
+def events_between(client, db: str, *, since: int, until: int) -> list[tuple[str, int]]:
+    """(district, distinct events) with since <= time < until."""
+    db = check_database_name(db)
+    sql = f"""
+    SELECT district, uniqExact(id) FROM {db}.events
+    WHERE time >= toDateTime(%(since)s) AND time < toDateTime(%(until)s)
+    GROUP BY district
+    """
+    return [(d, int(n)) for d, n in client.execute(sql, {"since": since, "until": until})]
+
+
+# The tickers show the newest dozen rows: they look back over growing windows (the newest
+# minutes first, up to `since`) and read only the sort columns there; the shown rows' other
+# columns are read afterwards by primary key. On 18.16 an `ORDER BY time DESC LIMIT` reads every
+# row of its range (no read-in-order), so the range is what costs.
+_TICKER_WINDOWS = (300, 1200)
+
+
+def _windows(since: int, now: int | None) -> list[int]:
+    if now is None:
+        return [since]
+    return [start for start in (now - w for w in _TICKER_WINDOWS) if start > since] + [since]
+
+
 def latest_events(
-    client, db: str, *, since: int, limit: int = 12, scope: str | None = None
+    client,
+    db: str,
+    *,
+    since: int,
+    limit: int = 12,
+    scope: str | None = None,
+    now: int | None = None,
 ) -> list[dict]:
     """The newest events (reports and departments' actions) for the ticker."""
     db = check_database_name(db)
+    newest: list[tuple] = []
+    for start in _windows(since, now):
+        newest = client.execute(
+            f"""
+            SELECT id, toUnixTimestamp(time) AS t FROM {db}.events
+            WHERE time >= toDateTime(%(since)s) {_scope(scope)}
+            ORDER BY time DESC, id
+            LIMIT 1 BY id
+            LIMIT %(limit)s
+            """,
+            {"since": start, "limit": limit, "scope": scope},
+        )
+        if len(newest) >= limit:
+            break
+    if not newest:
+        return []
+    hour = [int(t) for _, t in newest]
     sql = f"""
     SELECT id, type, department, toUnixTimestamp(time) AS t, district, category, severity,
            title, incident_id
     FROM {db}.events
-    WHERE time >= toDateTime(%(since)s) {_scope(scope)}
-    ORDER BY time DESC, id
+    WHERE time >= toDateTime(%(lo)s) AND time <= toDateTime(%(hi)s) AND id IN %(ids)s
     LIMIT 1 BY id
-    LIMIT %(limit)s
     """
     keys = (
         "id",
@@ -264,31 +336,30 @@ def latest_events(
         "title",
         "incident_id",
     )
-    return [
-        dict(zip(keys, row, strict=True))
-        for row in client.execute(sql, {"since": since, "limit": limit, "scope": scope})
-    ]
+    rows = client.execute(
+        sql, {"lo": min(hour), "hi": max(hour), "ids": tuple(i for i, _ in newest)}
+    )
+    by_id = {row[0]: dict(zip(keys, row, strict=True)) for row in rows}
+    return [by_id[i] for i, _ in newest if i in by_id]
 
 
 def latest_transitions(
-    client, db: str, *, since: int, limit: int = 12, scope: str | None = None
+    client,
+    db: str,
+    *,
+    since: int,
+    limit: int = 12,
+    scope: str | None = None,
+    now: int | None = None,
 ) -> list[dict]:
-    """The newest incident changes (opened, dispatched, escalated, breached, closed …)."""
+    """The newest incident changes (opened, dispatched, escalated, breached, closed …), from
+    `transitions_by_time` (migration 4: the transitions keyed by time)."""
     db = check_database_name(db)
     scoped = (
         (f" AND incident_id IN (SELECT incident_id FROM {db}.incidents WHERE district = %(scope)s)")
         if scope
         else ""
     )
-    sql = f"""
-    SELECT incident_id, seq, toUnixTimestamp(at) AS t, kind, from_status, to_status, level,
-           department, reason
-    FROM {db}.incident_transitions
-    WHERE at >= toDateTime(%(since)s) {scoped}
-    ORDER BY at DESC, incident_id, seq DESC
-    LIMIT 1 BY incident_id, seq
-    LIMIT %(limit)s
-    """
     keys = (
         "incident_id",
         "seq",
@@ -300,10 +371,21 @@ def latest_transitions(
         "department",
         "reason",
     )
-    return [
-        dict(zip(keys, row, strict=True))
-        for row in client.execute(sql, {"since": since, "limit": limit, "scope": scope})
-    ]
+    rows: list = []
+    for start in _windows(since, now):
+        sql = f"""
+        SELECT incident_id, seq, toUnixTimestamp(at) AS t, kind, from_status, to_status, level,
+               department, reason
+        FROM {db}.transitions_by_time
+        WHERE at >= toDateTime(%(since)s) {scoped}
+        ORDER BY at DESC, incident_id, seq DESC
+        LIMIT 1 BY incident_id, seq
+        LIMIT %(limit)s
+        """
+        rows = client.execute(sql, {"since": start, "limit": limit, "scope": scope})
+        if len(rows) >= limit:
+            break
+    return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 _LATEST_WIDE = """
@@ -472,6 +554,9 @@ def search_incidents(
     (Narrowing a title search first to ids with any matching version was measured slower on
     18.16: the extra pass over `incident_id` costs more than it saves.)"""
     db = check_database_name(db)
+    if flt.text and flt.until - flt.since > TEXT_SEARCH_MAX_SECONDS:
+        # a title search takes the latest title of every incident in range: bound the range
+        flt = replace(flt, since=flt.until - TEXT_SEARCH_MAX_SECONDS)
     where = ["reported_at >= toDateTime(%(since)s)", "reported_at < toDateTime(%(until)s)"]
     having = ["1"]
     if scope:
@@ -507,13 +592,27 @@ def search_incidents(
         "offset": max(0, int(offset)),
         "limit": max(1, min(int(limit), 200)),
     }
-    filtered = f"SELECT * FROM ({inner}) WHERE {' AND '.join(having)}"
-    total = client.execute(f"SELECT count() FROM ({filtered})", params)[0][0]
-    page = client.execute(
-        f"SELECT s_id, s_district FROM ({filtered}) ORDER BY {order}, s_id "
-        "LIMIT %(offset)s, %(limit)s",
-        params,
-    )
+    if having == ["1"] and sort == "reported_at":
+        # Only opening attributes filter and sort: every version carries them unchanged, so no
+        # latest state is needed — distinct ids for the total, the newest ids for the page.
+        rows_where = " AND ".join(where)
+        total = client.execute(
+            f"SELECT uniqExact(incident_id) FROM {db}.incidents WHERE {rows_where}", params
+        )[0][0]
+        page = client.execute(
+            f"SELECT incident_id, district FROM {db}.incidents WHERE {rows_where} "
+            f"ORDER BY reported_at {'DESC' if descending else 'ASC'}, incident_id "
+            "LIMIT 1 BY incident_id LIMIT %(offset)s, %(limit)s",
+            params,
+        )
+    else:
+        filtered = f"SELECT * FROM ({inner}) WHERE {' AND '.join(having)}"
+        total = client.execute(f"SELECT count() FROM ({filtered})", params)[0][0]
+        page = client.execute(
+            f"SELECT s_id, s_district FROM ({filtered}) ORDER BY {order}, s_id "
+            "LIMIT %(offset)s, %(limit)s",
+            params,
+        )
     if not page:
         return int(total), []
     # the page's wide rows by primary key (district, incident_id), in the page's order

@@ -21,6 +21,7 @@ from array import array
 from dataclasses import dataclass, field
 
 from storage import incident_state as st
+from storage.incident_search import ReportedIndex
 from storage.queries import _WIDE_KEYS, COUNTER_NAMES, OPEN_EXCLUDED, IncidentCounters
 
 OPEN_NAMES = (
@@ -349,6 +350,7 @@ class IncidentSnapshot:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.stats: dict = {}
+        self.reported_index = ReportedIndex()  # for the drill-down search (incident_search.py)
 
     # -- loading ---------------------------------------------------------------------------------
     def _load_state(self) -> LatestState:
@@ -365,12 +367,22 @@ class IncidentSnapshot:
 
     def _apply_delta(self, state: LatestState, now: int) -> None:
         since = 0 if state.watermark is None else state.watermark - self.margin
-        rows = self._run(st.delta_since, since=since)
+        # The margin re-reads rows already applied: first only (hash, newest version), then
+        # the wide rows of the incidents whose newest version the cache does not hold yet.
+        heads = self._run(st.delta_heads, since=since)
+        fresh = []
+        for h, version, updated_at in heads:
+            state._see(updated_at)
+            slot = state.slot(h)
+            if slot is None or version > state.version[slot]:
+                fresh.append(h)
+        rows = self._run(st.delta_since, since=since, hashes=tuple(fresh)) if fresh else []
         # a row with an old version of an incident changes nothing (apply compares versions)
         for row in rows:
             state.apply(row, wide_row)
         state.advance(now)
         self.stats["delta_rows"] = len(rows)
+        self.stats["delta_heads"] = len(heads)
 
     def _publish(self, state: LatestState) -> View:
         self._view = View(
@@ -406,6 +418,10 @@ class IncidentSnapshot:
     def view(self) -> View | None:
         """The last published view, without touching storage."""
         return self._view
+
+    def state(self) -> LatestState | None:
+        """The live state (for read-only scans such as the drill-down search), or None."""
+        return self._state
 
     # -- background: yesterday's counters and the periodic full reload ---------------------------
     def _start_background(self) -> None:

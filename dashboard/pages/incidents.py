@@ -17,6 +17,7 @@ from dashboard.auth import current_scope, signed_in
 from dashboard.backend import TZ
 from schemas.taxonomy import CATEGORIES
 from storage import queries as q
+from storage.incident_search import search_cached
 
 PAGE_SIZE = 25
 RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "365d": 365 * 86400}
@@ -223,16 +224,17 @@ def register(app, backend) -> None:
             min_severity=severity or None,
             text=(text or "").strip() or None,
         )
+        how = {
+            "sort": sort or "reported_at",
+            "descending": bool(desc),
+            "offset": page * PAGE_SIZE,
+            "limit": PAGE_SIZE,
+            "scope": current_scope(),
+        }
         try:
-            total, rows = backend.run(
-                q.search_incidents,
-                flt,
-                sort=sort or "reported_at",
-                descending=bool(desc),
-                offset=page * PAGE_SIZE,
-                limit=PAGE_SIZE,
-                scope=current_scope(),
-            )
+            # the wall's latest-state cache answers the common searches; SQL the rest
+            found = search_cached(backend.incidents, backend.run, flt, now=now, **how)
+            total, rows = found or backend.run(q.search_incidents, flt, **how)
         except Exception as exc:  # noqa: BLE001 - shown to the officer, not a traceback
             app.logger.warning("incident search failed: %s", exc)
             return (

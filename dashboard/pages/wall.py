@@ -156,23 +156,27 @@ def layout(backend, lang: str = "zh") -> html.Div:
 
 def snapshot(backend, scope: str | None, now: int) -> dict:
     """Everything one refresh shows. The incident counters and lists come from the latest-state
-    cache (one delta read per refresh, storage/snapshot.py); the event queries run beside it in
-    parallel (each pool thread has its own ClickHouse connection)."""
+    cache (one delta read per refresh, storage/snapshot.py), the event counts from the per-hour
+    cache (storage/event_hours.py); the other event queries run beside them in parallel (each
+    pool thread has its own ClickHouse connection)."""
     midnight = int(_local_midnight(now))
     calls = {
-        "events": (q.event_counts, {"today_start": midnight, "now": now}),
         "fresh": (q.freshness, {"now": now}),
         "epm": (q.events_per_minute, {"now": now}),
-        "cats": (q.top_categories, {"since": midnight}),
-        "events_feed": (q.latest_events, {"since": now - 3600}),
-        "transitions": (q.latest_transitions, {"since": now - 3600}),
+        "events_feed": (q.latest_events, {"since": now - 3600, "now": now}),
+        "transitions": (q.latest_transitions, {"since": now - 3600, "now": now}),
     }
     cache = backend.pool.submit(backend.incidents.refresh, now)
+    hours = backend.pool.submit(backend.events.refresh, today_start=midnight, now=now)
     futures = {
         name: backend.pool.submit(backend.run, fn, scope=scope, **kw)
         for name, (fn, kw) in calls.items()
     }
     data = {name: future.result() for name, future in futures.items()}
+    # events today and the top categories: whole hours from the per-hour cache
+    events = hours.result()
+    data["events"] = events.event_counts(today_start=midnight, now=now, scope=scope)
+    data["cats"] = events.top_categories(since=midnight, scope=scope)
     view = cache.result()
     data["counters"] = view.counters(scope)
     data["severe"] = view.severe_open(limit=200, scope=scope)

@@ -111,3 +111,27 @@ def test_search_and_detail_on_current_clickhouse(client):
     assert q.severe_open(client, "db")[0]["incident_id"] == "i2"
     assert q.freshness(client, "db", now=NOW)["newest"] == NOW
     assert q.tasks_of(client, "db", ("i1",))[0]["department"] == "water"
+
+
+def test_wall_event_queries_on_current_clickhouse(client):
+    # the materialized views of migration 4 saw the inserts above
+    hours = dict(q.event_hour_rows(client, "db", since=NOW - 2 * 86400))
+    assert sum(hours.values()) == 5
+    counted = q.event_hour_counts(client, "db", since=min(hours), until=max(hours) + 3600)
+    assert sum(row[4] for row in counted) == 5
+    feed = q.latest_events(client, "db", since=NOW - 3600, limit=3, now=NOW)
+    assert [e["id"] for e in feed] == ["e0", "e1", "e2"]
+    moves = q.latest_transitions(client, "db", since=NOW - 3600, now=NOW)
+    assert [(m["incident_id"], m["seq"]) for m in moves] == [("i1", 1)]
+
+
+def test_cached_search_page_rows_on_current_clickhouse(client):
+    from storage.incident_search import page_rows
+    from storage.snapshot import LatestState
+    from tests.unit.storage.test_snapshot import a_row
+
+    h = int(client.execute("SELECT cityHash64('i2')")[0][0])
+    state = LatestState()
+    state.load([a_row(h, district="320102", reported_at=NOW - 3000)])
+    rows = page_rows(client, "db", state, [0])
+    assert [(r["incident_id"], r["severity"]) for r in rows] == [("i2", 4)]
