@@ -16,8 +16,6 @@ import datetime as dt
 import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -26,7 +24,6 @@ from pathlib import Path
 
 from deploy import services as svc
 from deploy.settings import Settings
-from schemas.topics import Topics
 from storage.client import ClickHouseTarget, connect, migrate
 
 RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
@@ -48,9 +45,14 @@ class BenchEnv:
         client = connect(target, database=False)
         migrate(client, target.database)
         client.disconnect()
-        settings = Settings(home=self.home / token, kafka_bootstrap=self.bootstrap,
-                            clickhouse_url=target.url(), topic_prefix=f"bench.{token}.",
-                            partitions=partitions or self.partitions, database=target.database)
+        settings = Settings(
+            home=self.home / token,
+            kafka_bootstrap=self.bootstrap,
+            clickhouse_url=target.url(),
+            topic_prefix=f"bench.{token}.",
+            partitions=partitions or self.partitions,
+            database=target.database,
+        )
         settings.home.mkdir(parents=True, exist_ok=True)
         svc.create_topics(self.bootstrap, all_topics(settings), settings.partitions)
         return settings, {**os.environ, **svc.worker_env(settings)}
@@ -89,23 +91,38 @@ def machine() -> dict:
     from importlib.metadata import version
 
     versions = {}
-    for pkg in ("faust-streaming", "aiokafka", "kafka-python", "clickhouse-driver", "msgspec", "dash"):
+    for pkg in (
+        "faust-streaming",
+        "aiokafka",
+        "kafka-python",
+        "clickhouse-driver",
+        "msgspec",
+        "dash",
+    ):
         with contextlib.suppress(Exception):
             versions[pkg] = version(pkg)
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform(), "versions": versions,
-            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
 
 
-def write_result(name: str, result: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def write_result(name: str, result: dict, directory: Path | None = None) -> Path:
+    """bench/results/<name>.json: the result with the machine (CPU, cores, versions, date)."""
+    directory = directory or RESULTS
+    directory.mkdir(parents=True, exist_ok=True)
     payload = {"bench": name, "machine": machine(), **result}
-    path = RESULTS / f"{name}.json"
+    path = directory / f"{name}.json"
     path.write_text(json.dumps(payload, indent=1, ensure_ascii=False))
     return path
 
 
 # -- event mix ----------------------------------------------------------------------------------
+
 
 def event_mix(n: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
     """(key, value) pairs of realistic structured CloudEvents from the simulator's generator."""
@@ -117,7 +134,9 @@ def event_mix(n: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
     pairs = []
     for event in generate(seed, "normal", start, n):
         body = event if isinstance(event, dict) else json.loads(event)
-        key = (body.get("partitionkey") or body["data"].get("location", {}).get("district", "")).encode()
+        key = (
+            body.get("partitionkey") or body["data"].get("location", {}).get("district", "")
+        ).encode()
         pairs.append((key, orjson.dumps(body)))
     return pairs
 
@@ -144,20 +163,33 @@ def sample_reports(
     for i in range(n):
         micro = rng.choice(micro_grids)
         category = CATEGORIES[rng.choice(categories)]
-        location = {"district": micro[:6], "street": micro[:9], "community": micro[:12],
-                    "grid": micro[:14], "micro_grid": micro}
+        location = {
+            "district": micro[:6],
+            "street": micro[:9],
+            "community": micro[:12],
+            "grid": micro[:14],
+            "micro_grid": micro,
+        }
         if rng.random() < 0.3:
             lat, lon = registry.point(micro)
             location.update(lat=lat, lon=lon)
         event = {
-            "specversion": "1.0", "id": f"{run}-{i}", "source": "/departments/hotline12345",
+            "specversion": "1.0",
+            "id": f"{run}-{i}",
+            "source": "/departments/hotline12345",
             "type": "city.report.v1",
             "time": (start + dt.timedelta(milliseconds=i)).isoformat().replace("+00:00", "Z"),
-            "partitionkey": micro[:9], "datacontenttype": "application/json",
-            "data": {"channel": rng.choice(channels), "category": category.code,
-                     "severity": category.default_severity, "title": category.name_zh,
-                     "location": location, "external_ref": f"12345-{i:08d}",
-                     "description": "市民来电反映" + category.name_zh},
+            "partitionkey": micro[:9],
+            "datacontenttype": "application/json",
+            "data": {
+                "channel": rng.choice(channels),
+                "category": category.code,
+                "severity": category.default_severity,
+                "title": category.name_zh,
+                "location": location,
+                "external_ref": f"12345-{i:08d}",
+                "description": "市民来电反映" + category.name_zh,
+            },
         }
         out.append((micro[:9].encode(), orjson.dumps(event)))
     return out
@@ -167,8 +199,9 @@ async def publish_all(bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes
     """Publishes every (key, value) and waits for the broker's acknowledgements; seconds taken."""
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20,
-                                acks=1)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1
+    )
     await producer.start()
     started = time.perf_counter()
     try:
@@ -188,8 +221,9 @@ def stored_count(client, database: str, table: str = "events", prefix: str | Non
     if prefix is None:
         rows = client.execute(f"SELECT uniqExact(id) FROM {database}.{table}")
     else:
-        rows = client.execute(f"SELECT uniqExact(id) FROM {database}.{table} "
-                              "WHERE id LIKE %(p)s", {"p": prefix + "%"})
+        rows = client.execute(
+            f"SELECT uniqExact(id) FROM {database}.{table} WHERE id LIKE %(p)s", {"p": prefix + "%"}
+        )
     return int(rows[0][0])
 
 
@@ -197,8 +231,9 @@ def rejected_count(client, database: str) -> int:
     return int(client.execute(f"SELECT uniqExact(reject_id) FROM {database}.rejected_events")[0][0])
 
 
-def measure(client, database: str, n: int, table: str, deadline_s: float, with_rejects: bool,
-            alive=None) -> dict:
+def measure(
+    client, database: str, n: int, table: str, deadline_s: float, with_rejects: bool, alive=None
+) -> dict:
     """Poll (every 20 ms, count() is cheap at any size) until all n events are queryable.
 
     t0 is the first poll that sees any of them stored (the consumer is past start-up), t1 the
@@ -226,26 +261,35 @@ def measure(client, database: str, n: int, table: str, deadline_s: float, with_r
     t1 = time.monotonic()
     t0 = t0 if t0 is not None else t1
     at_t0 = at_t0 or 0
-    return {"seconds": round(t1 - t0, 3), "stored_at_start": at_t0,
-            "eps": round((n - at_t0) / (t1 - t0), 1) if t1 > t0 else None}
+    return {
+        "seconds": round(t1 - t0, 3),
+        "stored_at_start": at_t0,
+        "eps": round((n - at_t0) / (t1 - t0), 1) if t1 > t0 else None,
+    }
 
 
 def print_table(name: str, result: dict) -> None:
     print(f"{name}")
     for key, value in result.items():
         if isinstance(value, dict):
-            inner = ", ".join(f"{k}={v}" for k, v in value.items() if not isinstance(v, (dict, list)))
+            inner = ", ".join(
+                f"{k}={v}" for k, v in value.items() if not isinstance(v, (dict, list))
+            )
             print(f"  {key:22} {inner}")
         elif key != "machine":
             print(f"  {key:22} {value}")
 
 
-def run_bench(settings: Settings, name: str, *, as_json: bool, events: int | None,
-              quick: bool) -> int:
+def run_bench(
+    settings: Settings, name: str, *, as_json: bool, events: int | None, quick: bool
+) -> int:
     from deploy import bench_suites as suites
 
-    names = ["validator", "throughput", "latency", "scaling", "memory", "publishing", "storage"] \
-        if name == "all" else [name]
+    names = (
+        ["validator", "throughput", "latency", "scaling", "memory", "publishing", "storage"]
+        if name == "all"
+        else [name]
+    )
     with bench_services(settings) as env:
         for one in names:
             result = suites.SUITES[one](env, events=events, quick=quick)

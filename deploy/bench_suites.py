@@ -24,31 +24,48 @@ CREATE TABLE IF NOT EXISTS {db}.baseline_events (
 
 
 async def baseline_loop(bootstrap: str, topic: str, target, database: str, stop: threading.Event):
-    """The bare baseline: aiokafka getmany -> json.loads -> clickhouse-driver insert, no processing."""
+    """The bare baseline: aiokafka getmany -> json.loads -> clickhouse-driver insert, nothing
+    else."""
     import json
 
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     client = connect(target)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                max_partition_fetch_bytes=4 << 20, fetch_max_bytes=32 << 20)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 << 20,
+        fetch_max_bytes=32 << 20,
+    )
     await consumer.start()
     try:
         await consumer.topics()  # fetch metadata
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        parts = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         rows = []
         last = time.monotonic()
-        insert = f"INSERT INTO {database}.baseline_events (id, type, source, time, partitionkey, payload) VALUES"
+        insert = (
+            f"INSERT INTO {database}.baseline_events "
+            "(id, type, source, time, partitionkey, payload) VALUES"
+        )
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=100, max_records=5000)
             for records in batches.values():
                 for record in records:
                     body = json.loads(record.value)
-                    rows.append((body.get("id", ""), body.get("type", ""), body.get("source", ""),
-                                 body.get("time", ""), body.get("partitionkey") or "",
-                                 record.value.decode()))
+                    rows.append(
+                        (
+                            body.get("id", ""),
+                            body.get("type", ""),
+                            body.get("source", ""),
+                            body.get("time", ""),
+                            body.get("partitionkey") or "",
+                            record.value.decode(),
+                        )
+                    )
             if rows and (len(rows) >= 5000 or time.monotonic() - last > 0.2):
                 await asyncio.get_running_loop().run_in_executor(None, client.execute, insert, rows)
                 rows = []
@@ -65,12 +82,21 @@ def run_baseline(env: bench.BenchEnv, pairs) -> dict:
     topic = Topics(settings.topic_prefix).events
     asyncio.run(bench.publish_all(env.bootstrap, topic, pairs))
     stop = threading.Event()
-    thread = threading.Thread(target=asyncio.run, daemon=True, args=(
-        baseline_loop(env.bootstrap, topic, settings.clickhouse, settings.database, stop),))
+    thread = threading.Thread(
+        target=asyncio.run,
+        daemon=True,
+        args=(baseline_loop(env.bootstrap, topic, settings.clickhouse, settings.database, stop),),
+    )
     thread.start()
     try:
-        result = bench.measure(client, settings.database, len(pairs), "baseline_events",
-                               deadline_s=600, with_rejects=False)
+        result = bench.measure(
+            client,
+            settings.database,
+            len(pairs),
+            "baseline_events",
+            deadline_s=600,
+            with_rejects=False,
+        )
     finally:
         stop.set()
         thread.join(timeout=30)
@@ -82,9 +108,16 @@ def start_workers(env_vars: dict, count: int, log_dir) -> list[subprocess.Popen]
     procs = []
     for n in range(count):
         log = open(log_dir / f"worker-{n + 1}.log", "ab")
-        procs.append(subprocess.Popen([sys.executable, "-m", "deploy.cli", "worker"], env=env_vars,
-                                      stdout=log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, start_new_session=True))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "deploy.cli", "worker"],
+                env=env_vars,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
     return procs
 
 
@@ -141,6 +174,7 @@ def alive_check(procs, log_dir):
 
                 tail = svc.log_tail(log_dir / f"worker-{n + 1}.log", 30)
                 raise RuntimeError(f"worker {n + 1} exited with {proc.returncode}:\n{tail}")
+
     return check
 
 
@@ -152,13 +186,26 @@ def run_pipeline(env: bench.BenchEnv, pairs, workers: int = 1) -> dict:
     procs = start_workers(env_vars, workers, settings.home)
     try:
         before = cpu_seconds(procs)
-        result = bench.measure(client, settings.database, len(pairs), "events", deadline_s=900,
-                               with_rejects=True, alive=alive_check(procs, settings.home))
+        result = bench.measure(
+            client,
+            settings.database,
+            len(pairs),
+            "events",
+            deadline_s=900,
+            with_rejects=True,
+            alive=alive_check(procs, settings.home),
+        )
         after = cpu_seconds(procs)
         result["worker_cpu_seconds"] = [round(c, 2) for c in after]
         result["worker_cpu_share_while_measured"] = [
-            round((a - b) / max(result["seconds"], 1e-6), 2) for a, b in zip(after, before)
+            round((a - b) / max(result["seconds"], 1e-6), 2)
+            for a, b in zip(after, before, strict=True)
         ]
+        # CPU per event while measured (engine and bridge processes): robust on a shared machine.
+        measured = max(len(pairs) - result["stored_at_start"], 1)
+        result["worker_cpu_us_per_event"] = round(
+            sum(a - b for a, b in zip(after, before, strict=True)) / measured * 1e6, 1
+        )
         result["worker_rss_mb"] = [round(rss_bytes(p) / 2**20, 1) for p in procs]
         result["unique_ids_stored"] = bench.stored_count(client, settings.database)
     finally:
@@ -167,27 +214,44 @@ def run_pipeline(env: bench.BenchEnv, pairs, workers: int = 1) -> dict:
     return result
 
 
+def _ratio(a: float | None, b: float | None) -> float | None:
+    """a / b; None when a run was too small to time (everything stored by the first insert)."""
+    return round(a / b, 3) if a and b else None
+
+
 def throughput(env: bench.BenchEnv, events: int) -> dict:
     pairs = bench.event_mix(events)
     baseline = run_baseline(env, pairs)
     pipeline = run_pipeline(env, pairs)
-    return {"events": events, "pipeline_eps": pipeline["eps"], "baseline_eps": baseline["eps"],
-            "ratio": round(pipeline["eps"] / baseline["eps"], 3) if baseline["eps"] else 0.0,
-            "pipeline": pipeline, "baseline": baseline, "partitions": env.partitions}
+    return {
+        "events": events,
+        "pipeline_eps": pipeline["eps"],
+        "baseline_eps": baseline["eps"],
+        "ratio": _ratio(pipeline["eps"], baseline["eps"]),
+        "pipeline": pipeline,
+        "baseline": baseline,
+        "partitions": env.partitions,
+    }
 
 
 def scaling(env: bench.BenchEnv, events: int) -> dict:
     pairs = bench.event_mix(events)
     one = run_pipeline(env, pairs, workers=1)
     two = run_pipeline(env, pairs, workers=2)
-    return {"events": events, "one_worker": one, "two_workers": two,
-            "speedup": round(two["eps"] / one["eps"], 3) if one["eps"] else 0.0}
+    return {
+        "events": events,
+        "one_worker": one,
+        "two_workers": two,
+        "speedup": _ratio(two["eps"], one["eps"]),
+    }
 
 
 # -- latency ------------------------------------------------------------------------------------
 
+
 def valid_mix(n: int, tag: str) -> list[tuple[bytes, dict]]:
-    """Valid reports only (a rejected event never becomes queryable), ids tagged by key and order."""
+    """Valid reports only (a rejected event never becomes queryable); ids tagged by key and
+    order."""
     import datetime as dt
 
     import orjson
@@ -226,7 +290,9 @@ async def paced_publish(bootstrap: str, topic: str, items, rate: float, sent_at:
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            body["time"] = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            body["time"] = (
+                dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            )
             sent_at[body["id"]] = time.monotonic()
             await producer.send(topic, orjson.dumps(body), key=key)
         await producer.flush()
@@ -247,15 +313,20 @@ def latency_at(env: bench.BenchEnv, rate: float, seconds: float) -> dict:
     try:
         # Warm-up: a few reports stored end to end before the clock starts (worker start-up).
         warm = valid_mix(20, tag + "w")
-        asyncio.run(bench.publish_all(env.bootstrap, topic, [(k, orjson.dumps(b)) for k, b in warm]))
+        asyncio.run(
+            bench.publish_all(env.bootstrap, topic, [(k, orjson.dumps(b)) for k, b in warm])
+        )
         deadline = time.monotonic() + 120
         while bench.stored_count(client, settings.database, prefix=tag + "w-") < len(warm):
             alive()
             if time.monotonic() > deadline:
                 raise TimeoutError("worker did not store the warm-up events within 120 s")
             time.sleep(0.05)
-        publisher = threading.Thread(target=asyncio.run, args=(
-            paced_publish(env.bootstrap, topic, items, rate, sent_at),), daemon=True)
+        publisher = threading.Thread(
+            target=asyncio.run,
+            args=(paced_publish(env.bootstrap, topic, items, rate, sent_at),),
+            daemon=True,
+        )
         publisher.start()
         # Order per key is kept end to end, so the highest stored id per key covers all before it.
         by_key: dict[str, list[str]] = {}
@@ -265,8 +336,11 @@ def latency_at(env: bench.BenchEnv, rate: float, seconds: float) -> dict:
         deadline = time.monotonic() + seconds + 120
         while len(seen_at) < len(items) and time.monotonic() < deadline:
             rows = client.execute(
-                f"SELECT substring(id, 1, length(id) - 10) AS k, max(id) FROM {settings.database}.events "
-                "WHERE id LIKE %(p)s GROUP BY k", {"p": tag + "-%"})
+                "SELECT substring(id, 1, length(id) - 10) AS k, max(id) "
+                f"FROM {settings.database}.events "
+                "WHERE id LIKE %(p)s GROUP BY k",
+                {"p": tag + "-%"},
+            )
             now = time.monotonic()
             for key, top in rows:
                 ids, i = by_key.get(key, []), cursor.get(key, 0)
@@ -284,8 +358,15 @@ def latency_at(env: bench.BenchEnv, rate: float, seconds: float) -> dict:
     def pct(q):
         return round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 1) if lat else None
 
-    return {"rate": rate, "seconds": seconds, "events": len(items), "stored": len(seen_at),
-            "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99)}
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "events": len(items),
+        "stored": len(seen_at),
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+    }
 
 
 def latency(env, events=None, quick=False) -> dict:
@@ -295,11 +376,14 @@ def latency(env, events=None, quick=False) -> dict:
     for rate in rates:
         seconds = events / rate if events else (10 if quick else 60)
         runs.append(latency_at(env, rate, seconds))
-    return {"runs": runs,
-            "method": "publish time to the poll (every 50 ms) that first sees the id in ClickHouse"}
+    return {
+        "runs": runs,
+        "method": "publish time to the poll (every 50 ms) that first sees the id in ClickHouse",
+    }
 
 
 # -- memory -------------------------------------------------------------------------------------
+
 
 def distinct_reports(n: int, tag: str) -> list[tuple[bytes, bytes]]:
     """n reports that each open their own incident: distinct (micro-grid, category) pairs."""
@@ -312,7 +396,9 @@ def distinct_reports(n: int, tag: str) -> list[tuple[bytes, bytes]]:
 
     registry = load_registry()
     micro_grids = [u for u in registry.units("micro_grid")]
-    categories = [c for c in CATEGORIES.values() if c.default_severity <= 2] or list(CATEGORIES.values())
+    categories = [c for c in CATEGORIES.values() if c.default_severity <= 2] or list(
+        CATEGORIES.values()
+    )
     if n > len(micro_grids) * len(categories):
         raise ValueError(f"at most {len(micro_grids) * len(categories)} distinct incidents")
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -322,14 +408,28 @@ def distinct_reports(n: int, tag: str) -> list[tuple[bytes, bytes]]:
         category = categories[i // len(micro_grids)]
         chain = [u.code for u in registry.chain(mg.code)]
         district, street = chain[1], chain[2]
-        body = {"specversion": "1.0", "id": f"{tag}-{i}", "type": "city.report.v1",
-                "source": "/departments/grid_inspect", "time": now, "partitionkey": street,
-                "datacontenttype": "application/json",
-                "data": {"channel": "grid_patrol", "category": category.code,
-                         "severity": category.default_severity,
-                         "title": f"{category.name_zh} #{i}",
-                         "location": {"district": district, "street": street, "community": chain[3],
-                                      "grid": chain[4], "micro_grid": mg.code}}}
+        body = {
+            "specversion": "1.0",
+            "id": f"{tag}-{i}",
+            "type": "city.report.v1",
+            "source": "/departments/grid_inspect",
+            "time": now,
+            "partitionkey": street,
+            "datacontenttype": "application/json",
+            "data": {
+                "channel": "grid_patrol",
+                "category": category.code,
+                "severity": category.default_severity,
+                "title": f"{category.name_zh} #{i}",
+                "location": {
+                    "district": district,
+                    "street": street,
+                    "community": chain[3],
+                    "grid": chain[4],
+                    "micro_grid": mg.code,
+                },
+            },
+        }
         out.append((street.encode(), orjson.dumps(body)))
     return out
 
@@ -350,7 +450,9 @@ def memory(env, events=None, quick=False) -> dict:
                 peak = max(peak, sum(p.memory_info().rss for p in tree))
             except psutil.Error:
                 pass
-            opened = client.execute(f"SELECT uniqExact(incident_id) FROM {settings.database}.incidents")[0][0]
+            opened = client.execute(
+                f"SELECT uniqExact(incident_id) FROM {settings.database}.incidents"
+            )[0][0]
             if opened >= n:
                 break
             if time.monotonic() - started > 1800:
@@ -358,12 +460,17 @@ def memory(env, events=None, quick=False) -> dict:
             time.sleep(0.5)
         open_now = client.execute(
             f"SELECT count() FROM {settings.database}.incidents_current "
-            "WHERE status NOT IN ('resolved', 'closed')")[0][0]
+            "WHERE status NOT IN ('resolved', 'closed')"
+        )[0][0]
     finally:
         stop_workers(procs)
         client.disconnect()
-    return {"open_incidents": int(open_now), "events": n, "peak_rss_mb": round(peak / 2**20, 1),
-            "seconds": round(time.monotonic() - started, 1)}
+    return {
+        "open_incidents": int(open_now),
+        "events": n,
+        "peak_rss_mb": round(peak / 2**20, 1),
+        "seconds": round(time.monotonic() - started, 1),
+    }
 
 
 def throughput_suite(env, events=None, quick=False) -> dict:
@@ -383,7 +490,10 @@ def validator_suite(env, events=None, quick=False) -> dict:
 def storage_suite(env, events=None, quick=False) -> dict:
     from dashboard.bench import bench_queries
 
-    sizes = [(50_000, 5_000)] if quick else [(1_000_000, 100_000), (10_000_000, 1_000_000)]
+    if events:
+        sizes = [(events, max(events // 10, 10))]
+    else:
+        sizes = [(50_000, 5_000)] if quick else [(1_000_000, 100_000), (10_000_000, 1_000_000)]
     runs = []
     for n_events, n_incidents in sizes:
         settings, _ = env.isolated(f"storage{n_events}")

@@ -1,9 +1,10 @@
 """The batching ClickHouse sink: `add(table, row)` per record, `flush()` writes every table's batch
-with native columnar inserts (values travel as data, never inside SQL text). A row is a tuple in
+with native columnar inserts (values as data, never inside SQL text). A row is a tuple in
 the table's column order (`COLUMNS[table]`) or a dict by column name; DateTime values may be
-datetimes or precomputed Unix seconds (ints skip the driver's per-value conversion). While ClickHouse is unreachable
-`flush()` retries with backoff and does not return, so its caller commits nothing that is not
-stored. Column order comes from the CREATE TABLE statements of storage/ddl.py, the one definition.
+datetimes or precomputed Unix seconds (ints skip the driver's per-value conversion). While
+ClickHouse is unreachable `flush()` retries with backoff and does not return, so its caller
+commits nothing that is not stored. Column order comes from the CREATE TABLE statements of
+storage/ddl.py, the one definition.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ def table_columns() -> dict[str, tuple[str, ...]]:
 
 
 COLUMNS = table_columns()
+# The order `flush()` inserts in: `incidents` last. After the broker lost the changelogs, recovery
+# rebuilds state from the stored incident snapshots and treats the events that led to a snapshot
+# as stored; a crash between two inserts must never leave a snapshot without its events.
+FLUSH_ORDER = ("events", "rejected_events", "incident_transitions", "dept_tasks", "incidents")
 
 
 class ClickHouseWriter:
@@ -101,7 +106,7 @@ class ClickHouseWriter:
         written = 0
         delay = self.backoff[0]
         while self._pending:
-            table = next(iter(self._pending))
+            table = min(self._pending, key=_flush_rank)
             rows = self._pending[table]
             try:
                 self._insert(table, rows)
@@ -153,3 +158,7 @@ class ClickHouseWriter:
 
     def close(self) -> None:
         self._drop_client()
+
+
+def _flush_rank(table: str) -> int:
+    return FLUSH_ORDER.index(table) if table in FLUSH_ORDER else -1

@@ -147,6 +147,7 @@ class Bridge:
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
             fetch_max_bytes=16 * 1024 * 1024,
+            fetch_max_wait_ms=50,  # Tansu holds a fetch for its whole max wait (streams/app.py)
             session_timeout_ms=6_000,
             heartbeat_interval_ms=1_500,
             rebalance_timeout_ms=5_000,

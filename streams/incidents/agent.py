@@ -126,6 +126,7 @@ class Runtime:
         self._snapshots: dict[int, list[Incident]] | None = None
         self.bundles = 0
         self.draining = None
+        self._seen: set[int] = set()
 
     async def start(self) -> None:
         self.kafka = producer(self.settings.bootstrap, f"{self.settings.topic_prefix}engine")
@@ -145,6 +146,10 @@ class Runtime:
     async def on_bundle(self, event) -> None:
         await self.ready()
         partition = event.message.partition
+        if partition not in self._seen:
+            # Where this worker resumed, per partition (recovery after a crash is checked by it).
+            self._seen.add(partition)
+            log.info("partition %d: first bundle at offset %d", partition, event.message.offset)
         bundle = _bundle.decode(event.value)
         async with self.lock:
             if self.engine.needs_restore(partition):
@@ -252,7 +257,8 @@ def attach(app: faust.App, settings: Settings, policy: Policy, clock: Clock) -> 
                 log.exception("incident engine failed on a bundle; stopping the worker")
                 raise
 
-    @app.timer(interval=settings.flush_seconds)
+    # A quarter of flush_seconds: a row waits at most flush_seconds plus a quarter of it.
+    @app.timer(interval=settings.flush_seconds / 4)
     async def flush_timer():
         if runtime.kafka is None:
             return

@@ -11,12 +11,9 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-import msgspec
-
 from schemas.taxonomy import CATEGORIES
 from streams.incidents import repeat as repeats
 from streams.incidents.model import (
-    MAX_APPLIED_IDS,
     MAX_REPEAT_IDS,
     ActionIn,
     Chain,
@@ -26,15 +23,14 @@ from streams.incidents.model import (
     Item,
     Rejection,
     ReportIn,
-    TaskNotice,
     Tick,
     Transition,
 )
+from streams.incidents.moves import Outcome, change, escalate, move, notice, reopen
 from streams.incidents.policy import Policy
 from streams.incidents.routing import level_above, route
 from streams.incidents.sla import deadlines, due_after, due_escalations, fired_key
 
-Outcome = tuple[Incident | None, list[Transition], list[Emitted]]
 _UNCHANGED: list = []
 
 
@@ -59,7 +55,7 @@ def step(incident: Incident | None, item: Item, now: datetime, policy: Policy) -
             return _open(item, now, policy)
         if item.id in incident.applied or incident.opened_by == item.id:
             return incident, [], []  # a redelivery: one effect only
-        return _change(incident, item.id, now, lambda inc, out: _link(inc, item, now, policy, out))
+        return change(incident, item.id, now, lambda inc, out: _link(inc, item, now, policy, out))
     if isinstance(item, ActionIn):
         if incident is None:
             reason = f"unknown incident {item.action.incident_id!r}"
@@ -69,7 +65,7 @@ def step(incident: Incident | None, item: Item, now: datetime, policy: Policy) -
         refusal = refusal_of(incident, item)
         if refusal:
             return incident, [], [Rejection(item.id, refusal)]
-        return _change(incident, item.id, now, lambda inc, out: _act(inc, item, now, policy, out))
+        return change(incident, item.id, now, lambda inc, out: _act(inc, item, now, policy, out))
     return incident, [], []
 
 
@@ -120,10 +116,10 @@ def _open(item: ReportIn, now: datetime, policy: Policy) -> Outcome:
     )
     incident.status = ""
     out: list[Emitted] = []
-    transitions = [_move(incident, "opened", "reported", now, item.id, item.department)]
+    transitions = [move(incident, "opened", "reported", now, item.id, item.department)]
     where = "dispatch desk" if dispatch.desk else f"{dispatch.level} {dispatch.unit_code}"
     transitions.append(
-        _move(
+        move(
             incident,
             "dispatched",
             "dispatched",
@@ -135,7 +131,7 @@ def _open(item: ReportIn, now: datetime, policy: Policy) -> Outcome:
     )
     if dispatch.city_informed:
         transitions.append(
-            _move(
+            move(
                 incident,
                 "city_informed",
                 "dispatched",
@@ -145,7 +141,7 @@ def _open(item: ReportIn, now: datetime, policy: Policy) -> Outcome:
             )
         )
     for task in tasks:
-        out.append(_notice(incident, task, "assigned", now))
+        out.append(notice(incident, task, "assigned", now))
     return incident, transitions, out
 
 
@@ -153,7 +149,7 @@ def _link(inc: Incident, item: ReportIn, now: datetime, policy: Policy, out: lis
     inc.repeat_count += 1
     inc.repeat_ids = (inc.repeat_ids + [item.id])[-MAX_REPEAT_IDS:]
     transitions = [
-        _move(
+        move(
             inc,
             "repeat_linked",
             inc.status,
@@ -165,7 +161,7 @@ def _link(inc: Incident, item: ReportIn, now: datetime, policy: Policy, out: lis
     ]
     if inc.status in ("resolved", "closed"):
         # Closed but not solved: the matter came back.
-        transitions.append(_reopen(inc, now, policy, item.id, "repeat report", out))
+        transitions.append(reopen(inc, now, policy, item.id, "repeat report", out))
     return transitions
 
 
@@ -235,13 +231,13 @@ def _act(inc: Incident, item: ActionIn, now: datetime, policy: Policy, out: list
         if action.satisfied:
             inc.closed_at = now
             for task in inc.tasks:
-                out.append(_notice(inc, task, "closed", now))
-            return [_move(inc, "closed", "closed", now, eid, dept, actor, "citizen satisfied")]
-        return [_reopen(inc, now, policy, eid, "citizen not satisfied", out, dept, actor)]
+                out.append(notice(inc, task, "closed", now))
+            return [move(inc, "closed", "closed", now, eid, dept, actor, "citizen satisfied")]
+        return [reopen(inc, now, policy, eid, "citizen not satisfied", out, dept, actor)]
     if verb == "note":
-        return [_move(inc, "note", inc.status, now, eid, dept, actor, comment)]
+        return [move(inc, "note", inc.status, now, eid, dept, actor, comment)]
     if verb == "escalate":
-        return [_escalate(inc, now, eid, dept, actor, comment or "requested", out)]
+        return [escalate(inc, now, eid, dept, actor, comment or "requested", out)]
     if verb == "assist":
         return [_add_assists(inc, action.departments or [], now, eid, dept, actor, out)]
     task = inc.task(dept)
@@ -250,13 +246,13 @@ def _act(inc: Incident, item: ActionIn, now: datetime, policy: Policy, out: list
     if verb == "accept":
         task.status, task.accepted_at = "accepted", now
         if not lead:
-            return [_move(inc, "task_accepted", inc.status, now, eid, dept, actor, comment)]
+            return [move(inc, "task_accepted", inc.status, now, eid, dept, actor, comment)]
         inc.accepted_at = inc.accepted_at or now
-        return [_move(inc, "accepted", "accepted", now, eid, dept, actor, comment)]
+        return [move(inc, "accepted", "accepted", now, eid, dept, actor, comment)]
     if verb == "progress":
         if not lead:
-            return [_move(inc, "task_progress", inc.status, now, eid, dept, actor, comment)]
-        return [_move(inc, "progress", "in_progress", now, eid, dept, actor, comment)]
+            return [move(inc, "task_progress", inc.status, now, eid, dept, actor, comment)]
+        return [move(inc, "progress", "in_progress", now, eid, dept, actor, comment)]
     # resolve
     transitions = []
     if lead:
@@ -264,9 +260,9 @@ def _act(inc: Incident, item: ActionIn, now: datetime, policy: Policy, out: list
             other = inc.task(released)
             if other is not None and other.status in ("assigned", "accepted"):
                 other.status, other.done_at = "released", now
-                out.append(_notice(inc, other, "released", now))
+                out.append(notice(inc, other, "released", now))
                 transitions.append(
-                    _move(
+                    move(
                         inc,
                         "task_released",
                         inc.status,
@@ -280,12 +276,12 @@ def _act(inc: Incident, item: ActionIn, now: datetime, policy: Policy, out: list
     if task.status != "done":
         task.status, task.done_at = "done", now
         kind = "lead_resolved" if lead else "task_done"
-        transitions.append(_move(inc, kind, inc.status, now, eid, dept, actor, comment))
+        transitions.append(move(inc, kind, inc.status, now, eid, dept, actor, comment))
     if _all_done(inc):
         inc.resolved_at = now
         inc.close_due = due_after(now, policy.close_after_resolved)
         transitions.append(
-            _move(
+            move(
                 inc,
                 "resolved",
                 "resolved",
@@ -322,8 +318,8 @@ def _add_assists(
         else:
             continue
         added.append(code)
-        out.append(_notice(inc, task, "assigned", now))
-    return _move(
+        out.append(notice(inc, task, "assigned", now))
+    return move(
         inc,
         "assist_requested",
         inc.status,
@@ -348,111 +344,20 @@ def _tick(incident: Incident, now: datetime) -> Outcome:
             if name == "close":
                 inc.closed_at = now
                 transitions.append(
-                    _move(inc, "auto_closed", "closed", now, reason="no feedback after resolution")
+                    move(inc, "auto_closed", "closed", now, reason="no feedback after resolution")
                 )
                 continue
             inc.breaches += 1
             reason = f"{name} deadline {when.isoformat()} missed"
-            transitions.append(_move(inc, "sla_breached", inc.status, now, reason=reason))
+            transitions.append(move(inc, "sla_breached", inc.status, now, reason=reason))
             lead = inc.task(inc.lead_department)
             if lead is not None:
-                out.append(_notice(inc, lead, "urge", now, reason))  # 催办
+                out.append(notice(inc, lead, "urge", now, reason))  # 催办
             if level_above(inc.level):
-                transitions.append(_escalate(inc, now, "", "", "", reason, out))
+                transitions.append(escalate(inc, now, "", "", "", reason, out))
         return transitions
 
-    return _change(incident, "", now, fire)
+    return change(incident, "", now, fire)
 
 
 # -- shared moves -------------------------------------------------------------------------------
-def _change(incident: Incident, event_id: str, now: datetime, apply) -> Outcome:
-    """Runs `apply` on a copy (the input is never mutated) and stamps version and applied ids."""
-    inc = _copy(incident)
-    out: list[Emitted] = []
-    transitions = apply(inc, out)
-    inc.version += 1
-    inc.updated_at = now
-    if event_id:
-        inc.applied = (inc.applied + [event_id])[-MAX_APPLIED_IDS:]
-    return inc, transitions, out
-
-
-def _copy(inc: Incident) -> Incident:
-    return msgspec.structs.replace(
-        inc,
-        tasks=[msgspec.structs.replace(t) for t in inc.tasks],
-        fired=list(inc.fired),
-        repeat_ids=list(inc.repeat_ids),
-        applied=list(inc.applied),
-    )
-
-
-def _move(
-    inc: Incident,
-    kind: str,
-    to_status: str,
-    at: datetime,
-    event_id: str = "",
-    department: str = "",
-    actor: str = "",
-    reason: str = "",
-) -> Transition:
-    from_status = inc.status
-    inc.status = to_status
-    inc.seq += 1
-    return Transition(
-        inc.id,
-        inc.seq,
-        at,
-        kind,
-        from_status,
-        to_status,
-        inc.level,
-        inc.unit_code,
-        department,
-        actor,
-        reason,
-        event_id,
-    )
-
-
-def _escalate(
-    inc: Incident, now: datetime, eid: str, dept: str, actor: str, reason: str, out: list
-) -> Transition:
-    level = level_above(inc.level)
-    while level and not inc.chain.code(level):
-        level = level_above(level)
-    inc.level = level or "city"
-    inc.unit_code = inc.chain.code(inc.level)
-    inc.escalations += 1
-    lead = inc.task(inc.lead_department)
-    if lead is not None:
-        out.append(_notice(inc, lead, "escalated", now, reason))
-    return _move(inc, "escalated", inc.status, now, eid, dept, actor, reason)
-
-
-def _reopen(
-    inc: Incident,
-    now: datetime,
-    policy: Policy,
-    eid: str,
-    reason: str,
-    out: list,
-    dept: str = "",
-    actor: str = "",
-) -> Transition:
-    inc.reopened += 1
-    inc.resolved_at = inc.closed_at = inc.close_due = None
-    # A new round: new deadlines under today's policy; the lead must accept again.
-    inc.accept_due, inc.resolve_due = deadlines(now, inc.category, inc.kind, inc.severity, policy)
-    lead = inc.task(inc.lead_department)
-    if lead is not None:
-        lead.status, lead.accepted_at, lead.done_at = "assigned", None, None
-        out.append(_notice(inc, lead, "reopened", now, reason))
-    return _move(inc, "reopened", "reopened", now, eid, dept, actor, reason)
-
-
-def _notice(
-    inc: Incident, task: DeptTask, kind: str, now: datetime, reason: str = ""
-) -> TaskNotice:
-    return TaskNotice(task.department, kind, inc.id, task.role, inc.seq, now, reason)

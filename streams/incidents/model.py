@@ -20,7 +20,7 @@ MAX_APPLIED_IDS = 64  # event ids remembered per incident for idempotency (bound
 MAX_REPEAT_IDS = 50
 
 
-class Chain(msgspec.Struct, frozen=True, omit_defaults=True):
+class Chain(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     """The location chain of a matter; codes nest by prefix (CONTRACT §2)."""
 
     district: str
@@ -40,7 +40,7 @@ class Chain(msgspec.Struct, frozen=True, omit_defaults=True):
         return self.street or self.district
 
 
-class DeptTask(msgspec.Struct, omit_defaults=True):
+class DeptTask(msgspec.Struct, omit_defaults=True, gc=False):
     department: str
     role: str  # lead | assist
     status: str  # assigned | accepted | done | released
@@ -49,7 +49,7 @@ class DeptTask(msgspec.Struct, omit_defaults=True):
     done_at: datetime | None = None
 
 
-class Incident(msgspec.Struct, omit_defaults=True):
+class Incident(msgspec.Struct, omit_defaults=True, gc=False):
     id: str
     status: str
     level: str
@@ -160,7 +160,7 @@ class Bundle(msgspec.Struct):
 
 
 # -- outputs ------------------------------------------------------------------------------------
-class Transition(msgspec.Struct, omit_defaults=True):
+class Transition(msgspec.Struct, omit_defaults=True, gc=False):
     incident_id: str
     seq: int
     at: datetime
@@ -175,7 +175,7 @@ class Transition(msgspec.Struct, omit_defaults=True):
     event_id: str = ""
 
 
-class TaskNotice(msgspec.Struct, omit_defaults=True):
+class TaskNotice(msgspec.Struct, omit_defaults=True, gc=False):
     """A message to one department's work queue (city.tasks.<dept>)."""
 
     department: str

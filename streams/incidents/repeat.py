@@ -16,7 +16,7 @@ from streams.incidents.policy import Policy
 _EARTH_RADIUS_M = 6_371_008.8
 
 
-class Candidate(msgspec.Struct, array_like=True, omit_defaults=True):
+class Candidate(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
     """What the repeat index keeps of an incident (one bucket per street and category)."""
 
     incident_id: str

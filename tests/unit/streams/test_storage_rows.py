@@ -52,6 +52,36 @@ def test_state_snapshot_round_trips():
     assert rows.decode_state(state) == incident
 
 
+def test_writer_batches_until_due_and_retries_until_stored():
+    sleeps: list[float] = []
+    writer = ClickHouseWriter(ClickHouseTarget(), max_rows=2, max_delay=60, sleep=sleeps.append)
+    calls = []
+    failures = [ConnectionError("down"), ConnectionError("down")]
+
+    def insert(table, rows):
+        if failures:
+            raise failures.pop()
+        calls.append((table, len(rows)))
+
+    writer._insert = insert
+    writer.add("events", {"id": "1"})
+    assert not writer.due()
+    writer.add("events", {"id": "2"})
+    assert writer.due()
+    assert writer.flush() == 2
+    assert calls == [("events", 2)] and sleeps == [0.2, 0.4] and writer.pending == 0
+
+
+def test_writer_stores_incident_snapshots_after_everything_else():
+    writer = ClickHouseWriter(ClickHouseTarget(), sleep=lambda _: None)
+    order = []
+    writer._insert = lambda table, rows: order.append(table)
+    for table in ("incidents", "dept_tasks", "events", "incident_transitions", "rejected_events"):
+        writer.add(table, {})
+    writer.flush()
+    assert order[-1] == "incidents" and order[0] == "events"
+
+
 def test_faust_tables_use_the_msgpack_codecs():
     from deploy.settings import Settings
     from streams.app import create_app
