@@ -41,10 +41,42 @@ def _short_fetch_wait() -> None:
     AIOKafkaConsumerThread._cityops_fetch_wait = True
 
 
+def _seek_to_committed_zero() -> None:
+    """Makes a committed offset of 0 an explicit seek to 0 (aiokafka 0.14 skips it).
+
+    `AIOKafkaConsumer.seek_to_committed()` seeks only `if offset and offset > 0`, so a partition
+    whose committed offset is 0 (every bundle partition `seed_group_offsets` seeded, or one the
+    group never got past) keeps whatever position the fetcher already reached. Faust relies on this
+    seek to rewind past records it fetched but never delivered (e.g. while its flow is paused
+    around the group join); for such a partition it did not, and a restarted worker resumed it at
+    offset 1-10 while 0 was committed, never applying the bundles before it (their events never
+    reached ClickHouse). Partitions without any committed offset are covered by the seeding.
+    """
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    if getattr(AIOKafkaConsumerThread, "_cityops_seek_zero", False):
+        return
+
+    async def seek_in_thread(self):
+        consumer = self._ensure_consumer()
+        committed = await consumer.seek_to_committed()
+        for tp, offset in committed.items():
+            if offset == 0:
+                consumer.seek(tp, 0)
+        return committed
+
+    async def seek_to_committed(self):
+        return await self.call_thread(seek_in_thread, self)
+
+    AIOKafkaConsumerThread.seek_to_committed = seek_to_committed
+    AIOKafkaConsumerThread._cityops_seek_zero = True
+
+
 def create_app(
     settings: Settings, loop: asyncio.AbstractEventLoop | None = None
 ) -> tuple[faust.App, Runtime, BridgeProcess | object]:
     _short_fetch_wait()
+    _seek_to_committed_zero()
     prefix = settings.topic_prefix
     clock = clock_from(settings.clock_speed, settings.clock_epoch)
     # The bridge (maybe another process) must map event times onto the very same clock.
@@ -127,6 +159,7 @@ def seed_group_offsets(settings: Settings) -> None:
     killed during its first commit was seen to resume a partition it had never read at the end
     instead of the beginning, skipping bundles. Replaying from 0 is harmless: effects are
     idempotent by event id. Runs before the group is joined, so the commit is a plain one.
+    `_seek_to_committed_zero` makes Faust actually rewind to such an offset 0.
     """
     from kafka import KafkaConsumer, TopicPartition
     from kafka.structs import OffsetAndMetadata

@@ -351,11 +351,6 @@ def expected_incidents(pairs) -> int:
     return len(engine.incidents)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect: after a SIGKILL during the worker's first commit, a restarted worker "
-    "was seen to resume some bundle partitions past bundles it never applied (docs/performance.md)",
-)
 def test_sigkill_mid_stream_then_restart_stores_every_event_once(services, tmp_path):
     stack = make_stack(services.bootstrap, services.clickhouse, tmp_path)
     pairs = sample_reports(20_000, seed=11, run=f"k{uuid.uuid4().hex[:6]}")
