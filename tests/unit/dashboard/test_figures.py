@@ -6,6 +6,7 @@ from dash import html
 
 from dashboard import figures, ids, kpis, panels
 from dashboard.backend import TZ
+from storage.queries import COUNTER_NAMES
 
 DISTRICTS = [("320102", "玄武区", "Xuanwu"), ("320105", "建邺区", "Jianye")]
 GEOJSON = {"type": "FeatureCollection", "features": []}
@@ -47,35 +48,7 @@ def test_events_per_minute_buckets_by_channel_over_sixty_minutes():
 
 
 def counters(**values):
-    base = dict.fromkeys(
-        (
-            "open",
-            "open_y",
-            "joint",
-            "joint_y",
-            "breached",
-            "breached_y",
-            "escalated",
-            "escalated_y",
-            "win",
-            "win_closed",
-            "win_done",
-            "win_actual",
-            "win_repeat",
-            "win_low",
-            "win_y",
-            "win_closed_y",
-            "win_done_y",
-            "win_actual_y",
-            "win_repeat_y",
-            "lvl_city",
-            "lvl_district",
-            "lvl_street",
-            "lvl_community",
-            "lvl_grid",
-        ),
-        0,
-    )
+    base = dict.fromkeys(COUNTER_NAMES, 0)
     base.update(values)
     return base
 
