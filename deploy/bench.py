@@ -281,7 +281,13 @@ def print_table(name: str, result: dict) -> None:
 
 
 def run_bench(
-    settings: Settings, name: str, *, as_json: bool, events: int | None, quick: bool
+    settings: Settings,
+    name: str,
+    *,
+    as_json: bool,
+    events: int | None,
+    quick: bool,
+    rates: tuple[float, ...] | None = None,
 ) -> int:
     from deploy import bench_suites as suites
 
@@ -292,7 +298,8 @@ def run_bench(
     )
     with bench_services(settings) as env:
         for one in names:
-            result = suites.SUITES[one](env, events=events, quick=quick)
+            options = {"rates": rates} if one == "latency" and rates else {}
+            result = suites.SUITES[one](env, events=events, quick=quick, **options)
             path = write_result(one, result)
             if as_json:
                 print(json.dumps(result))

@@ -369,9 +369,9 @@ def latency_at(env: bench.BenchEnv, rate: float, seconds: float) -> dict:
     }
 
 
-def latency(env, events=None, quick=False) -> dict:
+def latency(env, events=None, quick=False, rates=None) -> dict:
     """Steady rates for 60 s each (quick: 200/s for 10 s); `events` sets the events per rate."""
-    rates = (200,) if quick else (1000, 2000, 5000)
+    rates = rates or ((200,) if quick else (1000, 2000, 5000))
     runs = []
     for rate in rates:
         seconds = events / rate if events else (10 if quick else 60)

@@ -125,7 +125,23 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--events", type=int, default=None)
     bench.add_argument("--quick", action="store_true", help="small sizes, for smoke runs")
+    bench.add_argument(
+        "--rates",
+        type=_rates,
+        default=None,
+        help="latency: steady rates in events/s, comma-separated (default 1000,2000,5000)",
+    )
     return parser
+
+
+def _rates(text: str) -> tuple[float, ...]:
+    try:
+        rates = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        rates = ()
+    if not rates or any(rate <= 0 for rate in rates):
+        raise argparse.ArgumentTypeError(f"expected positive numbers like 1000,2000, got {text!r}")
+    return rates
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,7 +205,9 @@ def dispatch(args: argparse.Namespace, settings) -> int:
         return counts(as_json=args.json)
     if command == "worker":
         from streams.app import run_worker
+        from streams.tuning import tune_gc
 
+        tune_gc()
         return run_worker(settings) or 0
     if command == "gateway":
         from streams.publish.gateway.serve import serve
@@ -235,7 +253,12 @@ def dispatch(args: argparse.Namespace, settings) -> int:
         from deploy.bench import run_bench
 
         return run_bench(
-            settings, args.name, as_json=args.json, events=args.events, quick=args.quick
+            settings,
+            args.name,
+            as_json=args.json,
+            events=args.events,
+            quick=args.quick,
+            rates=args.rates,
         )
     raise UsageError(f"unknown command {command}")
 

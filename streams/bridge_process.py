@@ -18,6 +18,7 @@ import signal
 import time
 
 from deploy.settings import Settings
+from streams.tuning import tune_gc
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
@@ -59,6 +60,7 @@ def run_bridge(settings: Settings, parent: int) -> None:
         loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     bridge = bridge_for(settings)
+    tune_gc()
 
     async def watch_parent() -> None:
         while not bridge.stopping.is_set():

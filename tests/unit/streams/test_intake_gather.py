@@ -1,0 +1,77 @@
+"""The bridge's gathering of fetches into larger bundles (Bridge.gather)."""
+
+import asyncio
+
+from schemas.registry import load_registry
+from streams.clock import Clock
+from streams.intake import Bridge
+
+
+class ScriptedConsumer:
+    """Returns the scripted fetch results in order, then empty fetches after `timeout_ms`."""
+
+    def __init__(self, fetches):
+        self.fetches = list(fetches)
+        self.calls = []
+
+    async def getmany(self, timeout_ms, max_records):
+        self.calls.append((timeout_ms, max_records))
+        if self.fetches:
+            return self.fetches.pop(0)
+        await asyncio.sleep(timeout_ms / 1000)
+        return {}
+
+
+def bridge(linger=0.1, min_items=10):
+    return Bridge(
+        bootstrap="unused:9092",
+        source="city.events",
+        bundles="bundles",
+        group="g",
+        partitions=8,
+        clock=Clock(),
+        registry=load_registry(),
+        tick_seconds=1.0,
+        linger=linger,
+        min_items=min_items,
+    )
+
+
+def test_small_fetches_are_merged_in_order_per_partition():
+    consumer = ScriptedConsumer([{"p0": [1, 2]}, {"p1": [10]}, {"p0": [3]}])
+    merged = asyncio.run(bridge(min_items=4).gather(consumer))
+    assert merged == {"p0": [1, 2, 3], "p1": [10]}
+    assert len(consumer.calls) == 3  # stopped as soon as 4 items had arrived
+
+
+def test_a_full_fetch_does_not_wait():
+    consumer = ScriptedConsumer([{"p0": list(range(10))}, {"p1": [99]}])
+    merged = asyncio.run(bridge(min_items=10).gather(consumer))
+    assert merged == {"p0": list(range(10))}
+    assert len(consumer.calls) == 1
+
+
+def test_an_empty_fetch_returns_at_once():
+    consumer = ScriptedConsumer([{}, {"p0": [1]}])
+    assert asyncio.run(bridge().gather(consumer)) == {}
+    assert len(consumer.calls) == 1
+
+
+def test_waiting_is_bounded_by_the_linger():
+    consumer = ScriptedConsumer([{"p0": [1]}])
+    loop = asyncio.new_event_loop()
+    try:
+        started = loop.time()
+        merged = loop.run_until_complete(bridge(linger=0.2, min_items=1000).gather(consumer))
+        waited = loop.time() - started
+    finally:
+        loop.close()
+    assert merged == {"p0": [1]}
+    assert waited < 1.0  # bounded by the linger, not by the fetch size
+    # later fetches never ask for more than the bundle limit
+    assert all(max_records <= 20_000 for _, max_records in consumer.calls)
+
+
+def test_no_linger_means_one_fetch():
+    consumer = ScriptedConsumer([{"p0": [1]}, {"p0": [2]}])
+    assert asyncio.run(bridge(linger=0).gather(consumer)) == {"p0": [1]}
