@@ -100,14 +100,22 @@ class ClickHouseWriter:
         return any(len(rows) >= self.max_rows for rows in self._pending.values())
 
     # -- writing ------------------------------------------------------------------------------
-    def flush(self) -> int:
-        """Insert everything pending; returns the rows written. Retries until it succeeds or
-        `stopping` is set (then raises, leaving the rows pending)."""
+    def detach(self) -> dict[str, list]:
+        """Hands over everything pending as a batch for `flush(batch)`; new rows start afresh.
+        (The engine stores one batch in a thread while it applies the next bundles.)"""
+        batch, self._pending, self._since = self._pending, {}, None
+        return batch
+
+    def flush(self, batch: dict[str, list] | None = None) -> int:
+        """Insert everything pending (or a detached `batch`); returns the rows written. Retries
+        until it succeeds or `stopping` is set (then raises, leaving the rows in the batch)."""
+        own = batch is None
+        pending = self._pending if own else batch
         written = 0
         delay = self.backoff[0]
-        while self._pending:
-            table = min(self._pending, key=_flush_rank)
-            rows = self._pending[table]
+        while pending:
+            table = min(pending, key=_flush_rank)
+            rows = pending[table]
             try:
                 self._insert(table, rows)
             except Exception as exc:  # noqa: BLE001 - any failure: reconnect and retry
@@ -121,20 +129,19 @@ class ClickHouseWriter:
                 self._sleep(delay)
                 delay = min(delay * 2, self.backoff[1])
                 continue
-            del self._pending[table]
+            del pending[table]
             self.inserted[table] = self.inserted.get(table, 0) + len(rows)
             written += len(rows)
             delay = self.backoff[0]
-        self._since = None
+        if own:
+            self._since = None
         return written
 
     def _insert(self, table: str, rows: list) -> None:
         columns = COLUMNS[table]
         client = self._client or self._connect()
         # Column-ordered: one transpose in C instead of the driver's per-row dict lookups.
-        data = [
-            row if isinstance(row, tuple) else tuple(row[c] for c in columns) for row in rows
-        ]
+        data = [row if isinstance(row, tuple) else tuple(row[c] for c in columns) for row in rows]
         # Identifiers are whitelisted (database name checked, table from the DDL); values are
         # sent in the native protocol as column data.
         client.execute(

@@ -126,6 +126,7 @@ class Runtime:
         self._snapshots: dict[int, list[Incident]] | None = None
         self.bundles = 0
         self.draining = None
+        self.inflight: asyncio.Future | None = None  # the commit being stored (one at a time)
         self._seen: set[int] = set()
 
     async def start(self) -> None:
@@ -174,19 +175,44 @@ class Runtime:
             async with self.lock:
                 if self.unacked:
                     await self._commit()
+                await self._landing()
             await asyncio.sleep(0.1)
 
     async def commit_if_due(self) -> None:
         async with self.lock:
+            if self.inflight is not None:
+                if not self.inflight.done():
+                    return  # the next tick looks again; bundles keep applying meanwhile
+                await self._landing()
             if self.unacked and (self.writer.due() or not self.writer.pending):
                 await self._commit()
 
     async def _commit(self) -> None:
+        """Hands everything applied so far to a background commit (`_land`), after the one
+        before it has landed, and returns: the next bundles apply into a fresh overlay while
+        ClickHouse and the broker store this one (the engine reads the commit in flight until
+        it has landed). Runs under `self.lock`."""
+        await self._landing()
+        incidents, repeats = self.engine.table_writes()
+        batch = self.writer.detach()
+        outbox, self.engine.outbox = self.engine.outbox, Outbox()
+        events, self.unacked = self.unacked, []
+        self.inflight = asyncio.ensure_future(self._land(batch, outbox, incidents, repeats, events))
+
+    async def _landing(self) -> None:
+        """Waits for the commit in flight; its failure stops the worker here."""
+        if self.inflight is not None:
+            inflight = self.inflight
+            try:
+                await inflight
+            finally:
+                if inflight.done():
+                    self.inflight = None
+
+    async def _land(self, batch, outbox: Outbox, incidents, repeats, events) -> None:
         """Store rows → send messages and changelogs → install table values → ack bundles."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.writer.flush)
-        incidents, repeats = self.engine.table_writes()
-        outbox = self.engine.outbox
+        await loop.run_in_executor(None, self.writer.flush, batch)
         for partition, items in incidents.items():
             self.incidents.changelog(outbox, partition, items)
         for partition, items in repeats.items():
@@ -196,9 +222,9 @@ class Runtime:
             self.incidents.install(partition, items)
         for partition, items in repeats.items():
             self.repeats.install(partition, items)
-        for event in self.unacked:
+        self.engine.landed()
+        for event in events:
             await self.stream.ack(event)
-        self.unacked.clear()
 
     async def _restore(self, partition: int) -> None:
         """The broker lost the changelogs: reload open incidents of `partition` from ClickHouse."""

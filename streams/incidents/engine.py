@@ -61,6 +61,11 @@ class Engine:
     # Repeat buckets being changed: incident id → candidate, updated in place (the table keeps
     # each bucket as a list; it is copied into a dict once per commit, not rebuilt per change).
     _repeats: dict[str, tuple[int, dict[str, Candidate]]] = field(default_factory=dict)
+    # The overlay of the commit in flight (handed over by `table_writes()`, stored in the
+    # background while the next bundles apply): read after the overlay, before the tables,
+    # until `landed()` says its values are in the tables.
+    _flight_incidents: dict[str, tuple[int, Incident]] = field(default_factory=dict)
+    _flight_repeats: dict[str, tuple[int, dict[str, Candidate]]] = field(default_factory=dict)
     _clock: dict[int, datetime] = field(default_factory=dict)
     _timers: dict[int, list[tuple[float, str]]] = field(default_factory=dict)
     _loaded: set[int] = field(default_factory=set)
@@ -70,19 +75,23 @@ class Engine:
 
     # -- reading through the overlay ----------------------------------------------------------
     def incident(self, incident_id: str) -> Incident | None:
-        pending = self._incidents.get(incident_id)
+        pending = self._incidents.get(incident_id) or self._flight_incidents.get(incident_id)
         return pending[1] if pending else self.incidents.get(incident_id)
 
     def bucket(self, key: str):
         """The candidates of one (street, category) bucket, overlay first."""
-        pending = self._repeats.get(key)
+        pending = self._repeats.get(key) or self._flight_repeats.get(key)
         if pending:
             return pending[1].values()
         return self.repeats.get(key) or ()
 
     def needs_restore(self, partition: int) -> bool:
         key = RESTORED_KEY.format(partition=partition)
-        return key not in self._repeats and self.repeats.get(key) is None
+        return (
+            key not in self._repeats
+            and key not in self._flight_repeats
+            and self.repeats.get(key) is None
+        )
 
     # -- applying a bundle --------------------------------------------------------------------
     def apply(self, partition: int, items: list[Item]) -> None:
@@ -186,13 +195,13 @@ class Engine:
         key = bucket_key(incident.chain, incident.category)
         pending = self._repeats.get(key)
         if pending is None:
-            # First change of this bucket since the last commit: copy it from the table, and
-            # drop incidents closed longer than the repeat window while at it.
+            # First change of this bucket since the last commit: copy it from the commit in
+            # flight or the table, and drop incidents closed longer than the repeat window.
             now = incident.updated_at or incident.reported_at
             days = self.policy.repeat_days_after_close
-            bucket = {
-                c.incident_id: c for c in self.repeats.get(key) or () if in_window(c, now, days)
-            }
+            flight = self._flight_repeats.get(key)
+            source = flight[1].values() if flight else self.repeats.get(key) or ()
+            bucket = {c.incident_id: c for c in source if in_window(c, now, days)}
             self._repeats[key] = (partition, bucket)
         else:
             bucket = pending[1]
@@ -219,9 +228,8 @@ class Engine:
             for key, incident in self.incidents.items()
             if isinstance(incident, Incident) and self.partition_of(key) == partition
         }
-        held.update(
-            (key, incident) for key, (p, incident) in self._incidents.items() if p == partition
-        )
+        for overlay in (self._flight_incidents, self._incidents):
+            held.update((key, incident) for key, (p, incident) in overlay.items() if p == partition)
         days = self.policy.repeat_days_after_close
         clock = self._clock.get(partition)
         indexed: dict[str, dict[str, Candidate]] = {}
@@ -264,16 +272,27 @@ class Engine:
 
     # -- commit -------------------------------------------------------------------------------
     def table_writes(self) -> tuple[dict[int, list], dict[int, list]]:
-        """The overlay per partition, (incidents, repeats), for the caller to store; clears it."""
+        """The overlay per partition, (incidents, repeats), for the caller to store.
+
+        The overlay becomes the commit in flight: reads still see it until `landed()`, so the
+        caller may store it in the background while further bundles apply into a fresh
+        overlay. One commit is in flight at a time: the caller calls `landed()` (or has
+        installed the values) before the next `table_writes()`.
+        """
         incidents: dict[int, list] = {}
         for key, (partition, value) in self._incidents.items():
             incidents.setdefault(partition, []).append((key, value))
         repeats: dict[int, list] = {}
         for key, (partition, bucket) in self._repeats.items():
             repeats.setdefault(partition, []).append((key, list(bucket.values())))
-        self._incidents.clear()
-        self._repeats.clear()
+        self._flight_incidents, self._incidents = self._incidents, {}
+        self._flight_repeats, self._repeats = self._repeats, {}
         return incidents, repeats
+
+    def landed(self) -> None:
+        """The commit in flight is in the tables: stop reading it separately."""
+        self._flight_incidents = {}
+        self._flight_repeats = {}
 
     @property
     def dirty(self) -> bool:
