@@ -67,47 +67,47 @@ def match_repeat(
     carry coordinates.
     Among several matches an open incident wins, then the one closed most recently.
     """
-    # One pass over the bucket with plain comparisons; the great-circle distance only for
-    # candidates inside a bounding box around the point (it never excludes one within radius).
+    # One list comprehension per rule, cheapest first: most reports name a micro-grid, so most
+    # buckets are scanned once with one string comparison per candidate; the great-circle
+    # distance only for candidates inside a bounding box around the point (it never excludes
+    # one within the radius). A rule only runs when every rule before it found nothing.
     window = timedelta(days=policy.repeat_days_after_close)
-    sensor = report.sensor.sensor_id if report.sensor else ""
     location = report.location
-    micro_grid = location.micro_grid or ""
-    address = "" if micro_grid else _norm(location.address)
-    lat, lon = location.lat, location.lon
-    point = lat is not None and lon is not None
-    radius = policy.repeat_radius_m
-    if point:
-        dlat = math.degrees(radius / _EARTH_RADIUS_M) * 1.01
-        dlon = dlat / max(math.cos(math.radians(min(abs(lat) + dlat, 89.0))), 1e-6)
-    by_sensor: list[Candidate] = []
-    by_place: list[Candidate] = []
-    by_radius: list[Candidate] = []
-    for c in candidates:
-        if c.closed_at is not None and now - c.closed_at > window:
-            continue
-        if sensor and c.sensor_id == sensor:
-            by_sensor.append(c)
-        if micro_grid:
-            if c.micro_grid == micro_grid:
-                by_place.append(c)
-        elif address and not c.micro_grid and c.address == address:
-            by_place.append(c)
-        if (
-            point
-            and not by_sensor
-            and not by_place
-            and c.lat is not None
-            and c.lon is not None
-            and abs(c.lat - lat) <= dlat
-            and abs(c.lon - lon) <= dlon
-            and haversine_m(lat, lon, c.lat, c.lon) <= radius
-        ):
-            by_radius.append(c)
-    for found in (by_sensor, by_place, by_radius):
-        if found:
+    sensor = report.sensor.sensor_id if report.sensor else ""
+    if sensor:
+        found = [c for c in candidates if c.sensor_id == sensor]
+        if found := _fresh(found, now, window):
             return max(found, key=_preference)
-    return None
+    micro_grid = location.micro_grid or ""
+    if micro_grid:
+        found = [c for c in candidates if c.micro_grid == micro_grid]
+    elif address := _norm(location.address):
+        found = [c for c in candidates if c.address == address and not c.micro_grid]
+    else:
+        found = []
+    if found := _fresh(found, now, window):
+        return max(found, key=_preference)
+    lat, lon = location.lat, location.lon
+    if lat is None or lon is None:
+        return None
+    radius = policy.repeat_radius_m
+    dlat = math.degrees(radius / _EARTH_RADIUS_M) * 1.01
+    dlon = dlat / max(math.cos(math.radians(min(abs(lat) + dlat, 89.0))), 1e-6)
+    near = [
+        c
+        for c in candidates
+        if c.lat is not None
+        and c.lon is not None
+        and abs(c.lat - lat) <= dlat
+        and abs(c.lon - lon) <= dlon
+    ]
+    found = [c for c in _fresh(near, now, window) if haversine_m(lat, lon, c.lat, c.lon) <= radius]
+    return max(found, key=_preference) if found else None
+
+
+def _fresh(candidates: list[Candidate], now: datetime, window: timedelta) -> list[Candidate]:
+    """Open candidates, and closed ones within the repeat window."""
+    return [c for c in candidates if c.closed_at is None or now - c.closed_at <= window]
 
 
 def _preference(candidate: Candidate) -> tuple[int, float]:

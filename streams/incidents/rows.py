@@ -66,8 +66,17 @@ def event_row(item: ReportIn | ActionIn, incident_id: str) -> tuple:
     return _action_row(item, incident_id, "", "", "", "", "", "", 0)
 
 
-def _action_row(item: ActionIn, incident_id: str, district, street, community, grid,
-                micro_grid, category, severity) -> tuple:
+def _action_row(
+    item: ActionIn,
+    incident_id: str,
+    district,
+    street,
+    community,
+    grid,
+    micro_grid,
+    category,
+    severity,
+) -> tuple:
     return (
         item.id,
         f"city.incident.{item.verb}.v1",
@@ -92,8 +101,15 @@ def _action_row(item: ActionIn, incident_id: str, district, street, community, g
 def action_event_row(item: ActionIn, incident: Incident) -> tuple:
     chain = incident.chain
     return _action_row(
-        item, incident.id, chain.district, chain.street, chain.community, chain.grid,
-        chain.micro_grid, incident.category, incident.severity,
+        item,
+        incident.id,
+        chain.district,
+        chain.street,
+        chain.community,
+        chain.grid,
+        chain.micro_grid,
+        incident.category,
+        incident.severity,
     )
 
 
@@ -152,9 +168,13 @@ def transition_row(t: Transition) -> tuple:
     )
 
 
-def task_rows(incident: Incident) -> list[tuple]:
+def task_rows(incident: Incident, before: Incident | None = None) -> list[tuple]:
+    """A row per task that is new or changed since `before` (the incident's previous version):
+    readers take each task's latest version (`argMax(…, version)`), so an unchanged task needs
+    no new row."""
     version = incident.version
     updated = incident.updated_at
+    unchanged = before.tasks if before is not None else ()
     return [
         (
             incident.id,
@@ -168,6 +188,7 @@ def task_rows(incident: Incident) -> list[tuple]:
             _ts(updated or task.assigned_at),
         )
         for task in incident.tasks
+        if task not in unchanged
     ]
 
 

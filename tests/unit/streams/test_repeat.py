@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streams.incidents.policy import Policy
 from streams.incidents.repeat import Candidate, haversine_m, match_repeat
@@ -62,3 +64,83 @@ def test_repeated_alarms_of_one_sensor_fold_into_one_incident():
     report = a_report(level="street", sensor="wl-17").report
     candidates = [Candidate("other", ""), Candidate("sensor", "", sensor_id="wl-17")]
     assert match_repeat(report, candidates, T0, POLICY).incident_id == "sensor"
+
+
+def reference_match(report, candidates, now, policy):
+    """The rules as docs/engine.md states them, written plainly (no bounding box, one rule at a
+    time): the optimised matcher must pick the same incident."""
+    window = timedelta(days=policy.repeat_days_after_close)
+    fresh = [c for c in candidates if c.closed_at is None or now - c.closed_at <= window]
+    location = report.location
+    rules = []
+    if report.sensor:
+        rules.append(lambda c: c.sensor_id == report.sensor.sensor_id)
+    if location.micro_grid:
+        rules.append(lambda c: c.micro_grid == location.micro_grid)
+    elif location.address:
+        wanted = " ".join(location.address.split()).casefold()
+        rules.append(lambda c: not c.micro_grid and c.address == wanted)
+    if location.lat is not None and location.lon is not None:
+        rules.append(
+            lambda c: (
+                c.lat is not None
+                and c.lon is not None
+                and haversine_m(location.lat, location.lon, c.lat, c.lon) <= policy.repeat_radius_m
+            )
+        )
+    for rule in rules:
+        found = [c for c in fresh if rule(c)]
+        if found:
+            # the ids the rules allow: any open match, else the most recently closed ones
+            best = [c for c in found if c.closed_at is None]
+            if not best:
+                latest = max(c.closed_at for c in found)
+                best = [c for c in found if c.closed_at == latest]
+            return {c.incident_id for c in best}
+    return set()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([MICRO, MICRO[:-1] + "9", ""]),
+            st.sampled_from(["", "中山路 1 号", "中山路1号"]),
+            st.one_of(st.none(), st.floats(-0.002, 0.002)),
+            st.floats(-0.002, 0.002),
+            st.sampled_from(["", "wl-1", "wl-2"]),
+            st.one_of(st.none(), st.integers(0, 60)),
+        ),
+        max_size=25,
+    ),
+    st.sampled_from(["micro_grid", "street"]),
+    st.sampled_from([None, "wl-1"]),
+    st.booleans(),
+    st.sampled_from([None, "中山路 1 号"]),
+)
+def test_the_matcher_agrees_with_the_plain_rules(rows, level, sensor, point, address):
+    candidates = [
+        Candidate(
+            f"c{i}",
+            micro,
+            addr,
+            None if dlat is None else LAT + dlat,
+            None if dlat is None else LON + dlon,
+            sid,
+            None if days is None else T0 - timedelta(days=days, hours=1),
+        )
+        for i, (micro, addr, dlat, dlon, sid, days) in enumerate(rows)
+    ]
+    report = a_report(
+        level=level,
+        sensor=sensor,
+        lat=LAT if point else None,
+        lon=LON if point else None,
+        address=address,
+    ).report
+    found = match_repeat(report, candidates, T0, POLICY)
+    allowed = reference_match(report, candidates, T0, POLICY)
+    if not allowed:
+        assert found is None
+    else:
+        assert found is not None and found.incident_id in allowed

@@ -146,3 +146,16 @@ def test_intake_turns_invalid_events_into_rejects_with_a_stable_id():
     key, item = convert(b"{nope")
     assert isinstance(item, RejectIn) and item.reason == "not valid JSON"
     assert convert(b"{nope")[1].reject_id == item.reject_id
+
+
+def test_task_rows_only_for_tasks_new_or_changed_since_the_previous_version():
+    opened, _, _ = step(None, a_report(), T0, POLICY)
+    assert len(rows.task_rows(opened)) == len(opened.tasks) >= 1
+    lead = opened.tasks[0].department
+    repeat, _, _ = step(opened, a_report(), T0, POLICY)  # a repeat: tasks untouched
+    assert repeat.version > opened.version
+    assert rows.task_rows(repeat, opened) == []
+    accepted, _, _ = step(repeat, an_action("accept", repeat, department=lead), T0, POLICY)
+    changed = [rows.as_dict("dept_tasks", row) for row in rows.task_rows(accepted, repeat)]
+    assert [(r["department"], r["status"]) for r in changed] == [(lead, "accepted")]
+    assert changed[0]["version"] == accepted.version
