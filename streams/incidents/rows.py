@@ -66,17 +66,8 @@ def event_row(item: ReportIn | ActionIn, incident_id: str) -> tuple:
     return _action_row(item, incident_id, "", "", "", "", "", "", 0)
 
 
-def _action_row(
-    item: ActionIn,
-    incident_id: str,
-    district,
-    street,
-    community,
-    grid,
-    micro_grid,
-    category,
-    severity,
-) -> tuple:
+def _action_row(item: ActionIn, incident_id: str, *place) -> tuple:
+    """`place`: district, street, community, grid, micro_grid, category, severity."""
     return (
         item.id,
         f"city.incident.{item.verb}.v1",
@@ -84,13 +75,7 @@ def _action_row(
         item.action.department,
         _ts(item.time or item.at),
         _ts(item.received_at),
-        district,
-        street,
-        community,
-        grid,
-        micro_grid,
-        category,
-        severity,
+        *place,
         "",
         "",
         incident_id,

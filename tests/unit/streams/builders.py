@@ -120,3 +120,20 @@ def moved(incident: Incident, *verbs: str, at: datetime = T0) -> Incident:
         incident = new
         at += timedelta(minutes=1)
     return incident
+
+
+class NoRows:
+    """A writer that keeps nothing (engine tests that look at the tables only)."""
+
+    pending = 0
+
+    def add(self, table, row) -> None:
+        pass
+
+
+def an_engine(incidents: dict, repeats: dict, partitions: int = 4):
+    """An Engine over plain dicts."""
+    from schemas.topics import Topics
+    from streams.incidents.engine import Engine
+
+    return Engine(incidents, repeats, NoRows(), Topics(""), partitions, POLICY)

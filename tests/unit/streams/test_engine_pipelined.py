@@ -5,23 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from schemas.topics import Topics
 from streams.incidents.engine import Engine
 from streams.kafka import partition_for
-from tests.unit.streams.builders import POLICY, STREET, T0, a_report
+from tests.unit.streams.builders import STREET, T0, a_report, an_engine
 
 P = partition_for(STREET, 4)
-
-
-class Rows:
-    pending = 0
-
-    def add(self, table, row) -> None:
-        pass
-
-
-def an_engine(incidents: dict, repeats: dict) -> Engine:
-    return Engine(incidents, repeats, Rows(), Topics(""), 4, POLICY)
 
 
 def land(engine: Engine, writes) -> None:

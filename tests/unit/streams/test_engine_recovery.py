@@ -3,23 +3,11 @@ repeats changelog lost (separate topics); a repeat report must still find its in
 
 from __future__ import annotations
 
-from schemas.topics import Topics
 from streams.incidents.engine import Engine
 from streams.kafka import partition_for
-from tests.unit.streams.builders import POLICY, STREET, a_report
+from tests.unit.streams.builders import STREET, a_report, an_engine
 
 P = partition_for(STREET, 4)  # the street's partition, where its bundles arrive
-
-
-class Rows:
-    pending = 0
-
-    def add(self, table, row) -> None:
-        pass
-
-
-def an_engine(incidents: dict, repeats: dict) -> Engine:
-    return Engine(incidents, repeats, Rows(), Topics(""), 4, POLICY)
 
 
 def install(engine: Engine, *, repeats_too: bool = True) -> None:
