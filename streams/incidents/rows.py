@@ -84,10 +84,13 @@ def _action_row(item: ActionIn, incident_id: str, *place) -> tuple:
 
 
 def action_event_row(item: ActionIn, incident: Incident) -> tuple:
+    return _action_row(item, incident.id, *_place(incident))
+
+
+def _place(incident: Incident) -> tuple:
+    """The columns district … micro_grid, category, severity (same order in both tables)."""
     chain = incident.chain
-    return _action_row(
-        item,
-        incident.id,
+    return (
         chain.district,
         chain.street,
         chain.community,
@@ -99,20 +102,13 @@ def action_event_row(item: ActionIn, incident: Incident) -> tuple:
 
 
 def incident_row(incident: Incident) -> tuple:
-    chain = incident.chain
     return (
         incident.id,
         incident.status,
         incident.level,
         incident.unit_code,
         incident.owner_unit,
-        chain.district,
-        chain.street,
-        chain.community,
-        chain.grid,
-        chain.micro_grid,
-        incident.category,
-        incident.severity,
+        *_place(incident),
         incident.title,
         incident.lead_department,
         [t.department for t in incident.tasks],
