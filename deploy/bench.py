@@ -232,7 +232,14 @@ def rejected_count(client, database: str) -> int:
 
 
 def measure(
-    client, database: str, n: int, table: str, deadline_s: float, with_rejects: bool, alive=None
+    client,
+    database: str,
+    n: int,
+    table: str,
+    deadline_s: float,
+    with_rejects: bool,
+    alive=None,
+    on_start=None,
 ) -> dict:
     """Poll (every 20 ms, count() is cheap at any size) until all n events are queryable.
 
@@ -258,6 +265,8 @@ def measure(
         done = total()
         if t0 is None and done > 0:
             t0, at_t0 = time.monotonic(), done
+            if on_start is not None:
+                on_start()
     t1 = time.monotonic()
     t0 = t0 if t0 is not None else t1
     at_t0 = at_t0 or 0
@@ -288,6 +297,7 @@ def run_bench(
     events: int | None,
     quick: bool,
     rates: tuple[float, ...] | None = None,
+    profile: bool = False,
 ) -> int:
     from deploy import bench_suites as suites
 
@@ -298,7 +308,9 @@ def run_bench(
     )
     with bench_services(settings) as env:
         for one in names:
-            options = {"rates": rates} if one == "latency" and rates else {}
+            options: dict = {"rates": rates} if one == "latency" and rates else {}
+            if one == "throughput" and profile:
+                options["profile"] = True
             result = suites.SUITES[one](env, events=events, quick=quick, **options)
             path = write_result(one, result)
             if as_json:

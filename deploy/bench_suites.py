@@ -178,12 +178,24 @@ def alive_check(procs, log_dir):
     return check
 
 
-def run_pipeline(env: bench.BenchEnv, pairs, workers: int = 1) -> dict:
+def run_pipeline(
+    env: bench.BenchEnv, pairs, workers: int = 1, profile_seconds: float | None = None
+) -> dict:
+    """`profile_seconds`: sample the (first) worker's engine process with py-spy for that long
+    from the moment events start arriving in ClickHouse (deploy/profile.py)."""
+    from deploy.profile import Profiler
+
     settings, env_vars = env.isolated(f"pipeline{workers}")
     client = connect(settings.clickhouse)
     topic = Topics(settings.topic_prefix).events
     asyncio.run(bench.publish_all(env.bootstrap, topic, pairs))
     procs = start_workers(env_vars, workers, settings.home)
+    profilers: list[Profiler] = []
+
+    def start_profile() -> None:
+        if profile_seconds:
+            profilers.append(Profiler(procs[0].pid, profile_seconds))
+
     try:
         before = cpu_seconds(procs)
         result = bench.measure(
@@ -194,7 +206,10 @@ def run_pipeline(env: bench.BenchEnv, pairs, workers: int = 1) -> dict:
             deadline_s=900,
             with_rejects=True,
             alive=alive_check(procs, settings.home),
+            on_start=start_profile,
         )
+        if profilers:
+            result["profile"] = profilers[0].summary()
         after = cpu_seconds(procs)
         result["worker_cpu_seconds"] = [round(c, 2) for c in after]
         result["worker_cpu_share_while_measured"] = [
@@ -219,10 +234,10 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 3) if a and b else None
 
 
-def throughput(env: bench.BenchEnv, events: int) -> dict:
+def throughput(env: bench.BenchEnv, events: int, profile_seconds: float | None = None) -> dict:
     pairs = bench.event_mix(events)
     baseline = run_baseline(env, pairs)
-    pipeline = run_pipeline(env, pairs)
+    pipeline = run_pipeline(env, pairs, profile_seconds=profile_seconds)
     return {
         "events": events,
         "pipeline_eps": pipeline["eps"],

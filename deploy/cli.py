@@ -131,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="latency: steady rates in events/s, comma-separated (default 1000,2000,5000)",
     )
+    bench.add_argument(
+        "--profile",
+        action="store_true",
+        help="throughput: sample the engine with py-spy for 20 s and summarise where time goes",
+    )
     return parser
 
 
@@ -259,6 +264,7 @@ def dispatch(args: argparse.Namespace, settings) -> int:
             events=args.events,
             quick=args.quick,
             rates=args.rates,
+            profile=args.profile,
         )
     raise UsageError(f"unknown command {command}")
 
