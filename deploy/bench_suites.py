@@ -456,13 +456,18 @@ def memory(env, events=None, quick=False) -> dict:
     topic = Topics(settings.topic_prefix).events
     asyncio.run(bench.publish_all(env.bootstrap, topic, distinct_reports(n, "mem")))
     procs = start_workers(env_vars, 1, settings.home)
-    peak = 0
+    # Peak RSS of the engine process, of its bridge child(ren), and of both at one instant.
+    peak = peak_engine = peak_bridge = 0
     started = time.monotonic()
     try:
         while True:
             try:
-                tree = [psutil.Process(procs[0].pid)] + psutil.Process(procs[0].pid).children(True)
-                peak = max(peak, sum(p.memory_info().rss for p in tree))
+                engine = psutil.Process(procs[0].pid)
+                engine_rss = engine.memory_info().rss
+                bridge_rss = sum(p.memory_info().rss for p in engine.children(True))
+                peak_engine = max(peak_engine, engine_rss)
+                peak_bridge = max(peak_bridge, bridge_rss)
+                peak = max(peak, engine_rss + bridge_rss)
             except psutil.Error:
                 pass
             opened = client.execute(
@@ -484,12 +489,14 @@ def memory(env, events=None, quick=False) -> dict:
         "open_incidents": int(open_now),
         "events": n,
         "peak_rss_mb": round(peak / 2**20, 1),
+        "peak_rss_engine_mb": round(peak_engine / 2**20, 1),
+        "peak_rss_bridge_mb": round(peak_bridge / 2**20, 1),
         "seconds": round(time.monotonic() - started, 1),
     }
 
 
-def throughput_suite(env, events=None, quick=False) -> dict:
-    return throughput(env, events or (5_000 if quick else 200_000))
+def throughput_suite(env, events=None, quick=False, profile=False) -> dict:
+    return throughput(env, events or (5_000 if quick else 200_000), 20.0 if profile else None)
 
 
 def scaling_suite(env, events=None, quick=False) -> dict:
