@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -36,7 +37,8 @@ class Profiler:
         self.raw = self.dir / "samples.txt"
         self.proc: subprocess.Popen | None = None
         self.error = ""
-        spy = shutil.which("py-spy")
+        beside = Path(sys.executable).parent / "py-spy"  # the venv's, when not on PATH
+        spy = str(beside) if beside.exists() else shutil.which("py-spy")
         if spy is None:
             self.error = "py-spy is not installed (pip install -e '.[dev]')"
             return
