@@ -220,12 +220,15 @@ def bench_queries(
         "event_counts_sql": lambda: q.event_counts(client, db, today_start=midnight, now=now),
         "freshness": lambda: q.freshness(client, db, now=now),
         "events_per_minute": lambda: q.events_per_minute(client, db, now=now),
+        "events_per_minute_cached": lambda: backend.events.events_per_minute(now=now),
         "top_categories_sql": lambda: q.top_categories(client, db, since=midnight),
         "latest_events": lambda: q.latest_events(client, db, since=now - 3600, now=now),
         "latest_transitions": lambda: q.latest_transitions(client, db, since=now - 3600, now=now),
     }
     inc = q.incident(client, db, some_id) or {"reported_at": now}
     week = q.IncidentFilter(since=now - 7 * 86400, until=now + 86400)
+    month = q.IncidentFilter(since=now - 30 * 86400, until=now + 86400)
+    title = replace(month, text="事项 12")
     drill_queries = {
         "search_incidents_7d": lambda: q.search_incidents(
             client, db, q.IncidentFilter(since=now - 7 * 86400, until=now + 86400)
@@ -258,8 +261,21 @@ def bench_queries(
         "search_incidents_7d_open": lambda: q.search_incidents(
             client, db, replace(week, statuses=("in_progress",))
         ),
-        "search_incidents_text_30d": lambda: q.search_incidents(
-            client, db, q.IncidentFilter(since=now - 30 * 86400, until=now + 86400, text="事项 12")
+        "search_incidents_text_30d": lambda: q.search_incidents(client, db, title),
+        "search_cached_text_30d": lambda: search_cached(
+            backend.incidents, backend.run, title, now=now
+        ),
+        "search_incidents_7d_severe": lambda: q.search_incidents(
+            client, db, replace(week, min_severity=3)
+        ),
+        "search_cached_7d_severe": lambda: search_cached(
+            backend.incidents, backend.run, replace(week, min_severity=3), now=now
+        ),
+        "search_incidents_street_30d": lambda: q.search_incidents(
+            client, db, replace(month, street=some_street)
+        ),
+        "search_cached_street_30d": lambda: search_cached(
+            backend.incidents, backend.run, replace(month, street=some_street), now=now
         ),
         "incident": lambda: q.incident(client, db, some_id),
         "transitions": lambda: q.transitions(client, db, some_id),
@@ -267,7 +283,14 @@ def bench_queries(
         "incident_events": lambda: q.incident_events(
             client, db, some_id, since=(inc["reported_at"] or now) - 86400
         ),
+        "incident_events_scan": lambda: q.incident_events_scan(
+            client, db, some_id, since=(inc["reported_at"] or now) - 86400
+        ),
         "district_streets": lambda: q.district_streets(client, db, district),
+        "district_severe_open": lambda: q.severe_open(client, db, limit=200, scope=district),
+        "district_severe_cached": lambda: backend.incidents.loaded_view(now).severe_open(
+            limit=200, scope=district
+        ),
     }
     result["wall"] = {name: _time(fn, runs) for name, fn in wall_queries.items()}
     result["wall_refresh"] = _time(lambda: wall.snapshot(backend, None, now), runs)

@@ -1,16 +1,19 @@
 """The wall's event counts from per-hour counts cached in the dashboard process. Reads come from
-storage/queries.py (`event_hour_rows`, `event_hour_counts`, `events_between`); the wall
-(dashboard/pages/wall.py) reads `EventHours.refresh(now)`.
+storage/queries.py (`event_hour_rows`, `event_hour_counts`, `event_minute_counts`,
+`events_between`); the wall (dashboard/pages/wall.py) reads `EventHours.refresh(now)`.
 
 Why: "events today" and the top categories are `uniqExact(id)` over everything since yesterday's
 midnight (millions of rows at 10M events). An event's redeliveries have the same `time`, so they
 fall in the same hour, and distinct ids per hour can be summed over hours. An hour is recounted
 only when `event_hours` (migration 4: rows inserted per hour, fed by a materialized view) says it
 received rows since it was counted; closed hours that get no late rows are never read again.
+The events-per-minute chart (last hour, reports per minute and channel) is kept the same way:
+the hours that overlap the last hour also hold their per-minute counts, recounted with the hour.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections import Counter
@@ -20,6 +23,8 @@ from storage import queries as q
 
 HOUR = 3600
 DAY = 86400
+MINUTE = 60
+EPM_SECONDS = 3600  # the events-per-minute chart's span
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,31 @@ def hour_counts(rows) -> dict[int, HourCounts]:
     return out
 
 
+def minute_counts(rows, hours: list[int]) -> dict[int, dict[tuple[int, str, str], int]]:
+    """(minute, district, channel, n) rows -> {hour: {(minute, district, channel): n}} for the
+    given sorted hour starts (pure)."""
+    out: dict[int, dict[tuple[int, str, str], int]] = {h: {} for h in hours}
+    for minute, district, channel, n in rows:
+        minute = int(minute)
+        i = bisect.bisect_right(hours, minute) - 1
+        if i < 0 or minute >= hours[i] + HOUR:
+            continue  # an hour between the given ones, counted already
+        hour = hours[i]
+        key = (minute, district, channel)
+        out[hour][key] = out[hour].get(key, 0) + int(n)
+    return out
+
+
+def per_minute(counts, *, since: int, scope: str | None = None) -> list[tuple[int, str, int]]:
+    """{(minute, district, channel): n} -> [(minute, channel or 'other', n)] for minutes >= since,
+    summed over districts (or the scope's only), sorted as queries.events_per_minute (pure)."""
+    totals: dict[tuple[int, str], int] = {}
+    for (minute, district, channel), n in counts.items():
+        if minute >= since and (not scope or district == scope):
+            totals[(minute, channel)] = totals.get((minute, channel), 0) + n
+    return [(m, c or "other", n) for (m, c), n in sorted(totals.items()) if n]
+
+
 def stale_hours(cached_rows: dict[int, int], stored_rows: dict[int, int]) -> list[int]:
     """Hours whose inserted-row count differs from the one they were counted at (pure)."""
     return sorted(h for h, n in stored_rows.items() if cached_rows.get(h) != n)
@@ -60,6 +90,9 @@ class EventHours:
         self._rows: dict[int, int] = {}  # hour -> inserted rows when it was counted
         self._at = 0.0
         self._partial: dict[tuple[int, int], dict[str, int]] = {}
+        # hour -> {(minute, district, channel): reports}, for the hours overlapping the last hour
+        self._minutes: dict[int, dict[tuple[int, str, str], int]] = {}
+        self._minute_head: dict[int, dict[tuple[int, str, str], int]] = {}
         self.stats: dict = {}
 
     def refresh(self, *, today_start: int, now: int) -> EventHours:
@@ -79,10 +112,29 @@ class EventHours:
                     self._rows[hour] = stored[hour]
             for hour in [h for h in self._hours if h < since]:
                 del self._hours[hour], self._rows[hour]
+            minutes = self._count_minutes(set(todo), stored, now)
             self._partial = {}
             self._at = time.monotonic()
-            self.stats = {"recounted_hours": len(todo), "hours": len(self._hours)}
+            self.stats = {
+                "recounted_hours": len(todo),
+                "hours": len(self._hours),
+                "minute_hours": minutes,
+            }
             return self
+
+    def _count_minutes(self, recounted: set[int], stored: dict[int, int], now: int) -> int:
+        """Per-minute counts of the hours overlapping the chart's span that were just recounted
+        or have none yet (one primary-key range read); drops hours that left the span."""
+        start = now - EPM_SECONDS
+        for hour in [h for h in self._minutes if h + HOUR <= start - HOUR]:
+            del self._minutes[hour]
+        todo = sorted(
+            h for h in stored if h + HOUR > start and (h in recounted or h not in self._minutes)
+        )
+        if todo:
+            rows = self._run(q.event_minute_counts, since=todo[0], until=todo[-1] + HOUR)
+            self._minutes.update(minute_counts(rows, todo))
+        return len(todo)
 
     # -- answers (the same shapes as storage.queries.event_counts / top_categories) --------------
     def _sum_events(self, lo: int, hi: int | None, scope: str | None) -> int:
@@ -112,6 +164,29 @@ class EventHours:
             "today": self._sum_events(today_start, None, scope),
             "yesterday": self._sum_events(today_start - DAY, cut, scope) + head,
         }
+
+    def events_per_minute(self, *, now: int, scope: str | None = None) -> list[tuple]:
+        """(minute unix, channel, reports) over the last hour, as queries.events_per_minute:
+        whole minutes from the cache, the minute holding now − 1 h (when the hour does not
+        start on a minute) read from storage (one primary-key range, under a minute)."""
+        start = now - EPM_SECONDS
+        head_end = start + (-start) % MINUTE  # the first whole minute of the span
+        with self._lock:
+            counts = {
+                key: n
+                for hour, minutes in self._minutes.items()
+                if hour + HOUR > head_end
+                for key, n in minutes.items()
+                if key[0] >= head_end
+            }
+            if head_end > start:
+                head = self._minute_head.get(start)
+                if head is None:
+                    rows = self._run(q.event_minute_counts, since=start, until=head_end)
+                    head = {(int(m), d, c): int(n) for m, d, c, n in rows}
+                    self._minute_head = {start: head}
+                counts.update(head)
+        return per_minute(counts, since=start - start % MINUTE, scope=scope)
 
     def top_categories(
         self, *, since: int, limit: int = 8, scope: str | None = None

@@ -7,7 +7,15 @@ Incidents are keyed by cityHash64(incident_id), the key the other latest-state q
 from __future__ import annotations
 
 from storage.client import check_database_name
-from storage.queries import _LATEST_WIDE, _WIDE_KEYS, _WIDE_SELECT, _scope
+from storage.queries import (
+    _LATEST_WIDE,
+    _WIDE_KEYS,
+    _WIDE_SELECT,
+    Y_COUNTS,
+    Y_STATE,
+    YESTERDAY_NAMES,
+    _scope,
+)
 
 # (h, version, updated_at, status, level, district, joint, breached, escalated, repeat,
 #  reopened, satisfied, severity, reported_at): one row per incident.
@@ -130,55 +138,20 @@ def listed_wide(client, db: str, *, min_severity: int) -> list[tuple[int, dict]]
     return [(r[0], dict(zip(_WIDE_KEYS, r[1:], strict=True))) for r in rows]
 
 
-YESTERDAY_NAMES = (
-    "open_y",
-    "joint_y",
-    "breached_y",
-    "escalated_y",
-    "win_y",
-    "win_closed_y",
-    "win_done_y",
-    "win_actual_y",
-    "win_repeat_y",
-)
-
-_YESTERDAY = """
-SELECT
-    s_district AS district,
-    countIf(y_status != '' AND y_status NOT IN ('resolved', 'closed')) AS open_y,
-    countIf(y_status != '' AND y_status NOT IN ('resolved', 'closed') AND y_joint = 1) AS joint_y,
-    countIf(y_status != '' AND y_status NOT IN ('resolved', 'closed') AND y_breaches > 0)
-        AS breached_y,
-    countIf(y_status != '' AND y_status NOT IN ('resolved', 'closed') AND y_escalations > 0)
-        AS escalated_y,
-    countIf(y_status != '' AND s_reported_at >= toDateTime(%(window_y)s)
-            AND s_reported_at < toDateTime(%(window)s)) AS win_y,
-    countIf(s_reported_at >= toDateTime(%(window_y)s) AND s_reported_at < toDateTime(%(window)s)
-            AND y_status = 'closed') AS win_closed_y,
-    countIf(s_reported_at >= toDateTime(%(window_y)s) AND s_reported_at < toDateTime(%(window)s)
-            AND y_status IN ('resolved', 'closed')) AS win_done_y,
-    countIf(s_reported_at >= toDateTime(%(window_y)s) AND s_reported_at < toDateTime(%(window)s)
-            AND y_status = 'closed' AND y_reopened = 0 AND y_satisfied = 1) AS win_actual_y,
-    countIf(s_reported_at >= toDateTime(%(window_y)s) AND s_reported_at < toDateTime(%(window)s)
-            AND y_status != '' AND y_repeat_count > 0) AS win_repeat_y
-FROM (
-    SELECT
-        argMax(district, version) AS s_district,
-        min(reported_at) AS s_reported_at,
-        argMaxIf(status, version, updated_at <= toDateTime(%(yesterday)s)) AS y_status,
-        argMaxIf(joint, version, updated_at <= toDateTime(%(yesterday)s)) AS y_joint,
-        argMaxIf(breaches, version, updated_at <= toDateTime(%(yesterday)s)) AS y_breaches,
-        argMaxIf(escalations, version, updated_at <= toDateTime(%(yesterday)s)) AS y_escalations,
-        argMaxIf(repeat_count, version, updated_at <= toDateTime(%(yesterday)s)) AS y_repeat_count,
-        argMaxIf(reopened, version, updated_at <= toDateTime(%(yesterday)s)) AS y_reopened,
-        ifNull(argMaxIf(satisfied, version, updated_at <= toDateTime(%(yesterday)s)), 1)
-            AS y_satisfied
-    FROM {db}.incidents
+# The "same time yesterday" half of queries._COUNTERS, from the same fragments.
+_YESTERDAY = (
+    "SELECT s_district AS district,"
+    + Y_COUNTS
+    + """FROM (
+    SELECT argMax(district, version) AS s_district, min(reported_at) AS s_reported_at,"""
+    + Y_STATE
+    + """    FROM {db}.incidents
     WHERE 1 {scope}
     GROUP BY cityHash64(incident_id)
 )
 GROUP BY district
 """
+)
 
 
 def yesterday_counters(
@@ -188,8 +161,12 @@ def yesterday_counters(
     indicators). Scans every incident version, so it runs in the background, on one thread."""
     db = check_database_name(db)
     sql = _YESTERDAY.format(db=db, scope=_scope(scope))
-    params = {"yesterday": now - 86400, "window": now - 86400, "window_y": now - 2 * 86400,
-              "scope": scope}
+    params = {
+        "yesterday": now - 86400,
+        "window": now - 86400,
+        "window_y": now - 2 * 86400,
+        "scope": scope,
+    }
     rows = client.execute(sql, params, settings={"max_threads": max_threads})
     return {
         row[0]: dict(zip(YESTERDAY_NAMES, (int(v) for v in row[1:]), strict=True)) for row in rows

@@ -36,7 +36,55 @@ def _scope(scope: str | None, column: str = "district") -> str:
 # Aliases are prefixed so they never shadow the columns the aggregates read (ClickHouse resolves
 # aliases before columns). Grouping by a 64-bit hash of the id instead of the id string is ~3x
 # faster on 18.16 (measured: 100k incidents, 27 ms vs 90 ms); a collision needs ~4e9 incidents.
-_LATEST_NARROW = """
+# "Same time yesterday": each incident's state among the versions stored by then, and the wall's
+# counters over it. Shared by `incident_counters` (below) and the cache's background query
+# (incident_state.yesterday_counters), so the two can never drift apart.
+Y_STATE = """
+    argMaxIf(status, version, updated_at <= toDateTime(%(yesterday)s)) AS y_status,
+    argMaxIf(joint, version, updated_at <= toDateTime(%(yesterday)s)) AS y_joint,
+    argMaxIf(breaches, version, updated_at <= toDateTime(%(yesterday)s)) AS y_breaches,
+    argMaxIf(escalations, version, updated_at <= toDateTime(%(yesterday)s)) AS y_escalations,
+    argMaxIf(repeat_count, version, updated_at <= toDateTime(%(yesterday)s)) AS y_repeat_count,
+    argMaxIf(reopened, version, updated_at <= toDateTime(%(yesterday)s)) AS y_reopened,
+    ifNull(argMaxIf(satisfied, version, updated_at <= toDateTime(%(yesterday)s)), 1) AS y_satisfied
+"""
+# Over Y_STATE and s_reported_at, in YESTERDAY_NAMES order.
+Y_COUNTS = """
+    countIf(y_status != '' AND y_status NOT IN ('resolved', 'closed')) AS open_y,
+    countIf(y_status != '' AND y_status NOT IN ('resolved', 'closed') AND y_joint = 1) AS joint_y,
+    countIf(y_status != '' AND y_status NOT IN ('resolved', 'closed') AND y_breaches > 0)
+        AS breached_y,
+    countIf(y_status != '' AND y_status NOT IN ('resolved', 'closed') AND y_escalations > 0)
+        AS escalated_y,
+    countIf(y_status != '' AND s_reported_at >= toDateTime(%(window_y)s)
+            AND s_reported_at < toDateTime(%(window)s)) AS win_y,
+    countIf(s_reported_at >= toDateTime(%(window_y)s) AND s_reported_at < toDateTime(%(window)s)
+            AND y_status = 'closed') AS win_closed_y,
+    countIf(s_reported_at >= toDateTime(%(window_y)s) AND s_reported_at < toDateTime(%(window)s)
+            AND y_status IN ('resolved', 'closed')) AS win_done_y,
+    countIf(s_reported_at >= toDateTime(%(window_y)s) AND s_reported_at < toDateTime(%(window)s)
+            AND y_status = 'closed' AND y_reopened = 0 AND y_satisfied = 1) AS win_actual_y,
+    countIf(s_reported_at >= toDateTime(%(window_y)s) AND s_reported_at < toDateTime(%(window)s)
+            AND y_status != '' AND y_repeat_count > 0) AS win_repeat_y
+"""
+YESTERDAY_NAMES = (
+    "open_y",
+    "joint_y",
+    "breached_y",
+    "escalated_y",
+    "win_y",
+    "win_closed_y",
+    "win_done_y",
+    "win_actual_y",
+    "win_repeat_y",
+)
+
+# Latest state of each incident, plus its state as it was at `yesterday` (change indicators).
+# Aliases are prefixed so they never shadow the columns the aggregates read (ClickHouse resolves
+# aliases before columns). Grouping by a 64-bit hash of the id instead of the id string is ~3x
+# faster on 18.16 (measured: 100k incidents, 27 ms vs 90 ms); a collision needs ~4e9 incidents.
+_LATEST_NARROW = (
+    """
 SELECT
     argMax(status, version) AS s_status,
     argMax(level, version) AS s_level,
@@ -48,32 +96,23 @@ SELECT
     argMax(reopened, version) AS s_reopened,
     ifNull(argMax(satisfied, version), 1) AS s_satisfied,
     min(reported_at) AS s_reported_at,
-    argMaxIf(status, version, updated_at <= toDateTime(%(yesterday)s)) AS y_status,
-    argMaxIf(level, version, updated_at <= toDateTime(%(yesterday)s)) AS y_level,
-    argMaxIf(joint, version, updated_at <= toDateTime(%(yesterday)s)) AS y_joint,
-    argMaxIf(breaches, version, updated_at <= toDateTime(%(yesterday)s)) AS y_breaches,
-    argMaxIf(escalations, version, updated_at <= toDateTime(%(yesterday)s)) AS y_escalations,
-    argMaxIf(repeat_count, version, updated_at <= toDateTime(%(yesterday)s)) AS y_repeat_count,
-    argMaxIf(reopened, version, updated_at <= toDateTime(%(yesterday)s)) AS y_reopened,
-    ifNull(argMaxIf(satisfied, version, updated_at <= toDateTime(%(yesterday)s)), 1) AS y_satisfied
+"""
+    + Y_STATE
+    + """
 FROM {db}.incidents
 WHERE 1 {scope}
 GROUP BY cityHash64(incident_id)
 """
+)
 
-_COUNTERS = """
+_COUNTERS = (
+    """
 SELECT
     s_district AS district,
     countIf(s_status NOT IN ('resolved', 'closed')) AS open,
-    countIf(y_status != '' AND y_status NOT IN ('resolved', 'closed')) AS open_y,
     countIf(s_status NOT IN ('resolved', 'closed') AND s_joint = 1) AS joint,
-    countIf(y_status != '' AND y_status NOT IN ('resolved', 'closed') AND y_joint = 1) AS joint_y,
     countIf(s_status NOT IN ('resolved', 'closed') AND s_breaches > 0) AS breached,
-    countIf(y_status != '' AND y_status NOT IN ('resolved', 'closed') AND y_breaches > 0)
-        AS breached_y,
     countIf(s_status NOT IN ('resolved', 'closed') AND s_escalations > 0) AS escalated,
-    countIf(y_status != '' AND y_status NOT IN ('resolved', 'closed') AND y_escalations > 0)
-        AS escalated_y,
     countIf(s_reported_at >= toDateTime(%(window)s)) AS win,
     countIf(s_reported_at >= toDateTime(%(window)s) AND s_status = 'closed') AS win_closed,
     countIf(s_reported_at >= toDateTime(%(window)s) AND s_status IN ('resolved', 'closed'))
@@ -83,25 +122,19 @@ SELECT
     countIf(s_reported_at >= toDateTime(%(window)s) AND s_repeat_count > 0) AS win_repeat,
     countIf(s_reported_at >= toDateTime(%(window)s) AND s_status IN ('resolved', 'closed')
             AND s_level IN ('street', 'community', 'grid', 'micro_grid')) AS win_low,
-    countIf(y_status != '' AND s_reported_at >= toDateTime(%(window_y)s)
-            AND s_reported_at < toDateTime(%(window)s)) AS win_y,
-    countIf(s_reported_at >= toDateTime(%(window_y)s) AND s_reported_at < toDateTime(%(window)s)
-            AND y_status = 'closed') AS win_closed_y,
-    countIf(s_reported_at >= toDateTime(%(window_y)s) AND s_reported_at < toDateTime(%(window)s)
-            AND y_status IN ('resolved', 'closed')) AS win_done_y,
-    countIf(s_reported_at >= toDateTime(%(window_y)s) AND s_reported_at < toDateTime(%(window)s)
-            AND y_status = 'closed' AND y_reopened = 0 AND y_satisfied = 1) AS win_actual_y,
-    countIf(s_reported_at >= toDateTime(%(window_y)s) AND s_reported_at < toDateTime(%(window)s)
-            AND y_status != '' AND y_repeat_count > 0) AS win_repeat_y,
     countIf(s_status NOT IN ('resolved', 'closed') AND s_level = 'city') AS lvl_city,
     countIf(s_status NOT IN ('resolved', 'closed') AND s_level = 'district') AS lvl_district,
     countIf(s_status NOT IN ('resolved', 'closed') AND s_level = 'street') AS lvl_street,
     countIf(s_status NOT IN ('resolved', 'closed') AND s_level = 'community') AS lvl_community,
     countIf(s_status NOT IN ('resolved', 'closed') AND s_level IN ('grid', 'micro_grid'))
-        AS lvl_grid
+        AS lvl_grid,
+"""
+    + Y_COUNTS
+    + """
 FROM ({latest})
 GROUP BY district
 """
+)
 
 COUNTER_NAMES = (
     "open",
@@ -129,6 +162,10 @@ COUNTER_NAMES = (
     "lvl_community",
     "lvl_grid",
 )
+
+
+# the current half of COUNTER_NAMES, in _COUNTERS' column order
+_NOW_NAMES = tuple(name for name in COUNTER_NAMES if name not in YESTERDAY_NAMES)
 
 
 @dataclass
@@ -160,9 +197,8 @@ def incident_counters(client, db: str, *, now: int, scope: str | None = None) ->
     }
     counters = IncidentCounters()
     for row in client.execute(sql, params):
-        counters.by_district[row[0]] = dict(
-            zip(COUNTER_NAMES, (int(v) for v in row[1:]), strict=True)
-        )
+        values = dict(zip(_NOW_NAMES + YESTERDAY_NAMES, (int(v) for v in row[1:]), strict=True))
+        counters.by_district[row[0]] = {name: values[name] for name in COUNTER_NAMES}
     return counters
 
 
@@ -220,6 +256,20 @@ def events_per_minute(client, db: str, *, now: int, scope: str | None = None) ->
         (int(m), c or "other", int(n))
         for m, c, n in client.execute(sql, {"since": now - 3600, "scope": scope})
     ]
+
+
+def event_minute_counts(client, db: str, *, since: int, until: int) -> list[tuple]:
+    """(minute unix, district, channel, distinct reports) for since <= time < until: the per-hour
+    cache's source for the events-per-minute chart (storage/event_hours.py)."""
+    db = check_database_name(db)
+    sql = f"""
+    SELECT toUnixTimestamp(toStartOfMinute(time)) AS minute, district, channel, uniqExact(id)
+    FROM {db}.events
+    WHERE time >= toDateTime(%(since)s) AND time < toDateTime(%(until)s)
+        AND type = 'city.report.v1'
+    GROUP BY minute, district, channel
+    """
+    return client.execute(sql, {"since": since, "until": until})
 
 
 def top_categories(
@@ -280,14 +330,43 @@ def events_between(client, db: str, *, since: int, until: int) -> list[tuple[str
 # The tickers show the newest dozen rows: they look back over growing windows (the newest
 # minutes first, up to `since`) and read only the sort columns there; the shown rows' other
 # columns are read afterwards by primary key. On 18.16 an `ORDER BY time DESC LIMIT` reads every
-# row of its range (no read-in-order), so the range is what costs.
+# row of its range (no read-in-order), so the range is what costs. `LIMIT 1 BY id` would make
+# ClickHouse sort the whole range (measured at 10M events: 30-60 ms vs ~5 ms for a plain top-k),
+# so the newest `_TOP_ROWS_PER_ITEM * limit` rows are read and redeliveries dropped here; only
+# when those rows hold fewer than `limit` distinct items does the `LIMIT 1 BY` query run.
 _TICKER_WINDOWS = (300, 1200)
+_TOP_ROWS_PER_ITEM = 4
 
 
 def _windows(since: int, now: int | None) -> list[int]:
     if now is None:
         return [since]
     return [start for start in (now - w for w in _TICKER_WINDOWS) if start > since] + [since]
+
+
+def _first_per_key(rows, key, limit: int) -> list[tuple]:
+    """The first row of each key, in the rows' order, at most `limit` (= LIMIT 1 BY … LIMIT)."""
+    seen: set = set()
+    out = []
+    for row in rows:
+        k = key(row)
+        if k not in seen:
+            seen.add(k)
+            out.append(row)
+            if len(out) == limit:
+                break
+    return out
+
+
+def _newest(client, sql: str, params: dict, key, limit: int, by: str) -> list[tuple]:
+    """The rows of `sql` (ending in ORDER BY) with LIMIT 1 BY `by` LIMIT `limit`: a plain top-k
+    read first, the LIMIT 1 BY query only when the top-k holds too few distinct items."""
+    k = _TOP_ROWS_PER_ITEM * limit
+    rows = client.execute(f"{sql} LIMIT {k}", params)
+    out = _first_per_key(rows, key, limit)
+    if len(out) < limit and len(rows) == k:  # many redeliveries among the newest rows
+        out = client.execute(f"{sql} LIMIT 1 BY {by} LIMIT {int(limit)}", params)
+    return out
 
 
 def latest_events(
@@ -301,28 +380,32 @@ def latest_events(
 ) -> list[dict]:
     """The newest events (reports and departments' actions) for the ticker."""
     db = check_database_name(db)
+    limit = max(1, int(limit))
     newest: list[tuple] = []
     for start in _windows(since, now):
-        newest = client.execute(
+        newest = _newest(
+            client,
             f"""
             SELECT id, toUnixTimestamp(time) AS t FROM {db}.events
             WHERE time >= toDateTime(%(since)s) {_scope(scope)}
-            ORDER BY time DESC, id
-            LIMIT 1 BY id
-            LIMIT %(limit)s
-            """,
-            {"since": start, "limit": limit, "scope": scope},
+            ORDER BY time DESC, id""",
+            {"since": start, "scope": scope},
+            lambda row: row[0],
+            limit,
+            "id",
         )
         if len(newest) >= limit:
             break
     if not newest:
         return []
     hour = [int(t) for _, t in newest]
+    # PREWHERE on the ids: only the page's rows are read from the hours' granules
     sql = f"""
     SELECT id, type, department, toUnixTimestamp(time) AS t, district, category, severity,
            title, incident_id
     FROM {db}.events
-    WHERE time >= toDateTime(%(lo)s) AND time <= toDateTime(%(hi)s) AND id IN %(ids)s
+    PREWHERE id IN %(ids)s
+    WHERE time >= toDateTime(%(lo)s) AND time <= toDateTime(%(hi)s)
     LIMIT 1 BY id
     """
     keys = (
@@ -371,6 +454,7 @@ def latest_transitions(
         "department",
         "reason",
     )
+    limit = max(1, int(limit))
     rows: list = []
     for start in _windows(since, now):
         sql = f"""
@@ -378,11 +462,15 @@ def latest_transitions(
                department, reason
         FROM {db}.transitions_by_time
         WHERE at >= toDateTime(%(since)s) {scoped}
-        ORDER BY at DESC, incident_id, seq DESC
-        LIMIT 1 BY incident_id, seq
-        LIMIT %(limit)s
-        """
-        rows = client.execute(sql, {"since": start, "limit": limit, "scope": scope})
+        ORDER BY at DESC, incident_id, seq DESC"""
+        rows = _newest(
+            client,
+            sql,
+            {"since": start, "scope": scope},
+            lambda row: (row[0], row[1]),
+            limit,
+            "incident_id, seq",
+        )
         if len(rows) >= limit:
             break
     return [dict(zip(keys, row, strict=True)) for row in rows]
@@ -537,6 +625,44 @@ _SEARCH_EXTRA = {
 }
 
 
+def text_bounded(flt: IncidentFilter) -> IncidentFilter:
+    """A title search reads the title of every incident in its range: it looks back at most
+    TEXT_SEARCH_MAX_SECONDS from the range's end."""
+    if flt.text and flt.until - flt.since > TEXT_SEARCH_MAX_SECONDS:
+        return replace(flt, since=flt.until - TEXT_SEARCH_MAX_SECONDS)
+    return flt
+
+
+def opening_terms(flt: IncidentFilter, scope: str | None) -> list[str]:
+    """WHERE terms on what is fixed at an incident's opening (report time, place, category),
+    so they can filter rows before any latest state is taken; values in `filter_params`."""
+    where = ["reported_at >= toDateTime(%(since)s)", "reported_at < toDateTime(%(until)s)"]
+    if scope:
+        where.append("district = %(scope)s")
+    if flt.district:
+        where.append("district = %(district)s")
+    if flt.street:
+        where.append("street = %(street)s")
+    if flt.category:
+        where.append("category = %(category)s")
+    return where
+
+
+def filter_params(flt: IncidentFilter, scope: str | None) -> dict:
+    """The bound values of a search's filter."""
+    return {
+        "since": flt.since,
+        "until": flt.until,
+        "scope": scope,
+        "district": flt.district,
+        "street": flt.street,
+        "category": flt.category,
+        "statuses": tuple(flt.statuses),
+        "min_severity": flt.min_severity,
+        "text": flt.text,
+    }
+
+
 def search_incidents(
     client,
     db: str,
@@ -554,19 +680,9 @@ def search_incidents(
     (Narrowing a title search first to ids with any matching version was measured slower on
     18.16: the extra pass over `incident_id` costs more than it saves.)"""
     db = check_database_name(db)
-    if flt.text and flt.until - flt.since > TEXT_SEARCH_MAX_SECONDS:
-        # a title search takes the latest title of every incident in range: bound the range
-        flt = replace(flt, since=flt.until - TEXT_SEARCH_MAX_SECONDS)
-    where = ["reported_at >= toDateTime(%(since)s)", "reported_at < toDateTime(%(until)s)"]
+    flt = text_bounded(flt)
+    where = opening_terms(flt, scope)
     having = ["1"]
-    if scope:
-        where.append("district = %(scope)s")
-    if flt.district:
-        where.append("district = %(district)s")
-    if flt.street:
-        where.append("street = %(street)s")
-    if flt.category:
-        where.append("category = %(category)s")
     extra = ""
     if sort in ("category", "resolve_due"):
         extra += _SEARCH_EXTRA[sort]
@@ -580,15 +696,7 @@ def search_incidents(
     inner = _SEARCH_NARROW.format(db=db, where=" AND ".join(where), extra=extra)
     order = SORTABLE.get(sort, "s_reported_at") + (" DESC" if descending else " ASC")
     params = {
-        "since": flt.since,
-        "until": flt.until,
-        "scope": scope,
-        "district": flt.district,
-        "street": flt.street,
-        "category": flt.category,
-        "statuses": tuple(flt.statuses),
-        "min_severity": flt.min_severity,
-        "text": flt.text,
+        **filter_params(flt, scope),
         "offset": max(0, int(offset)),
         "limit": max(1, min(int(limit), 200)),
     }
@@ -728,35 +836,85 @@ def transitions(client, db: str, incident_id: str) -> list[dict]:
     return [dict(zip(keys, row, strict=True)) for row in client.execute(sql, {"id": incident_id})]
 
 
-def incident_events(
+_EVENT_KEYS = (
+    "id",
+    "type",
+    "source",
+    "time",
+    "received_at",
+    "channel",
+    "severity",
+    "title",
+    "payload",
+)
+_EVENT_COLUMNS = """id, type, source, toUnixTimestamp(time), toUnixTimestamp(received_at), channel,
+           severity, title, payload"""
+
+
+def incident_events_scan(
     client, db: str, incident_id: str, *, since: int, limit: int = 200
 ) -> list[dict]:
-    """The raw events linked to one incident (reports, repeats, departments' actions)."""
+    """`incident_events` as one scan of `events` since `since` (the reference answer; without
+    migration 5's lookup table)."""
     db = check_database_name(db)
     sql = f"""
-    SELECT id, type, source, toUnixTimestamp(time), toUnixTimestamp(received_at), channel,
-           severity, title, payload
+    SELECT {_EVENT_COLUMNS}
     FROM {db}.events
     WHERE incident_id = %(id)s AND time >= toDateTime(%(since)s)
     ORDER BY time, id
     LIMIT 1 BY id
     LIMIT %(limit)s
     """
-    keys = (
-        "id",
-        "type",
-        "source",
-        "time",
-        "received_at",
-        "channel",
-        "severity",
-        "title",
-        "payload",
-    )
     return [
-        dict(zip(keys, row, strict=True))
+        dict(zip(_EVENT_KEYS, row, strict=True))
         for row in client.execute(sql, {"id": incident_id, "since": since, "limit": limit})
     ]
+
+
+def incident_events(
+    client, db: str, incident_id: str, *, since: int, limit: int = 200
+) -> list[dict]:
+    """The raw events linked to one incident (reports, repeats, departments' actions), oldest
+    first: their (time, id) from `incident_event_ids` (migration 5) by primary key, then the
+    events by theirs, (hour, id): one time range and id list per run of nearby events."""
+    db = check_database_name(db)
+    found = client.execute(
+        f"""
+        SELECT toUnixTimestamp(time) AS t, id FROM {db}.incident_event_ids
+        WHERE incident_id = %(id)s AND time >= toDateTime(%(since)s)
+        ORDER BY time, id
+        LIMIT 1 BY id
+        LIMIT %(limit)s
+        """,
+        {"id": incident_id, "since": since, "limit": max(1, int(limit))},
+    )  # [(time, id)] in the answer's order
+    if not found:
+        return []
+    # runs of events less than an hour apart: each run is one primary-key range of `events`
+    runs: list[list] = []  # [first time, last time, ids]
+    for t, event_id in found:
+        if runs and int(t) - runs[-1][1] < 3600:
+            runs[-1][1] = int(t)
+            runs[-1][2].append(event_id)
+        else:
+            runs.append([int(t), int(t), [event_id]])
+    params: dict = {}
+    terms = []
+    for n, (lo, hi, ids) in enumerate(runs):
+        params.update({f"lo{n}": lo, f"hi{n}": hi, f"ids{n}": tuple(ids)})
+        terms.append(
+            f"(time >= toDateTime(%(lo{n})s) AND time <= toDateTime(%(hi{n})s)"
+            f" AND id IN %(ids{n})s)"
+        )
+    sql = f"""
+    SELECT {_EVENT_COLUMNS}
+    FROM {db}.events
+    WHERE {" OR ".join(terms)}
+    ORDER BY time, id
+    LIMIT 1 BY id
+    """
+    by_id = {row[0]: row for row in client.execute(sql, params)}
+    return [dict(zip(_EVENT_KEYS, by_id[i], strict=True)) for _, i in found if i in by_id]
 
 
 def district_streets(client, db: str, district: str) -> list[dict]:

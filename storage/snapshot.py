@@ -76,6 +76,10 @@ class LatestState:
         self.watermark: int | None = None  # newest updated_at seen
         self._status, self._level, self._district = _Interned(), _Interned(), _Interned()
         self._contrib: dict[int, tuple] = {}
+        # slots whose packed state changed after they were added (the search index follows them)
+        self.changed = array("L")
+        # the last delta's (hash, version, updated_at) heads, all decided and applied
+        self.seen_heads: set[tuple] = set()
 
     # -- packing ---------------------------------------------------------------------------------
     def pack(self, row) -> int:
@@ -207,6 +211,7 @@ class LatestState:
                 self._count(slot, old, -1)
                 self.code[slot] = code
                 self._count(slot, code, +1)
+                self.changed.append(slot)
         if self.is_listed(code) and wide is not None:
             self.listed[slot] = wide(row)
         else:
@@ -348,6 +353,7 @@ class IncidentSnapshot:
         self._view: View | None = None
         self._yesterday: dict[str, dict[str, int]] = {}
         self._thread: threading.Thread | None = None
+        self._loader: threading.Thread | None = None
         self._stop = threading.Event()
         self.stats: dict = {}
         self.reported_index = ReportedIndex()  # for the drill-down search (incident_search.py)
@@ -369,10 +375,13 @@ class IncidentSnapshot:
         since = 0 if state.watermark is None else state.watermark - self.margin
         # The margin re-reads rows already applied: first only (hash, newest version), then
         # the wide rows of the incidents whose newest version the cache does not hold yet.
-        heads = self._run(st.delta_heads, since=since)
+        heads = set(self._run(st.delta_heads, since=since))
+        if heads:
+            state._see(max(updated_at for _, _, updated_at in heads))
+        # A head read by the previous delta as well was decided then (and its rows applied):
+        # the held version can only have grown since, so only new heads are looked up.
         fresh = []
-        for h, version, updated_at in heads:
-            state._see(updated_at)
+        for h, version, _ in heads - state.seen_heads:
             slot = state.slot(h)
             if slot is None or version > state.version[slot]:
                 fresh.append(h)
@@ -381,6 +390,7 @@ class IncidentSnapshot:
         for row in rows:
             state.apply(row, wide_row)
         state.advance(now)
+        state.seen_heads = heads
         self.stats["delta_rows"] = len(rows)
         self.stats["delta_heads"] = len(heads)
 
@@ -419,6 +429,37 @@ class IncidentSnapshot:
         """The last published view, without touching storage."""
         return self._view
 
+    def loaded_view(self, now: int, *, max_age: float = 5.0) -> View | None:
+        """The view for a page other than the wall: None when no wall has loaded the cache yet
+        (the caller then asks SQL), else the last view, after applying the delta when it is
+        older than `max_age` seconds (so a page sees incidents at most ~max_age late)."""
+        view = self._view
+        if view is None:
+            self.load_in_background()
+            return None
+        if time.monotonic() - view.at > max_age:
+            view = self.refresh(now)
+        return view
+
+    def load_in_background(self) -> None:
+        """Load the cache in a thread of its own when no wall has loaded it yet, so the other
+        pages need SQL only for the first seconds after the dashboard starts."""
+        with self._lock:
+            if self._state is not None or self._loader is not None:
+                return
+            self._loader = threading.Thread(
+                target=self._load_once, name="cityops-snapshot-load", daemon=True
+            )
+            self._loader.start()
+
+    def _load_once(self) -> None:
+        try:
+            self.refresh(int(self._clock()))
+        except Exception:  # noqa: BLE001 - storage may be down; the next page asks again
+            pass
+        finally:
+            self._loader = None
+
     def state(self) -> LatestState | None:
         """The live state (for read-only scans such as the drill-down search), or None."""
         return self._state
@@ -434,6 +475,7 @@ class IncidentSnapshot:
     def _background(self) -> None:
         next_y = time.monotonic() + self.yesterday_seconds
         next_reload = time.monotonic() + self.reload_seconds
+        self._build_index()
         while not self._stop.wait(max(0.5, min(next_y, next_reload) - time.monotonic())):
             try:
                 if self.yesterday_seconds and time.monotonic() >= next_y:
@@ -441,9 +483,17 @@ class IncidentSnapshot:
                     next_y = time.monotonic() + self.yesterday_seconds
                 if self.reload_seconds and time.monotonic() >= next_reload:
                     self.reload()
+                    self._build_index()
                     next_reload = time.monotonic() + self.reload_seconds
             except Exception:  # noqa: BLE001 - storage may be down; the next round retries
                 next_y = next_reload = time.monotonic() + 5
+
+    def _build_index(self) -> None:
+        """Sort a newly loaded state for the drill-down search here, off the search path
+        (~2 s at 1M incidents)."""
+        state = self._state
+        if state is not None:
+            self.reported_index.update(state)
 
     def update_yesterday(self, now: int) -> None:
         """Recompute the "same time yesterday" counters; the next refresh publishes them."""

@@ -3,6 +3,8 @@ all incidents per street, each linking to the filtered incident list."""
 
 from __future__ import annotations
 
+import time
+
 from dash import dcc, html
 
 from dashboard import figures, ids
@@ -17,8 +19,16 @@ def layout(backend, user, adcode: str, lang: str = "zh") -> html.Div:
             L.t("无此区或不在您的辖区", "no such district in your area"), className="denied"
         )
     try:
+        # the markers from the wall's latest-state cache when a wall has loaded it (as on the
+        # wall), else SQL beside the street counts
+        view = backend.incidents.loaded_view(int(time.time()))
+        if view is not None:
+            severe = view.severe_open(limit=200, scope=adcode)
+        else:
+            markers = backend.pool.submit(backend.run, q.severe_open, limit=200, scope=adcode)
         streets = backend.run(q.district_streets, adcode)
-        severe = backend.run(q.severe_open, limit=200, scope=adcode)
+        if view is None:
+            severe = markers.result()
     except Exception:  # noqa: BLE001 - shown as a message, not a traceback
         return html.Div(L.t("数据库不可达", "storage unreachable"), className="error")
     names = {u.code: u for u in backend.registry.children(adcode)}

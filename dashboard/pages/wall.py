@@ -156,13 +156,12 @@ def layout(backend, lang: str = "zh") -> html.Div:
 
 def snapshot(backend, scope: str | None, now: int) -> dict:
     """Everything one refresh shows. The incident counters and lists come from the latest-state
-    cache (one delta read per refresh, storage/snapshot.py), the event counts from the per-hour
-    cache (storage/event_hours.py); the other event queries run beside them in parallel (each
-    pool thread has its own ClickHouse connection)."""
+    cache (one delta read per refresh, storage/snapshot.py), the event counts and events per
+    minute from the per-hour cache (storage/event_hours.py); the other event queries run beside
+    them in parallel (each pool thread has its own ClickHouse connection)."""
     midnight = int(_local_midnight(now))
     calls = {
         "fresh": (q.freshness, {"now": now}),
-        "epm": (q.events_per_minute, {"now": now}),
         "events_feed": (q.latest_events, {"since": now - 3600, "now": now}),
         "transitions": (q.latest_transitions, {"since": now - 3600, "now": now}),
     }
@@ -177,6 +176,7 @@ def snapshot(backend, scope: str | None, now: int) -> dict:
     events = hours.result()
     data["events"] = events.event_counts(today_start=midnight, now=now, scope=scope)
     data["cats"] = events.top_categories(since=midnight, scope=scope)
+    data["epm"] = events.events_per_minute(now=now, scope=scope)
     view = cache.result()
     data["counters"] = view.counters(scope)
     data["severe"] = view.severe_open(limit=200, scope=scope)

@@ -83,3 +83,46 @@ def test_latest_incident_state_and_measures_ignore_redelivered_rows(services):
     assert abs(closure - 2 / 3) < 1e-9
     # B was reopened once: closed, but not actually resolved.
     assert abs(resolution - 1 / 2) < 1e-9
+
+
+def test_migration_5_copies_the_incidents_and_event_ids_stored_before_it(services):
+    from storage.ddl import SCHEMA_VERSION_TABLE
+
+    target = a_database(services)
+    client = connect(target, database=False)
+    db = target.database
+    client.execute(f"CREATE DATABASE {db}")
+    client.execute(SCHEMA_VERSION_TABLE.format(db=db))
+    for migration in MIGRATIONS[:4]:  # a database as it stood before migration 5
+        for statement in migration.statements:
+            client.execute(statement.format(db=db))
+        client.execute(
+            f"INSERT INTO {db}.schema_version (version, description, applied_at) VALUES",
+            [(migration.version, migration.description, dt.datetime(2026, 11, 1))],
+        )
+    now = dt.datetime(2026, 11, 27, 8, 0, 0)
+    client.execute(
+        f"INSERT INTO {db}.incidents (incident_id, title, version, reported_at) VALUES",
+        [("A", "井盖", 1, now), ("A", "井盖", 2, now), ("B", "路灯", 1, now)],
+    )
+    client.execute(
+        f"INSERT INTO {db}.events (id, time, incident_id) VALUES",
+        [("e1", now, "A"), ("e2", now, ""), ("e3", now, "B")],
+    )
+    assert migrate(client, db) == [5]
+    assert client.execute(
+        f"SELECT incident_id, max(version) FROM {db}.incidents_by_report "
+        "GROUP BY incident_id ORDER BY incident_id"
+    ) == [("A", 2), ("B", 1)]
+    assert client.execute(f"SELECT incident_id, id FROM {db}.incident_event_ids ORDER BY id") == [
+        ("A", "e1"),
+        ("B", "e3"),
+    ]
+    # and rows written afterwards arrive through the materialized views
+    client.execute(
+        f"INSERT INTO {db}.incidents (incident_id, title, version, reported_at) VALUES",
+        [("C", "噪音", 1, now)],
+    )
+    client.execute(f"INSERT INTO {db}.events (id, time, incident_id) VALUES", [("e4", now, "C")])
+    assert client.execute(f"SELECT count() FROM {db}.incidents_by_report")[0][0] == 4
+    assert client.execute(f"SELECT count() FROM {db}.incident_event_ids")[0][0] == 3

@@ -126,12 +126,12 @@ def test_wall_event_queries_on_current_clickhouse(client):
 
 
 def test_cached_search_page_rows_on_current_clickhouse(client):
-    from storage.incident_search import page_rows
+    from storage.incident_search import Found, page_rows
     from storage.snapshot import LatestState
     from tests.unit.storage.test_snapshot import a_row
 
     h = int(client.execute("SELECT cityHash64('i2')")[0][0])
     state = LatestState()
     state.load([a_row(h, district="320102", reported_at=NOW - 3000)])
-    rows = page_rows(client, "db", state, [0])
+    rows = page_rows(client, "db", state, Found(1, [0]))
     assert [(r["incident_id"], r["severity"]) for r in rows] == [("i2", 4)]

@@ -115,3 +115,31 @@ def test_a_closed_incident_leaves_the_wall_lists():
     assert len(a_view(state).severe_open()) == 1
     state.apply(a_row(1, 3, severity=4, status="closed"), a_wide)
     assert a_view(state).severe_open() == []
+
+
+def test_a_delta_looks_up_only_heads_it_has_not_decided_before():
+    from storage import incident_state as st
+    from storage.snapshot import IncidentSnapshot
+
+    stored = {1: a_row(1, updated_at=NOW - 10), 2: a_row(2, updated_at=NOW - 5)}
+    wide_reads: list[tuple] = []
+
+    def run(query, **kw):
+        if query is st.delta_heads:
+            return [(h, row[1], row[2]) for h, row in stored.items() if row[2] >= kw["since"]]
+        if query is st.delta_since:
+            wide_reads.append(kw["hashes"])
+            return [(*stored[h], *[None] * len(st.DELTA_WIDE_KEYS)) for h in kw["hashes"]]
+        raise AssertionError(query)
+
+    cache = IncidentSnapshot(run, yesterday_seconds=0, reload_seconds=0)
+    state = loaded(a_row(1, updated_at=NOW - 10))
+    cache._apply_delta(state, NOW)
+    assert wide_reads == [(2,)]  # 1 is held at that version; 2 is new
+    cache._apply_delta(state, NOW + 1)
+    assert wide_reads == [(2,)]  # the same heads again: nothing read, nothing applied
+    stored[1] = a_row(1, 2, status="closed", updated_at=NOW - 1)
+    cache._apply_delta(state, NOW + 2)
+    assert wide_reads == [(2,), (1,)]
+    total = a_view(state).counters().total
+    assert (total["open"], total["win_closed"]) == (1, 1)

@@ -1,0 +1,189 @@
+"""The wall's and drill-down's rewritten reads against the real ClickHouse 18.16: each equals
+its reference SQL answer — the cached search (filters, titles, ties in report time) equals
+search_incidents, incident_events by its lookup table equals the scan, the cached events per
+minute equal the SQL, and the tickers equal their LIMIT 1 BY form."""
+
+from __future__ import annotations
+
+import time
+
+from dashboard.pages.wall import _local_midnight
+from storage import queries as q
+from storage.event_hours import EventHours
+from storage.incident_search import search_cached
+from storage.snapshot import IncidentSnapshot
+from tests.e2e.builders import an_event, an_incident, insert
+
+
+def a_runner(isolated):
+    def run(query, *args, **kwargs):
+        return query(isolated.ch, isolated.database, *args, **kwargs)
+
+    return run
+
+
+def a_loaded_cache(isolated, now: int) -> IncidentSnapshot:
+    cache = IncidentSnapshot(
+        a_runner(isolated), min_interval=0, yesterday_seconds=0, reload_seconds=0
+    )
+    cache.refresh(now)
+    return cache
+
+
+STREETS = ("320105001", "320105002", "320102001", "320106001")
+STATUSES = ("dispatched", "in_progress", "resolved", "closed")
+TITLES = ("井盖缺失", "路灯不亮", "道路积水 Waterlogging", "噪音扰民")
+
+
+def a_busy_city(ch, now: int) -> None:
+    """60 incidents over 10 days, several reported in the same second, some in two versions
+    whose second changes status and severity (and once the title)."""
+    rows = []
+    for n in range(60):
+        street = STREETS[n % 4]
+        common = dict(
+            incident_id=f"{street}-{n:04x}",
+            reported_at=now - (n // 3) * 4 * 3600,  # three incidents per second
+            district=street[:6],
+            street=street,
+            category=("road_damage", "waterlogging")[n % 2],
+            title=TITLES[n % 4],
+        )
+        rows.append(an_incident(**common, severity=1 + n % 3, updated_at=now - 86400 * 11))
+        if n % 2 == 0:
+            renamed = "标题已改" if n == 10 else common["title"]
+            rows.append(
+                an_incident(**{**common, "title": renamed}, version=2, status=STATUSES[n % 4],
+                            severity=1 + n % 4, updated_at=now - 600)
+            )  # fmt: skip
+    insert(ch, "incidents", rows)
+
+
+def test_the_cached_search_answers_as_the_sql_search(isolated):
+    now = int(time.time())
+    a_busy_city(isolated.ch, now)
+    cache = a_loaded_cache(isolated, now)
+    days = q.IncidentFilter(since=now - 12 * 86400, until=now + 60)
+    filters = [
+        days,
+        q.IncidentFilter(now - 3 * 86400, now + 60),
+        q.IncidentFilter(days.since, days.until, statuses=("in_progress", "closed")),
+        q.IncidentFilter(days.since, days.until, district="320105", statuses=("dispatched",)),
+        q.IncidentFilter(days.since, days.until, min_severity=3),
+        q.IncidentFilter(days.since, days.until, street="320102001"),
+        q.IncidentFilter(days.since, days.until, category="waterlogging", min_severity=2),
+        q.IncidentFilter(days.since, days.until, text="井盖"),  # incident 10 renamed since
+        q.IncidentFilter(days.since, days.until, text="waterLOGGING", statuses=("closed",)),
+        q.IncidentFilter(days.since, days.until, text="无此标题"),
+        q.IncidentFilter(days.since, days.until, statuses=("no-such-status",)),
+    ]
+    for flt in filters:
+        for descending in (True, False):
+            for offset in (0, 4, 7):
+                how = dict(descending=descending, offset=offset, limit=5)
+                expected = q.search_incidents(isolated.ch, isolated.database, flt, **how)
+                found = search_cached(cache, a_runner(isolated), flt, now=now, **how)
+                assert found == expected, (flt, how)
+    for scope in ("320105", "320106"):
+        expected = q.search_incidents(isolated.ch, isolated.database, days, scope=scope)
+        assert search_cached(cache, a_runner(isolated), days, now=now, scope=scope) == expected
+
+
+def test_the_cached_search_follows_new_versions(isolated):
+    now = int(time.time())
+    a_busy_city(isolated.ch, now)
+    cache = a_loaded_cache(isolated, now)
+    days = q.IncidentFilter(since=now - 12 * 86400, until=now + 60, statuses=("closed",))
+    search_cached(cache, a_runner(isolated), days, now=now)  # the index is built
+    insert(isolated.ch, "incidents", [
+        an_incident(incident_id="320105001-0000", reported_at=now, status="closed", version=3,
+                    severity=4, title=TITLES[0], updated_at=now),
+        an_incident(incident_id="320105001-ffff", reported_at=now - 5, status="closed",
+                    updated_at=now),
+    ])  # fmt: skip
+    cache.refresh(now + 1)
+    expected = q.search_incidents(isolated.ch, isolated.database, days)
+    assert search_cached(cache, a_runner(isolated), days, now=now + 1) == expected
+    assert expected[1][0]["incident_id"] == "320105001-0000"
+
+
+def test_incident_events_by_lookup_equal_the_scan(isolated):
+    now = int(time.time())
+
+    def at(n: int) -> int:  # pairs ten minutes apart, pairs eight hours apart
+        return now - 3 * 86400 + (n // 2) * 30000 + (n % 2) * 600
+
+    events = [an_event(id=f"e{n}", time=at(n), incident_id="320105001-a") for n in range(12)]
+    events.append(an_event(id="e3", time=at(3), incident_id="320105001-a"))  # redelivered
+    events.append(an_event(id="other", time=now - 86400, incident_id="320105001-b"))
+    events.append(an_event(id="none", time=now - 86400))
+    insert(isolated.ch, "events", events)
+    for since, limit in ((now - 4 * 86400, 200), (now - 2 * 86400, 200), (now - 4 * 86400, 5)):
+        expected = q.incident_events_scan(
+            isolated.ch, isolated.database, "320105001-a", since=since, limit=limit
+        )
+        found = q.incident_events(
+            isolated.ch, isolated.database, "320105001-a", since=since, limit=limit
+        )
+        assert found == expected and found
+    assert q.incident_events(isolated.ch, isolated.database, "nothing", since=0) == []
+
+
+def test_cached_events_per_minute_equal_the_sql(isolated):
+    now = int(time.time())
+    channels = ("hotline", "app", "", "sensor")
+    insert(isolated.ch, "events", [
+        an_event(id=f"r{n}", time=now - 3700 + n * 97, channel=channels[n % 4],
+                 district=("320105", "320102")[n % 2],
+                 type=("city.report.v1", "city.incident.progress.v1")[n % 5 == 0])
+        for n in range(40)
+    ])  # fmt: skip
+    insert(isolated.ch, "events", [an_event(id="r7", time=now - 3700 + 7 * 97)])  # redelivered
+    hours = EventHours(a_runner(isolated), min_interval=0)
+    midnight = int(_local_midnight(now))
+    for t in (now, now + 13, now + 60):
+        hours.refresh(today_start=midnight, now=t)
+        for scope in (None, "320102"):
+            expected = q.events_per_minute(isolated.ch, isolated.database, now=t, scope=scope)
+            assert hours.events_per_minute(now=t, scope=scope) == expected and expected
+
+
+def test_tickers_equal_their_limit_1_by_form(isolated):
+    now = int(time.time())
+    rows = [an_event(id=f"t{n:02d}", time=now - n * 7) for n in range(30)]
+    rows += [an_event(id="t00", time=now)] * 60  # many redeliveries of the newest event
+    insert(isolated.ch, "events", rows)
+    feed = q.latest_events(isolated.ch, isolated.database, since=now - 3600, now=now)
+    assert [e["id"] for e in feed] == [f"t{n:02d}" for n in range(12)]
+    scoped = q.latest_events(
+        isolated.ch, isolated.database, since=now - 3600, now=now, scope="320102", limit=3
+    )
+    assert scoped == []
+
+
+def test_a_search_without_a_wall_answers_from_sql_and_loads_the_cache(isolated):
+    now = int(time.time())
+    a_busy_city(isolated.ch, now)
+    cache = IncidentSnapshot(
+        a_runner_of_its_own(isolated), min_interval=0, yesterday_seconds=0, reload_seconds=0
+    )
+    days = q.IncidentFilter(since=now - 12 * 86400, until=now + 60, min_severity=2)
+    assert search_cached(cache, a_runner(isolated), days, now=now) is None  # SQL's turn
+    deadline = time.monotonic() + 20
+    while cache.view() is None:
+        assert time.monotonic() < deadline, "the cache was not loaded in the background"
+        time.sleep(0.05)
+    expected = q.search_incidents(isolated.ch, isolated.database, days)
+    assert search_cached(cache, a_runner(isolated), days, now=now) == expected
+
+
+def a_runner_of_its_own(isolated):
+    """A runner with its own connection, for a background thread (clients are not shared)."""
+    from storage.client import connect
+
+    client = connect(isolated.settings.clickhouse)
+
+    def run(query, *args, **kwargs):
+        return query(client, isolated.database, *args, **kwargs)
+
+    return run
