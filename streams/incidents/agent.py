@@ -24,6 +24,12 @@ from streams.incidents.engine import Engine, restore_query, restore_since
 from streams.incidents.model import Bundle, Incident
 from streams.incidents.policy import Policy
 from streams.incidents.repeat import Candidate
+from streams.incidents.store import (
+    BUCKET_CACHE_ITEMS,
+    FaustStore,
+    bucket_partition,
+    incident_partition,
+)
 from streams.kafka import Outbox, producer
 
 log = logging.getLogger(__name__)
@@ -78,34 +84,6 @@ def _table(app: faust.App, name: str, value_serializer: str, partitions: int):
     return table
 
 
-class FaustStore:
-    """A Faust Table seen by the Engine: reads its local data, writes data + changelog records
-    (batched by the caller's Outbox instead of one producer call per key)."""
-
-    def __init__(self, table, codec: _Msgpack) -> None:
-        self.table, self.codec = table, codec
-
-    def get(self, key, default=None):
-        return self.table.data.get(key, default)
-
-    def items(self):
-        return list(self.table.data.items())
-
-    def changelog(self, outbox: Outbox, partition: int, items: list) -> None:
-        topic = self.table.changelog_topic.get_topic_name()
-        encode = self.codec.encoder.encode
-        for key, value in items:
-            outbox.add(topic, partition, key.encode(), encode(value))
-
-    def install(self, partition: int, items: list) -> None:
-        data = self.table.data
-        owners = getattr(data, "_key_partition", None)  # the memory store's key → partition
-        for key, value in items:
-            data[key] = value
-            if owners is not None:
-                owners[key] = partition
-
-
 class Runtime:
     """Holds the engine, the un-acked bundles and the producer of one worker."""
 
@@ -115,8 +93,12 @@ class Runtime:
         partitions = settings.partitions
         self.incidents_table = _table(app, "incidents", "cityops_incident", partitions)
         self.repeats_table = _table(app, "repeats", "cityops_bucket", partitions)
-        self.incidents = FaustStore(self.incidents_table, INCIDENT_CODEC)
-        self.repeats = FaustStore(self.repeats_table, BUCKET_CODEC)
+        self.incidents = FaustStore(
+            self.incidents_table, INCIDENT_CODEC, incident_partition(partitions)
+        )
+        self.repeats = FaustStore(
+            self.repeats_table, BUCKET_CODEC, bucket_partition(partitions), BUCKET_CACHE_ITEMS
+        )
         self.writer = ClickHouseWriter(settings.clickhouse, max_delay=settings.flush_seconds)
         self.engine = Engine(self.incidents, self.repeats, self.writer, topics, partitions, policy)
         self.lock = asyncio.Lock()
@@ -302,5 +284,6 @@ def attach(app: faust.App, settings: Settings, policy: Policy, clock: Clock) -> 
     @app.on_partitions_assigned.connect
     async def on_assigned(app, assigned, **kwargs):
         runtime.engine.forget_timers()
+        runtime.repeats.forget()
 
     return runtime

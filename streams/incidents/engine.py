@@ -9,7 +9,6 @@ tests over plain dicts.
 
 from __future__ import annotations
 
-import heapq
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from streams.incidents.model import (
 from streams.incidents.policy import Policy
 from streams.incidents.repeat import Candidate, bucket_key, candidate_of, in_window
 from streams.incidents.sla import next_due
+from streams.incidents.timers import Timers
 from streams.kafka import Outbox, partition_for
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ class Store(Protocol):
     def put_many(self, partition: int, items: list[tuple[str, object]]) -> list: ...
 
     def items(self) -> Iterable[tuple[str, object]]: ...
+
+    # Optional: `items_of(partition)`, one partition's items (see `_items_of`).
 
 
 @dataclass
@@ -67,7 +69,7 @@ class Engine:
     _flight_incidents: dict[str, tuple[int, Incident]] = field(default_factory=dict)
     _flight_repeats: dict[str, tuple[int, dict[str, Candidate]]] = field(default_factory=dict)
     _clock: dict[int, datetime] = field(default_factory=dict)
-    _timers: dict[int, list[tuple[float, str]]] = field(default_factory=dict)
+    _timers: Timers = field(default_factory=Timers)
     _loaded: set[int] = field(default_factory=set)
     outbox: Outbox = field(default_factory=Outbox)
     applied: int = 0
@@ -124,7 +126,7 @@ class Engine:
         if incident is None or not transitions:
             return
         self.writer.add("events", rows.event_row(item, incident.id))
-        self._changed(partition, incident, transitions, emitted)
+        self._changed(partition, incident, transitions, emitted, current)
 
     def _action(self, partition: int, item: ActionIn) -> None:
         now = self._now(partition, item.at)
@@ -135,23 +137,23 @@ class Engine:
         if incident is None or not transitions:
             return
         self.writer.add("events", rows.action_event_row(item, incident))
-        self._changed(partition, incident, transitions, emitted)
+        self._changed(partition, incident, transitions, emitted, current)
 
     def _tick(self, partition: int, now: datetime) -> None:
         clock = self._clock.get(partition)
         if clock is not None and now <= clock:
             return
         self._clock[partition] = now
-        timers = self._timers.setdefault(partition, [])
         limit = now.timestamp()
-        while timers and timers[0][0] <= limit:
-            _, incident_id = heapq.heappop(timers)
-            current = self.incident(incident_id)
-            if current is None:
-                continue
-            incident, transitions, emitted = step(current, Tick(now), now, self.policy)
-            if transitions:  # else a stale timer entry: the incident changed since
-                self._changed(partition, incident, transitions, emitted)
+        # Until nothing is due: a change may arm a deadline that has already passed.
+        while due := self._timers.pop_due(partition, limit):
+            for incident_id in due:
+                current = self.incident(incident_id)
+                if current is None:
+                    continue
+                incident, transitions, emitted = step(current, Tick(now), now, self.policy)
+                if transitions:  # else a stale timer entry: the incident changed since
+                    self._changed(partition, incident, transitions, emitted, current)
 
     def _reject(self, partition: int, item: RejectIn) -> None:
         self.rejected += 1
@@ -165,13 +167,15 @@ class Engine:
             out.rejected_headers(item, item.received_at),
         )
 
-    def _changed(self, partition: int, incident: Incident, transitions, emitted) -> None:
+    def _changed(
+        self, partition: int, incident: Incident, transitions, emitted, before: Incident | None
+    ) -> None:
         self.applied += 1
         self._incidents[incident.id] = (partition, incident)
         self.writer.add("incidents", rows.incident_row(incident))
         for transition in transitions:
             self.writer.add("incident_transitions", rows.transition_row(transition))
-        for row in rows.task_rows(incident):
+        for row in rows.task_rows(incident, before):
             self.writer.add("dept_tasks", row)
         key = incident.chain.key.encode()
         self.outbox.add(
@@ -211,7 +215,7 @@ class Engine:
     def _arm(self, partition: int, incident: Incident) -> None:
         due = next_due(incident)
         if due is not None:
-            heapq.heappush(self._timers.setdefault(partition, []), (due.timestamp(), incident.id))
+            self._timers.arm(partition, due.timestamp(), incident.id)
 
     def _load_partition(self, partition: int) -> None:
         """After a start or rebalance: timers of every incident held for `partition`, and the
@@ -222,28 +226,41 @@ class Engine:
         index entry would let a later repeat report open a second incident. The incidents table
         is the truth; missing or stale index entries are rewritten from it.
         """
-        self._timers[partition] = []
-        held = {
-            key: incident
-            for key, incident in self.incidents.items()
-            if isinstance(incident, Incident) and self.partition_of(key) == partition
-        }
+        self._timers.reset(partition)
+        pending: dict[str, Incident] = {}
         for overlay in (self._flight_incidents, self._incidents):
-            held.update((key, incident) for key, (p, incident) in overlay.items() if p == partition)
-        days = self.policy.repeat_days_after_close
-        clock = self._clock.get(partition)
+            pending.update(
+                (key, incident) for key, (p, incident) in overlay.items() if p == partition
+            )
+        # One stored incident at a time (a partition may hold hundreds of thousands). Keys start
+        # with the street, so a street's incidents come together: its buckets are read once.
         indexed: dict[str, dict[str, Candidate]] = {}
-        for incident in held.values():
-            self._arm(partition, incident)
-            key = bucket_key(incident.chain, incident.category)
-            bucket = indexed.get(key)
-            if bucket is None:
-                bucket = indexed[key] = {c.incident_id: c for c in self.bucket(key)}
-            entry = candidate_of(incident)
-            now = clock or incident.updated_at or incident.reported_at
-            if bucket.get(incident.id) != entry and in_window(entry, now, days):
-                self._index(partition, incident)
+        street = None
+        for key, incident in _items_of(self.incidents, partition, self.partition_of):
+            if key in pending or not isinstance(incident, Incident):
+                continue
+            if incident.chain.key != street:
+                street = incident.chain.key
+                indexed.clear()
+            self._reload(partition, incident, indexed)
+        indexed.clear()
+        for incident in pending.values():
+            self._reload(partition, incident, indexed)
         self._loaded.add(partition)
+
+    def _reload(self, partition: int, incident: Incident, indexed: dict) -> None:
+        """Arms the incident's timer; rewrites its repeat-index entry if missing or stale."""
+        self._arm(partition, incident)
+        key = bucket_key(incident.chain, incident.category)
+        bucket = indexed.get(key)
+        if bucket is None:
+            bucket = indexed[key] = {c.incident_id: c for c in self.bucket(key)}
+        entry = candidate_of(incident)
+        now = self._clock.get(partition) or incident.updated_at or incident.reported_at
+        if bucket.get(incident.id) != entry and in_window(
+            entry, now, self.policy.repeat_days_after_close
+        ):
+            self._index(partition, incident)
 
     def partition_of(self, incident_id: str) -> int:
         return partition_for(partition_key_of(incident_id) or incident_id, self.partitions)
@@ -297,6 +314,15 @@ class Engine:
     @property
     def dirty(self) -> bool:
         return bool(self._incidents or self._repeats or self.writer.pending or len(self.outbox))
+
+
+def _items_of(store: Store, partition: int, partition_of) -> Iterable[tuple[str, object]]:
+    """A store's (key, value) pairs of one partition: its own `items_of` (the RocksDB store
+    reads only that partition), else all items filtered (plain dicts in tests)."""
+    items_of = getattr(store, "items_of", None)
+    if items_of is not None:
+        return items_of(partition)
+    return [(key, value) for key, value in list(store.items()) if partition_of(key) == partition]
 
 
 def restore_query(database: str) -> str:
