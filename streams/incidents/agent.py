@@ -84,6 +84,29 @@ def _table(app: faust.App, name: str, value_serializer: str, partitions: int):
     return table
 
 
+class CommitTiming:
+    """Commits since the last report: how many, rows per commit, and the slowest store (the
+    ClickHouse inserts) and landing (inserts, sends, installs, acks), for the worker's log."""
+
+    def __init__(self) -> None:
+        self.commits = self.rows = 0
+        self.store_max = self.land_max = 0.0
+
+    def add(self, rows: int, store: float, land: float) -> None:
+        self.commits += 1
+        self.rows += rows
+        self.store_max = max(self.store_max, store)
+        self.land_max = max(self.land_max, land)
+
+    def report(self) -> str:
+        text = (
+            f"{self.commits} commits, {self.rows // max(self.commits, 1)} rows each, "
+            f"slowest store {self.store_max:.2f} s, landing {self.land_max:.2f} s"
+        )
+        self.__init__()
+        return text
+
+
 class Runtime:
     """Holds the engine, the un-acked bundles and the producer of one worker."""
 
@@ -108,6 +131,7 @@ class Runtime:
         self._snapshots: dict[int, list[Incident]] | None = None
         self.bundles = 0
         self.draining = None
+        self.timing = CommitTiming()
         self.inflight: asyncio.Future | None = None  # the commit being stored (one at a time)
         self._seen: set[int] = set()
 
@@ -142,10 +166,11 @@ class Runtime:
             self.bundles += 1
             if self.bundles % 500 == 0:
                 log.info(
-                    "incident engine: %d bundles, %d changes, %d rejects",
+                    "incident engine: %d bundles, %d changes, %d rejects; %s",
                     self.bundles,
                     self.engine.applied,
                     self.engine.rejected,
+                    self.timing.report(),
                 )
             if self.writer.due() or len(self.unacked) >= 200:
                 await self._commit()
@@ -194,7 +219,9 @@ class Runtime:
     async def _land(self, batch, outbox: Outbox, incidents, repeats, events) -> None:
         """Store rows → send messages and changelogs → install table values → ack bundles."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.writer.flush, batch)
+        started = time.monotonic()
+        rows = await loop.run_in_executor(None, self.writer.flush, batch)
+        stored = time.monotonic()
         for partition, items in incidents.items():
             self.incidents.changelog(outbox, partition, items)
         for partition, items in repeats.items():
@@ -207,6 +234,7 @@ class Runtime:
         self.engine.landed()
         for event in events:
             await self.stream.ack(event)
+        self.timing.add(rows, stored - started, time.monotonic() - started)
 
     async def _restore(self, partition: int) -> None:
         """The broker lost the changelogs: reload open incidents of `partition` from ClickHouse."""
