@@ -97,6 +97,7 @@ def machine() -> dict:
         "kafka-python",
         "clickhouse-driver",
         "msgspec",
+        "rocksdict",
         "dash",
     ):
         with contextlib.suppress(Exception):
