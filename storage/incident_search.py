@@ -3,8 +3,10 @@ when it can be: the cache already holds every incident's status, district, sever
 time, so counting and paging need no aggregation over every version; only the page's rows are
 read from ClickHouse, from `incidents_by_report` (migration 5: the incident rows ordered by
 report time) as one primary-key range. Street, category and title filters first find their
-incidents there too; the cache then says which of them match on their latest version. Sorts
-other than by report time fall back to storage.queries.search_incidents.
+incidents there too; the cache then says which of them match on their latest version. Sorts by
+severity, status and district (keys of the index's groups) are served too, ordered as the SQL
+orders them: the sort column, then report time newest first, then incident id. Sorts by category
+and resolve_due fall back to storage.queries.search_incidents.
 """
 
 from __future__ import annotations
@@ -106,6 +108,21 @@ class ReportedIndex:
         return lambda slot: (reported[slot], slot)
 
 
+# sorts the cache serves besides report time: the part of a packed state each sorts by
+GROUP_SORTS = {"severity": _severity, "status": _status, "district": _district}
+CACHED_SORTS = {"reported_at", *GROUP_SORTS}
+
+
+def _sort_value(state, sort: str):
+    """packed state -> the value the SQL search sorts by (strings compare as in ClickHouse:
+    UTF-8 bytes order as code points)."""
+    if sort == "severity":
+        return _severity
+    values = (state._status if sort == "status" else state._district).values
+    part = GROUP_SORTS[sort]
+    return lambda key: values[part(key)]
+
+
 def _codes(interned, values) -> set[int]:
     return {interned.index[v] for v in values if v in interned.index}
 
@@ -121,6 +138,7 @@ class Found(NamedTuple):
     page: list[int]
     window: list[int] = []
     skip: int = 0
+    sort: str = "reported_at"
 
 
 NOTHING = Found(0, [], [], 0)
@@ -140,6 +158,51 @@ def _found(total, runs, reported, *, descending: bool, offset: int, limit: int) 
         window.extend(run[i:j])
         before += len(run) - j if descending else i
     return Found(total, page, window, offset - before)
+
+
+def _found_sorted(
+    total, buckets, reported, sort, *, descending: bool, offset: int, limit: int
+) -> Found:
+    """A page sorted by a state column: `buckets` are, in the sort's order, the runs of each
+    value of the sort column (each run sorted by (reported_at, slot)); within a value the page
+    is newest first. The window holds, for each value the page touches, every slot reported
+    within that value's first and last report times on the page; `page_rows` sorts it as the
+    SQL does (value, report time descending, incident id)."""
+    by_time = reported.__getitem__
+    page: list[int] = []
+    window: list[int] = []
+    before = 0  # matching slots ahead of the window
+    rest = offset
+    for runs in buckets:
+        if len(page) >= limit:
+            break
+        size = sum(len(r) for r in runs)
+        if rest >= size:
+            rest -= size
+            before += size
+            continue
+        part = _page(runs, reported, descending=True, offset=rest, limit=limit - len(page))
+        r_lo, r_hi = reported[part[-1]], reported[part[0]]
+        for run in runs:
+            i = bisect.bisect_left(run, r_lo, key=by_time)
+            j = bisect.bisect_right(run, r_hi, key=by_time)
+            window.extend(run[i:j])
+            if not page:
+                before += len(run) - j
+        page.extend(part)
+        rest = 0
+    if not page:
+        return Found(total, [], [], 0, sort)
+    return Found(total, page, window, offset - before, sort)
+
+
+def _buckets(state, sort: str, keyed_runs, *, descending: bool) -> list[list]:
+    """(packed state, run) pairs -> the runs grouped by the sort column's value, in order."""
+    value_of = _sort_value(state, sort)
+    by_value: dict = {}
+    for key, run in keyed_runs:
+        by_value.setdefault(value_of(key), []).append(run)
+    return [by_value[v] for v in sorted(by_value, reverse=descending)]
 
 
 def _page(runs, reported, *, descending: bool, offset: int, limit: int) -> list[int]:
@@ -173,15 +236,17 @@ def search_state(
     index: ReportedIndex,
     flt: IncidentFilter,
     *,
+    sort: str = "reported_at",
     descending: bool = True,
     offset: int = 0,
     limit: int = 25,
     scope: str | None = None,
 ) -> Found | None:
-    """(total matching, the page's slots, …) sorted by report time, or None when the filter needs
-    columns the cache does not hold (street, category, title: see `match_candidates`). `index`
-    is ReportedIndex.update(state). Pure: reads the state, no I/O."""
-    if flt.street or flt.category or flt.text:
+    """(total matching, the page's slots, …) sorted by report time (or by severity, status or
+    district: GROUP_SORTS), or None when the filter needs columns the cache does not hold
+    (street, category, title: see `match_candidates`) or the sort is not cached. `index` is
+    ReportedIndex.update(state). Pure: reads the state, no I/O."""
+    if flt.street or flt.category or flt.text or sort not in CACHED_SORTS:
         return None
     found = _filters(state, flt, scope)
     if found is None:
@@ -190,7 +255,7 @@ def search_state(
     reported = state.reported
     by_time = reported.__getitem__
     offset, limit = max(0, int(offset)), max(1, min(int(limit), 200))
-    if district is None and statuses is None and not min_severity:
+    if sort == "reported_at" and district is None and statuses is None and not min_severity:
         order = index.order
         lo = bisect.bisect_left(order, flt.since, key=by_time)
         hi = bisect.bisect_left(order, flt.until, key=by_time)
@@ -213,8 +278,13 @@ def search_state(
             lo = bisect.bisect_left(group, flt.since, key=by_time)
             hi = bisect.bisect_left(group, flt.until, key=by_time)
             if hi > lo:
-                runs.append(group[lo:hi])
-    total = sum(len(r) for r in runs)
+                runs.append((key, group[lo:hi]))
+    total = sum(len(r) for _, r in runs)
+    if sort != "reported_at":
+        buckets = _buckets(state, sort, runs, descending=descending)
+        how = {"descending": descending, "offset": offset, "limit": limit}
+        return _found_sorted(total, buckets, reported, sort, **how)
+    runs = [r for _, r in runs]
     return _found(total, runs, reported, descending=descending, offset=offset, limit=limit)
 
 
@@ -238,15 +308,16 @@ def match_candidates(
     found,
     flt: IncidentFilter,
     *,
+    sort: str = "reported_at",
     descending: bool = True,
     offset: int = 0,
     limit: int = 25,
     scope: str | None = None,
 ) -> Found:
-    """(total, the page's slots, …) among `candidates` rows: incidents the cache holds whose
-    latest version matches the title (the newest matching version is the newest version; a
-    title filter compares the latest title, as the SQL search does) and the cache's filters
-    (district, status, severity). Pure."""
+    """(total, the page's slots, …), sorted as `search_state` sorts, among `candidates` rows:
+    incidents the cache holds whose latest version matches the title (the newest matching
+    version is the newest version; a title filter compares the latest title, as the SQL search
+    does) and the cache's filters (district, status, severity). Pure."""
     filters = _filters(state, flt, scope)
     if filters is None:
         return NOTHING
@@ -267,6 +338,14 @@ def match_candidates(
     reported = state.reported
     slots.sort(key=ReportedIndex._key(reported))
     offset, limit = max(0, int(offset)), max(1, min(int(limit), 200))
+    if sort in GROUP_SORTS:
+        value_of = _sort_value(state, sort)
+        by_value: dict = {}
+        for slot in slots:  # each value's slots stay sorted by (reported_at, slot)
+            by_value.setdefault(value_of(code[slot]), []).append(slot)
+        buckets = [[by_value[v]] for v in sorted(by_value, reverse=descending)]
+        how = {"descending": descending, "offset": offset, "limit": limit}
+        return _found_sorted(len(slots), buckets, reported, sort, **how)
     return _found(len(slots), [slots], reported, descending=descending, offset=offset, limit=limit)
 
 
@@ -274,8 +353,9 @@ def page_rows(
     client, db: str, state, found: Found, *, descending: bool = True, limit: int = 25
 ) -> list[dict]:
     """The wide latest rows of the page's incidents, in the SQL search's order (report time,
-    then incident id): the rows of the page and of its ties in report time, read from
-    `incidents_by_report` by its primary key (report time); the hash picks the incidents."""
+    then incident id; or the sort column, report time newest first, incident id): the rows of
+    the page and of its ties, read from `incidents_by_report` by its primary key (report time);
+    the hash picks the incidents."""
     slots = found.window or found.page
     if not slots:
         return []
@@ -284,23 +364,41 @@ def page_rows(
     times = [state.reported[s] for s in slots]
     # PREWHERE: only the range's rows of the page's incidents are read in full (18.16 moves at
     # most one condition there by itself)
-    prewhere = (
-        "reported_at >= toDateTime(%(lo)s) AND reported_at <= toDateTime(%(hi)s) "
-        "AND cityHash64(incident_id) IN %(hashes)s"
-    )
+    params: dict = {"hashes": tuple(hashes)}
+    if found.sort == "reported_at":
+        at = "reported_at >= toDateTime(%(lo)s) AND reported_at <= toDateTime(%(hi)s)"
+        params.update(lo=min(times), hi=max(times))
+    else:
+        # the window's report times lie apart (one run of them per value of the sort column):
+        # each second is its own key range
+        distinct = sorted(set(times))
+        each = (f"reported_at = toDateTime(%(t{i})s)" for i in range(len(distinct)))
+        at = "(" + " OR ".join(each) + ")"
+        params.update({f"t{i}": t for i, t in enumerate(distinct)})
+    prewhere = f"{at} AND cityHash64(incident_id) IN %(hashes)s"
     latest = (
         _LATEST_WIDE.replace("{db}.incidents\n", "{db}.incidents_by_report\n", 1)
         .replace("\nWHERE ", f"\nPREWHERE {prewhere}\nWHERE ", 1)
         .format(db=db, where="1")
     )
     sql = f"SELECT cityHash64(s_id), {_WIDE_SELECT} FROM ({latest})"
-    rows = client.execute(sql, {"lo": min(times), "hi": max(times), "hashes": tuple(hashes)})
+    rows = client.execute(sql, params)
     by_hash = {row[0]: row[1:] for row in rows}
     reported = dict(zip(hashes, times, strict=True))
-    ordered = sorted(
-        (h for h in hashes if h in by_hash),
-        key=lambda h: (-reported[h] if descending else reported[h], by_hash[h][0]),
-    )
+    if found.sort == "reported_at":
+        ordered = sorted(
+            (h for h in hashes if h in by_hash),
+            key=lambda h: (-reported[h] if descending else reported[h], by_hash[h][0]),
+        )
+    else:
+        # the cache's value (the one the page was chosen by), then newest first, then id;
+        # sort is stable, also with reverse=True
+        value_of = _sort_value(state, found.sort)
+        value = {state.keys[s]: value_of(state.code[s]) for s in slots}
+        ordered = sorted(
+            (h for h in hashes if h in by_hash), key=lambda h: (-reported[h], by_hash[h][0])
+        )
+        ordered.sort(key=value.__getitem__, reverse=descending)
     skip = max(0, found.skip) if found.window else 0
     return _wide_rows(by_hash[h] for h in ordered[skip : skip + max(1, min(int(limit), 200))])
 
@@ -319,12 +417,19 @@ def search_cached(
     max_age: float = 5.0,
 ) -> tuple[int, list[dict]] | None:
     """`search_incidents` from the cache (storage.snapshot.IncidentSnapshot), or None when the
-    cache is not loaded (no wall has refreshed yet) or the sort is not by report time. A cache
-    older than `max_age` seconds applies its delta first. `run` is dashboard.backend.Backend.run."""
-    if sort != "reported_at" or snapshot.loaded_view(now, max_age=max_age) is None:
+    cache is not loaded (no wall has refreshed yet) or the sort is not cached (CACHED_SORTS:
+    report time, severity, status, district). A cache older than `max_age` seconds applies its
+    delta first. `run` is dashboard.backend.Backend.run."""
+    if sort not in CACHED_SORTS or snapshot.loaded_view(now, max_age=max_age) is None:
         return None
     state = snapshot.state()
-    how = {"descending": descending, "offset": offset, "limit": limit, "scope": scope}
+    how = {
+        "sort": sort,
+        "descending": descending,
+        "offset": offset,
+        "limit": limit,
+        "scope": scope,
+    }
     if flt.street or flt.category or flt.text:
         flt = text_bounded(flt)
         found = match_candidates(state, run(candidates, flt, scope=scope), flt, **how)

@@ -695,6 +695,12 @@ def search_incidents(
         extra += _SEARCH_EXTRA["text"]
     inner = _SEARCH_NARROW.format(db=db, where=" AND ".join(where), extra=extra)
     order = SORTABLE.get(sort, "s_reported_at") + (" DESC" if descending else " ASC")
+    if order.startswith("s_reported_at"):
+        order += ", s_id"
+    else:
+        # ties in the sort column: newest first (the default sort), then incident id — the
+        # order the latest-state cache reproduces (storage.incident_search)
+        order += ", s_reported_at DESC, s_id"
     params = {
         **filter_params(flt, scope),
         "offset": max(0, int(offset)),
@@ -717,7 +723,7 @@ def search_incidents(
         filtered = f"SELECT * FROM ({inner}) WHERE {' AND '.join(having)}"
         total = client.execute(f"SELECT count() FROM ({filtered})", params)[0][0]
         page = client.execute(
-            f"SELECT s_id, s_district FROM ({filtered}) ORDER BY {order}, s_id "
+            f"SELECT s_id, s_district FROM ({filtered}) ORDER BY {order} "
             "LIMIT %(offset)s, %(limit)s",
             params,
         )

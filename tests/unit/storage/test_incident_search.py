@@ -41,6 +41,28 @@ def brute_force(state, flt: IncidentFilter, descending=True):
     return slots
 
 
+def sort_value(state, slot, sort):
+    code = state.code[slot]
+    if sort == "severity":
+        return code >> 56
+    if sort == "status":
+        return state._status.values[code & 0xFFFF]
+    return state._district.values[(code >> 32) & 0xFFFF]
+
+
+def sql_order(state, slots, sort, descending, incident_id):
+    """The SQL search's order of a sort by a state column: the column, then report time newest
+    first, then incident id."""
+    ordered = sorted(slots, key=lambda s: (-state.reported[s], incident_id(s)))
+    return sorted(ordered, key=lambda s: sort_value(state, s, sort), reverse=descending)
+
+
+def rows_of_page(state, found, sort, descending, incident_id, limit):
+    """What page_rows makes of a Found: the window in the SQL's order, from `skip`."""
+    ordered = sql_order(state, found.window, sort, descending, incident_id)
+    return ordered[found.skip : found.skip + limit]
+
+
 def test_newest_first_with_total_and_paging():
     state = a_state(*(a_row(h, reported_at=NOW - h * 60) for h in range(1, 11)))
     index = ReportedIndex().update(state)
@@ -137,3 +159,69 @@ def test_a_title_matches_only_when_the_latest_version_matches():
     assert match_candidates(state, found, closed).total == 1
     street = IncidentFilter(since=NOW - 3600, until=NOW + 1, street="320105001")
     assert match_candidates(state, found, street, descending=False).total == 3
+
+
+def a_city_of_ties():
+    """Severity, status and district tie often, and report times tie within them."""
+    rows = [
+        a_row(h, status=("dispatched", "closed", "in_progress")[h % 3],
+              district=("320105", "320102", "320106")[h % 4 % 3], severity=1 + h % 4,
+              reported_at=NOW - (h // 5) * 60)
+        for h in range(1, 90)
+    ]  # fmt: skip
+    state = a_state(*rows)
+    index = ReportedIndex()
+    index.update(state)
+    for h in range(1, 90, 7):  # some change status and severity after the index is built
+        district = ("320105", "320102", "320106")[h % 4 % 3]
+        state.apply(a_row(h, 2, status="resolved", district=district, severity=4 - h % 4,
+                          reported_at=NOW - (h // 5) * 60))  # fmt: skip
+    state.apply(a_row(500, status="closed", severity=1, reported_at=NOW))  # a new one
+    return state, index.update(state)
+
+
+def test_sorts_by_severity_status_and_district_page_as_the_sql():
+    state, index = a_city_of_ties()
+    # incident ids ordered unlike slots, so the window's tie-break is what decides
+    incident_id = lambda slot: f"i{(slot * 37) % 101:03d}"  # noqa: E731
+    filters = (
+        WEEK,
+        IncidentFilter(WEEK.since, WEEK.until, statuses=("closed", "resolved")),
+        IncidentFilter(WEEK.since, WEEK.until, district="320102", min_severity=2),
+        IncidentFilter(NOW - 900, NOW - 120),
+    )
+    for sort in ("severity", "status", "district"):
+        for flt in filters:
+            for descending in (True, False):
+                matching = brute_force(state, flt)
+                expected = sql_order(state, matching, sort, descending, incident_id)
+                for offset in (0, 3, 10, 17, 40, 200):
+                    how = dict(sort=sort, descending=descending, offset=offset, limit=7)
+                    found = search_state(state, index, flt, **how)
+                    assert found.total == len(expected), (sort, flt, how)
+                    assert len(found.page) == len(expected[offset : offset + 7])
+                    rows = rows_of_page(state, found, sort, descending, incident_id, 7)
+                    assert rows == expected[offset : offset + 7], (sort, flt, how)
+
+
+def test_candidates_sort_by_severity_status_and_district_too():
+    state, _ = a_city_of_ties()
+    incident_id = lambda slot: f"i{(slot * 37) % 101:03d}"  # noqa: E731
+    found = [(state.keys[s], state.version[s]) for s in range(0, len(state), 2)]
+    street = IncidentFilter(WEEK.since, WEEK.until, street="320105001")
+    slots = list(range(0, len(state), 2))
+    for sort in ("severity", "status", "district"):
+        for descending in (True, False):
+            expected = sql_order(state, slots, sort, descending, incident_id)
+            for offset in (0, 5, 30):
+                how = dict(sort=sort, descending=descending, offset=offset, limit=6)
+                answer = match_candidates(state, found, street, **how)
+                assert answer.total == len(expected)
+                rows = rows_of_page(state, answer, sort, descending, incident_id, 6)
+                assert rows == expected[offset : offset + 6], (sort, how)
+
+
+def test_sorts_the_cache_does_not_hold_go_to_sql():
+    state, index = a_city_of_ties()
+    assert search_state(state, index, WEEK, sort="category") is None
+    assert search_state(state, index, WEEK, sort="resolve_due") is None
