@@ -277,6 +277,23 @@ def bench_queries(
         "search_cached_street_30d": lambda: search_cached(
             backend.incidents, backend.run, replace(month, street=some_street), now=now
         ),
+        # Other sort orders (severity, status, district from the cache; category in SQL), a
+        # first page and a deep one.
+        "search_cached_7d_by_severity": lambda: search_cached(
+            backend.incidents, backend.run, week, now=now, sort="severity"
+        ),
+        "search_cached_30d_by_status_page_40": lambda: search_cached(
+            backend.incidents, backend.run, month, now=now, sort="status", offset=1000
+        ),
+        "search_cached_30d_by_district_asc": lambda: search_cached(
+            backend.incidents, backend.run, month, now=now, sort="district", descending=False
+        ),
+        "search_incidents_7d_by_severity": lambda: q.search_incidents(
+            client, db, week, sort="severity"
+        ),
+        "search_incidents_7d_by_category": lambda: q.search_incidents(
+            client, db, week, sort="category"
+        ),
         "incident": lambda: q.incident(client, db, some_id),
         "transitions": lambda: q.transitions(client, db, some_id),
         "tasks": lambda: q.tasks_of(client, db, (some_id,)),
