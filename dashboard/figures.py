@@ -7,6 +7,8 @@ Choroplethmap/Scattermap over an inline MapLibre style with a single background 
 
 from __future__ import annotations
 
+import hashlib
+
 import plotly.graph_objects as go
 from dash import Patch
 
@@ -20,7 +22,11 @@ CHANNEL_COLORS = ("#4cc9f0", "#43aa8b", "#f9c74f", "#f3722c", "#b5179e", "#90be6
 LEVELS = ("city", "district", "street", "community", "grid")
 OFFLINE_STYLE = {
     "version": 8,
-    "sources": {},
+    "name": "cityops-offline",
+    # Not empty: an empty `sources` object does not survive Plotly.react's update of the map,
+    # and MapLibre then refuses the style ("missing required property sources"), which made
+    # every patched refresh fail to repaint the fills and markers.
+    "sources": {"none": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}},
     "layers": [
         {"id": "background", "type": "background", "paint": {"background-color": "#08162b"}}
     ],
@@ -88,20 +94,24 @@ def map_figure(
     codes = [code for code, _, _ in districts]
     names = [_text((zh, en), lang) for _, zh, en in districts]
     arrays = _marker_arrays(markers, lang)
+    # Stable uids: Plotly.react then updates these traces in place. Without them every patched
+    # refresh looked like new traces to plotly.js, whose map subplot failed to re-add their
+    # sources, so the fills and markers kept their first paint.
     choropleth = go.Choroplethmap(
+        uid="districts",
         geojson=geojson,
         locations=codes,
         z=[rates.get(c, 0.0) for c in codes],
         text=names,
         featureidkey="id",
         colorscale=[[0, "#0d3b66"], [0.5, "#f4a261"], [1, "#e63946"]],
-        zmin=0,
-        zmax=max([1.0, *rates.values()]),
+        **_z_range(rates),
         marker={"opacity": 0.75, "line": {"width": 1.5, "color": "#9ad1ff"}},
         hovertemplate="%{text}: %{z}<extra></extra>",
         colorbar={"thickness": 12, "len": 0.6, "x": 0.98, "tickfont": {"color": INK}},
     )
     scatter = go.Scattermap(
+        uid="markers",
         lat=arrays["lat"],
         lon=arrays["lon"],
         mode="markers",
@@ -118,6 +128,20 @@ def map_figure(
     return fig
 
 
+def _z_range(rates: dict[str, float]) -> dict[str, float]:
+    """The colour scale spans the districts' own range, so the busier districts stand out even
+    when every district has many open incidents (from 0 when all are equal or none has any)."""
+    values = list(rates.values()) or [0.0]
+    low, high = min(values), max(values)
+    if high - low < 1.0:
+        return {"zmin": 0.0, "zmax": max(1.0, high)}
+    return {"zmin": float(int(low)), "zmax": high}
+
+
+def _revision(*parts) -> str:
+    return hashlib.blake2b(repr(parts).encode(), digest_size=6).hexdigest()
+
+
 def map_patch(
     districts: list[tuple[str, str, str]],
     rates: dict[str, float],
@@ -127,8 +151,12 @@ def map_patch(
 ) -> Patch:
     patch = Patch()
     codes = [code for code, _, _ in districts]
+    # A new data revision makes Plotly.react redraw the map's WebGL layers (fills and markers);
+    # without it only the SVG colour bar followed the new numbers.
+    patch["layout"]["datarevision"] = _revision(rates, markers)
     patch["data"][0]["z"] = [rates.get(c, 0.0) for c in codes]
-    patch["data"][0]["zmax"] = max([1.0, *rates.values()])
+    for key, value in _z_range(rates).items():
+        patch["data"][0][key] = value
     arrays = _marker_arrays(markers, lang)
     patch["data"][1]["lat"] = arrays["lat"]
     patch["data"][1]["lon"] = arrays["lon"]

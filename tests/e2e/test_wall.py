@@ -105,6 +105,35 @@ def test_wall_shows_the_numbers_clickhouse_holds(isolated, dashboard, page, arti
     )
     assert size >= 48
     page.wait_for_selector(f"#{ids.MAP} .maplibregl-canvas, #{ids.MAP} canvas")
+    # What the map paints (MapLibre's own sources, not plotly's data) must follow the numbers on
+    # every refresh, not only the first: more open incidents in one district change its fill.
+    painted = """(id) => { const g = document.querySelector('#' + id + ' .js-plotly-plot');
+          if (!g || !g._fullLayout || !g._fullLayout.map) return null;
+          const sources = Object.values(g._fullLayout.map._subplot.map.getStyle().sources);
+          const fills = sources.filter(s => s.data && s.data.features && s.data.features.length);
+          return fills.length
+              ? fills[0].data.features.map(f => f.properties.fc).join(';') : null; }"""
+    page.wait_for_function(f"() => ({painted})('{ids.MAP}') !== null", timeout=20_000)
+    page.wait_for_timeout(6_000)  # at least one refresh after the first paint
+    before = page.evaluate(painted, ids.MAP)
+    insert(
+        isolated.ch,
+        "incidents",
+        [
+            an_incident(
+                incident_id=f"inc-more-{n}",
+                reported_at=now - 600,
+                updated_at=int(time.time()),
+                district="320113",
+            )
+            for n in range(40)
+        ],
+    )
+    page.wait_for_function(
+        f"(before) => {{ const now = ({painted})('{ids.MAP}'); return now && now !== before; }}",
+        arg=before,
+        timeout=30_000,
+    )
     page.screenshot(path=str(artifacts_dir / "wall-1920x1080.png"))
     page.click(f"#{ids.LANG_TOGGLE}")
     page.wait_for_selector(".app.lang-en")

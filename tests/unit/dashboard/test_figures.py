@@ -20,7 +20,16 @@ def test_map_is_offline_and_coloured_per_10k_households():
     assert fig.data[0].type == "choroplethmap" and fig.data[1].type == "scattermap"
     assert list(fig.data[0].z) == [2.0, 0.0]
     style = fig.layout.map.style
-    assert style["sources"] == {} and [layer["type"] for layer in style["layers"]] == ["background"]
+    # no tiles, no URLs: one empty inline source (MapLibre needs a non-empty `sources` after an
+    # update) and a background layer
+    assert all(
+        src["type"] == "geojson" and not src["data"]["features"]
+        for src in style["sources"].values()
+    )
+    assert [layer["type"] for layer in style["layers"]] == ["background"]
+    assert "http" not in repr(style)
+    assert fig.data[0].uid == "districts" and fig.data[1].uid == "markers"
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (0.0, 2.0)
     assert list(fig.data[1].marker.color) == [figures.SEVERITY_COLORS[4]]
 
 
@@ -28,7 +37,20 @@ def test_map_patch_changes_only_the_numbers():
     patch = figures.map_patch(DISTRICTS, {"320102": 1.5}, [MARKER]).to_plotly_json()
     paths = {tuple(op["location"]) for op in patch["operations"]}
     assert ("data", 0, "z") in paths and ("data", 1, "lat") in paths
-    assert all(op["location"][0] == "data" for op in patch["operations"])
+    # numbers only, plus the data revision that makes Plotly.react repaint the map's layers
+    assert {op["location"][0] for op in patch["operations"]} == {"data", "layout"}
+    assert [op["location"] for op in patch["operations"] if op["location"][0] == "layout"] == [
+        ["layout", "datarevision"]
+    ]
+
+
+def test_map_colour_scale_spans_the_districts_range():
+    districts = DISTRICTS + [("320104", "秦淮区", "Qinhuai")]
+    fig = figures.map_figure(
+        GEOJSON, districts, {"320102": 240.5, "320105": 262.0, "320104": 251.0}, []
+    )
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (240.0, 262.0)
+    assert (figures.map_figure(GEOJSON, DISTRICTS, {}, []).data[0].zmax) == 1.0
 
 
 def test_chain_figure_lists_the_five_levels_city_first():
