@@ -203,9 +203,7 @@ class Engine:
             # flight or the table, and drop incidents closed longer than the repeat window.
             now = incident.updated_at or incident.reported_at
             days = self.policy.repeat_days_after_close
-            flight = self._flight_repeats.get(key)
-            source = flight[1].values() if flight else self.repeats.get(key) or ()
-            bucket = {c.incident_id: c for c in source if in_window(c, now, days)}
+            bucket = {c.incident_id: c for c in self.bucket(key) if in_window(c, now, days)}
             self._repeats[key] = (partition, bucket)
         else:
             bucket = pending[1]
@@ -310,10 +308,6 @@ class Engine:
         """The commit in flight is in the tables: stop reading it separately."""
         self._flight_incidents = {}
         self._flight_repeats = {}
-
-    @property
-    def dirty(self) -> bool:
-        return bool(self._incidents or self._repeats or self.writer.pending or len(self.outbox))
 
 
 def _items_of(store: Store, partition: int, partition_of) -> Iterable[tuple[str, object]]:

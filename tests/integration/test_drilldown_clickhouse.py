@@ -59,11 +59,22 @@ def a_busy_city(ch, now: int) -> None:
     insert(ch, "incidents", rows)
 
 
-def test_the_cached_search_answers_as_the_sql_search(isolated):
+def a_busy_cache(isolated):
+    """(now, a loaded latest-state cache of the busy city, a 12-day filter)."""
     now = int(time.time())
     a_busy_city(isolated.ch, now)
     cache = a_loaded_cache(isolated, now)
-    days = q.IncidentFilter(since=now - 12 * 86400, until=now + 60)
+    return now, cache, q.IncidentFilter(since=now - 12 * 86400, until=now + 60)
+
+
+def both_answers(isolated, cache, now, flt, **how):
+    """(the cached search's answer, the SQL search's) for one filter and page."""
+    expected = q.search_incidents(isolated.ch, isolated.database, flt, **how)
+    return search_cached(cache, a_runner(isolated), flt, now=now, **how), expected
+
+
+def test_the_cached_search_answers_as_the_sql_search(isolated):
+    now, cache, days = a_busy_cache(isolated)
     filters = [
         days,
         q.IncidentFilter(now - 3 * 86400, now + 60),
@@ -81,8 +92,7 @@ def test_the_cached_search_answers_as_the_sql_search(isolated):
         for descending in (True, False):
             for offset in (0, 4, 7):
                 how = dict(descending=descending, offset=offset, limit=5)
-                expected = q.search_incidents(isolated.ch, isolated.database, flt, **how)
-                found = search_cached(cache, a_runner(isolated), flt, now=now, **how)
+                found, expected = both_answers(isolated, cache, now, flt, **how)
                 assert found == expected, (flt, how)
     for scope in ("320105", "320106"):
         expected = q.search_incidents(isolated.ch, isolated.database, days, scope=scope)
@@ -92,10 +102,7 @@ def test_the_cached_search_answers_as_the_sql_search(isolated):
 def test_the_cached_search_sorts_by_severity_status_and_district_as_the_sql(isolated):
     """Sorted by a state column both ways, with many ties in it and in report time (three
     incidents per second), and on pages that cross from one value of the column to the next."""
-    now = int(time.time())
-    a_busy_city(isolated.ch, now)
-    cache = a_loaded_cache(isolated, now)
-    days = q.IncidentFilter(since=now - 12 * 86400, until=now + 60)
+    now, cache, days = a_busy_cache(isolated)
     filters = [
         days,
         q.IncidentFilter(now - 3 * 86400, now + 60),
@@ -109,8 +116,7 @@ def test_the_cached_search_sorts_by_severity_status_and_district_as_the_sql(isol
             for descending in (True, False):
                 for offset in (0, 4, 13, 29):
                     how = dict(sort=sort, descending=descending, offset=offset, limit=5)
-                    expected = q.search_incidents(isolated.ch, isolated.database, flt, **how)
-                    found = search_cached(cache, a_runner(isolated), flt, now=now, **how)
+                    found, expected = both_answers(isolated, cache, now, flt, **how)
                     assert found == expected, (sort, flt, how)
     for scope in ("320105", "320106"):
         how = dict(sort="severity", descending=False, offset=3, limit=7, scope=scope)
