@@ -229,6 +229,10 @@ def bench_queries(
     week = q.IncidentFilter(since=now - 7 * 86400, until=now + 86400)
     month = q.IncidentFilter(since=now - 30 * 86400, until=now + 86400)
     title = replace(month, text="事项 12")
+
+    def cached(flt, **how):
+        return search_cached(backend.incidents, backend.run, flt, now=now, **how)
+
     drill_queries = {
         "search_incidents_7d": lambda: q.search_incidents(
             client, db, q.IncidentFilter(since=now - 7 * 86400, until=now + 86400)
@@ -243,56 +247,52 @@ def bench_queries(
                 statuses=("in_progress",),
             ),
         ),
-        "search_cached_7d": lambda: search_cached(backend.incidents, backend.run, week, now=now),
-        "search_cached_7d_open": lambda: search_cached(
-            backend.incidents, backend.run, replace(week, statuses=("in_progress",)), now=now
-        ),
-        "search_cached_district_open": lambda: search_cached(
-            backend.incidents,
-            backend.run,
+        "search_cached_7d": lambda: cached(week),
+        "search_cached_7d_open": lambda: cached(replace(week, statuses=("in_progress",))),
+        "search_cached_district_open": lambda: cached(
             q.IncidentFilter(
                 since=now - 30 * 86400,
                 until=now + 86400,
                 district=district,
                 statuses=("in_progress",),
-            ),
-            now=now,
+            )
         ),
         "search_incidents_7d_open": lambda: q.search_incidents(
             client, db, replace(week, statuses=("in_progress",))
         ),
         "search_incidents_text_30d": lambda: q.search_incidents(client, db, title),
-        "search_cached_text_30d": lambda: search_cached(
-            backend.incidents, backend.run, title, now=now
-        ),
+        "search_cached_text_30d": lambda: cached(title),
         "search_incidents_7d_severe": lambda: q.search_incidents(
             client, db, replace(week, min_severity=3)
         ),
-        "search_cached_7d_severe": lambda: search_cached(
-            backend.incidents, backend.run, replace(week, min_severity=3), now=now
-        ),
+        "search_cached_7d_severe": lambda: cached(replace(week, min_severity=3)),
         "search_incidents_street_30d": lambda: q.search_incidents(
             client, db, replace(month, street=some_street)
         ),
-        "search_cached_street_30d": lambda: search_cached(
-            backend.incidents, backend.run, replace(month, street=some_street), now=now
+        "search_cached_street_30d": lambda: cached(replace(month, street=some_street)),
+        # Other sort orders (every one from the cache; SQL for comparison), a first page and a
+        # deep one.
+        "search_cached_7d_by_severity": lambda: cached(week, sort="severity"),
+        "search_cached_30d_by_status_page_40": lambda: cached(month, sort="status", offset=1000),
+        "search_cached_30d_by_district_asc": lambda: cached(
+            month, sort="district", descending=False
         ),
-        # Other sort orders (severity, status, district from the cache; category in SQL), a
-        # first page and a deep one.
-        "search_cached_7d_by_severity": lambda: search_cached(
-            backend.incidents, backend.run, week, now=now, sort="severity"
+        "search_cached_7d_by_category": lambda: cached(week, sort="category"),
+        "search_cached_30d_by_category_asc_page_40": lambda: cached(
+            month, sort="category", descending=False, offset=1000
         ),
-        "search_cached_30d_by_status_page_40": lambda: search_cached(
-            backend.incidents, backend.run, month, now=now, sort="status", offset=1000
-        ),
-        "search_cached_30d_by_district_asc": lambda: search_cached(
-            backend.incidents, backend.run, month, now=now, sort="district", descending=False
+        "search_cached_7d_by_resolve_due": lambda: cached(week, sort="resolve_due"),
+        "search_cached_30d_by_resolve_due_asc_page_40": lambda: cached(
+            month, sort="resolve_due", descending=False, offset=1000
         ),
         "search_incidents_7d_by_severity": lambda: q.search_incidents(
             client, db, week, sort="severity"
         ),
         "search_incidents_7d_by_category": lambda: q.search_incidents(
             client, db, week, sort="category"
+        ),
+        "search_incidents_7d_by_resolve_due": lambda: q.search_incidents(
+            client, db, week, sort="resolve_due"
         ),
         "incident": lambda: q.incident(client, db, some_id),
         "transitions": lambda: q.transitions(client, db, some_id),

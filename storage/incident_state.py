@@ -18,7 +18,7 @@ from storage.queries import (
 )
 
 # (h, version, updated_at, status, level, district, joint, breached, escalated, repeat,
-#  reopened, satisfied, severity, reported_at): one row per incident.
+#  reopened, satisfied, severity, reported_at, category, resolve_due): one row per incident.
 NARROW_KEYS = (
     "h",
     "version",
@@ -34,6 +34,8 @@ NARROW_KEYS = (
     "satisfied",
     "severity",
     "reported_at",
+    "category",
+    "resolve_due",
 )
 _NARROW = """
 SELECT
@@ -50,7 +52,9 @@ SELECT
     argMax(reopened, version) > 0 AS n_reopened,
     ifNull(argMax(satisfied, version), 1) AS n_satisfied,
     argMax(severity, version) AS n_severity,
-    toUnixTimestamp(min(reported_at)) AS n_reported_at
+    toUnixTimestamp(min(reported_at)) AS n_reported_at,
+    argMax(category, version) AS n_category,
+    toUnixTimestamp(argMax(resolve_due, version)) AS n_resolve_due
 FROM {db}.{table}
 WHERE {where}
 GROUP BY h
@@ -67,26 +71,23 @@ def load_latest(client, db: str, *, block_rows: int = 65536):
 
 _DELTA_WIDE = """,
     any(incident_id) AS w_id, argMax(unit_code, version) AS w_unit_code,
-    argMax(street, version) AS w_street, argMax(category, version) AS w_category,
+    argMax(street, version) AS w_street,
     argMax(title, version) AS w_title, argMax(lead_department, version) AS w_lead_department,
     argMax(departments, version) AS w_departments,
     toUnixTimestamp(argMax(accept_due, version)) AS w_accept_due,
-    toUnixTimestamp(argMax(resolve_due, version)) AS w_resolve_due,
     argMax(breaches, version) AS w_breaches, argMax(escalations, version) AS w_escalations,
     argMax(repeat_count, version) AS w_repeat_count,
     argMax(lat, version) AS w_lat, argMax(lon, version) AS w_lon
 FROM"""
-# The wide columns of a delta row, after the narrow ones.
+# The wide columns of a delta row, after the narrow ones (category and resolve_due are narrow).
 DELTA_WIDE_KEYS = (
     "incident_id",
     "unit_code",
     "street",
-    "category",
     "title",
     "lead_department",
     "departments",
     "accept_due",
-    "resolve_due",
     "breaches",
     "escalations",
     "repeat_count",

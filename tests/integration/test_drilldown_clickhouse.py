@@ -1,6 +1,6 @@
 """The wall's and drill-down's rewritten reads against the real ClickHouse 18.16: each equals
-its reference SQL answer — the cached search (filters, titles, ties in report time) equals
-search_incidents, incident_events by its lookup table equals the scan, the cached events per
+its reference SQL answer — the cached search (filters, titles, ties in report time, every sort)
+equals search_incidents, incident_events by its lookup table equals the scan, the cached events per
 minute equal the SQL, and the tickers equal their LIMIT 1 BY form."""
 
 from __future__ import annotations
@@ -33,11 +33,21 @@ def a_loaded_cache(isolated, now: int) -> IncidentSnapshot:
 STREETS = ("320105001", "320105002", "320102001", "320106001")
 STATUSES = ("dispatched", "in_progress", "resolved", "closed")
 TITLES = ("井盖缺失", "路灯不亮", "道路积水 Waterlogging", "噪音扰民")
+# "water_supply" < "waterlogging" in bytes ("_" < "l")
+CATEGORIES = ("road_damage", "waterlogging", "water_supply")
+
+
+def a_deadline(now: int, n: int) -> int:
+    """Four deadlines shared by many incidents, and by the three reported in the same second;
+    every seventh incident has none (0)."""
+    return 0 if n % 7 == 0 else now + (n // 3 % 4) * 3600
 
 
 def a_busy_city(ch, now: int) -> None:
-    """60 incidents over 10 days, several reported in the same second, some in two versions
-    whose second changes status and severity (and once the title)."""
+    """60 incidents over 10 days, several reported in the same second, in few categories and
+    deadlines, some in two versions whose second changes status and severity (and once the
+    title; some get a new deadline, one loses its deadline). The category stays: the engine
+    sets it at opening, and the SQL search filters on it before taking the latest state."""
     rows = []
     for n in range(60):
         street = STREETS[n % 4]
@@ -46,15 +56,20 @@ def a_busy_city(ch, now: int) -> None:
             reported_at=now - (n // 3) * 4 * 3600,  # three incidents per second
             district=street[:6],
             street=street,
-            category=("road_damage", "waterlogging")[n % 2],
+            category=CATEGORIES[n // 2 % 3],
             title=TITLES[n % 4],
         )
-        rows.append(an_incident(**common, severity=1 + n % 3, updated_at=now - 86400 * 11))
+        due = a_deadline(now, n)
+        later_due = 0 if n == 16 else due + (n % 8 == 0) * 1800
+        rows.append(
+            an_incident(**common, resolve_due=due, severity=1 + n % 3, updated_at=now - 86400 * 11)
+        )
         if n % 2 == 0:
             renamed = "标题已改" if n == 10 else common["title"]
             rows.append(
                 an_incident(**{**common, "title": renamed}, version=2, status=STATUSES[n % 4],
-                            severity=1 + n % 4, updated_at=now - 600)
+                            severity=1 + n % 4, resolve_due=later_due,
+                            updated_at=now - 600)
             )  # fmt: skip
     insert(ch, "incidents", rows)
 
@@ -99,9 +114,10 @@ def test_the_cached_search_answers_as_the_sql_search(isolated):
         assert search_cached(cache, a_runner(isolated), days, now=now, scope=scope) == expected
 
 
-def test_the_cached_search_sorts_by_severity_status_and_district_as_the_sql(isolated):
-    """Sorted by a state column both ways, with many ties in it and in report time (three
-    incidents per second), and on pages that cross from one value of the column to the next."""
+def test_the_cached_search_sorts_by_every_column_as_the_sql(isolated):
+    """Sorted by a state column (severity, status, district, category, resolve_due) both ways,
+    with many ties in it and in report time (three incidents per second), incidents without a
+    deadline, and on pages that cross from one value of the column to the next."""
     now, cache, days = a_busy_cache(isolated)
     filters = [
         days,
@@ -111,19 +127,56 @@ def test_the_cached_search_sorts_by_severity_status_and_district_as_the_sql(isol
         q.IncidentFilter(days.since, days.until, street="320102001"),
         q.IncidentFilter(days.since, days.until, text="waterLOGGING"),
     ]
-    for sort in ("severity", "status", "district"):
+    for sort in ("severity", "status", "district", "category", "resolve_due"):
         for flt in filters:
             for descending in (True, False):
                 for offset in (0, 4, 13, 29):
                     how = dict(sort=sort, descending=descending, offset=offset, limit=5)
                     found, expected = both_answers(isolated, cache, now, flt, **how)
                     assert found == expected, (sort, flt, how)
-    for scope in ("320105", "320106"):
-        how = dict(sort="severity", descending=False, offset=3, limit=7, scope=scope)
+    for sort, scope in (("severity", "320105"), ("category", "320106"), ("resolve_due", "320105")):
+        how = dict(sort=sort, descending=False, offset=3, limit=7, scope=scope)
         expected = q.search_incidents(isolated.ch, isolated.database, days, **how)
         assert search_cached(cache, a_runner(isolated), days, now=now, **how) == expected
-    for sort in ("category", "resolve_due"):  # not cached: SQL's turn
-        assert search_cached(cache, a_runner(isolated), days, now=now, sort=sort) is None
+
+
+def test_no_deadline_sorts_first_ascending_and_last_descending(isolated):
+    """resolve_due is a DateTime, not Nullable: no deadline is stored as 0 and sorts as 0."""
+    now, cache, days = a_busy_cache(isolated)
+    for descending, at in ((False, 0), (True, -1)):
+        how = dict(sort="resolve_due", descending=descending, limit=200)
+        _, rows = q.search_incidents(isolated.ch, isolated.database, days, **how)
+        assert rows[at]["resolve_due"] == 0
+        assert search_cached(cache, a_runner(isolated), days, now=now, **how) == (len(rows), rows)
+
+
+def test_the_cached_sorts_follow_new_categories_and_deadlines(isolated):
+    now, cache, days = a_busy_cache(isolated)
+    search_cached(cache, a_runner(isolated), days, now=now, sort="resolve_due")  # index built
+    moved = [
+        an_incident(incident_id=f"{STREETS[n % 4]}-{n:04x}", reported_at=now - (n // 3) * 4 * 3600,
+                    district=STREETS[n % 4][:6], street=STREETS[n % 4], title=TITLES[n % 4],
+                    category="noise" if n % 2 else CATEGORIES[n % 3],
+                    resolve_due=now + 3600 if n % 3 else 0, version=3, updated_at=now)
+        for n in range(0, 60, 5)
+    ]  # fmt: skip
+    moved.append(
+        an_incident(
+            incident_id="320105001-ffff",
+            reported_at=now - 5,
+            category="water_supply",
+            resolve_due=now + 3600,
+            updated_at=now,
+        )
+    )
+    insert(isolated.ch, "incidents", moved)
+    cache.refresh(now + 1)
+    for sort in ("category", "resolve_due"):
+        for descending in (True, False):
+            for offset in (0, 11, 26):
+                how = dict(sort=sort, descending=descending, offset=offset, limit=6)
+                found, expected = both_answers(isolated, cache, now + 1, days, **how)
+                assert found == expected, (sort, how)
 
 
 def test_the_cached_search_follows_new_versions(isolated):

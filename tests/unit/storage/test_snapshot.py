@@ -10,15 +10,17 @@ NOW = 1_800_000_000
 
 def a_row(h, version=1, *, status="dispatched", district="320105", level="street", joint=0,
           breached=0, escalated=0, repeat=0, reopened=0, satisfied=1, severity=2,
-          reported_at=NOW - 3600, updated_at=None) -> tuple:  # fmt: skip
+          reported_at=NOW - 3600, updated_at=None, category="road_damage",
+          resolve_due=None) -> tuple:  # fmt: skip
     updated = updated_at if updated_at is not None else reported_at + version
+    due = resolve_due if resolve_due is not None else reported_at + DAY
     return (h, version, updated, status, district and level, district, joint, breached, escalated,
-            repeat, reopened, satisfied, severity, reported_at)  # fmt: skip
+            repeat, reopened, satisfied, severity, reported_at, category, due)  # fmt: skip
 
 
 def a_wide(row) -> dict:
     return {"incident_id": f"i{row[0]}", "district": row[5], "severity": row[12],
-            "reported_at": row[13], "joint": row[6], "resolve_due": row[13] + DAY}  # fmt: skip
+            "reported_at": row[13], "joint": row[6], "resolve_due": row[15]}  # fmt: skip
 
 
 def a_view(state: LatestState) -> View:
@@ -143,3 +145,29 @@ def test_a_delta_looks_up_only_heads_it_has_not_decided_before():
     assert wide_reads == [(2,), (1,)]
     total = a_view(state).counters().total
     assert (total["open"], total["win_closed"]) == (1, 1)
+
+
+def test_the_latest_category_and_deadline_are_held_and_their_changes_logged():
+    state = loaded(a_row(1, category="noise", resolve_due=NOW + 60), a_row(2, resolve_due=0))
+    assert (state.category_of(0), state.resolve_due[0], state.resolve_due[1]) == (
+        "noise", NOW + 60, 0,  # 0: no deadline
+    )  # fmt: skip
+    state.apply(a_row(1, 2, category="waterlogging", resolve_due=NOW + 60))  # reclassified only
+    state.apply(a_row(2, 2, resolve_due=NOW + 7200))  # a deadline at last
+    state.apply(a_row(1, 1, category="noise", resolve_due=0))  # an older version: ignored
+    state.apply(a_row(2, 3, resolve_due=NOW + 7200))  # nothing a search reads changed
+    assert (state.category_of(0), state.resolve_due[1]) == ("waterlogging", NOW + 7200)
+    assert list(state.changed) == [0, 1]
+
+
+def test_a_delta_rows_wide_row_takes_category_and_deadline_from_the_narrow_columns():
+    from storage import incident_state as st
+    from storage.queries import _WIDE_KEYS
+    from storage.snapshot import wide_row
+
+    narrow = a_row(7, severity=4, category="gas_leak", resolve_due=NOW + 900)
+    wide = wide_row((*narrow, *(f"w{i}" for i in range(len(st.DELTA_WIDE_KEYS)))))
+    assert set(wide) == set(_WIDE_KEYS)
+    assert (wide["category"], wide["resolve_due"], wide["incident_id"]) == (
+        "gas_leak", NOW + 900, "w0",
+    )  # fmt: skip
