@@ -21,8 +21,8 @@ from array import array
 from dataclasses import dataclass, field
 
 from storage import incident_state as st
-from storage.incident_search import ReportedIndex
 from storage.queries import _WIDE_KEYS, COUNTER_NAMES, OPEN_EXCLUDED, IncidentCounters
+from storage.search_index import ReportedIndex
 
 OPEN_NAMES = (
     "open", "joint", "breached", "escalated",

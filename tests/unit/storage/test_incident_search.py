@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from storage.incident_search import (
-    ReportedIndex,
-    _by_deadline,
-    match_candidates,
-    search_state,
-)
+from storage.incident_search import match_candidates, search_state
 from storage.queries import IncidentFilter
+from storage.search_index import ReportedIndex
 from storage.snapshot import DAY, LatestState
 from tests.unit.storage.test_snapshot import NOW, a_row
 
@@ -285,24 +281,6 @@ def test_candidates_sort_by_a_state_column_too(city, sorts, _):
                 assert answer.total == len(expected)
                 rows = rows_of_page(state, answer, sort, descending, incident_id, 6)
                 assert rows == expected[offset : offset + 6], (sort, how)
-
-
-def test_the_deadline_index_lists_matches_in_the_sql_order_up_to_the_incident_id():
-    """The merged report days (the path of dense matches) give every match once, by deadline,
-    then newest first."""
-    state, index = a_city_of_deadlines()
-    closed = {k for k in index.groups if state._status.values[k & 0xFFFF] == "closed"}
-    for flt in DEADLINE_FILTERS[::3]:
-        for wanted, statuses in ((None, ()), (closed, ("closed",))):
-            matching = brute_force(state, IncidentFilter(flt.since, flt.until, statuses=statuses))
-            for descending in (True, False):
-                merged = list(
-                    _by_deadline(index, state.reported, wanted, flt, descending=descending)
-                )
-                sign = -1 if descending else 1
-                order = [(sign * state.resolve_due[s], -state.reported[s]) for s in merged]
-                assert sorted(merged) == sorted(matching)
-                assert order == sorted(order)
 
 
 def test_a_sort_the_search_does_not_know_goes_to_sql():
