@@ -13,6 +13,7 @@ import faust
 
 from deploy.settings import Settings
 from schemas.topics import Topics
+from streams import faust_patches
 from streams.bridge_process import BridgeProcess, bridge_for
 from streams.clock import clock_from
 from streams.incidents.agent import Runtime, attach
@@ -21,66 +22,13 @@ from streams.incidents.store import STORE_URL, claim_state_dir
 from streams.intake import BUNDLE_MAX_BYTES
 
 log = logging.getLogger(__name__)
-# Tansu holds a fetch until its max wait runs out even when records arrive meanwhile (measured:
-# a record waits up to the whole max wait); Faust 0.15.3 hardcodes 1,500 ms for its consumer.
-# 50 ms keeps publish→queryable well under a second at no measurable cost in throughput.
-FETCH_MAX_WAIT_MS = 50
-
-
-def _short_fetch_wait() -> None:
-    """Caps the fetch wait of Faust's aiokafka consumer (faust-streaming 0.15.3 hardcodes it)."""
-    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
-
-    if getattr(AIOKafkaConsumerThread, "_cityops_fetch_wait", False):
-        return
-    create = AIOKafkaConsumerThread._create_worker_consumer
-
-    def create_worker_consumer(self, transport):
-        consumer = create(self, transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
-        return consumer
-
-    AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer
-    AIOKafkaConsumerThread._cityops_fetch_wait = True
-
-
-def _seek_to_committed_zero() -> None:
-    """Makes a committed offset of 0 an explicit seek to 0 (aiokafka 0.14 skips it).
-
-    `AIOKafkaConsumer.seek_to_committed()` seeks only `if offset and offset > 0`, so a partition
-    whose committed offset is 0 (every bundle partition `seed_group_offsets` seeded, or one the
-    group never got past) keeps whatever position the fetcher already reached. Faust relies on this
-    seek to rewind past records it fetched but never delivered (e.g. while its flow is paused
-    around the group join); for such a partition it did not, and a restarted worker resumed it at
-    offset 1-10 while 0 was committed, never applying the bundles before it (their events never
-    reached ClickHouse). Partitions without any committed offset are covered by the seeding.
-    """
-    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
-
-    if getattr(AIOKafkaConsumerThread, "_cityops_seek_zero", False):
-        return
-
-    async def seek_in_thread(self):
-        consumer = self._ensure_consumer()
-        committed = await consumer.seek_to_committed()
-        for tp, offset in committed.items():
-            if offset == 0:
-                consumer.seek(tp, 0)
-        return committed
-
-    async def seek_to_committed(self):
-        return await self.call_thread(seek_in_thread, self)
-
-    AIOKafkaConsumerThread.seek_to_committed = seek_to_committed
-    AIOKafkaConsumerThread._cityops_seek_zero = True
 
 
 def create_app(
     settings: Settings, loop: asyncio.AbstractEventLoop | None = None
 ) -> tuple[faust.App, Runtime, BridgeProcess | object]:
-    _short_fetch_wait()
-    _seek_to_committed_zero()
     prefix = settings.topic_prefix
+    faust_patches.apply(Topics(prefix).bundles)
     clock = clock_from(settings.clock_speed, settings.clock_epoch)
     # The bridge (maybe another process) must map event times onto the very same clock.
     settings = settings.model_copy(update={"clock_epoch": clock.epoch})
@@ -131,12 +79,26 @@ def create_app(
             await app.crash(RuntimeError("intake bridge stopped"))
             raise
 
-    @app.on_before_shutdown.connect
-    def _stop(app, **kwargs) -> None:
+    def stop_bridge() -> None:
         if isinstance(bridge, BridgeProcess):
             bridge.stop()
         else:
             bridge.stopping.set()
+
+    wait_empty = app._consumer_wait_empty
+
+    async def stop_in_order(consumer, logger) -> None:
+        """Faust's shutdown, once it stopped delivering bundles (before it waits for their acks
+        and commits): stop the bridge, then store and ack what the engine applied."""
+        await asyncio.get_running_loop().run_in_executor(None, stop_bridge)
+        await runtime.finish(consumer)
+        await wait_empty(consumer, logger)
+
+    app._consumer_wait_empty = stop_in_order
+
+    @app.on_before_shutdown.connect
+    def _stop(app, **kwargs) -> None:
+        stop_bridge()  # a worker stopped before it had any assignment
 
     return app, runtime, bridge
 
@@ -168,7 +130,7 @@ def seed_group_offsets(settings: Settings) -> None:
     killed during its first commit was seen to resume a partition it had never read at the end
     instead of the beginning, skipping bundles. Replaying from 0 is harmless: effects are
     idempotent by event id. Runs before the group is joined, so the commit is a plain one.
-    `_seek_to_committed_zero` makes Faust actually rewind to such an offset 0.
+    streams/faust_patches.py makes Faust actually rewind to such an offset 0.
     """
     from kafka import KafkaConsumer, TopicPartition
     from kafka.structs import OffsetAndMetadata

@@ -22,6 +22,7 @@ from streams.tuning import tune_gc
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
+STOP_GRACE = 5.0  # seconds a cleanly exited bridge waits for its worker's own stop
 
 
 def bridge_for(settings: Settings):
@@ -106,6 +107,8 @@ class BridgeProcess:
             await asyncio.sleep(0.5)
             if self._stopping or self.process is None or self.process.is_alive():
                 continue
+            if self.process.exitcode == 0 and await self._stop_begins(STOP_GRACE):
+                return
             log.warning(
                 "intake bridge process exited with %s; restarting in %.1f s",
                 self.process.exitcode,
@@ -116,6 +119,15 @@ class BridgeProcess:
             if not self._stopping:
                 self.restarts += 1
                 self.start()
+
+    async def _stop_begins(self, within: float) -> bool:
+        """A clean exit answers SIGTERM/SIGINT, which stopping the process group (Ctrl+C,
+        `cityops down`) sends to the worker too: give the worker's own stop time to begin
+        before treating the exit as a crash."""
+        deadline = time.monotonic() + within
+        while not self._stopping and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        return self._stopping
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping = True

@@ -107,6 +107,46 @@ class CommitTiming:
         return text
 
 
+class BundleOrder:
+    """Applies each partition's bundles in offset order from where it resumed (order per street).
+
+    After a rebalance Faust may still deliver a bundle it fetched before the seek to the committed
+    offset: a restarted worker was seen to get offset 2 of a partition committed at 0, before 0
+    and 1. Such a bundle is skipped, not applied and not acked: the fetcher, sought back to the
+    committed offset, delivers it again after the ones before it. A partition that really starts
+    later than committed (its records deleted by retention) is accepted after `max_skips`.
+    """
+
+    def __init__(self, max_skips: int = 100) -> None:
+        self.max_skips = max_skips
+        self._next: dict[int, int] = {}
+        self._skipped: dict[int, int] = {}
+
+    def reset(self) -> None:
+        """A new assignment: each partition starts again at its committed offset."""
+        self._next.clear()
+        self._skipped.clear()
+
+    def admit(self, partition: int, offset: int, committed: int) -> bool:
+        expected = self._next.get(partition, committed)
+        skipped = self._skipped.get(partition, 0)
+        if offset > expected and skipped < self.max_skips:
+            self._skipped[partition] = skipped + 1
+            if not skipped:
+                log.warning(
+                    "partition %d: bundle at offset %d before %d; waiting for the ones before it",
+                    partition,
+                    offset,
+                    expected,
+                )
+            return False
+        if offset > expected:
+            log.error("partition %d: offsets %d-%d never arrived", partition, expected, offset - 1)
+        self._skipped[partition] = 0
+        self._next[partition] = max(expected, offset + 1)
+        return True
+
+
 class Runtime:
     """Holds the engine, the un-acked bundles and the producer of one worker."""
 
@@ -130,21 +170,16 @@ class Runtime:
         self.kafka = None
         self._snapshots: dict[int, list[Incident]] | None = None
         self.bundles = 0
-        self.draining = None
         self.timing = CommitTiming()
         self.inflight: asyncio.Future | None = None  # the commit being stored (one at a time)
         self._seen: set[int] = set()
+        self.order = BundleOrder()
+        # The group's committed offset of a bundle partition (set by attach(): Faust's consumer).
+        self.committed = lambda tp: 0
 
     async def start(self) -> None:
         self.kafka = producer(self.settings.bootstrap, f"{self.settings.topic_prefix}engine")
         await self.kafka.start()
-
-    async def stop(self) -> None:
-        if self.draining is not None:
-            self.draining.cancel()
-        if self.kafka is not None:
-            await self.kafka.stop()
-        self.writer.close()
 
     async def ready(self) -> None:
         while self.kafka is None:  # the producer starts with the app (streams/app.py)
@@ -152,11 +187,14 @@ class Runtime:
 
     async def on_bundle(self, event) -> None:
         await self.ready()
-        partition = event.message.partition
+        message = event.message
+        partition = message.partition
+        if not self.order.admit(partition, message.offset, self.committed(message.tp)):
+            return
         if partition not in self._seen:
             # Where this worker resumed, per partition (recovery after a crash is checked by it).
             self._seen.add(partition)
-            log.info("partition %d: first bundle at offset %d", partition, event.message.offset)
+            log.info("partition %d: first bundle at offset %d", partition, message.offset)
         bundle = _bundle.decode(event.value)
         async with self.lock:
             if self.engine.needs_restore(partition):
@@ -175,15 +213,18 @@ class Runtime:
             if self.writer.due() or len(self.unacked) >= 200:
                 await self._commit()
 
-    async def drain(self) -> None:
-        """On shutdown: commit whatever is applied so Faust's wait for acks ends promptly (Faust
-        waits for every delivered bundle to be acked before it commits and stops)."""
-        while True:
-            async with self.lock:
-                if self.unacked:
-                    await self._commit()
-                await self._landing()
-            await asyncio.sleep(0.1)
+    async def finish(self, consumer) -> None:
+        """On shutdown, once Faust stopped delivering: store and ack every applied bundle, then
+        stop waiting for the ones Faust buffered but never gave to the agent (their acks would
+        never come and Faust would wait for them until killed; they are not committed, so the
+        next worker gets them again)."""
+        if self.kafka is None:
+            return
+        async with self.lock:
+            if self.unacked:
+                await self._commit()
+            await self._landing()
+            consumer._unacked_messages.clear()
 
     async def commit_if_due(self) -> None:
         async with self.lock:
@@ -275,6 +316,8 @@ class Runtime:
 def attach(app: faust.App, settings: Settings, policy: Policy, clock: Clock) -> Runtime:
     """Declares the tables and the agent on `app`; returns the runtime they share."""
     runtime = Runtime(app, settings, policy, clock)
+    # Faust keeps a committed offset of 0 as None (every bundle partition is seeded with 0).
+    runtime.committed = lambda tp: app.consumer._committed_offset.get(tp) or 0
     topic = app.topic(
         Topics(settings.topic_prefix).bundles,
         key_serializer="raw",
@@ -304,13 +347,9 @@ def attach(app: faust.App, settings: Settings, policy: Policy, clock: Clock) -> 
             log.exception("incident engine failed to commit")
             raise
 
-    @app.on_before_shutdown.connect
-    def _drain(app, **kwargs) -> None:
-        if runtime.kafka is not None:
-            runtime.draining = asyncio.ensure_future(runtime.drain())
-
     @app.on_partitions_assigned.connect
     async def on_assigned(app, assigned, **kwargs):
+        runtime.order.reset()
         runtime.engine.forget_timers()
         runtime.repeats.forget()
 

@@ -42,15 +42,18 @@ class Stack:
     def start(self) -> None:
         self.worker = svc.start_worker(self.settings, self.log)
 
-    def stop(self, sig=signal.SIGTERM) -> None:
+    def stop(self, sig=signal.SIGTERM) -> int | None:
+        """Signals the worker's process group; its exit code (-9: it had to be killed)."""
+        code = None
         if self.worker is not None and self.worker.poll() is None:
             os.killpg(self.worker.pid, sig)
             try:
-                self.worker.wait(30)
+                code = self.worker.wait(30)
             except subprocess.TimeoutExpired:
                 os.killpg(self.worker.pid, signal.SIGKILL)
-                self.worker.wait(10)
+                code = self.worker.wait(10)
         self.worker = None
+        return code
 
     def send(self, *events: dict | tuple[bytes, bytes]) -> None:
         pairs = [e if isinstance(e, tuple) else (key_of(e), orjson.dumps(e)) for e in events]
@@ -371,6 +374,10 @@ def test_sigkill_mid_stream_then_restart_stores_every_event_once(services, tmp_p
             lambda: stack.q("SELECT uniqExact(id) FROM {db}.events")[0][0] == 20_000,
             timeout=180,
         )
+        # A stop (SIGTERM to the process group, as Ctrl+C or `cityops down` sends it) ends the
+        # worker by itself, without restarting its bridge on the way out.
+        assert stack.stop() == 0, svc.log_tail(stack.log, 30)
+        assert "restarting" not in stack.log.read_text().split("Signal received")[-1]
     finally:
         stack.stop()
     assert stack.q("SELECT count() FROM {db}.events FINAL") == [(20_000,)]

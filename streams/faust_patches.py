@@ -1,0 +1,152 @@
+"""Where faust-streaming 0.15.3 / aiokafka 0.14 needed correcting for the engine's at-least-once
+promise (every bundle applied before its offset is committed) and for Tansu's fetch timing.
+Each patch is applied once per process by `apply(bundles_topic)` (streams/app.py).
+
+Recovery after a SIGKILL was seen to skip the first bundles of a partition: a restarted worker
+resumed at offset 1-10 while 0 was committed, and went on to commit past the bundles it never
+applied (their events never reached ClickHouse). Three gaps in the libraries allow that; each
+is closed here for the bundles topic, so that none of them alone can lose a bundle:
+- aiokafka's `seek_to_committed()` does not seek a partition committed at offset 0;
+- Faust drops every fetched message below its "read offset", and its fetch loop can set that
+  offset after a rebalance's seek from a batch fetched before it (the message was never
+  delivered), so the re-fetched bundles are dropped;
+- Faust's commit does not check that the acked offsets start at the committed one when that is
+  0 (and lets one missing offset through otherwise), so it commits past the dropped bundles.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+log = logging.getLogger(__name__)
+# Tansu holds a fetch until its max wait runs out even when records arrive meanwhile (measured:
+# a record waits up to the whole max wait); Faust 0.15.3 hardcodes 1,500 ms for its consumer.
+# 50 ms keeps publish→queryable well under a second at no measurable cost in throughput.
+FETCH_MAX_WAIT_MS = 50
+_bundle_topics: set[str] = set()
+
+
+def apply(bundles_topic: str) -> None:
+    """Installs every patch (idempotent); `bundles_topic` gets the strict delivery and commit."""
+    _bundle_topics.add(bundles_topic)
+    _short_fetch_wait()
+    _seek_to_committed_zero()
+    _deliver_every_bundle()
+    _commit_only_contiguous()
+
+
+def commit_ready(acked: list[int], committed: int | None) -> bool:
+    """May offsets be committed from the acked ones? Only when they start at the committed
+    offset (the next one to apply; None: nothing committed yet, i.e. 0 since every bundle
+    partition is seeded with 0): a bundle delivered late must not be passed over."""
+    return bool(acked) and min(acked) <= (committed or 0)
+
+
+class ReadOffsets(defaultdict):
+    """Faust's per-partition read offsets, with none for bundle partitions: no fetched bundle is
+    ever dropped as "already read". A bundle delivered twice is applied twice, which is
+    harmless: effects are idempotent by event id, as for any replay after a crash."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda: None)
+
+    def __getitem__(self, tp):
+        if tp.topic in _bundle_topics:
+            return None
+        return super().__getitem__(tp)
+
+
+def _short_fetch_wait() -> None:
+    """Caps the fetch wait of Faust's aiokafka consumer (faust-streaming 0.15.3 hardcodes it)."""
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    if getattr(AIOKafkaConsumerThread, "_cityops_fetch_wait", False):
+        return
+    create = AIOKafkaConsumerThread._create_worker_consumer
+
+    def create_worker_consumer(self, transport):
+        consumer = create(self, transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
+    AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer
+    AIOKafkaConsumerThread._cityops_fetch_wait = True
+
+
+def _seek_to_committed_zero() -> None:
+    """Makes a committed offset of 0 an explicit seek to 0 (aiokafka 0.14 skips it).
+
+    `AIOKafkaConsumer.seek_to_committed()` seeks only `if offset and offset > 0`, so a partition
+    whose committed offset is 0 (every bundle partition `seed_group_offsets` seeded, or one the
+    group never got past) keeps whatever position the fetcher already reached. Faust relies on
+    this seek to rewind past records it fetched but never delivered (e.g. while its flow is
+    paused around the group join). The committed offsets are logged: where each partition
+    resumes.
+    """
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    if getattr(AIOKafkaConsumerThread, "_cityops_seek_zero", False):
+        return
+
+    async def seek_in_thread(self):
+        consumer = self._ensure_consumer()
+        committed = await consumer.seek_to_committed()
+        for tp, offset in committed.items():
+            if offset == 0:
+                consumer.seek(tp, 0)
+        resumed = sorted(
+            (tp.partition, o) for tp, o in committed.items() if tp.topic in _bundle_topics
+        )
+        if resumed:
+            log.info("bundle partitions resume at their committed offsets %s", resumed)
+        return committed
+
+    async def seek_to_committed(self):
+        return await self.call_thread(seek_in_thread, self)
+
+    AIOKafkaConsumerThread.seek_to_committed = seek_to_committed
+    AIOKafkaConsumerThread._cityops_seek_zero = True
+
+
+def _deliver_every_bundle() -> None:
+    """Faust's consumers keep `ReadOffsets` (see there): a rebalance can no longer leave a
+    partition's read offset past bundles that were fetched but never delivered."""
+    from faust.transport.consumer import Consumer
+
+    if getattr(Consumer, "_cityops_read_offsets", False):
+        return
+    init = Consumer.__init__
+
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self._read_offset = ReadOffsets()
+
+    Consumer.__init__ = __init__
+    Consumer._cityops_read_offsets = True
+
+
+def _commit_only_contiguous() -> None:
+    """Faust commits a bundle partition only from acked offsets that start at its committed one
+    (`commit_ready`); otherwise it waits for the missing bundles to be acked."""
+    from faust.transport.consumer import Consumer
+
+    if getattr(Consumer, "_cityops_contiguous", False):
+        return
+    new_offset = Consumer._new_offset
+
+    def _new_offset(self, tp):
+        if tp.topic in _bundle_topics and self._acked[tp]:
+            if not commit_ready(self._acked[tp], self._committed_offset[tp]):
+                log.warning(
+                    "partition %d: bundles acked from offset %d but %s is committed; "
+                    "waiting for the missing ones before committing",
+                    tp.partition,
+                    min(self._acked[tp]),
+                    self._committed_offset[tp] or 0,
+                )
+                return None
+        return new_offset(self, tp)
+
+    Consumer._new_offset = _new_offset
+    Consumer._cityops_contiguous = True

@@ -1,0 +1,86 @@
+"""The corrections to Faust's consumer that keep a bundle from being passed over after a
+rebalance (streams/faust_patches.py), on a real Faust consumer object (no broker needed)."""
+
+from __future__ import annotations
+
+import pytest
+from faust.types import TP
+
+from deploy.settings import Settings
+from schemas.topics import Topics
+from streams.app import create_app
+from streams.faust_patches import commit_ready
+from streams.incidents.agent import BundleOrder
+
+PREFIX = "fp."
+BUNDLE = TP(Topics(PREFIX).bundles, 0)
+OTHER = TP("fp.somewhere-else", 0)
+
+
+@pytest.mark.parametrize(
+    ("acked", "committed", "ready"),
+    [
+        ([0, 1, 2], None, True),  # nothing committed yet: starts at 0
+        ([2, 3], None, False),  # bundles 0 and 1 never acked
+        ([1, 2], 0, False),
+        ([5, 6], 5, True),
+        ([6, 7], 5, False),  # Faust itself lets one missing offset through
+        ([], 3, False),
+    ],
+)
+def test_commit_ready_only_from_the_committed_offset(acked, committed, ready):
+    assert commit_ready(acked, committed) is ready
+
+
+@pytest.fixture(scope="module")
+def consumer():
+    app, _, _ = create_app(Settings(topic_prefix=PREFIX))
+    return app.consumer
+
+
+def test_a_bundle_is_never_dropped_as_already_read(consumer):
+    consumer._read_offset[BUNDLE] = 7
+    consumer._read_offset[OTHER] = 7
+    # Faust's fetch loop delivers a message only at or above this offset.
+    assert consumer._read_offset[BUNDLE] is None
+    assert consumer._read_offset[OTHER] == 7
+
+
+def test_commit_waits_for_bundles_acked_out_of_order(consumer):
+    consumer._committed_offset[BUNDLE] = None  # committed 0 (Faust keeps 0 as None)
+    consumer._acked[BUNDLE] = [2, 3]
+    assert consumer._new_offset(BUNDLE) is None
+    consumer._acked[BUNDLE] = [0, 1, 2, 3]
+    assert consumer._new_offset(BUNDLE) == 4
+
+
+def test_other_topics_keep_fausts_own_commit_rule(consumer):
+    consumer._committed_offset[OTHER] = None
+    consumer._acked[OTHER] = [2, 3]
+    assert consumer._new_offset(OTHER) == 4
+
+
+def test_bundles_apply_in_offset_order_from_the_committed_one():
+    order = BundleOrder()
+    # Delivered after a rebalance: 2 (fetched before the seek), then 0, 1, 2 again, 3.
+    admitted = [offset for offset in (2, 0, 1, 2, 3) if order.admit(0, offset, committed=0)]
+    assert admitted == [0, 1, 2, 3]
+
+
+def test_a_redelivered_bundle_is_applied_again_and_order_restarts_on_assignment():
+    order = BundleOrder()
+    assert [order.admit(1, o, committed=5) for o in (5, 6, 5, 7)] == [True, True, True, True]
+    order.reset()
+    assert order.admit(1, 9, committed=8) is False
+    assert order.admit(1, 8, committed=8) is True
+
+
+def test_a_partition_that_really_starts_later_is_accepted_after_max_skips():
+    order = BundleOrder(max_skips=3)
+    assert [order.admit(2, 40 + i, committed=0) for i in range(5)] == [
+        False,
+        False,
+        False,
+        True,
+        True,
+    ]
