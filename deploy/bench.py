@@ -302,11 +302,7 @@ def run_bench(
 ) -> int:
     from deploy import bench_suites as suites
 
-    names = (
-        ["validator", "throughput", "latency", "scaling", "memory", "publishing", "storage"]
-        if name == "all"
-        else [name]
-    )
+    names = list(suites.SUITES) if name == "all" else [name]
     with bench_services(settings) as env:
         for one in names:
             options: dict = {"rates": rates} if one == "latency" and rates else {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import subprocess
 import sys
 import threading
@@ -369,9 +370,7 @@ def latency_at(env: bench.BenchEnv, rate: float, seconds: float) -> dict:
         stop_workers(procs)
         client.disconnect()
     lat = sorted(seen_at[i] - sent_at[i] for i in seen_at if i in sent_at)
-
-    def pct(q):
-        return round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 1) if lat else None
+    pct = functools.partial(_percentile_ms, lat)
 
     return {
         "rate": rate,
@@ -381,7 +380,29 @@ def latency_at(env: bench.BenchEnv, rate: float, seconds: float) -> dict:
         "p50_ms": pct(0.50),
         "p95_ms": pct(0.95),
         "p99_ms": pct(0.99),
+        # Whether the tail is spread over the run or bunched in a few stalls.
+        "p99_ms_per_10s": _windows_p99(sent_at, seen_at, 10.0),
     }
+
+
+def _percentile_ms(sorted_seconds: list[float], q: float) -> float | None:
+    if not sorted_seconds:
+        return None
+    at = min(len(sorted_seconds) - 1, int(q * len(sorted_seconds)))
+    return round(sorted_seconds[at] * 1000, 1)
+
+
+def _windows_p99(sent_at: dict, seen_at: dict, width: float) -> list[float | None]:
+    """p99 latency (ms) of the events sent in each `width`-second window of the run."""
+    if not sent_at:
+        return []
+    start = min(sent_at.values())
+    windows: dict[int, list[float]] = {}
+    for event_id, sent in sent_at.items():
+        if event_id in seen_at:
+            windows.setdefault(int((sent - start) // width), []).append(seen_at[event_id] - sent)
+    count = max(windows, default=-1) + 1
+    return [_percentile_ms(sorted(windows.get(w, [])), 0.99) for w in range(count)]
 
 
 def latency(env, events=None, quick=False, rates=None) -> dict:
@@ -523,6 +544,12 @@ def storage_suite(env, events=None, quick=False) -> dict:
     return {"runs": runs}
 
 
+def engine_suite(env, events=None, quick=False) -> dict:
+    from deploy.bench_engine import bench_engine
+
+    return bench_engine(events or (2_000 if quick else 100_000))
+
+
 def publishing_suite(env, events=None, quick=False) -> dict:
     from streams.publish.bench import bench_publishing
 
@@ -532,6 +559,7 @@ def publishing_suite(env, events=None, quick=False) -> dict:
 
 SUITES = {
     "validator": validator_suite,
+    "engine": engine_suite,
     "throughput": throughput_suite,
     "latency": latency,
     "scaling": scaling_suite,

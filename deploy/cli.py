@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
             "publishing",
             "storage",
             "validator",
+            "engine",
             "all",
         ],
     )

@@ -53,6 +53,12 @@ def _after_working_days(day: date, count: int) -> date:
     return day
 
 
+@lru_cache(maxsize=8192)
+def _span(day: date, count: int) -> timedelta:
+    """From `day` to `count` working days after it, in whole calendar days."""
+    return _after_working_days(day, count) - day
+
+
 def add_working_days(start: datetime, days: float) -> datetime:
     """`start` plus `days` working days, at the same Beijing clock time on the last of them.
 
@@ -60,15 +66,16 @@ def add_working_days(start: datetime, days: float) -> datetime:
     "within 1 working day" from a holiday means by the end of the first working day after it.
     Fractions count as that share of 24 hours on the final working day.
     """
-    local = start.astimezone(BEIJING)
-    day = local.date()
-    clock = local.timetz()
-    if not is_working_day(day):
-        day, clock = next_working_day(day), time(0, tzinfo=BEIJING)
+    day = start.astimezone(BEIJING).date()
     whole = int(days)
-    day = _after_working_days(day, whole)
-    due = datetime.combine(day, clock).replace(tzinfo=BEIJING)
+    if is_working_day(day):
+        # Beijing keeps one offset all year: the same clock time n calendar days later is the
+        # instant n × 24 hours later (no per-call date and time arithmetic in Beijing time).
+        due = start.astimezone(UTC) + _span(day, whole)
+    else:
+        day = _after_working_days(next_working_day(day), whole)
+        due = datetime.combine(day, time(0, tzinfo=BEIJING)).astimezone(UTC)
     rest = days - whole
     if rest:
         due += timedelta(days=rest)
-    return due.astimezone(UTC)
+    return due

@@ -74,6 +74,14 @@ class Engine:
     outbox: Outbox = field(default_factory=Outbox)
     applied: int = 0
     rejected: int = 0
+    # Names and partitions worked out once (every change publishes to them): topic names, and
+    # the city.incidents partition of each street.
+    _topic_incidents: str = field(init=False)
+    _topic_tasks: dict[str, str] = field(init=False, default_factory=dict)
+    _street_partitions: dict[str, int] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._topic_incidents = self.topics.incidents
 
     # -- reading through the overlay ----------------------------------------------------------
     def incident(self, incident_id: str) -> Incident | None:
@@ -172,28 +180,45 @@ class Engine:
     ) -> None:
         self.applied += 1
         self._incidents[incident.id] = (partition, incident)
-        self.writer.add("incidents", rows.incident_row(incident))
+        add_row = self.writer.add
+        add_row("incidents", rows.incident_row(incident))
         for transition in transitions:
-            self.writer.add("incident_transitions", rows.transition_row(transition))
+            add_row("incident_transitions", rows.transition_row(transition))
         for row in rows.task_rows(incident, before):
-            self.writer.add("dept_tasks", row)
-        key = incident.chain.key.encode()
+            add_row("dept_tasks", row)
+        street = incident.chain.key
+        key = street.encode()
         self.outbox.add(
-            self.topics.incidents,
-            partition_for(key, self.partitions),
+            self._topic_incidents,
+            self._street_partition(street, key),
             key,
             out.incident_changed(incident, transitions),
         )
-        for notice in emitted:
-            if isinstance(notice, TaskNotice):
+        notices = [notice for notice in emitted if isinstance(notice, TaskNotice)]
+        if notices:
+            key = incident.id.encode()
+            task_partition = partition_for(key, self.partitions)
+            for notice in notices:
                 self.outbox.add(
-                    self.topics.tasks(notice.department),
-                    partition_for(incident.id, self.partitions),
-                    incident.id.encode(),
+                    self._tasks_topic(notice.department),
+                    task_partition,
+                    key,
                     out.task_message(incident, notice),
                 )
         self._index(partition, incident)
         self._arm(partition, incident)
+
+    def _street_partition(self, street: str, key: bytes) -> int:
+        partition = self._street_partitions.get(street)
+        if partition is None:
+            partition = self._street_partitions[street] = partition_for(key, self.partitions)
+        return partition
+
+    def _tasks_topic(self, department: str) -> str:
+        topic = self._topic_tasks.get(department)
+        if topic is None:
+            topic = self._topic_tasks[department] = self.topics.tasks(department)
+        return topic
 
     def _index(self, partition: int, incident: Incident) -> None:
         key = bucket_key(incident.chain, incident.category)
@@ -203,7 +228,11 @@ class Engine:
             # flight or the table, and drop incidents closed longer than the repeat window.
             now = incident.updated_at or incident.reported_at
             days = self.policy.repeat_days_after_close
-            bucket = {c.incident_id: c for c in self.bucket(key) if in_window(c, now, days)}
+            bucket = {
+                c.incident_id: c
+                for c in self.bucket(key)
+                if c.closed_at is None or in_window(c, now, days)  # open ones without a call
+            }
             self._repeats[key] = (partition, bucket)
         else:
             bucket = pending[1]

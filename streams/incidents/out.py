@@ -17,81 +17,154 @@ TASK_TYPE = "city.task.v1"
 _encode = msgspec.json.encode
 
 
+# The messages' shapes as Structs: fields encode in declaration order (the messages' key order,
+# every field present). Built positionally, in field order: msgspec matches keyword arguments by
+# name one at a time, which cost as much as the dicts these replace (a unit test checks the bytes).
+class _ChangedData(msgspec.Struct):
+    incident_id: str
+    kinds: list[str]
+    transitions: list[Transition]
+    status: str
+    level: str
+    unit_code: str
+    owner_unit: str
+    district: str
+    street: str
+    category: str
+    severity: int
+    title: str
+    lead_department: str
+    departments: list[str]
+    accept_due: datetime
+    resolve_due: datetime
+    escalations: int
+    breaches: int
+    repeat_count: int
+    reopened: int
+    version: int
+
+
+class _CloudEvent(msgspec.Struct):
+    """The envelope's leading attributes (a subclass's fields follow them)."""
+
+    specversion: str
+    id: str
+    source: str
+    type: str
+    time: datetime
+    subject: str
+
+
+class _Changed(_CloudEvent):
+    partitionkey: str
+    datacontenttype: str
+    data: _ChangedData
+
+
+class _TaskData(msgspec.Struct):
+    kind: str
+    incident_id: str
+    department: str
+    role: str
+    task_status: str
+    reason: str
+    title: str
+    category: str
+    severity: int
+    status: str
+    level: str
+    unit_code: str
+    district: str
+    street: str
+    community: str
+    grid: str
+    micro_grid: str
+    accept_due: datetime
+    resolve_due: datetime
+
+
+class _Task(_CloudEvent):
+    datacontenttype: str
+    data: _TaskData
+
+
 def incident_changed(incident: Incident, transitions: list[Transition]) -> bytes:
     """The change of one step; id is `<incident_id>:<last seq>` so a consumer can deduplicate."""
     last = transitions[-1]
     chain = incident.chain
+    data = _ChangedData(
+        incident.id,
+        [t.kind for t in transitions],
+        transitions,
+        incident.status,
+        incident.level,
+        incident.unit_code,
+        incident.owner_unit,
+        chain.district,
+        chain.street,
+        incident.category,
+        incident.severity,
+        incident.title,
+        incident.lead_department,
+        incident.departments,
+        incident.accept_due,
+        incident.resolve_due,
+        incident.escalations,
+        incident.breaches,
+        incident.repeat_count,
+        incident.reopened,
+        incident.version,
+    )
     return _encode(
-        {
-            "specversion": "1.0",
-            "id": f"{incident.id}:{last.seq}",
-            "source": SOURCE,
-            "type": CHANGED_TYPE,
-            "time": last.at,
-            "subject": incident.id,
-            "partitionkey": chain.key,
-            "datacontenttype": "application/json",
-            "data": {
-                "incident_id": incident.id,
-                "kinds": [t.kind for t in transitions],
-                "transitions": transitions,
-                "status": incident.status,
-                "level": incident.level,
-                "unit_code": incident.unit_code,
-                "owner_unit": incident.owner_unit,
-                "district": chain.district,
-                "street": chain.street,
-                "category": incident.category,
-                "severity": incident.severity,
-                "title": incident.title,
-                "lead_department": incident.lead_department,
-                "departments": incident.departments,
-                "accept_due": incident.accept_due,
-                "resolve_due": incident.resolve_due,
-                "escalations": incident.escalations,
-                "breaches": incident.breaches,
-                "repeat_count": incident.repeat_count,
-                "reopened": incident.reopened,
-                "version": incident.version,
-            },
-        }
+        _Changed(
+            "1.0",
+            f"{incident.id}:{last.seq}",
+            SOURCE,
+            CHANGED_TYPE,
+            last.at,
+            incident.id,  # subject
+            chain.key,  # partitionkey
+            "application/json",
+            data,
+        )
     )
 
 
 def task_message(incident: Incident, notice: TaskNotice) -> bytes:
     task = incident.task(notice.department)
     chain = incident.chain
+    data = _TaskData(
+        notice.kind,
+        incident.id,
+        notice.department,
+        notice.role,
+        task.status if task else "",  # task_status
+        notice.reason,
+        incident.title,
+        incident.category,
+        incident.severity,
+        incident.status,
+        incident.level,
+        incident.unit_code,
+        chain.district,
+        chain.street,
+        chain.community,
+        chain.grid,
+        chain.micro_grid,
+        incident.accept_due,
+        incident.resolve_due,
+    )
     return _encode(
-        {
-            "specversion": "1.0",
-            "id": f"{incident.id}:{notice.seq}:{notice.department}:{notice.kind}",
-            "source": SOURCE,
-            "type": TASK_TYPE,
-            "time": notice.at,
-            "subject": incident.id,
-            "datacontenttype": "application/json",
-            "data": {
-                "kind": notice.kind,
-                "incident_id": incident.id,
-                "department": notice.department,
-                "role": notice.role,
-                "task_status": task.status if task else "",
-                "reason": notice.reason,
-                "title": incident.title,
-                "category": incident.category,
-                "severity": incident.severity,
-                "status": incident.status,
-                "level": incident.level,
-                "unit_code": incident.unit_code,
-                "district": chain.district,
-                "street": chain.street,
-                "community": chain.community,
-                "grid": chain.grid,
-                "micro_grid": chain.micro_grid,
-                "accept_due": incident.accept_due,
-                "resolve_due": incident.resolve_due,
-            },
-        }
+        _Task(
+            "1.0",
+            f"{incident.id}:{notice.seq}:{notice.department}:{notice.kind}",
+            SOURCE,
+            TASK_TYPE,
+            notice.at,
+            incident.id,  # subject
+            "application/json",
+            data,
+        )
     )
 
 

@@ -4,7 +4,7 @@ work on it. Pure: report + chain + policy in, a Dispatch out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from schemas.event_types import Report
 from schemas.taxonomy import CATEGORIES, dispatch_desk
@@ -14,8 +14,9 @@ from streams.incidents.policy import Policy
 _CHAIN_LEVELS = ("district", "street", "community", "grid", "micro_grid")  # top down
 
 
-@dataclass(frozen=True)
-class Dispatch:
+class Dispatch(msgspec.Struct, frozen=True, gc=False):
+    """Built for every new matter: a Struct builds ten times faster than a frozen dataclass."""
+
     level: str
     unit_code: str
     lead_department: str

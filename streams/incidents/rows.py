@@ -1,5 +1,11 @@
 """ClickHouse rows of the engine's facts (CONTRACT §5), one builder per table; the writer inserts
 them by column name (storage/writer.py). Kafka messages of the same facts: streams/incidents/out.py.
+
+The long String columns `events.payload` and `incidents.state` carry UTF-8 bytes: clickhouse-driver
+writes bytes to a String column as they are and encodes only str, so nothing is decoded here to
+be encoded again there (a unit test checks the driver writes both alike). A valid event's bytes
+were checked to be UTF-8 by the validator (schemas/events.py); a reject's may be anything, so
+`rejected_events.raw` stays decoded, with replacement characters.
 """
 
 from __future__ import annotations
@@ -23,13 +29,25 @@ def decode_state(state: bytes | str) -> Incident:
     return _state_decoder.decode(state)
 
 
+# The last moment converted, with its Unix seconds: the rows of one change carry the step's `now`
+# several times over (updated_at, each transition, each task), the same object each time. Kept
+# as one tuple, so a reader never pairs one moment with another moment's seconds.
+_last_ts: tuple[datetime | None, int] = (None, 0)
+
+
 def _ts(moment: datetime) -> int:
     """Unix seconds: the driver stores ints as they are (no per-value timezone conversion)."""
-    return int(moment.timestamp())
+    global _last_ts
+    last = _last_ts
+    if last[0] is moment:  # the same object: datetimes are immutable
+        return last[1]
+    seconds = int(moment.timestamp())
+    _last_ts = (moment, seconds)
+    return seconds
 
 
 def _ts_or_none(moment: datetime | None) -> int | None:
-    return None if moment is None else int(moment.timestamp())
+    return None if moment is None else _ts(moment)
 
 
 def as_dict(table: str, row: tuple) -> dict:
@@ -61,7 +79,7 @@ def event_row(item: ReportIn | ActionIn, incident_id: str) -> tuple:
             report.channel,
             report.title,
             incident_id,
-            item.raw.decode("utf-8", "replace"),
+            item.raw,
         )
     return _action_row(item, incident_id, "", "", "", "", "", "", 0)
 
@@ -79,7 +97,7 @@ def _action_row(item: ActionIn, incident_id: str, *place) -> tuple:
         "",
         "",
         incident_id,
-        item.raw.decode("utf-8", "replace"),
+        item.raw,
     )
 
 
@@ -128,7 +146,7 @@ def incident_row(incident: Incident) -> tuple:
         incident.lon if incident.lon is not None else 0.0,
         incident.version,
         _ts(incident.updated_at or incident.reported_at),
-        _state.encode(incident).decode(),
+        _state.encode(incident),  # UTF-8 JSON
     )
 
 

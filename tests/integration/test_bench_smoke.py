@@ -13,6 +13,7 @@ from deploy import bench_suites as suites
 # (suite, events): a few hundred events; latency 300 events at 200/s (1.5 s).
 SIZES = [
     ("validator", 300),
+    ("engine", 300),
     ("throughput", 600),
     ("scaling", 400),
     ("latency", 300),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -58,3 +58,17 @@ def test_years_the_calendar_does_not_cover_fall_back_to_weekends(caplog):
     assert not covered(year)
     assert is_working_day(date(year, 1, 2))  # a Friday
     assert not is_working_day(date(year, 1, 3))  # a Saturday
+
+
+@pytest.mark.parametrize("offset_hours", [0, 8, -5])
+def test_a_due_time_keeps_the_start_clock_to_the_microsecond_and_is_utc(offset_hours):
+    start = bj(2026, 9, 30, 23, 59).replace(second=58, microsecond=123_456)  # Wednesday
+    given = start.astimezone(timezone(timedelta(hours=offset_hours)))
+    due = add_working_days(given, 2)
+    assert due.tzinfo is UTC
+    assert due == bj(2026, 10, 9, 23, 59).replace(second=58, microsecond=123_456)
+
+
+def test_a_fraction_of_a_working_day_is_that_share_of_24_hours():
+    assert add_working_days(bj(2026, 11, 27), 1.5) == bj(2026, 11, 30, 22)  # Friday → Monday
+    assert add_working_days(bj(2026, 10, 3, 15), 0.25) == bj(2026, 10, 8, 6)  # from a holiday

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 
@@ -159,3 +159,50 @@ def test_task_rows_only_for_tasks_new_or_changed_since_the_previous_version():
     changed = [rows.as_dict("dept_tasks", row) for row in rows.task_rows(accepted, repeat)]
     assert [(r["department"], r["status"]) for r in changed] == [(lead, "accepted")]
     assert changed[0]["version"] == accepted.version
+
+
+def test_unix_seconds_are_right_however_moments_repeat():
+    later = T0 + timedelta(minutes=1, microseconds=999_999)
+    same_as_t0 = T0.astimezone(timezone(timedelta(hours=8)))  # equal moment, another object
+    for moment in (T0, T0, later, T0, same_as_t0, same_as_t0, later):
+        assert rows._ts(moment) == int(moment.timestamp())
+    assert rows._ts(later) == int(T0.timestamp()) + 60
+
+
+def test_long_texts_are_stored_as_their_utf8_bytes():
+    item = a_report()
+    item.raw = '{"title":"井盖缺失"}'.encode()
+    incident, _, _ = step(None, item, T0, POLICY)
+    incident.title = "井盖缺失"
+    assert rows.as_dict("events", rows.event_row(item, incident.id))["payload"] == item.raw
+    state = rows.as_dict("incidents", rows.incident_row(incident))["state"]
+    assert state == rows.encode_state(incident) and state.decode("utf-8")
+
+
+def test_clickhouse_driver_writes_utf8_bytes_as_the_str_they_decode_to():
+    """The rows' bytes values reach String columns unchanged: the driver (with the writer's
+    types_check=False) writes bytes as they are and encodes str to UTF-8."""
+    from clickhouse_driver import Client
+    from clickhouse_driver.bufferedwriter import BufferedSocketWriter
+    from clickhouse_driver.columns.service import write_column
+
+    class Socket:
+        def __init__(self) -> None:
+            self.sent = b""
+
+        def sendall(self, data) -> None:
+            self.sent += bytes(data)
+
+    context = Client("localhost").connection.context
+
+    def written(values: list) -> bytes:
+        socket = Socket()
+        buffer = BufferedSocketWriter(socket, 1024)
+        write_column(context, "raw", "String", values, buffer, types_check=False)
+        buffer.flush()
+        return socket.sent
+
+    text = ['{"title":"井盖缺失"}', "", "plain"]
+    assert written([value.encode() for value in text]) == written(text)
+    encoded = text[0].encode()
+    assert written(text[:1]) == bytes([len(encoded)]) + encoded  # length, then the UTF-8 bytes
