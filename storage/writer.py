@@ -143,7 +143,9 @@ class ClickHouseWriter:
         # Column-ordered: one transpose in C instead of the driver's per-row dict lookups.
         data = [row if isinstance(row, tuple) else tuple(row[c] for c in columns) for row in rows]
         # Identifiers are whitelisted (database name checked, table from the DDL); values are
-        # sent in the native protocol as column data.
+        # sent in the native protocol as column data. String values may be str or UTF-8 bytes
+        # (the engine hands payload and state over as bytes); without types_check the driver
+        # writes bytes as they are (with it, bytes in a String column would be refused).
         client.execute(
             f"INSERT INTO {self.database}.{table} ({', '.join(columns)}) VALUES",
             [list(column) for column in zip(*data, strict=True)],
