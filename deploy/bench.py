@@ -19,7 +19,7 @@ import platform
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy import services as svc
@@ -35,6 +35,8 @@ class BenchEnv:
     clickhouse: ClickHouseTarget
     home: Path
     partitions: int
+    # The embedded broker and ClickHouse this run started, by name (their CPU is measured too).
+    services: dict = field(default_factory=dict)
 
     def isolated(self, name: str, partitions: int | None = None) -> tuple[Settings, dict[str, str]]:
         """Own topics and database for one measured run."""
@@ -62,22 +64,22 @@ class BenchEnv:
 def bench_services(settings: Settings):
     """The broker and ClickHouse for a benchmark: external ones when configured, else embedded."""
     home = Path(tempfile.mkdtemp(prefix="cityops-bench-"))
-    started = []
+    started = {}
     try:
         bootstrap = settings.kafka_bootstrap
         if not bootstrap:
             port = svc.free_port()
-            started.append(svc.start_broker(home, port))
+            started["broker"] = svc.start_broker(home, port)
             bootstrap = f"127.0.0.1:{port}"
         if settings.clickhouse_url:
             target = settings.clickhouse
         else:
             tcp = svc.free_port()
-            started.append(svc.start_clickhouse(home, tcp, svc.free_port()))
+            started["clickhouse"] = svc.start_clickhouse(home, tcp, svc.free_port())
             target = ClickHouseTarget(port=tcp)
-        yield BenchEnv(bootstrap, target, home, settings.partitions)
+        yield BenchEnv(bootstrap, target, home, settings.partitions, started)
     finally:
-        for proc in reversed(started):
+        for proc in reversed(list(started.values())):
             svc.stop(proc)
 
 

@@ -90,6 +90,7 @@ def run_baseline(env: bench.BenchEnv, pairs) -> dict:
     )
     thread.start()
     try:
+        before = _services_cpu(env)
         result = bench.measure(
             client,
             settings.database,
@@ -98,6 +99,7 @@ def run_baseline(env: bench.BenchEnv, pairs) -> dict:
             deadline_s=600,
             with_rejects=False,
         )
+        result["services_cpu_us_per_event"] = _per_event(env, before, len(pairs), result)
     finally:
         stop.set()
         thread.join(timeout=30)
@@ -157,6 +159,19 @@ def cpu_seconds(procs) -> list[float]:
     return out
 
 
+def _services_cpu(env) -> dict[str, float]:
+    """CPU seconds so far of the broker and ClickHouse the benchmark started (none if external)."""
+    return {name: cpu_seconds([proc])[0] for name, proc in env.services.items()}
+
+
+def _per_event(env, before: dict[str, float], events: int, result: dict) -> dict[str, float]:
+    """µs of broker and ClickHouse CPU per event while a run was measured: what storing and
+    moving an event costs the servers, side by side for the pipeline and the baseline."""
+    measured = max(events - result["stored_at_start"], 1)
+    after = _services_cpu(env)
+    return {name: round((after[name] - before[name]) / measured * 1e6, 1) for name in before}
+
+
 def rss_bytes(proc) -> int:
     total = 0
     for p in process_tree(proc):
@@ -199,6 +214,7 @@ def run_pipeline(
 
     try:
         before = cpu_seconds(procs)
+        services_before = _services_cpu(env)
         result = bench.measure(
             client,
             settings.database,
@@ -209,6 +225,7 @@ def run_pipeline(
             alive=alive_check(procs, settings.home),
             on_start=start_profile,
         )
+        result["services_cpu_us_per_event"] = _per_event(env, services_before, len(pairs), result)
         if profilers:
             result["profile"] = profilers[0].summary()
         after = cpu_seconds(procs)
@@ -344,6 +361,8 @@ def latency_at(env: bench.BenchEnv, rate: float, seconds: float) -> dict:
             daemon=True,
         )
         publisher.start()
+        measured_from, services_before = time.monotonic(), _services_cpu(env)
+        workers_before = sum(cpu_seconds(procs))
         # Order per key is kept end to end, so the highest stored id per key covers all before it.
         by_key: dict[str, list[str]] = {}
         for _, body in items:
@@ -366,6 +385,12 @@ def latency_at(env: bench.BenchEnv, rate: float, seconds: float) -> dict:
                 cursor[key] = i
             time.sleep(0.05)
         publisher.join(timeout=5)
+        # Cores used while measured: the worker (engine + bridge), broker and ClickHouse (this
+        # poll included) — whether one of them ran out of CPU.
+        elapsed = max(time.monotonic() - measured_from, 1e-6)
+        services_after = _services_cpu(env)
+        cores = {n: (services_after[n] - services_before[n]) / elapsed for n in services_before}
+        cores["worker"] = (sum(cpu_seconds(procs)) - workers_before) / elapsed
     finally:
         stop_workers(procs)
         client.disconnect()
@@ -382,6 +407,7 @@ def latency_at(env: bench.BenchEnv, rate: float, seconds: float) -> dict:
         "p99_ms": pct(0.99),
         # Whether the tail is spread over the run or bunched in a few stalls.
         "p99_ms_per_10s": _windows_p99(sent_at, seen_at, 10.0),
+        "cores_used": {name: round(share, 2) for name, share in cores.items()},
     }
 
 

@@ -33,6 +33,10 @@ BUNDLE_MAX_ITEMS = 2_000
 BUNDLE_MAX_BYTES = 700_000
 LINGER_SECONDS = 0.1  # how long a fetch with fewer than LINGER_ITEMS waits for more
 LINGER_ITEMS = 2_000
+# Events taken per step (one batch of bundles sent, then offsets committed). Every event of a
+# step is held several times over until its bundles are acknowledged (fetched record, decoded
+# item, encoded bundle, producer buffer): the step's size is most of the bridge's memory.
+STEP_MAX_ITEMS = 8_000
 _bundle_encoder = msgspec.msgpack.Encoder()
 _VERB_AT = len("city.incident.")
 
@@ -151,8 +155,8 @@ class Bridge:
             client_id=f"{self.group}-consumer",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-            fetch_max_bytes=16 * 1024 * 1024,
+            max_partition_fetch_bytes=1024 * 1024,
+            fetch_max_bytes=8 * 1024 * 1024,
             fetch_max_wait_ms=50,  # Tansu holds a fetch for its whole max wait (streams/app.py)
             session_timeout_ms=6_000,
             heartbeat_interval_ms=1_500,
@@ -202,7 +206,9 @@ class Bridge:
         bundles large (tens of events at 1,000 events/s instead of two or three) for a bounded
         delay. A surge fills `min_items` at once and never waits.
         """
-        batches = await consumer.getmany(timeout_ms=int(self.max_wait * 1000), max_records=20_000)
+        batches = await consumer.getmany(
+            timeout_ms=int(self.max_wait * 1000), max_records=STEP_MAX_ITEMS
+        )
         count = sum(len(messages) for messages in batches.values())
         if not count or count >= self.min_items or self.linger <= 0:
             return batches
@@ -213,7 +219,7 @@ class Bridge:
             if left <= 0.005:
                 break
             more = await consumer.getmany(
-                timeout_ms=int(left * 1000), max_records=max(1, 20_000 - count)
+                timeout_ms=int(left * 1000), max_records=max(1, STEP_MAX_ITEMS - count)
             )
             for tp, messages in more.items():
                 merged.setdefault(tp, []).extend(messages)

@@ -4,7 +4,7 @@ import asyncio
 
 from schemas.registry import load_registry
 from streams.clock import Clock
-from streams.intake import Bridge
+from streams.intake import STEP_MAX_ITEMS, Bridge
 
 
 class ScriptedConsumer:
@@ -68,8 +68,8 @@ def test_waiting_is_bounded_by_the_linger():
         loop.close()
     assert merged == {"p0": [1]}
     assert waited < 1.0  # bounded by the linger, not by the fetch size
-    # later fetches never ask for more than the bundle limit
-    assert all(max_records <= 20_000 for _, max_records in consumer.calls)
+    # later fetches never ask for more than one step holds
+    assert all(max_records <= STEP_MAX_ITEMS for _, max_records in consumer.calls)
 
 
 def test_no_linger_means_one_fetch():
