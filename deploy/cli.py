@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -175,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def dispatch(args: argparse.Namespace, settings) -> int:
     command = args.command
     if command == "up":
@@ -258,6 +263,9 @@ def dispatch(args: argparse.Namespace, settings) -> int:
     if command == "bench":
         from deploy.bench import run_bench
 
+        # A benchmark starts its own broker, ClickHouse and workers: on SIGTERM stop them as on
+        # Ctrl+C (the `finally` blocks run) instead of leaving them behind.
+        signal.signal(signal.SIGTERM, _interrupt)
         return run_bench(
             settings,
             args.name,
