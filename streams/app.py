@@ -88,10 +88,13 @@ def create_app(
     wait_empty = app._consumer_wait_empty
 
     async def stop_in_order(consumer, logger) -> None:
-        """Faust's shutdown, once it stopped delivering bundles (before it waits for their acks
-        and commits): stop the bridge, then store and ack what the engine applied."""
-        await asyncio.get_running_loop().run_in_executor(None, stop_bridge)
-        await runtime.finish(consumer)
+        """Before Faust waits for the acks of delivered bundles — on a stop, and on every
+        rebalance: store and ack what the engine applied; on a stop, first stop the bridge."""
+        if app.should_stop:
+            await asyncio.get_running_loop().run_in_executor(None, stop_bridge)
+            await runtime.finish(consumer)
+        else:
+            await runtime.settle()
         await wait_empty(consumer, logger)
 
     app._consumer_wait_empty = stop_in_order

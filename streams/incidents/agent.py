@@ -119,6 +119,7 @@ class BundleOrder:
 
     def __init__(self, max_skips: int = 100) -> None:
         self.max_skips = max_skips
+        self.hole: tuple[int, int] | None = None  # offsets given up on by the last admit()
         self._next: dict[int, int] = {}
         self._skipped: dict[int, int] = {}
 
@@ -130,6 +131,7 @@ class BundleOrder:
     def admit(self, partition: int, offset: int, committed: int) -> bool:
         expected = self._next.get(partition, committed)
         skipped = self._skipped.get(partition, 0)
+        self.hole = None
         if offset > expected and skipped < self.max_skips:
             self._skipped[partition] = skipped + 1
             if not skipped:
@@ -142,6 +144,7 @@ class BundleOrder:
             return False
         if offset > expected:
             log.error("partition %d: offsets %d-%d never arrived", partition, expected, offset - 1)
+            self.hole = (expected, offset)  # the caller lets Faust commit across it
         self._skipped[partition] = 0
         self._next[partition] = max(expected, offset + 1)
         return True
@@ -174,8 +177,7 @@ class Runtime:
         self.inflight: asyncio.Future | None = None  # the commit being stored (one at a time)
         self._seen: set[int] = set()
         self.order = BundleOrder()
-        # The group's committed offset of a bundle partition (set by attach(): Faust's consumer).
-        self.committed = lambda tp: 0
+        self.app = app
 
     async def start(self) -> None:
         self.kafka = producer(self.settings.bootstrap, f"{self.settings.topic_prefix}engine")
@@ -189,8 +191,15 @@ class Runtime:
         await self.ready()
         message = event.message
         partition = message.partition
-        if not self.order.admit(partition, message.offset, self.committed(message.tp)):
+        consumer = self.app.consumer
+        # Faust keeps a committed offset of 0 as None (every bundle partition is seeded with 0).
+        committed = consumer._committed_offset.get(message.tp) or 0
+        if not self.order.admit(partition, message.offset, committed):
+            # Not applied and never acked: Faust must not wait for it (it comes again).
+            consumer._unacked_messages.discard(message)
             return
+        if self.order.hole is not None:
+            consumer._gap[message.tp].addi(*self.order.hole)
         if partition not in self._seen:
             # Where this worker resumed, per partition (recovery after a crash is checked by it).
             self._seen.add(partition)
@@ -213,17 +222,23 @@ class Runtime:
             if self.writer.due() or len(self.unacked) >= 200:
                 await self._commit()
 
-    async def finish(self, consumer) -> None:
-        """On shutdown, once Faust stopped delivering: store and ack every applied bundle, then
-        stop waiting for the ones Faust buffered but never gave to the agent (their acks would
-        never come and Faust would wait for them until killed; they are not committed, so the
-        next worker gets them again)."""
+    async def settle(self) -> None:
+        """Stores and acks every bundle applied so far (Faust waits for those acks before a
+        rebalance or a stop goes on)."""
         if self.kafka is None:
             return
         async with self.lock:
             if self.unacked:
                 await self._commit()
             await self._landing()
+
+    async def finish(self, consumer) -> None:
+        """On shutdown, once Faust stopped delivering: `settle()`, then stop waiting for the
+        bundles Faust buffered but never gave to the agent (their acks would never come and
+        Faust would wait for them until killed; they are not committed, so the next worker gets
+        them again)."""
+        await self.settle()
+        async with self.lock:
             consumer._unacked_messages.clear()
 
     async def commit_if_due(self) -> None:
@@ -273,8 +288,13 @@ class Runtime:
         for partition, items in repeats.items():
             self.repeats.install(partition, items)
         self.engine.landed()
+        generation = self.app.consumer_generation_id
         for event in events:
-            await self.stream.ack(event)
+            # A bundle delivered before a rebalance is stored but not acked: after the
+            # rebalance its partition restarts from the committed offset (maybe on another
+            # worker), and an ack from the old assignment must not move that offset.
+            if event.message.generation_id in (None, generation):
+                await self.stream.ack(event)
         self.timing.add(rows, stored - started, time.monotonic() - started)
 
     async def _restore(self, partition: int) -> None:
@@ -316,8 +336,6 @@ class Runtime:
 def attach(app: faust.App, settings: Settings, policy: Policy, clock: Clock) -> Runtime:
     """Declares the tables and the agent on `app`; returns the runtime they share."""
     runtime = Runtime(app, settings, policy, clock)
-    # Faust keeps a committed offset of 0 as None (every bundle partition is seeded with 0).
-    runtime.committed = lambda tp: app.consumer._committed_offset.get(tp) or 0
     topic = app.topic(
         Topics(settings.topic_prefix).bundles,
         key_serializer="raw",
@@ -350,6 +368,11 @@ def attach(app: faust.App, settings: Settings, policy: Policy, clock: Clock) -> 
     @app.on_partitions_assigned.connect
     async def on_assigned(app, assigned, **kwargs):
         runtime.order.reset()
+        bundles = Topics(settings.topic_prefix).bundles
+        for tp in assigned:
+            if tp.topic == bundles:  # acks kept from an earlier assignment of the partition
+                app.consumer._acked.pop(tp, None)
+                app.consumer._acked_index.pop(tp, None)
         runtime.engine.forget_timers()
         runtime.repeats.forget()
 

@@ -84,3 +84,40 @@ def test_a_partition_that_really_starts_later_is_accepted_after_max_skips():
         True,
         True,
     ]
+
+
+def test_a_hole_given_up_on_is_reported_and_lets_the_commit_through(consumer):
+    order = BundleOrder(max_skips=2)
+    assert [order.admit(3, 40, committed=0) for _ in range(3)] == [False, False, True]
+    assert order.hole == (0, 40)
+    tp = TP(BUNDLE.topic, 3)
+    consumer._committed_offset[tp] = None
+    consumer._acked[tp] = [40, 41]
+    assert consumer._new_offset(tp) is None
+    consumer._gap[tp].addi(*order.hole)  # what the agent does with the hole
+    assert commit_ready([40, 41], None, [0])
+    assert consumer._new_offset(tp) == 42
+
+
+def test_a_rebalance_settles_the_engine_but_only_a_stop_stops_the_bridge(monkeypatch):
+    import asyncio
+
+    import faust
+
+    waited = []
+
+    async def faust_wait_empty(self, consumer, logger):
+        waited.append(consumer)
+
+    monkeypatch.setattr(faust.App, "_consumer_wait_empty", faust_wait_empty)
+    app, runtime, bridge = create_app(Settings(topic_prefix="fp2."))
+
+    class Consumer:
+        _unacked_messages = {"never delivered"}
+
+    consumer = Consumer()
+    asyncio.run(app._consumer_wait_empty(consumer, None))  # a rebalance
+    assert not bridge._stopping and consumer._unacked_messages and waited == [consumer]
+    app._stopped.set()  # the worker is stopping
+    asyncio.run(app._consumer_wait_empty(consumer, None))
+    assert bridge._stopping and not consumer._unacked_messages and len(waited) == 2
