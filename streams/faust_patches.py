@@ -36,14 +36,11 @@ def apply(bundles_topic: str) -> None:
     _commit_only_contiguous()
 
 
-def commit_ready(acked: list[int], committed: int | None, holes: list[int] = ()) -> bool:
+def commit_ready(acked: list[int], committed: int | None) -> bool:
     """May offsets be committed from the acked ones? Only when they start at the committed
     offset (the next one to apply; None: nothing committed yet, i.e. 0 since every bundle
-    partition is seeded with 0): a bundle delivered late must not be passed over. `holes`: the
-    first offsets of ranges known never to arrive (the agent's `BundleOrder` gave up on them)."""
-    if not acked:
-        return False
-    return min([min(acked), *holes]) <= (committed or 0)
+    partition is seeded with 0): a bundle delivered late must not be passed over."""
+    return bool(acked) and min(acked) <= (committed or 0)
 
 
 class ReadOffsets(defaultdict):
@@ -140,16 +137,19 @@ def _commit_only_contiguous() -> None:
 
     def _new_offset(self, tp):
         if tp.topic in _bundle_topics and self._acked[tp]:
-            holes = [interval.begin for interval in self._gap[tp]]
-            if not commit_ready(self._acked[tp], self._committed_offset[tp], holes):
-                log.warning(
-                    "partition %d: bundles acked from offset %d but %s is committed; "
-                    "waiting for the missing ones before committing",
-                    tp.partition,
-                    min(self._acked[tp]),
-                    self._committed_offset[tp] or 0,
-                )
+            if not commit_ready(self._acked[tp], self._committed_offset[tp]):
+                waiting = self.__dict__.setdefault("_cityops_waiting", set())
+                if tp not in waiting:  # once per episode, not at every commit interval
+                    waiting.add(tp)
+                    log.warning(
+                        "partition %d: bundles acked from offset %d but %s is committed; "
+                        "not committing until the ones before are acked",
+                        tp.partition,
+                        min(self._acked[tp]),
+                        self._committed_offset[tp] or 0,
+                    )
                 return None
+            self.__dict__.get("_cityops_waiting", set()).discard(tp)
         return new_offset(self, tp)
 
     Consumer._new_offset = _new_offset

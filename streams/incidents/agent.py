@@ -114,12 +114,11 @@ class BundleOrder:
     offset: a restarted worker was seen to get offset 2 of a partition committed at 0, before 0
     and 1. Such a bundle is skipped, not applied and not acked: the fetcher, sought back to the
     committed offset, delivers it again after the ones before it. A partition that really starts
-    later than committed (its records deleted by retention) is accepted after `max_skips`.
+    later than committed (its records deleted by retention) is applied after `max_skips`, loudly.
     """
 
     def __init__(self, max_skips: int = 100) -> None:
         self.max_skips = max_skips
-        self.hole: tuple[int, int] | None = None  # offsets given up on by the last admit()
         self._next: dict[int, int] = {}
         self._skipped: dict[int, int] = {}
 
@@ -131,7 +130,6 @@ class BundleOrder:
     def admit(self, partition: int, offset: int, committed: int) -> bool:
         expected = self._next.get(partition, committed)
         skipped = self._skipped.get(partition, 0)
-        self.hole = None
         if offset > expected and skipped < self.max_skips:
             self._skipped[partition] = skipped + 1
             if not skipped:
@@ -143,8 +141,10 @@ class BundleOrder:
                 )
             return False
         if offset > expected:
+            # Applied so the partition goes on, but its offset is never committed across the
+            # hole (faust_patches.commit_ready): a restart re-reads from before it. Missing
+            # bundles mean the broker lost records; an operator must look.
             log.error("partition %d: offsets %d-%d never arrived", partition, expected, offset - 1)
-            self.hole = (expected, offset)  # the caller lets Faust commit across it
         self._skipped[partition] = 0
         self._next[partition] = max(expected, offset + 1)
         return True
@@ -198,8 +198,6 @@ class Runtime:
             # Not applied and never acked: Faust must not wait for it (it comes again).
             consumer._unacked_messages.discard(message)
             return
-        if self.order.hole is not None:
-            consumer._gap[message.tp].addi(*self.order.hole)
         if partition not in self._seen:
             # Where this worker resumed, per partition (recovery after a crash is checked by it).
             self._seen.add(partition)

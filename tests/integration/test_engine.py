@@ -418,3 +418,42 @@ def test_clickhouse_down_for_30_seconds_loses_nothing(services, private_clickhou
     finally:
         stack.stop()
     assert stack.q("SELECT count() FROM {db}.events FINAL") == [(4000,)]
+
+
+# -- (g) ----------------------------------------------------------------------------------------
+def test_a_second_worker_joins_and_leaves_mid_stream_and_nothing_is_lost(services, tmp_path):
+    first = make_stack(services.bootstrap, services.clickhouse, tmp_path)
+    second = Stack(first.settings, first.ch, tmp_path / "worker-2.log")
+    pairs = sample_reports(12_000, seed=13, run=f"g{uuid.uuid4().hex[:6]}")
+    try:
+        first.start()
+        first.send(*pairs[:6000])
+        first.wait(
+            "some events stored by the first worker",
+            lambda: first.q("SELECT count() FROM {db}.events")[0][0] >= 1000,
+            timeout=120,
+        )
+        second.start()  # the group rebalances: partitions move to the second worker
+        first.send(*pairs[6000:])
+        first.wait(
+            "the second worker applying bundles",
+            lambda: "first bundle at offset" in second.log.read_text(),
+            timeout=120,
+        )
+        assert second.stop() == 0, svc.log_tail(second.log, 30)  # and back again
+        first.wait(
+            "all 12,000 event ids stored",
+            lambda: first.q("SELECT uniqExact(id) FROM {db}.events")[0][0] == 12_000,
+            timeout=180,
+        )
+        # The first worker went through two rebalances and kept its intake bridge running.
+        assert "intake bridge process exited" not in first.log.read_text()
+        assert first.stop() == 0, svc.log_tail(first.log, 30)
+    finally:
+        second.stop()
+        first.stop()
+    assert first.q("SELECT count() FROM {db}.events FINAL") == [(12_000,)]
+    assert first.q("SELECT uniqExact(incident_id) FROM {db}.incidents")[0][0] == (
+        expected_incidents(pairs)
+    )
+    first.ch.disconnect()

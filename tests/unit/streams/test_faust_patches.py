@@ -86,17 +86,13 @@ def test_a_partition_that_really_starts_later_is_accepted_after_max_skips():
     ]
 
 
-def test_a_hole_given_up_on_is_reported_and_lets_the_commit_through(consumer):
+def test_a_partition_applied_past_a_hole_is_not_committed_across_it(consumer):
     order = BundleOrder(max_skips=2)
     assert [order.admit(3, 40, committed=0) for _ in range(3)] == [False, False, True]
-    assert order.hole == (0, 40)
     tp = TP(BUNDLE.topic, 3)
     consumer._committed_offset[tp] = None
     consumer._acked[tp] = [40, 41]
     assert consumer._new_offset(tp) is None
-    consumer._gap[tp].addi(*order.hole)  # what the agent does with the hole
-    assert commit_ready([40, 41], None, [0])
-    assert consumer._new_offset(tp) == 42
 
 
 def test_a_rebalance_settles_the_engine_but_only_a_stop_stops_the_bridge(monkeypatch):
