@@ -43,6 +43,32 @@ def commit_ready(acked: list[int], committed: int | None) -> bool:
     return bool(acked) and min(acked) <= (committed or 0)
 
 
+# What the engine reads or changes of Faust's consumer bookkeeping, in one place with the patches
+# that rely on it (private attributes of faust-streaming 0.15.3's Consumer).
+def committed_offset(consumer, tp) -> int:
+    """The group's committed offset of `tp` (Faust keeps 0 as None; every bundle partition is
+    seeded with 0)."""
+    return consumer._committed_offset.get(tp) or 0
+
+
+def release(consumer, message) -> None:
+    """Faust stops waiting for the ack of a delivered `message` the agent did not apply."""
+    consumer._unacked_messages.discard(message)
+
+
+def release_all(consumer) -> None:
+    """Faust stops waiting for the acks of every message it delivered but the agent has not
+    acked (on a stop, once what the agent applied is acked)."""
+    consumer._unacked_messages.clear()
+
+
+def forget_acks(consumer, tps) -> None:
+    """Drops acks Faust kept for `tps` from an earlier assignment of them."""
+    for tp in tps:
+        consumer._acked.pop(tp, None)
+        consumer._acked_index.pop(tp, None)
+
+
 class ReadOffsets(defaultdict):
     """Faust's per-partition read offsets, with none for bundle partitions: no fetched bundle is
     ever dropped as "already read". A bundle delivered twice is applied twice, which is

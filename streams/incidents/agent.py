@@ -19,6 +19,7 @@ from schemas.topics import Topics
 from storage.client import connect
 from storage.writer import ClickHouseWriter
 from streams.clock import Clock
+from streams.faust_patches import committed_offset, forget_acks, release, release_all
 from streams.incidents import rows
 from streams.incidents.engine import Engine, restore_query, restore_since
 from streams.incidents.model import Bundle, Incident
@@ -192,11 +193,8 @@ class Runtime:
         message = event.message
         partition = message.partition
         consumer = self.app.consumer
-        # Faust keeps a committed offset of 0 as None (every bundle partition is seeded with 0).
-        committed = consumer._committed_offset.get(message.tp) or 0
-        if not self.order.admit(partition, message.offset, committed):
-            # Not applied and never acked: Faust must not wait for it (it comes again).
-            consumer._unacked_messages.discard(message)
+        if not self.order.admit(partition, message.offset, committed_offset(consumer, message.tp)):
+            release(consumer, message)  # not applied, never acked: it comes again
             return
         if partition not in self._seen:
             # Where this worker resumed, per partition (recovery after a crash is checked by it).
@@ -237,7 +235,7 @@ class Runtime:
         them again)."""
         await self.settle()
         async with self.lock:
-            consumer._unacked_messages.clear()
+            release_all(consumer)
 
     async def commit_if_due(self) -> None:
         async with self.lock:
@@ -367,10 +365,7 @@ def attach(app: faust.App, settings: Settings, policy: Policy, clock: Clock) -> 
     async def on_assigned(app, assigned, **kwargs):
         runtime.order.reset()
         bundles = Topics(settings.topic_prefix).bundles
-        for tp in assigned:
-            if tp.topic == bundles:  # acks kept from an earlier assignment of the partition
-                app.consumer._acked.pop(tp, None)
-                app.consumer._acked_index.pop(tp, None)
+        forget_acks(app.consumer, [tp for tp in assigned if tp.topic == bundles])
         runtime.engine.forget_timers()
         runtime.repeats.forget()
 
