@@ -6,9 +6,10 @@ for all of them before the caller commits anything.
 from __future__ import annotations
 
 import asyncio
+import functools
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaProducer
 
@@ -20,6 +21,12 @@ def partition_for(key: str | bytes, partitions: int) -> int:
     """The partition of a key on topics the platform writes (stable, independent of clients)."""
     data = key.encode() if isinstance(key, str) else key
     return zlib.crc32(data) % partitions
+
+
+def street_partitions(partitions: int) -> Callable[[str], int]:
+    """`partition_for(street, partitions)`, remembered per street (a city has ~1,300 streets; the
+    engine asks on every change and every table read)."""
+    return functools.lru_cache(maxsize=None)(lambda street: partition_for(street, partitions))
 
 
 def producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:

@@ -10,7 +10,7 @@ tests over plain dicts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -33,7 +33,7 @@ from streams.incidents.policy import Policy
 from streams.incidents.repeat import Candidate, bucket_key, candidate_of, in_window
 from streams.incidents.sla import next_due
 from streams.incidents.timers import Timers
-from streams.kafka import Outbox, partition_for
+from streams.kafka import Outbox, partition_for, street_partitions
 
 log = logging.getLogger(__name__)
 RESTORED_KEY = "#restored/{partition}"
@@ -78,10 +78,11 @@ class Engine:
     # the city.incidents partition of each street.
     _topic_incidents: str = field(init=False)
     _topic_tasks: dict[str, str] = field(init=False, default_factory=dict)
-    _street_partitions: dict[str, int] = field(init=False, default_factory=dict)
+    _street_partition: Callable[[str], int] = field(init=False)
 
     def __post_init__(self) -> None:
         self._topic_incidents = self.topics.incidents
+        self._street_partition = street_partitions(self.partitions)
 
     # -- reading through the overlay ----------------------------------------------------------
     def incident(self, incident_id: str) -> Incident | None:
@@ -190,7 +191,7 @@ class Engine:
         key = street.encode()
         self.outbox.add(
             self._topic_incidents,
-            self._street_partition(street, key),
+            self._street_partition(street),
             key,
             out.incident_changed(incident, transitions),
         )
@@ -207,12 +208,6 @@ class Engine:
                 )
         self._index(partition, incident)
         self._arm(partition, incident)
-
-    def _street_partition(self, street: str, key: bytes) -> int:
-        partition = self._street_partitions.get(street)
-        if partition is None:
-            partition = self._street_partitions[street] = partition_for(key, self.partitions)
-        return partition
 
     def _tasks_topic(self, department: str) -> str:
         topic = self._topic_tasks.get(department)

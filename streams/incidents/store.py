@@ -21,7 +21,7 @@ from faust.stores import STORES
 from faust.stores import rocksdb as faust_rocksdb
 
 from streams.incidents.logic import partition_key_of
-from streams.kafka import Outbox, partition_for
+from streams.kafka import Outbox, partition_for, street_partitions
 
 STORE_URL = "cityops-rocksdb://"
 # One budget for every table and partition of a worker: the block cache, and the memtables
@@ -194,17 +194,12 @@ class FaustStore:
 
 def incident_partition(partitions: int) -> Callable[[str], int]:
     """The partition of an incidents-table key: the street (or district) leading the id, as
-    `Engine.partition_of` (remembered per street: a read costs a dict lookup, not a crc32)."""
-    streets: dict[str, int] = {}
+    `Engine.partition_of`."""
+    of_street = street_partitions(partitions)
 
     def partition_of(incident_id: str) -> int:
         street = partition_key_of(incident_id)
-        if not street:
-            return partition_for(incident_id, partitions)
-        partition = streets.get(street)
-        if partition is None:
-            partition = streets[street] = partition_for(street, partitions)
-        return partition
+        return of_street(street) if street else partition_for(incident_id, partitions)
 
     return partition_of
 
@@ -212,16 +207,12 @@ def incident_partition(partitions: int) -> Callable[[str], int]:
 def bucket_partition(partitions: int) -> Callable[[str], int]:
     """The partition of a repeats-table key: a bucket `<street>|<category>` lives with its
     street, a restore marker `#restored/<n>` on partition n."""
-    streets: dict[str, int] = {}
+    of_street = street_partitions(partitions)
 
     def partition_of(key: str) -> int:
-        street = key.split("|", 1)[0]
-        partition = streets.get(street)
-        if partition is None:
-            if key.startswith("#restored/"):
-                return int(key.rsplit("/", 1)[1])
-            partition = streets[street] = partition_for(street, partitions)
-        return partition
+        if key.startswith("#restored/"):
+            return int(key.rsplit("/", 1)[1])
+        return of_street(key.split("|", 1)[0])
 
     return partition_of
 
