@@ -18,11 +18,11 @@ from typing import NamedTuple
 
 from storage.client import check_database_name
 from storage.queries import (
-    _LATEST_WIDE,
     _WIDE_SELECT,
     IncidentFilter,
     _wide_rows,
     filter_params,
+    latest_wide,
     opening_terms,
     text_bounded,
 )
@@ -182,6 +182,15 @@ def _filters(state, flt: IncidentFilter, scope: str | None):
     return district, statuses, flt.min_severity or 0
 
 
+def _matches(key: int, district, statuses, min_severity: int) -> bool:
+    """Does an index key (or a packed state code: same bits) pass the cache's filters?"""
+    return (
+        (district is None or district_of(key) in district)
+        and (statuses is None or status_of(key) in statuses)
+        and severity_of(key) >= min_severity
+    )
+
+
 def search_state(
     state,
     index: ReportedIndex,
@@ -221,11 +230,7 @@ def search_state(
     # the groups that match, each cut to the window by bisecting: (slots) by (reported_at, slot)
     runs = []
     for key, group in (index.by_category if sort == "category" else index.groups).items():
-        if (
-            (district is None or district_of(key) in district)
-            and (statuses is None or status_of(key) in statuses)
-            and severity_of(key) >= min_severity
-        ):
+        if _matches(key, district, statuses, min_severity):
             lo = bisect.bisect_left(group, flt.since, key=by_time)
             hi = bisect.bisect_left(group, flt.until, key=by_time)
             if hi > lo:
@@ -282,12 +287,7 @@ def match_candidates(
         slot = state.slot(h)
         if slot is None or (flt.text and matched != version[slot]):
             continue
-        c = code[slot]
-        if (
-            (district is None or (c >> 32) & 0xFFFF in district)
-            and (statuses is None or c & 0xFFFF in statuses)
-            and c >> 56 >= min_severity
-        ):
+        if _matches(code[slot], district, statuses, min_severity):
             slots.append(slot)
     reported = state.reported
     slots.sort(key=ReportedIndex._key(reported))
@@ -330,11 +330,7 @@ def page_rows(
         at = "(" + " OR ".join(each) + ")"
         params.update({f"t{i}": t for i, t in enumerate(distinct)})
     prewhere = f"{at} AND cityHash64(incident_id) IN %(hashes)s"
-    latest = (
-        _LATEST_WIDE.replace("{db}.incidents\n", "{db}.incidents_by_report\n", 1)
-        .replace("\nWHERE ", f"\nPREWHERE {prewhere}\nWHERE ", 1)
-        .format(db=db, where="1")
-    )
+    latest = latest_wide(db, "1", table="incidents_by_report", prewhere=prewhere)
     sql = f"SELECT cityHash64(s_id), {_WIDE_SELECT} FROM ({latest})"
     rows = client.execute(sql, params)
     by_hash = {row[0]: row[1:] for row in rows}

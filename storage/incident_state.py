@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from storage.client import check_database_name
 from storage.queries import (
-    _LATEST_WIDE,
     _WIDE_KEYS,
     _WIDE_SELECT,
     Y_COUNTS,
     Y_STATE,
     YESTERDAY_NAMES,
     _scope,
+    latest_wide,
 )
 
 # (h, version, updated_at, status, level, district, joint, breached, escalated, repeat,
@@ -132,7 +132,7 @@ def listed_wide(client, db: str, *, min_severity: int) -> list[tuple[int, dict]]
         "WHERE severity >= %(sev)s OR joint = 1)"
     )
     sql = f"""
-    SELECT cityHash64(s_id), {_WIDE_SELECT} FROM ({_LATEST_WIDE.format(db=db, where=where)})
+    SELECT cityHash64(s_id), {_WIDE_SELECT} FROM ({latest_wide(db, where)})
     WHERE s_status NOT IN ('resolved', 'closed') AND (s_severity >= %(sev)s OR s_joint = 1)
     """
     rows = client.execute(sql, {"sev": min_severity})

@@ -498,10 +498,18 @@ SELECT
     argMax(repeat_count, version) AS s_repeat_count,
     argMax(lat, version) AS s_lat,
     argMax(lon, version) AS s_lon
-FROM {db}.incidents
-WHERE {where}
+FROM {db}.{table}
+{prewhere}WHERE {where}
 GROUP BY cityHash64(incident_id)
 """
+
+
+def latest_wide(db: str, where: str, table: str = "incidents", prewhere: str = "") -> str:
+    """Each incident's latest wide row (`_LATEST_WIDE`) from `table` (`incidents` or its copy
+    ordered by report time, `incidents_by_report`), optionally with a PREWHERE condition."""
+    return _LATEST_WIDE.format(
+        db=db, table=table, where=where, prewhere=f"PREWHERE {prewhere}\n" if prewhere else ""
+    )
 
 _WIDE_KEYS = (
     "incident_id",
@@ -545,7 +553,7 @@ def severe_open(
         f"WHERE severity >= %(sev)s {_scope(scope)})"
     )
     sql = f"""
-    SELECT {_WIDE_SELECT} FROM ({_LATEST_WIDE.format(db=db, where=where)})
+    SELECT {_WIDE_SELECT} FROM ({latest_wide(db, where)})
     WHERE s_status NOT IN ('resolved', 'closed') AND s_severity >= %(sev)s
     ORDER BY s_severity DESC, s_reported_at DESC
     LIMIT %(limit)s
@@ -560,7 +568,7 @@ def joint_open(client, db: str, *, limit: int = 8, scope: str | None = None) -> 
         f"incident_id IN (SELECT incident_id FROM {db}.incidents WHERE joint = 1 {_scope(scope)})"
     )
     sql = f"""
-    SELECT {_WIDE_SELECT} FROM ({_LATEST_WIDE.format(db=db, where=where)})
+    SELECT {_WIDE_SELECT} FROM ({latest_wide(db, where)})
     WHERE s_status NOT IN ('resolved', 'closed') AND s_joint = 1
     ORDER BY s_resolve_due, s_id
     LIMIT %(limit)s
@@ -733,7 +741,7 @@ def search_incidents(
     ids = tuple(row[0] for row in page)
     wide_where = "district IN %(districts)s AND incident_id IN %(ids)s"
     rows = client.execute(
-        f"SELECT {_WIDE_SELECT} FROM ({_LATEST_WIDE.format(db=db, where=wide_where)})",
+        f"SELECT {_WIDE_SELECT} FROM ({latest_wide(db, wide_where)})",
         {"districts": tuple({row[1] for row in page}), "ids": ids},
     )
     by_id = {row[0]: row for row in rows}
