@@ -19,16 +19,15 @@ def layout(backend, user, adcode: str, lang: str = "zh") -> html.Div:
             L.t("无此区或不在您的辖区", "no such district in your area"), className="denied"
         )
     try:
-        # the markers from the wall's latest-state cache when a wall has loaded it (as on the
-        # wall), else SQL beside the street counts
+        # the street counts (SQL) read while the markers come from the wall's latest-state
+        # cache when a wall has loaded it (its delta read included), else from SQL
+        streets = backend.pool.submit(backend.run, q.district_streets, adcode)
         view = backend.incidents.loaded_view(int(time.time()))
         if view is not None:
             severe = view.severe_open(limit=200, scope=adcode)
         else:
-            markers = backend.pool.submit(backend.run, q.severe_open, limit=200, scope=adcode)
-        streets = backend.run(q.district_streets, adcode)
-        if view is None:
-            severe = markers.result()
+            severe = backend.run(q.severe_open, limit=200, scope=adcode)
+        streets = streets.result()
     except Exception:  # noqa: BLE001 - shown as a message, not a traceback
         return html.Div(L.t("数据库不可达", "storage unreachable"), className="error")
     names = {u.code: u for u in backend.registry.children(adcode)}
