@@ -4,16 +4,26 @@ flask-login sessions, roles, the district scope of an officer, and the wall's ki
 Who may do what: `admin` and `officer` log in and may act on incidents; an officer with a district
 sees only that district (every query gets the scope). A browser that opened `/?kiosk=<token>` gets
 a read-only kiosk session: the wall display and nothing else. Everyone else goes to /login.
+
+The door: a login needs the CSRF token of the visitor's own session; failed logins are throttled
+per user and per address (dashboard/throttle.py); each user has a session version in the users
+file that logout and a password change bump, so sessions issued before stop working at once; a
+kiosk session ends when the kiosk token is rotated (dashboard/kiosk.py).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hmac
 import json
+import logging
 import os
 import secrets
 import sys
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,6 +31,12 @@ from urllib.parse import urlparse
 from flask import Flask, abort, jsonify, redirect, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
+
+from dashboard.kiosk import KioskToken
+from dashboard.throttle import LoginThrottle, retry_after_header
+from deploy.private_files import write_private
+
+log = logging.getLogger("cityops.dashboard.auth")
 
 ROLES = ("officer", "admin")
 CITY_DEPARTMENT = "hotline12345"  # the city-level desk that acts for users without a district
@@ -42,6 +58,8 @@ class User(UserMixin):
     role: str
     district: str | None = None
     department: str | None = None
+    # Sessions carry the version they were issued under; a newer one in the users file ends them.
+    session_version: int = field(default=0, compare=False)
 
     def get_id(self) -> str:
         return self.name
@@ -73,6 +91,31 @@ def load_users(home: Path) -> dict[str, dict]:
     return json.loads(path.read_text(encoding="utf-8")).get("users", {})
 
 
+@contextmanager
+def _users_locked(home: Path) -> Iterator[dict[str, dict]]:
+    """Read-modify-write of the users file, one writer at a time (threads and processes)."""
+    lock = Path(home) / ".users.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        users = load_users(home)
+        yield users
+        write_private(users_path(home), json.dumps({"users": users}, ensure_ascii=False, indent=1))
+    finally:
+        os.close(fd)
+
+
+def _user(name: str, record: dict) -> User:
+    return User(
+        name,
+        record["role"],
+        record.get("district"),
+        record.get("department"),
+        int(record.get("session_version", 0)),
+    )
+
+
 def save_user(
     home: Path,
     name: str,
@@ -87,21 +130,36 @@ def save_user(
         raise ValueError("user name: letters, digits, '.', '_' and '-' only")
     if len(password) < 8:
         raise ValueError("password: at least 8 characters")
-    users = load_users(home)
-    users[name] = {
-        "password": generate_password_hash(password),
-        "role": role,
-        "district": district,
-        "department": department,
-    }
-    path = users_path(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"users": users}, fh, ensure_ascii=False, indent=1)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    digest = generate_password_hash(password)
+    with _users_locked(home) as users:
+        before = users.get(name, {})
+        users[name] = {
+            "password": digest,
+            "role": role,
+            "district": district,
+            "department": department,
+            # a user saved again (new password, role or district) loses the sessions it had
+            "session_version": int(before.get("session_version", -1)) + 1,
+        }
+
+
+def set_password(home: Path, name: str, password: str) -> None:
+    """A new password for an existing user; every session of the user ends."""
+    if len(password) < 8:
+        raise ValueError("password: at least 8 characters")
+    digest = generate_password_hash(password)
+    with _users_locked(home) as users:
+        if name not in users:
+            raise ValueError(f"no user {name!r}")
+        users[name]["password"] = digest
+        users[name]["session_version"] = int(users[name].get("session_version", 0)) + 1
+
+
+def revoke_sessions(home: Path, name: str) -> None:
+    """End every session of `name` (logout signs the user out everywhere)."""
+    with _users_locked(home) as users:
+        if name in users:
+            users[name]["session_version"] = int(users[name].get("session_version", 0)) + 1
 
 
 def authenticate(home: Path, name: str, password: str) -> User | None:
@@ -112,7 +170,7 @@ def authenticate(home: Path, name: str, password: str) -> User | None:
         return None
     if not check_password_hash(record["password"], password):
         return None
-    return User(name, record["role"], record.get("district"), record.get("department"))
+    return _user(name, record)
 
 
 def add_user_cli(settings, name: str, role: str, district: str | None = None) -> int:
@@ -134,6 +192,18 @@ def add_user_cli(settings, name: str, role: str, district: str | None = None) ->
         f"user {name} ({role}{', district ' + district if district else ''}) saved in "
         f"{users_path(settings.home)}"
     )
+    return 0
+
+
+def passwd_cli(settings, name: str) -> int:
+    """`cityops users passwd NAME --password-stdin`: the user's sessions end at once."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        set_password(settings.home, name, password)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"password of {name} changed; its sessions are signed out")
     return 0
 
 
@@ -178,8 +248,17 @@ def secret_key(settings) -> str:
 def install(server: Flask, settings) -> None:
     """Sessions, the login page and the guard in front of every route."""
     server.secret_key = secret_key(settings)
-    server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
-    kiosk_token = settings.kiosk_token.get_secret_value() if settings.kiosk_token else None
+    secure = bool(getattr(settings, "cookie_secure", False))
+    server.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_SECURE=secure,
+    )
+    kiosk = KioskToken(
+        settings.home, settings.kiosk_token.get_secret_value() if settings.kiosk_token else None
+    )
+    throttle = LoginThrottle()
     manager = LoginManager()
     manager.init_app(server)
 
@@ -188,14 +267,20 @@ def install(server: Flask, settings) -> None:
         record = load_users(settings.home).get(name)
         if record is None:
             return None
-        return User(name, record["role"], record.get("district"), record.get("department"))
+        user = _user(name, record)
+        # a session from before the last logout or password change is not this user any more
+        if session.get("sv") != user.session_version:
+            return None
+        return user
 
     @server.before_request
     def _guard():
         path = request.path
         token = request.args.get("kiosk")
-        if token is not None and kiosk_token and hmac.compare_digest(token, kiosk_token):
-            session["kiosk"] = True
+        if token is not None and (opened := kiosk.opens(token)) is not None:
+            session["kiosk"] = opened
+        elif session.get("kiosk") and not kiosk.still_valid(session["kiosk"]):
+            session.pop("kiosk", None)  # opened with a token that has been rotated since
         if path.startswith(_PUBLIC_PREFIXES):
             return None
         if signed_in() is not None:
@@ -211,15 +296,34 @@ def install(server: Flask, settings) -> None:
         error = ""
         nxt = _safe_next(request.values.get("next", "/"))
         if request.method == "POST":
-            if not hmac.compare_digest(request.form.get("csrf", ""), session.get("csrf", "-")):
+            expected = session.get("csrf")
+            # no token in the session (a forged cross-site form) is refused, not compared
+            if not expected or not hmac.compare_digest(
+                request.form.get("csrf", "").encode(), str(expected).encode()
+            ):
                 abort(400)
-            user = authenticate(
-                settings.home, request.form.get("username", ""), request.form.get("password", "")
-            )
+            name = request.form.get("username", "")
+            address = request.remote_addr or "-"
+            verdict = throttle.check(name, address, time.monotonic())
+            if verdict.retry_after > 0:
+                return _too_many(verdict.retry_after)
+            user = authenticate(settings.home, name, request.form.get("password", ""))
             if user is not None:
-                session.pop("kiosk", None)
+                throttle.success(name)
+                session.clear()  # nothing from before the login (kiosk flag, old CSRF token)
+                session["sv"] = user.session_version
                 login_user(user)
                 return redirect(nxt)
+            verdict = throttle.failure(name, address, time.monotonic())
+            for kind in verdict.lockouts:
+                log.warning(
+                    "login lockout: %s locked after failed logins (user %s, address %s)",
+                    kind,
+                    ascii(name[:64]),
+                    ascii(address),
+                )
+            if verdict.retry_after > 0:
+                return _too_many(verdict.retry_after)
             error = "用户名或密码错误 / wrong user name or password"
         session["csrf"] = session.get("csrf") or secrets.token_urlsafe(16)
         return _LOGIN_PAGE.format(
@@ -228,6 +332,9 @@ def install(server: Flask, settings) -> None:
 
     @server.route("/logout")
     def _logout():
+        user = signed_in()
+        if user is not None:
+            revoke_sessions(settings.home, user.name)  # a copied cookie dies with this one
         logout_user()
         session.clear()
         return redirect("/login")
@@ -235,6 +342,15 @@ def install(server: Flask, settings) -> None:
     @server.errorhandler(401)
     def _unauthorised(_):
         return jsonify({"error": "login required"}), 401
+
+
+def _too_many(seconds: float):
+    body = "登录尝试过多，请稍后再试 / too many sign-in attempts, try again later"
+    return (
+        body,
+        429,
+        {"Retry-After": retry_after_header(seconds), "Content-Type": "text/plain; charset=utf-8"},
+    )
 
 
 def _safe_next(target: str) -> str:

@@ -8,6 +8,7 @@ Choroplethmap/Scattermap over an inline MapLibre style with a single background 
 from __future__ import annotations
 
 import hashlib
+from html import escape
 
 import plotly.graph_objects as go
 from dash import Patch
@@ -47,8 +48,17 @@ def _base_layout(**extra) -> dict:
     return layout
 
 
+def plain(text) -> str:
+    """Text for a figure, shown as written. Plotly renders hover labels, tick labels and trace
+    names through a subset of HTML (<b>, <a href>, <span style>, <br>, entities): a title like
+    `<a href=…>` from an event would become a live link on the wall. Every text that reaches a
+    figure passes here; plotly turns &lt; &gt; &amp; back into the characters. Quotes stay as they
+    are (plotly knows no &quot;, and without `<` there is no tag for them to close)."""
+    return escape(str(text), quote=False)
+
+
 def _text(pair: tuple[str, str], lang: str) -> str:
-    return pair[0] if lang == "zh" else pair[1]
+    return plain(pair[0] if lang == "zh" else pair[1])
 
 
 # -- the city map ---------------------------------------------------------------------------------
@@ -68,8 +78,7 @@ def _marker_arrays(markers: list[dict], lang: str) -> dict:
         "lon": [m["lon"] for m in markers],
         "color": [SEVERITY_COLORS.get(int(m["severity"]), "#f94144") for m in markers],
         "size": [16 if int(m["severity"]) >= 4 else 11 for m in markers],
-        # plotly sets hover text as text, never as HTML, unless a template says otherwise
-        "text": [f"{m['title']} · {_text(_sev(m['severity']), lang)}" for m in markers],
+        "text": [f"{plain(m['title'])} · {_text(_sev(m['severity']), lang)}" for m in markers],
     }
 
 

@@ -103,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=["officer", "admin"], required=True)
     add.add_argument("--district")
     add.add_argument("--password-stdin", action="store_true", required=True)
+    passwd = users_sub.add_parser("passwd", help="change a password; the user's sessions end")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true", required=True)
+
+    kiosk = sub.add_parser("kiosk", help="the wall's kiosk token")
+    kiosk_sub = kiosk.add_subparsers(
+        dest="kiosk_command", required=True, parser_class=OneLineParser
+    )
+    kiosk_sub.add_parser("rotate", help="a new token; walls opened with the old one stop")
 
     keys = sub.add_parser("keys", help="API keys for HTTP publishing")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, parser_class=OneLineParser)
@@ -253,9 +262,23 @@ def dispatch(args: argparse.Namespace, settings) -> int:
             or 0
         )
     if command == "users":
-        from dashboard.auth import add_user_cli
+        from dashboard.auth import add_user_cli, passwd_cli
 
+        if args.users_command == "passwd":
+            return passwd_cli(settings, args.name)
         return add_user_cli(settings, args.name, role=args.role, district=args.district)
+    if command == "kiosk":
+        from deploy.stack import rotate_kiosk
+
+        wall = rotate_kiosk(settings.home)
+        print("kiosk token rotated; walls opened with the old token are signed out")
+        print(f"wall: {wall}" if wall else f"new token in {settings.home / 'secrets.json'}")
+        if settings.kiosk_token is not None:
+            print(
+                "warning: secrets.json now overrides CITYOPS_KIOSK_TOKEN for this home",
+                file=sys.stderr,
+            )
+        return 0
     if command == "keys":
         from streams.publish.keys import create_key_cli
 

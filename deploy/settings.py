@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     stale_seconds: float = Field(30.0, gt=0)
     secret_key: SecretStr | None = None
     kiosk_token: SecretStr | None = None
+    # The dashboard's session cookie is sent over HTTPS only (set when a TLS proxy serves it).
+    cookie_secure: bool = False
     policy_file: Path | None = None
     # The incident engine: rows reach ClickHouse at most this long after they were decided.
     flush_seconds: float = Field(0.5, gt=0)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import sys
 import time
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy import services
+from deploy.private_files import rotate_kiosk_token, stack_secrets, write_private
 from deploy.services import Process, StackError
 from deploy.settings import Settings
 from schemas.topics import Topics
@@ -32,17 +32,6 @@ def all_topics(settings: Settings) -> list[str]:
         topics.bundles,
         *(topics.tasks(code) for code in DEPARTMENTS),
     ]
-
-
-def stack_secrets(home: Path) -> dict[str, str]:
-    """Kiosk token and session key, made once per home and kept private to its owner."""
-    path = home / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    values = {"kiosk_token": secrets.token_urlsafe(24), "secret_key": secrets.token_urlsafe(32)}
-    path.write_text(json.dumps(values))
-    path.chmod(0o600)
-    return values
 
 
 @dataclass
@@ -93,12 +82,13 @@ class Stack:
         migrate(client, target.database)
         client.disconnect()
         services.create_topics(bootstrap, all_topics(s), s.partitions)
+        # The dashboard reads the kiosk token from secrets.json on each request (so `cityops kiosk
+        # rotate` takes effect at once), not from a variable fixed at its start.
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "CITYOPS_KIOSK_TOKEN"},
             "CITYOPS_KAFKA_BOOTSTRAP": bootstrap,
             "CITYOPS_CLICKHOUSE_URL": target.url(),
             "CITYOPS_HOME": str(self.home.resolve()),
-            "CITYOPS_KIOSK_TOKEN": keys["kiosk_token"],
             "CITYOPS_SECRET_KEY": keys["secret_key"],
         }
         if s.clock_epoch is None:
@@ -145,7 +135,7 @@ class Stack:
                 {"name": p.name, "pid": p.pid, "log": str(p.log)} for p in self.processes
             ],
         }
-        self.state_file.write_text(json.dumps(state, indent=1))
+        write_private(self.state_file, json.dumps(state, indent=1))
 
     # -- stop -------------------------------------------------------------------------------
     def stop_all(self) -> None:
@@ -190,6 +180,18 @@ def read_state(home: Path) -> dict | None:
         return json.loads(path.read_text())
     except json.JSONDecodeError:
         return None
+
+
+def rotate_kiosk(home: Path) -> str | None:
+    """A new kiosk token: wall sessions opened with the old one end at their next request. Returns
+    the running stack's new wall address (None when no stack with a dashboard runs here)."""
+    token = rotate_kiosk_token(home)
+    state = read_state(home)
+    if not state or not state.get("wall"):
+        return None
+    state["wall"] = state["wall"].split("?", 1)[0] + f"?kiosk={token}"
+    write_private(home / "stack.json", json.dumps(state, indent=1))
+    return state["wall"]
 
 
 def down(home: Path) -> int:
