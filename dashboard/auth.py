@@ -33,7 +33,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from dashboard.kiosk import KioskToken
-from dashboard.throttle import LoginThrottle, retry_after_header
+from dashboard.throttle import THRESHOLD, LoginThrottle, retry_after_header
 from deploy.private_files import write_private
 
 log = logging.getLogger("cityops.dashboard.auth")
@@ -303,22 +303,24 @@ def install(server: Flask, settings) -> None:
             ):
                 abort(400)
             name = request.form.get("username", "")
+            key = name[:128]  # throttle keys stay small whatever is posted
             address = request.remote_addr or "-"
-            verdict = throttle.check(name, address, time.monotonic())
+            verdict = throttle.check(key, address, time.monotonic())
             if verdict.retry_after > 0:
                 return _too_many(verdict.retry_after)
             user = authenticate(settings.home, name, request.form.get("password", ""))
             if user is not None:
-                throttle.success(name)
+                throttle.success(key)
                 session.clear()  # nothing from before the login (kiosk flag, old CSRF token)
                 session["sv"] = user.session_version
                 login_user(user)
                 return redirect(nxt)
-            verdict = throttle.failure(name, address, time.monotonic())
-            for kind in verdict.lockouts:
+            verdict = throttle.failure(key, address, time.monotonic())
+            if verdict.lockouts:  # one line per lockout; the name escaped, so no forged lines
                 log.warning(
-                    "login lockout: %s locked after failed logins (user %s, address %s)",
-                    kind,
+                    "login lockout of %s after %d failed logins: user %s, address %s",
+                    " and ".join(verdict.lockouts),
+                    THRESHOLD,
                     ascii(name[:64]),
                     ascii(address),
                 )

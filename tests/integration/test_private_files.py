@@ -1,0 +1,98 @@
+"""The stack's secrets from another local account's side: `cityops up` and `cityops kiosk rotate`
+create secrets.json (kiosk token, session key) and stack.json (the wall's address with the token)
+with mode 0600 from the first system call, never readable by others for a moment. strace watches
+the real command; os.stat checks the result."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deploy import services as svc
+
+ROOT = Path(__file__).resolve().parents[2]
+PRIVATE = ("secrets.json", "stack.json")
+_OPEN = re.compile(r'\bopen(?:at)?\((?:AT_FDCWD, )?"([^"]+)", ([A-Z_|]+)(?:, (0\d+))?\)')
+_CHMOD = re.compile(r'\b(?:chmod|fchmodat)\((?:AT_FDCWD, )?"([^"]+)"')
+
+
+def traced(env: dict, trace: Path, *args: str) -> subprocess.CompletedProcess:
+    """`cityops ARGS` under strace (this process only: the services it starts are not traced)."""
+    return subprocess.run(
+        [
+            "strace",
+            "-o",
+            str(trace),
+            "-e",
+            "trace=open,openat,creat,chmod,fchmod,fchmodat",
+            sys.executable,
+            "-m",
+            "deploy.cli",
+            *args,
+        ],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def creations(trace: Path) -> tuple[dict[str, list[str]], list[str]]:
+    """Modes of the creating opens of private files (by file name) and chmods of them."""
+    created: dict[str, list[str]] = {}
+    chmods = []
+    for line in trace.read_text().splitlines():
+        if (m := _OPEN.search(line)) and "O_CREAT" in m.group(2):
+            name = next((p for p in PRIVATE if p in Path(m.group(1)).name), None)
+            if name:
+                created.setdefault(name, []).append(m.group(3))
+        if (m := _CHMOD.search(line)) and any(p in m.group(1) for p in PRIVATE):
+            chmods.append(line)
+    return created, chmods
+
+
+@pytest.fixture
+def stack_env(isolated):
+    env = {
+        **isolated.env,
+        "CITYOPS_GATEWAY_PORT": str(svc.free_port()),
+        "CITYOPS_DASHBOARD_PORT": str(svc.free_port()),
+    }
+    yield env
+    subprocess.run(
+        [sys.executable, "-m", "deploy.cli", "down"],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_stack_secrets_are_private_from_their_first_byte(isolated, stack_env, tmp_path):
+    home = isolated.settings.home
+    up = traced(stack_env, tmp_path / "up.trace", "up", "--detach", "--no-dashboard")
+    assert up.returncode == 0, up.stderr
+    created, chmods = creations(tmp_path / "up.trace")
+    assert set(created) == set(PRIVATE), created
+    assert all(mode == "0600" for modes in created.values() for mode in modes), created
+    assert chmods == []
+    for name in PRIVATE:
+        assert stat.S_IMODE((home / name).stat().st_mode) == 0o600, name
+
+    before = json.loads((home / "secrets.json").read_text())["kiosk_token"]
+    rotate = traced(stack_env, tmp_path / "rotate.trace", "kiosk", "rotate")
+    assert rotate.returncode == 0, rotate.stderr
+    created, chmods = creations(tmp_path / "rotate.trace")
+    assert created.get("secrets.json") and all(m == "0600" for m in created["secrets.json"])
+    assert chmods == []
+    assert stat.S_IMODE((home / "secrets.json").stat().st_mode) == 0o600
+    assert json.loads((home / "secrets.json").read_text())["kiosk_token"] != before
