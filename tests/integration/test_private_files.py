@@ -1,7 +1,8 @@
 """The stack's secrets from another local account's side: `cityops up` and `cityops kiosk rotate`
 create secrets.json (kiosk token, session key) and stack.json (the wall's address with the token)
 with mode 0600 from the first system call, never readable by others for a moment. strace watches
-the real command; os.stat checks the result."""
+the real command; os.stat checks the result. And a wall opened with the old address stops after
+the rotation while the address `cityops status --json` shows then works."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from deploy import services as svc
 
@@ -79,7 +81,7 @@ def stack_env(isolated):
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
 def test_stack_secrets_are_private_from_their_first_byte(isolated, stack_env, tmp_path):
     home = isolated.settings.home
-    up = traced(stack_env, tmp_path / "up.trace", "up", "--detach", "--no-dashboard")
+    up = traced(stack_env, tmp_path / "up.trace", "up", "--detach")
     assert up.returncode == 0, up.stderr
     created, chmods = creations(tmp_path / "up.trace")
     assert set(created) == set(PRIVATE), created
@@ -88,11 +90,35 @@ def test_stack_secrets_are_private_from_their_first_byte(isolated, stack_env, tm
     for name in PRIVATE:
         assert stat.S_IMODE((home / name).stat().st_mode) == 0o600, name
 
-    before = json.loads((home / "secrets.json").read_text())["kiosk_token"]
+    old_wall = status(stack_env)["wall"]
+    wall = requests.Session()
+    assert wall.get(old_wall, timeout=10).status_code == 200
+    layout = old_wall.split("?", 1)[0] + "_dash-layout"
+    assert wall.get(layout, timeout=10).status_code == 200
+
     rotate = traced(stack_env, tmp_path / "rotate.trace", "kiosk", "rotate")
     assert rotate.returncode == 0, rotate.stderr
     created, chmods = creations(tmp_path / "rotate.trace")
-    assert created.get("secrets.json") and all(m == "0600" for m in created["secrets.json"])
+    assert set(created) == set(PRIVATE), created
+    assert all(mode == "0600" for modes in created.values() for mode in modes), created
     assert chmods == []
-    assert stat.S_IMODE((home / "secrets.json").stat().st_mode) == 0o600
-    assert json.loads((home / "secrets.json").read_text())["kiosk_token"] != before
+    for name in PRIVATE:
+        assert stat.S_IMODE((home / name).stat().st_mode) == 0o600, name
+    new_wall = status(stack_env)["wall"]
+    assert new_wall != old_wall and new_wall in rotate.stdout
+    assert wall.get(layout, timeout=10).status_code == 401  # the old wall is signed out
+    fresh = requests.Session()
+    assert fresh.get(new_wall, timeout=10).status_code == 200
+    assert fresh.get(layout, timeout=10).status_code == 200
+
+
+def status(env: dict) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "deploy.cli", "status", "--json"],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return json.loads(done.stdout)
