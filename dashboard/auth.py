@@ -30,6 +30,7 @@ from urllib.parse import urlparse
 
 from flask import Flask, abort, jsonify, redirect, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from dashboard.kiosk import KioskToken
@@ -248,6 +249,9 @@ def secret_key(settings) -> str:
 def install(server: Flask, settings) -> None:
     """Sessions, the login page and the guard in front of every route."""
     server.secret_key = secret_key(settings)
+    hops = int(getattr(settings, "trusted_proxies", 0))
+    if hops:  # the client's own address for the login throttle, from the proxies we run
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops)
     secure = bool(getattr(settings, "cookie_secure", False))
     server.config.update(
         SESSION_COOKIE_HTTPONLY=True,

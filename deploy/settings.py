@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     kiosk_token: SecretStr | None = None
     # The dashboard's session cookie is sent over HTTPS only (set when a TLS proxy serves it).
     cookie_secure: bool = False
+    # Reverse proxies in front of the dashboard whose X-Forwarded-For/-Proto are believed (0: none;
+    # the login throttle then counts per proxy address).
+    trusted_proxies: int = Field(0, ge=0, le=4)
     policy_file: Path | None = None
     # The incident engine: rows reach ClickHouse at most this long after they were decided.
     flush_seconds: float = Field(0.5, gt=0)

@@ -148,6 +148,25 @@ def test_a_kiosk_session_ends_when_the_token_is_rotated(isolated, dashboard):
     assert fresh.get(f"{dashboard.url}/_dash-layout", timeout=10).status_code == 200
 
 
+@pytest.mark.dashboard_settings(trusted_proxies=1)
+def test_behind_a_trusted_proxy_one_guesser_does_not_lock_out_other_clients(dashboard):
+    guesser, colleague = requests.Session(), requests.Session()
+
+    def attempt(browser, address: str, name: str, password: str) -> requests.Response:
+        return browser.post(
+            f"{dashboard.url}/login",
+            data={"username": name, "password": password, "csrf": csrf_of(browser, dashboard.url)},
+            headers={"X-Forwarded-For": address},
+            allow_redirects=False,
+            timeout=10,
+        )
+
+    for n in range(5):
+        attempt(guesser, "203.0.113.7", f"name-{n}", "guess")
+    assert attempt(guesser, "203.0.113.7", "xuanwu", PASSWORD).status_code == 429
+    assert attempt(colleague, "198.51.100.2", "xuanwu", PASSWORD).status_code == 302
+
+
 @pytest.mark.dashboard_settings(cookie_secure=1)
 def test_the_session_cookie_is_secure_when_the_setting_says_https(dashboard):
     answer = requests.get(f"{dashboard.url}/login", timeout=10)
