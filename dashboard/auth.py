@@ -14,6 +14,7 @@ kiosk session ends when the kiosk token is rotated (dashboard/kiosk.py).
 from __future__ import annotations
 
 import fcntl
+import functools
 import hmac
 import json
 import logging
@@ -163,11 +164,17 @@ def revoke_sessions(home: Path, name: str) -> None:
             users[name]["session_version"] = int(users[name].get("session_version", 0)) + 1
 
 
+@functools.cache
+def _unknown_user_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
 def authenticate(home: Path, name: str, password: str) -> User | None:
     record = load_users(home).get(name)
     if record is None:
-        # same work for unknown names, so timing does not tell which names exist
-        check_password_hash(generate_password_hash("x"), password)
+        # the same work as for a known name (one hash check, not a new hash and a check), so
+        # timing does not tell which names exist
+        check_password_hash(_unknown_user_hash(), password)
         return None
     if not check_password_hash(record["password"], password):
         return None
