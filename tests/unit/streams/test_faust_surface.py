@@ -245,7 +245,13 @@ def test_a_worker_on_other_versions_refuses_to_start_before_touching_the_broker(
     fake_versions(monkeypatch, **{"faust-streaming": "0.16.0"})
     # No broker on this port: the refusal must come before the worker looks for one.
     with pytest.raises(SystemExit) as exited:
-        run_worker(Settings(kafka_bootstrap="127.0.0.1:9", topic_prefix="fs-refused."))
+        run_worker(
+            Settings(
+                kafka_bootstrap="127.0.0.1:9",
+                topic_prefix="fs-refused.",
+                allow_unverified_faust=False,
+            )
+        )
     message = str(exited.value.code)
     assert message.count("\n") == 0
     assert "found faust-streaming 0.16.0, aiokafka 0.14.0" in message
@@ -273,7 +279,11 @@ def test_the_refusal_is_one_line_on_stderr_without_a_traceback():
         text=True,
         timeout=60,
         cwd=Path(__file__).parents[3],
-        env={**os.environ, "CITYOPS_KAFKA_BOOTSTRAP": "127.0.0.1:9"},
+        env={
+            **os.environ,
+            "CITYOPS_KAFKA_BOOTSTRAP": "127.0.0.1:9",
+            "CITYOPS_ALLOW_UNVERIFIED_FAUST": "false",
+        },
     )
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
