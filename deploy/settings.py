@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # The intake bridge runs in a child process of the worker (two cores busy); off: a task.
     intake_process: bool = True
     log_level: str = "info"
+    # The worker refuses faust-streaming/aiokafka versions its corrections were not verified with
+    # (streams/faust_patches.py, docs/faust-corrections.md); true: a warning, to test a new one.
+    allow_unverified_faust: bool = False
     # The HTTP gateway (docs/publishing.md): body limit, per-key rate limit (requests/s and burst),
     # how long a request waits for the broker's acknowledgement, and gunicorn's sizing.
     gateway_max_body: int = Field(1_048_576, ge=1024)

@@ -111,6 +111,7 @@ def run_worker(settings: Settings) -> int:
     from deploy.services import create_topics
     from deploy.stack import all_topics
 
+    faust_patches.check_versions(settings.allow_unverified_faust)  # before any patch or broker
     _bound_malloc()
     create_topics(settings.bootstrap, all_topics(settings), settings.partitions)
     seed_group_offsets(settings)

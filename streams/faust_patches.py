@@ -1,6 +1,10 @@
 """Where faust-streaming 0.15.3 / aiokafka 0.14 needed correcting for the engine's at-least-once
 promise (every bundle applied before its offset is committed) and for Tansu's fetch timing.
-Each patch is applied once per process by `apply(bundles_topic)` (streams/app.py).
+Each patch is applied once per process by `apply(bundles_topic)` (streams/app.py). They were
+written against and verified with the versions in `VERIFIED`; `check_versions()` refuses to start
+a worker on others. docs/faust-corrections.md reports each defect for upstream; each replaced
+function keeps the upstream one as `__wrapped__` (tests/unit/streams/test_faust_surface.py pins
+its signature).
 
 Recovery after a SIGKILL was seen to skip the first bundles of a partition: a restarted worker
 resumed at offset 1-10 while 0 was committed, and went on to commit past the bundles it never
@@ -18,8 +22,13 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from importlib import metadata
 
 log = logging.getLogger(__name__)
+# The library versions the patches replace code of (and the private attributes below were read
+# from); mode-streaming is only called through its public methods.
+VERIFIED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
+REPORT = "docs/faust-corrections.md"
 # Tansu holds a fetch until its max wait runs out even when records arrive meanwhile (measured:
 # a record waits up to the whole max wait); Faust 0.15.3 hardcodes 1,500 ms for its consumer.
 # 50 ms keeps publish→queryable well under a second at no measurable cost in throughput.
@@ -34,6 +43,43 @@ def apply(bundles_topic: str) -> None:
     _seek_to_committed_zero()
     _deliver_every_bundle()
     _commit_only_contiguous()
+
+
+def unverified(found: dict[str, str | None], verified: dict[str, str] = VERIFIED) -> str | None:
+    """Why the installed versions (`found`, None: not installed) are not the ones the patches
+    were verified with, as one line; None when they are."""
+    if all(found.get(name) == version for name, version in verified.items()):
+        return None
+
+    def listed(versions) -> str:
+        return ", ".join(f"{name} {versions.get(name) or 'missing'}" for name in verified)
+
+    return (
+        f"found {listed(found)}, but the Faust corrections (streams/faust_patches.py) were "
+        f"verified with {listed(verified)}; see {REPORT}"
+    )
+
+
+def check_versions(allow_unverified: bool = False) -> None:
+    """Refuses to start (SystemExit with one line, no traceback) unless the installed libraries
+    are the verified versions; `allow_unverified` (CITYOPS_ALLOW_UNVERIFIED_FAUST, for testing a
+    new version on purpose) only logs a warning."""
+    found = {}
+    for name in VERIFIED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    problem = unverified(found)
+    if problem is None:
+        return
+    if allow_unverified:
+        log.warning("%s; starting anyway (CITYOPS_ALLOW_UNVERIFIED_FAUST)", problem)
+        return
+    raise SystemExit(
+        f"cityops worker refuses to start: {problem} "
+        "(CITYOPS_ALLOW_UNVERIFIED_FAUST=true starts anyway, to test a new version)"
+    )
 
 
 def commit_ready(acked: list[int], committed: int | None) -> bool:
@@ -96,6 +142,7 @@ def _short_fetch_wait() -> None:
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         return consumer
 
+    create_worker_consumer.__wrapped__ = create
     AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer
     AIOKafkaConsumerThread._cityops_fetch_wait = True
 
@@ -131,6 +178,7 @@ def _seek_to_committed_zero() -> None:
     async def seek_to_committed(self):
         return await self.call_thread(seek_in_thread, self)
 
+    seek_to_committed.__wrapped__ = AIOKafkaConsumerThread.seek_to_committed
     AIOKafkaConsumerThread.seek_to_committed = seek_to_committed
     AIOKafkaConsumerThread._cityops_seek_zero = True
 
@@ -148,6 +196,7 @@ def _deliver_every_bundle() -> None:
         init(self, *args, **kwargs)
         self._read_offset = ReadOffsets()
 
+    __init__.__wrapped__ = init
     Consumer.__init__ = __init__
     Consumer._cityops_read_offsets = True
 
@@ -178,5 +227,6 @@ def _commit_only_contiguous() -> None:
             self.__dict__.get("_cityops_waiting", set()).discard(tp)
         return new_offset(self, tp)
 
+    _new_offset.__wrapped__ = new_offset
     Consumer._new_offset = _new_offset
     Consumer._cityops_contiguous = True
