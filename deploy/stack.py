@@ -34,14 +34,27 @@ def all_topics(settings: Settings) -> list[str]:
     ]
 
 
+_SECRETS = {
+    "kiosk_token": lambda: secrets.token_urlsafe(24),
+    "secret_key": lambda: secrets.token_urlsafe(32),
+    "reporter_secret": lambda: secrets.token_urlsafe(32),  # Open311's reporter_hash HMAC key
+}
+
+
 def stack_secrets(home: Path) -> dict[str, str]:
-    """Kiosk token and session key, made once per home and kept private to its owner."""
+    """Kiosk token, session key and reporter-hash key, made once per home and kept private to
+    its owner (the file is created with mode 0600, never readable by others even briefly)."""
     path = home / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    values = {"kiosk_token": secrets.token_urlsafe(24), "secret_key": secrets.token_urlsafe(32)}
-    path.write_text(json.dumps(values))
-    path.chmod(0o600)
+    values = json.loads(path.read_text()) if path.exists() else {}
+    missing = {name: make() for name, make in _SECRETS.items() if not values.get(name)}
+    if missing:
+        values.update(missing)
+        home.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(values, out)
+        os.replace(tmp, path)
     return values
 
 
@@ -100,6 +113,11 @@ class Stack:
             "CITYOPS_HOME": str(self.home.resolve()),
             "CITYOPS_KIOSK_TOKEN": keys["kiosk_token"],
             "CITYOPS_SECRET_KEY": keys["secret_key"],
+            "CITYOPS_REPORTER_SECRET": (
+                s.reporter_secret.get_secret_value()
+                if s.reporter_secret
+                else keys["reporter_secret"]
+            ),
         }
         if s.clock_epoch is None:
             env["CITYOPS_CLOCK_EPOCH"] = str(time.time())
