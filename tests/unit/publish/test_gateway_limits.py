@@ -7,6 +7,7 @@ import hashlib
 import math
 from datetime import datetime, timedelta
 
+import msgspec
 import pytest
 
 from streams.publish.gateway.app import clean
@@ -182,3 +183,19 @@ def test_the_reporter_pseudonym_is_a_keyed_hash():
     plain = hashlib.sha256(b"citizen@example.cn|13800000000||").hexdigest()
     assert one not in (plain, plain[:32]) and len(one) == 32
     assert reporter_hash(b"secret-1", {"email": " "}) is None
+
+
+def test_the_public_marker_is_found_in_the_state_the_engine_stores():
+    """storage/service_requests.py finds Open311 incidents by this text in `incidents.state`."""
+    from streams.incidents.logic import step
+    from streams.incidents.rows import encode_state
+    from tests.unit.streams.builders import POLICY, T0, a_report
+
+    marker = b'"opened_by":"open311-'
+    opened, _, _ = step(None, a_report(id="open311-0123abcd"), T0, POLICY)
+    assert marker in encode_state(opened)
+    repeat, _, _ = step(opened, a_report(id="evt-2", at=T0), T0, POLICY)
+    assert marker in encode_state(repeat)
+    other, _, _ = step(None, a_report(id="evt-3"), T0, POLICY)
+    titled = msgspec.structs.replace(other, title='x","opened_by":"open311-fake')
+    assert marker not in encode_state(titled)
