@@ -57,5 +57,13 @@ def options(settings) -> dict:
 
 
 def serve(settings) -> int:
+    if settings.reporter_secret is None:
+        # Read (or made) once here, before gunicorn forks: every worker hashes with the same key.
+        from pydantic import SecretStr
+
+        from deploy.stack import stack_secrets
+
+        secret = SecretStr(stack_secrets(settings.home)["reporter_secret"])
+        settings = settings.model_copy(update={"reporter_secret": secret})
     GatewayServer(settings, options(settings)).run()
     return 0
