@@ -115,8 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = sub.add_parser("keys", help="API keys for HTTP publishing")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, parser_class=OneLineParser)
-    create = keys_sub.add_parser("create")
+    create = keys_sub.add_parser("create", help="make a key for a department (printed once)")
     create.add_argument("department")
+    create.add_argument(
+        "--scope",
+        choices=["events", "open311"],
+        default="events",
+        help="events: CloudEvents and Open311 (default); open311: Open311 citizen intake only",
+    )
+    listing = keys_sub.add_parser("list", help="every key: id, department, scope, state")
+    listing.add_argument("--json", action="store_true")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its id (see `keys list`)")
+    revoke.add_argument("key_id")
 
     bench = sub.add_parser("bench", help="benchmarks; results under bench/results/")
     bench.add_argument(
@@ -280,9 +290,13 @@ def dispatch(args: argparse.Namespace, settings) -> int:
             )
         return 0
     if command == "keys":
-        from streams.publish.keys import create_key_cli
+        from streams.publish import keys
 
-        return create_key_cli(settings, args.department)
+        if args.keys_command == "list":
+            return keys.list_keys_cli(settings, as_json=args.json)
+        if args.keys_command == "revoke":
+            return keys.revoke_key_cli(settings, args.key_id)
+        return keys.create_key_cli(settings, args.department, args.scope)
     if command == "bench":
         from deploy.bench import run_bench
 

@@ -41,16 +41,21 @@ def read_secrets(home: Path) -> dict[str, str]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+_SECRETS = {
+    "kiosk_token": lambda: secrets.token_urlsafe(24),
+    "secret_key": lambda: secrets.token_urlsafe(32),
+    "reporter_secret": lambda: secrets.token_urlsafe(32),  # Open311's reporter_hash HMAC key
+}
+
+
 def stack_secrets(home: Path) -> dict[str, str]:
-    """Kiosk token and session key, made once per home and kept private to its owner."""
+    """Kiosk token, session key and reporter-hash key, made once per home and kept private to
+    its owner; an older file gets the missing keys added."""
     values = read_secrets(home)
-    if values.get("kiosk_token") and values.get("secret_key"):
-        return values
-    values = {
-        "kiosk_token": values.get("kiosk_token") or secrets.token_urlsafe(24),
-        "secret_key": values.get("secret_key") or secrets.token_urlsafe(32),
-    }
-    write_private(secrets_path(home), json.dumps(values))
+    missing = {name: make() for name, make in _SECRETS.items() if not values.get(name)}
+    if missing:
+        values = {**values, **missing}
+        write_private(secrets_path(home), json.dumps(values))
     return values
 
 

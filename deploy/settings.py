@@ -54,11 +54,16 @@ class Settings(BaseSettings):
     # The worker refuses faust-streaming/aiokafka versions its corrections were not verified with
     # (streams/faust_patches.py, docs/faust-corrections.md); true: a warning, to test a new one.
     allow_unverified_faust: bool = False
-    # The HTTP gateway (docs/publishing.md): body limit, per-key rate limit (requests/s and burst),
+    # The HTTP gateway (docs/publishing.md): body limit, per-key rate limit (events/s and burst,
+    # one token per event), anonymous Open311 reads per client address (requests/s and burst),
     # how long a request waits for the broker's acknowledgement, and gunicorn's sizing.
     gateway_max_body: int = Field(1_048_576, ge=1024)
-    gateway_rate: float = Field(50.0, gt=0)
-    gateway_burst: int = Field(100, ge=1)
+    gateway_rate: float = Field(1000.0, gt=0)
+    gateway_burst: int = Field(5000, ge=1)
+    gateway_public_rate: float = Field(2.0, gt=0)
+    gateway_public_burst: int = Field(20, ge=1)
+    # HMAC key of Open311's reporter_hash; unset: made once in $CITYOPS_HOME/secrets.json.
+    reporter_secret: SecretStr | None = None
     gateway_ack_timeout: float = Field(8.0, gt=0)
     gateway_workers: int = Field(1, ge=1, le=16)
     gateway_threads: int = Field(16, ge=1, le=256)

@@ -90,6 +90,11 @@ class Stack:
             "CITYOPS_CLICKHOUSE_URL": target.url(),
             "CITYOPS_HOME": str(self.home.resolve()),
             "CITYOPS_SECRET_KEY": keys["secret_key"],
+            "CITYOPS_REPORTER_SECRET": (
+                s.reporter_secret.get_secret_value()
+                if s.reporter_secret
+                else keys["reporter_secret"]
+            ),
         }
         if s.clock_epoch is None:
             env["CITYOPS_CLOCK_EPOCH"] = str(time.time())

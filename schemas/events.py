@@ -75,6 +75,7 @@ _FUTURE = timedelta(days=MAX_FUTURE_DAYS)
 _PAST = timedelta(days=MAX_PAST_DAYS)
 _UTC = UTC
 _TOO_LARGE = f"larger than {MAX_PAYLOAD_BYTES} bytes"
+_TOO_DEEP = "JSON nested too deeply"
 _MSGSPEC_ERROR = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<where>.*)`)?$", re.DOTALL)
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
 
@@ -98,6 +99,8 @@ def parse_event(
         envelope = _ENVELOPE.decode(value)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise _undecodable(value, exc) from None
+    except RecursionError:  # nested deeper than the decoder's stack allows
+        raise InvalidEvent("$", _TOO_DEEP) from None
     event = _validated(envelope, now, registry)
     event.raw = value if type(value) is bytes else bytes(value)
     return event
@@ -239,6 +242,8 @@ def _decode_data(decoder: msgspec.json.Decoder, data: msgspec.Raw) -> Report | A
         raise _from_msgspec(exc, "data") from None
     except msgspec.DecodeError:
         raise InvalidEvent("data", "not valid JSON") from None
+    except RecursionError:
+        raise InvalidEvent("data", _TOO_DEEP) from None
 
 
 # -- errors ------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""The gateway's Flask app shell: shared state (keys, rate limiter, the Kafka publisher, the
-ClickHouse reader), the two route groups and uniform error answers. Built by `create_app`;
-served by gunicorn (serve.py)."""
+"""The gateway's Flask app shell: shared state (keys, rate limiters, the Kafka publisher, the
+ClickHouse reader, the reporter-hash key), the two route groups and uniform error answers. Built
+by `create_app`; served by gunicorn (serve.py). Anything a client sent goes into a log line only
+through `clean()`: no raw control characters, so one request is one line."""
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +38,9 @@ class Gateway:
     settings: Any
     registry: Registry
     keys: KeyStore
-    limiter: RateLimiter
+    limiter: RateLimiter  # per key, one token per event
+    public_limiter: RateLimiter  # anonymous Open311 reads, per client address
+    reporter_key: bytes  # HMAC key of Open311's reporter_hash
     _publisher: Publisher | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _local: threading.local = field(default_factory=threading.local)
@@ -71,9 +75,26 @@ class Gateway:
             self._publisher = None
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean(value: object, limit: int = 200) -> str:
+    """Client text made safe for one log line: control characters (newlines included) escaped
+    as \\xNN / \\uNNNN, long text cut."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def _log_failure(event_id: str, exc: BaseException) -> None:
     # The request that sent it answers 503; the log names the event, never the key.
-    log.warning("event %s not acknowledged by the broker: %s", event_id, type(exc).__name__)
+    log.warning("event %s not acknowledged by the broker: %s", clean(event_id), type(exc).__name__)
 
 
 def create_app(settings, *, registry: Registry | None = None) -> Flask:
@@ -85,9 +106,14 @@ def create_app(settings, *, registry: Registry | None = None) -> Flask:
         registry=registry or load_registry(),
         keys=KeyStore(settings.home),
         limiter=RateLimiter(settings.gateway_rate, settings.gateway_burst),
+        public_limiter=RateLimiter(
+            settings.gateway_public_rate, settings.gateway_public_burst, max_buckets=20_000
+        ),
+        reporter_key=_reporter_key(settings),
     )
     app.extensions["cityops_gateway"] = gateway
 
+    from streams.publish.gateway import open311_reads  # noqa: F401 - registers the GET routes
     from streams.publish.gateway.events import events_api
     from streams.publish.gateway.open311 import open311_api, open311_error
 
@@ -109,12 +135,22 @@ def create_app(settings, *, registry: Registry | None = None) -> Flask:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        log.exception("unexpected error on %s %s", request.method, request.path)
+        log.exception("unexpected error on %s %s", request.method, clean(request.path))
         if request.path.startswith("/open311/"):
             return open311_error(500, "internal error")
         return problem(500, "Internal Server Error", "the gateway failed; the error is logged")
 
     return app
+
+
+def _reporter_key(settings) -> bytes:
+    """The configured secret, else the one kept in $CITYOPS_HOME/secrets.json (made on first
+    start, mode 0600)."""
+    if settings.reporter_secret is not None:
+        return settings.reporter_secret.get_secret_value().encode()
+    from deploy.stack import stack_secrets
+
+    return stack_secrets(settings.home)["reporter_secret"].encode()
 
 
 def gateway() -> Gateway:

@@ -1,8 +1,10 @@
 """`POST /api/v1/events`: the CloudEvents HTTP binding (structured, batch and binary mode).
 
-Order of checks: key (401) → rate (429) → content type (415) → size (413) → JSON (400) →
-every event's source against the key's department (403) → validation of every event (400,
-all errors of all items) → publish and wait for the broker (202 or 503)."""
+Order of checks: key (401) → the key's scope (403) → one token of the key's rate for the
+request (429) → content type (415) → size (413) → JSON, at most MAX_DEPTH deep (400) → one more
+token per further event (429) → every event's source against the key's department, and no id
+with the Open311 intake's prefix (403) → validation of every event (400, all errors of all
+items) → publish and wait for the broker (202 or 503)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from flask import Blueprint, Response, request
 from schemas.event_types import SOURCE_PREFIX
 from schemas.events import Event, InvalidEvent, parse_event
 from streams.publish.gateway.app import authenticated, gateway
-from streams.publish.gateway.problems import all_errors, error_entry, problem
+from streams.publish.gateway.open311 import OPEN311_ID_PREFIX
+from streams.publish.gateway.problems import all_errors, error_entry, problem, too_deep
 from streams.publish.gateway.ratelimit import retry_after
 from streams.publish.sdk import PublishError
 
@@ -25,12 +28,12 @@ events_api = Blueprint("events_api", __name__)
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
 MAX_BATCH = 1000
+MAX_DEPTH = 64  # JSON nesting; orjson itself parses 1,024 levels but encodes only 255
 RETRY_AFTER_BROKER = "5"
 
 
 @events_api.post("/api/v1/events")
 def post_events() -> Response:
-    gw = gateway()
     key = authenticated(_bearer(request.headers.get("Authorization")))
     if key is None:
         return problem(
@@ -40,14 +43,15 @@ def post_events() -> Response:
             "`Authorization: Bearer <key>` (see `cityops keys create`)",
             headers={"WWW-Authenticate": 'Bearer realm="cityops"'},
         )
-    wait = gw.limiter.take(key.key_id)
-    if wait:
+    if key.scope != "events":
         return problem(
-            429,
-            "Too Many Requests",
-            f"more than {gw.settings.gateway_rate:g} requests/s for this key",
-            headers={"Retry-After": retry_after(wait)},
+            403,
+            "Forbidden",
+            f"this key's scope is {key.scope}: it may only post Open311 requests",
+            slug="wrong-scope",
         )
+    if (limited := _charge(key.key_id, 1)) is not None:
+        return limited
     mimetype = request.mimetype
     binary = "ce-specversion" in request.headers
     if mimetype not in (STRUCTURED, BATCH) and not (binary and mimetype == "application/json"):
@@ -68,6 +72,8 @@ def post_events() -> Response:
         return problem(
             400, "Bad Request", f"the body is not valid JSON ({exc.msg})", slug="invalid-json"
         )
+    if too_deep(document, MAX_DEPTH):
+        return _deep()
     if mimetype == BATCH:
         if not isinstance(document, list):
             return problem(
@@ -90,7 +96,12 @@ def post_events() -> Response:
                 slug="invalid-event",
             )
         items = [document]
+    if len(items) > 1 and (limited := _charge(key.key_id, len(items) - 1)) is not None:
+        return limited
     foreign = _foreign_sources(items, expected)
+    reserved = _reserved_ids(items)
+    if reserved:
+        return _reserved(reserved)
     if foreign:
         return problem(
             403,
@@ -108,6 +119,44 @@ def post_events() -> Response:
     return _publish(events, rejected=errors)
 
 
+def _charge(key_id: str, events: int) -> Response | None:
+    """One token per event: None when paid, else the 429 (or 413 when a batch is larger than
+    the key's whole burst, so waiting would never help)."""
+    gw = gateway()
+    wait = gw.limiter.take(key_id, events)
+    if not wait:
+        return None
+    rate, burst = gw.settings.gateway_rate, gw.settings.gateway_burst
+    if events > burst:
+        return problem(
+            413,
+            "Content Too Large",
+            f"{events + 1} events in one request is more than this key's burst of {burst}",
+        )
+    return problem(
+        429,
+        "Too Many Requests",
+        f"more than {rate:g} events/s for this key (burst {burst}); retry after Retry-After",
+        headers={"Retry-After": retry_after(wait)},
+    )
+
+
+def _deep() -> Response:
+    return problem(
+        400,
+        "Bad Request",
+        f"the JSON is nested more than {MAX_DEPTH} levels deep",
+        slug="invalid-json",
+    )
+
+
+def _binary_too_deep(body: bytes) -> bool:
+    try:
+        return too_deep(orjson.loads(body), MAX_DEPTH)
+    except orjson.JSONDecodeError:
+        return False  # the validator names what is wrong with it
+
+
 def _binary(body: bytes, expected: str, now: datetime) -> Response:
     headers = [("content-type", request.headers.get("Content-Type", "").encode())]
     for name, value in request.headers.items():
@@ -115,6 +164,10 @@ def _binary(body: bytes, expected: str, now: datetime) -> Response:
         if lower.startswith("ce-"):
             headers.append(("ce_" + lower[3:], value.encode("latin-1")))
     source = request.headers.get("ce-source")
+    if request.headers.get("ce-id", "").startswith(OPEN311_ID_PREFIX):
+        return _reserved([{"path": "id", "pointer": "#/id", "detail": _RESERVED}])
+    if _binary_too_deep(body):
+        return _deep()
     if source is not None and source != expected:
         return problem(
             403,
@@ -147,6 +200,24 @@ def _foreign_sources(items: list[Any], expected: str) -> list[dict]:
                 }
             )
     return foreign
+
+
+_RESERVED = f"ids starting with {OPEN311_ID_PREFIX!r} are the Open311 intake's"
+
+
+def _reserved_ids(items: list[Any]) -> list[dict]:
+    """Ids only the Open311 intake gives (they make an incident public)."""
+    return [
+        {"index": index, "path": "id", "pointer": "#/id", "detail": _RESERVED}
+        for index, item in enumerate(items)
+        if isinstance(item, dict)
+        and isinstance(item.get("id"), str)
+        and item["id"].startswith(OPEN311_ID_PREFIX)
+    ]
+
+
+def _reserved(errors: list[dict]) -> Response:
+    return problem(403, "Forbidden", _RESERVED, slug="reserved-id", errors=errors)
 
 
 def _validate(items: list[Any], raw: bytes | None, now: datetime) -> tuple[list[Event], list]:

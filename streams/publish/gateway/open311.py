@@ -1,42 +1,30 @@
-"""Open311 GeoReport v2 under /open311/v2/ (JSON format): the category taxonomy as services,
-citizen requests in as city.report.v1 events, and their status out of the incident state in
-ClickHouse. Errors in Open311's format: [{"code": …, "description": …}]."""
+"""Open311 GeoReport v2 under /open311/v2/ (JSON format): the category taxonomy as services and
+citizen requests in as city.report.v1 events (the reads are in open311_reads.py). A request's
+event id starts with OPEN311_ID_PREFIX, which marks the incidents it opens as public; no other
+publisher may use that prefix. Errors in Open311's format: [{"code": …, "description": …}]."""
 
 from __future__ import annotations
 
 import hashlib
-import time
-from datetime import UTC, datetime
+import hmac
+import uuid
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 from flask import Blueprint, Response, request
 
 from schemas.binding import format_time
 from schemas.events import InvalidEvent
-from schemas.taxonomy import CATEGORIES, DEPARTMENTS
-from streams.publish.gateway import queries
+from schemas.taxonomy import CATEGORIES
 from streams.publish.gateway.app import authenticated, gateway
 from streams.publish.gateway.ratelimit import retry_after
 from streams.publish.sdk import report
 
 open311_api = Blueprint("open311_api", __name__, url_prefix="/open311/v2")
 
-LOCAL = ZoneInfo("Asia/Shanghai")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-OPEN_STATUSES = ("reported", "dispatched", "accepted", "in_progress", "reopened")
-CLOSED_STATUSES = ("resolved", "closed")
-STATUS_NOTES = {
-    "reported": "Received; being routed to the responsible department.",
-    "dispatched": "Dispatched to {agency}.",
-    "accepted": "Accepted by {agency}.",
-    "in_progress": "{agency} is working on it.",
-    "resolved": "Resolved by {agency}; awaiting the citizen's confirmation.",
-    "closed": "Closed.",
-    "reopened": "Reopened after the citizen's follow-up.",
-}
-MAX_IDS = 200
+OPEN311_ID_PREFIX = "open311-"
+CONTACT_FIELDS = ("email", "phone", "device_id", "account_id")
 
 
 def open311_error(code: int, description: str, headers: dict[str, str] | None = None) -> Response:
@@ -198,7 +186,6 @@ def _report_from_form(form, category) -> dict[str, Any]:
     title = (
         description.splitlines()[0][:80] if description else category.name_zh
     ) or category.name_zh
-    contact = "|".join(form.get(f, "") for f in ("email", "phone", "device_id", "account_id"))
     event = report(
         category=category.code,
         severity=int(severity),
@@ -206,162 +193,22 @@ def _report_from_form(form, category) -> dict[str, Any]:
         location=location,
         channel="app",
         description=description[:4000] or None,
-        reporter_hash=hashlib.sha256(contact.encode()).hexdigest()[:32]
-        if contact.strip("|")
-        else None,
+        reporter_hash=reporter_hash(gateway().reporter_key, form),
+        id=f"{OPEN311_ID_PREFIX}{uuid.uuid4().hex}",
     )
     return event
 
 
-# -- GET requests --------------------------------------------------------------------------------
-@open311_api.get("/requests.<fmt>")
-def get_requests(fmt: str) -> Response:
-    if (bad := _only_json(fmt)) is not None:
-        return bad
-    args = request.args
-    try:
-        ids = _csv(args.get("service_request_id"))
-        codes = _csv(args.get("service_code"))
-        start = _when(args.get("start_date"), "start_date")
-        end = _when(args.get("end_date"), "end_date")
-        statuses = _statuses(_csv(args.get("status")))
-    except _FormError as exc:
-        return open311_error(400, str(exc))
-    if len(ids) > MAX_IDS:
-        return open311_error(400, f"at most {MAX_IDS} service_request_id values")
-    if not ids and start is None and end is None:
-        # The spec's default window: the last 90 days.
-        start = datetime.fromtimestamp(time.time() - 90 * 86400, UTC).replace(tzinfo=None)
-    return _requests_response(ids=ids, categories=codes, start=start, end=end, statuses=statuses)
-
-
-@open311_api.get("/requests/<request_id>.<fmt>")
-def get_request(request_id: str, fmt: str) -> Response:
-    if (bad := _only_json(fmt)) is not None:
-        return bad
-    if len(request_id) > 128:
-        return open311_error(404, "service_request_id not found")
-    response = _requests_response(ids=(request_id,))
-    if response.status_code == 200 and response.get_data() == b"[]":
-        # A token (the event id) works here too once the event is processed.
-        found = _lookup_token(request_id)
-        if isinstance(found, Response):
-            return found
-        if found[1]:
-            return _requests_response(ids=(found[1],))
-        return open311_error(404, "service_request_id not found")
-    return response
-
-
-@open311_api.get("/tokens/<token>.<fmt>")
-def get_token(token: str, fmt: str) -> Response:
-    if (bad := _only_json(fmt)) is not None:
-        return bad
-    if len(token) > 128:
-        return open311_error(404, "token not found")
-    found = _lookup_token(token)
-    if isinstance(found, Response):
-        return found
-    seen, incident_id = found
-    if incident_id:
-        return _json([{"token": token, "service_request_id": incident_id}])
-    if seen:
-        return _json([{"token": token, "service_request_id": None}])
-    # Accepted by the gateway but not stored yet (or never sent): Open311 says "not yet".
-    return _json([{"token": token, "service_request_id": None}])
-
-
-def _lookup_token(token: str):
-    gw = gateway()
-    try:
-        return queries.incident_of_event(gw.clickhouse(), gw.settings.clickhouse.database, token)
-    except Exception:  # noqa: BLE001 - ClickHouse down
-        _drop_client()
-        return open311_error(
-            503, "the request store is temporarily unavailable", headers={"Retry-After": "5"}
-        )
-
-
-def _requests_response(**filters) -> Response:
-    gw = gateway()
-    try:
-        rows = queries.service_requests(gw.clickhouse(), gw.settings.clickhouse.database, **filters)
-    except Exception:  # noqa: BLE001 - ClickHouse down
-        _drop_client()
-        return open311_error(
-            503, "the request store is temporarily unavailable", headers={"Retry-After": "5"}
-        )
-    return _json([_service_request(row) for row in rows])
-
-
-def _drop_client() -> None:
-    local = gateway()._local
-    client = getattr(local, "client", None)
-    if client is not None:
-        client.disconnect()
-        local.client = None
-
-
-def _service_request(row: dict[str, Any]) -> dict[str, Any]:
-    category = CATEGORIES.get(row["category"])
-    lead = DEPARTMENTS.get(row["lead_department"])
-    agency = lead.name_en if lead else row["lead_department"]
-    status = row["status"]
-    return {
-        "service_request_id": row["incident_id"],
-        "status": "closed" if status in CLOSED_STATUSES else "open",
-        "status_notes": STATUS_NOTES.get(status, status).format(agency=agency),
-        "service_name": category.name_en if category else row["category"],
-        "service_code": row["category"],
-        "description": row["title"],
-        "agency_responsible": agency,
-        "service_notice": None,
-        "requested_datetime": _iso(row["reported_at"]),
-        "updated_datetime": _iso(row["updated_at"]),
-        "expected_datetime": _iso(row["resolve_due"]),
-        "address": None,
-        "address_id": row["micro_grid"] or row["unit_code"] or row["street"] or row["district"],
-        "zipcode": None,
-        "lat": row["lat"] or None,
-        "long": row["lon"] or None,
-        "media_url": None,
-    }
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None or value.year < 1971:
+def reporter_hash(secret: bytes, form) -> str | None:
+    """A pseudonym of the reporter's contact (e-mail, phone, device, account): an HMAC-SHA256
+    with the server's secret, so a list of phone numbers cannot be hashed to find who reported.
+    The same contact gives the same pseudonym while the secret stays; None without contact."""
+    parts = [(form.get(name) or "").strip() for name in CONTACT_FIELDS]
+    if not any(parts):
         return None
-    return value.replace(tzinfo=UTC).astimezone(LOCAL).isoformat()
+    parts[0] = parts[0].lower()  # e-mail addresses are compared case-blind
+    contact = "|".join(parts).encode("utf-8", "surrogatepass")
+    return hmac.new(secret, contact, hashlib.sha256).hexdigest()[:32]
 
 
-def _csv(value: str | None) -> tuple[str, ...]:
-    if not value:
-        return ()
-    return tuple(dict.fromkeys(v.strip()[:128] for v in value.split(",") if v.strip()))
-
-
-def _when(value: str | None, name: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise _FormError(f"{name} must be an ISO 8601 date-time with a time zone") from None
-    if parsed.tzinfo is None:
-        raise _FormError(f"{name} must include a time zone (Z or ±HH:MM)")
-    return parsed.astimezone(UTC).replace(tzinfo=None)
-
-
-def _statuses(values: tuple[str, ...]) -> tuple[str, ...]:
-    out: list[str] = []
-    for value in values:
-        if value == "open":
-            out.extend(OPEN_STATUSES)
-        elif value == "closed":
-            out.extend(CLOSED_STATUSES)
-        else:
-            raise _FormError("status must be open or closed")
-    return tuple(out)
-
-
-__all__ = ["open311_api", "open311_error", "format_time"]
+__all__ = ["OPEN311_ID_PREFIX", "open311_api", "open311_error", "format_time"]

@@ -40,6 +40,24 @@ def problem(
     return response
 
 
+def too_deep(document: Any, limit: int) -> bool:
+    """Whether arrays/objects nest more than `limit` levels (the top level is 1). Iterative, so
+    no recursion limit; stops at the first branch that is too deep."""
+    stack = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
 def error_entry(exc: InvalidEvent, index: int | None = None, event_id: Any = None) -> dict:
     entry: dict[str, Any] = {}
     if index is not None:

@@ -1,13 +1,24 @@
 """`cityops gateway`: the gateway under gunicorn (threads in one worker by default, so the per-key
 rate limit is exact), bound to 127.0.0.1:gateway_port. The access log leaves out query strings
-and headers: Open311 carries api_key in the query or form, so keys never reach a log line."""
+and headers: Open311 carries api_key in the query or form, so keys never reach a log line. The
+path is the client's text, decoded (`%0A` is a newline): CleanLogger escapes control characters
+in every access-log field, so one request stays one line."""
 
 from __future__ import annotations
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 # Method, path without the query string, status, size, duration: never %(q)s, %(r)s or headers.
 ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+
+class CleanLogger(Logger):
+    def atoms(self, resp, req, environ, request_time):
+        from streams.publish.gateway.app import clean
+
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {k: clean(v, 500) if isinstance(v, str) else v for k, v in atoms.items()}
 
 
 class GatewayServer(BaseApplication):
@@ -36,6 +47,7 @@ def options(settings) -> dict:
         "graceful_timeout": 10,
         "accesslog": "-",
         "access_log_format": ACCESS_LOG_FORMAT,
+        "logger_class": CleanLogger,
         "errorlog": "-",
         "loglevel": "info",
         "limit_request_line": 8190,
@@ -45,5 +57,13 @@ def options(settings) -> dict:
 
 
 def serve(settings) -> int:
+    if settings.reporter_secret is None:
+        # Read (or made) once here, before gunicorn forks: every worker hashes with the same key.
+        from pydantic import SecretStr
+
+        from deploy.stack import stack_secrets
+
+        secret = SecretStr(stack_secrets(settings.home)["reporter_secret"])
+        settings = settings.model_copy(update={"reporter_secret": secret})
     GatewayServer(settings, options(settings)).run()
     return 0

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import stat
 
-from streams.publish.keys import KeyStore, create_key, create_key_cli, keys_file
+import pytest
+
+from streams.publish.keys import (
+    KeyStore,
+    create_key,
+    create_key_cli,
+    keys_file,
+    list_keys,
+    revoke_key,
+)
 
 
 class FakeSettings:
@@ -37,3 +46,27 @@ def test_the_cli_prints_the_key_once_and_refuses_unknown_departments(tmp_path, c
     assert create_key_cli(FakeSettings(tmp_path), "atlantis") == 2
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1
+
+
+def test_a_key_has_a_scope_and_events_is_the_default(tmp_path):
+    events_key, _ = create_key(tmp_path, "water")
+    app_key, _ = create_key(tmp_path, "hotline12345", scope="open311")
+    store = KeyStore(tmp_path)
+    assert store.lookup(events_key).scope == "events"
+    assert store.lookup(app_key).scope == "open311"
+    with pytest.raises(ValueError):
+        create_key(tmp_path, "water", scope="admin")
+
+
+def test_a_revoked_key_stops_working_at_once_and_stays_listed(tmp_path):
+    store = KeyStore(tmp_path)
+    key, record = create_key(tmp_path, "water")
+    other, _ = create_key(tmp_path, "water")
+    assert store.lookup(key) is not None
+    assert revoke_key(tmp_path, record.key_id)
+    assert store.lookup(key) is None and store.lookup(other) is not None
+    assert not revoke_key(tmp_path, record.key_id) and not revoke_key(tmp_path, "nope")
+    listed = {k["key_id"]: k for k in list_keys(tmp_path)}
+    assert listed[record.key_id]["revoked_at"] and len(listed) == 2
+    assert "sha256" not in str(listed) and key not in str(listed)
+    assert stat.S_IMODE(keys_file(tmp_path).stat().st_mode) == 0o600

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
+import pytest
 
 from schemas.registry import load_registry
 from storage.client import ClickHouseTarget
@@ -206,3 +207,17 @@ def test_clickhouse_driver_writes_utf8_bytes_as_the_str_they_decode_to():
     assert written([value.encode() for value in text]) == written(text)
     encoded = text[0].encode()
     assert written(text[:1]) == bytes([len(encoded)]) + encoded  # length, then the UTF-8 bytes
+
+
+@pytest.mark.parametrize("depth", [1000, 5000])
+def test_deeply_nested_json_becomes_a_reject_not_a_crash(depth):
+    # Up to a few hundred levels the decoder skips an unknown field; deeper ones used to raise
+    # RecursionError out of the validator, which stopped the intake bridge.
+    nested = b"[" * depth + b"]" * depth
+    for value in (
+        event().replace(b'"channel"', b'"x":' + nested + b',"channel"', 1),
+        b'{"a":' + nested + b"}",
+    ):
+        _, item = convert(value)
+        assert isinstance(item, RejectIn) and item.raw == value
+        assert item.reason == "JSON nested too deeply"

@@ -1,9 +1,16 @@
 """The gateway's ClickHouse reads (Open311 status of service requests). Every value is a bound
 parameter; only the database name, whitelisted by check_database_name, is formatted in.
-Portable to ClickHouse 18.16: argMax by version, tuples after IN (not lists)."""
+Portable to ClickHouse 18.16: argMax by version, tuples after IN (not lists).
+
+Public reads (`opened_by_prefix`) keep only incidents opened by a report whose id starts with the
+prefix: the Open311 intake gives its reports such ids, and the engine keeps the opening report's
+id as `opened_by` in every row's `state` (streams/incidents/model.py; encode_state in
+streams/incidents/rows.py). Every read is bounded: a LIMIT, and at most MAX_SECONDS of server
+time (a slower read fails instead of running on)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -71,6 +78,9 @@ LIMIT 1
 
 _EVENT_SEEN = "SELECT count() FROM {db}.events WHERE id = %(event_id)s"
 
+MAX_SECONDS = 5
+_BOUNDED = {"max_execution_time": MAX_SECONDS}
+
 
 def service_requests(
     client: Any,
@@ -82,12 +92,20 @@ def service_requests(
     end: datetime | None = None,
     statuses: tuple[str, ...] = (),
     limit: int = 1000,
+    opened_by_prefix: str | None = None,
 ) -> list[dict[str, Any]]:
     """Latest state of incidents matching the Open311 filters, newest first. Datetimes are naive
-    UTC (the server's time zone), as ClickHouse stores them."""
+    UTC (the server's time zone), as ClickHouse stores them. With `opened_by_prefix`, only
+    incidents whose opening report's id starts with it."""
     db = check_database_name(database)
     where = ["1 = 1"]
-    params: dict[str, Any] = {"limit": limit}
+    params: dict[str, Any] = {"limit": int(limit)}
+    if opened_by_prefix is not None:
+        # The state is msgspec's compact JSON: `"opened_by":"<id>"` appears verbatim, and a quote
+        # inside any string value is escaped, so no title can fake it. position() reads the
+        # column about twice as fast as visitParamExtractString.
+        where.append("position(state, %(opened_by)s) > 0")
+        params["opened_by"] = '"opened_by":' + json.dumps(opened_by_prefix)[:-1]
     if ids:
         where.append("incident_id IN %(ids)s")
         params["ids"] = tuple(ids)
@@ -105,15 +123,17 @@ def service_requests(
         having = "HAVING last_status IN %(statuses)s"
         params["statuses"] = tuple(statuses)
     sql = _REQUESTS.format(db=db, where=" AND ".join(where), having=having)
-    rows = client.execute(sql, params)
+    rows = client.execute(sql, params, settings=_BOUNDED)
     return [dict(zip(REQUEST_COLUMNS, row, strict=True)) for row in rows]
 
 
 def incident_of_event(client: Any, database: str, event_id: str) -> tuple[bool, str | None]:
     """(whether the platform has stored the event, the incident it opened or joined)."""
     db = check_database_name(database)
-    rows = client.execute(_INCIDENT_OF_EVENT.format(db=db), {"event_id": event_id})
+    rows = client.execute(
+        _INCIDENT_OF_EVENT.format(db=db), {"event_id": event_id}, settings=_BOUNDED
+    )
     if rows:
         return True, rows[0][0]
-    seen = client.execute(_EVENT_SEEN.format(db=db), {"event_id": event_id})
+    seen = client.execute(_EVENT_SEEN.format(db=db), {"event_id": event_id}, settings=_BOUNDED)
     return bool(seen and seen[0][0]), None
