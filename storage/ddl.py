@@ -5,6 +5,12 @@ Every statement runs on ClickHouse 18.16 and on current ClickHouse: no LowCardin
 DateTime64, JSONExtract, window functions or TTL. Tables are ReplacingMergeTree keyed by the
 natural identity of a row, so a redelivered batch leaves duplicates that merges remove and
 that every documented query removes at read time (argMax by version, uniqExact by id).
+
+A shipped migration is frozen: a database that applied it never runs it again, so its text is
+written out literally (no statement built from another's text or from shared constants) and
+pinned by a hash (tests/unit/storage/test_migrations_frozen.py). A schema change is a new
+migration appended to MIGRATIONS; for a change to a table the writer fills, update its declared
+columns in storage/tables.py too (a unit test compares them with the migrations).
 """
 
 from __future__ import annotations
@@ -239,16 +245,25 @@ CREATE TABLE IF NOT EXISTS {db}.incident_changes (
 PARTITION BY toYYYYMMDD(updated_at)
 ORDER BY (updated_at, incident_id)
 """
-_CHANGES_COLUMNS = """incident_id, status, level, unit_code, district, street, category, severity,
-    title, lead_department, departments, joint, reported_at, accept_due, resolve_due, escalations,
-    breaches, repeat_count, reopened, satisfied, lat, lon, version, updated_at"""
 _MV_INCIDENT_CHANGES = (
     "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.incident_changes_mv TO {db}.incident_changes AS "
-    "SELECT " + _CHANGES_COLUMNS + " FROM {db}.incidents"
+    "SELECT incident_id, status, level, unit_code, district, street, category, severity,\n"
+    "    title, lead_department, departments, joint, reported_at, accept_due, resolve_due, "
+    "escalations,\n"
+    "    breaches, repeat_count, reopened, satisfied, lat, lon, version, updated_at "
+    "FROM {db}.incidents"
 )
 _BACKFILL_INCIDENT_CHANGES = (
-    "INSERT INTO {db}.incident_changes (" + _CHANGES_COLUMNS + ") SELECT " + _CHANGES_COLUMNS
-    + " FROM {db}.incidents WHERE updated_at >= now() - INTERVAL 2 DAY"
+    "INSERT INTO {db}.incident_changes (incident_id, status, level, unit_code, district, street, "
+    "category, severity,\n"
+    "    title, lead_department, departments, joint, reported_at, accept_due, resolve_due, "
+    "escalations,\n"
+    "    breaches, repeat_count, reopened, satisfied, lat, lon, version, updated_at) "
+    "SELECT incident_id, status, level, unit_code, district, street, category, severity,\n"
+    "    title, lead_department, departments, joint, reported_at, accept_due, resolve_due, "
+    "escalations,\n"
+    "    breaches, repeat_count, reopened, satisfied, lat, lon, version, updated_at "
+    "FROM {db}.incidents WHERE updated_at >= now() - INTERVAL 2 DAY"
 )
 
 # Rows inserted into `events` per hour of event time (migration 4). The dashboard caches
@@ -289,14 +304,15 @@ CREATE TABLE IF NOT EXISTS {db}.transitions_by_time (
 PARTITION BY toYYYYMMDD(at)
 ORDER BY (at, incident_id, seq)
 """
-_TBT_COLUMNS = "incident_id, seq, at, kind, from_status, to_status, level, department, reason"
 _MV_TRANSITIONS_BY_TIME = (
     "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.transitions_by_time_mv "
-    "TO {db}.transitions_by_time AS SELECT " + _TBT_COLUMNS + " FROM {db}.incident_transitions"
+    "TO {db}.transitions_by_time AS SELECT incident_id, seq, at, kind, from_status, to_status, "
+    "level, department, reason FROM {db}.incident_transitions"
 )
 _BACKFILL_TRANSITIONS_BY_TIME = (
-    "INSERT INTO {db}.transitions_by_time (" + _TBT_COLUMNS + ") SELECT " + _TBT_COLUMNS
-    + " FROM {db}.incident_transitions WHERE at >= now() - INTERVAL 2 DAY"
+    "INSERT INTO {db}.transitions_by_time (incident_id, seq, at, kind, from_status, to_status, "
+    "level, department, reason) SELECT incident_id, seq, at, kind, from_status, to_status, level, "
+    "department, reason FROM {db}.incident_transitions WHERE at >= now() - INTERVAL 2 DAY"
 )
 
 # The incident rows again, ordered by report time (migration 5), for the drill-down search:
@@ -306,18 +322,56 @@ _BACKFILL_TRANSITIONS_BY_TIME = (
 # title, street or category filter scans only its range's few columns here as well. Report
 # time is fixed at opening, so ReplacingMergeTree(version) keeps one row per incident.
 # The same columns as incident_changes, keyed by report time.
-_INCIDENTS_BY_REPORT = (
-    _INCIDENT_CHANGES.replace("{db}.incident_changes", "{db}.incidents_by_report")
-    .replace("toYYYYMMDD(updated_at)", "toYYYYMM(reported_at)")
-    .replace("ORDER BY (updated_at, incident_id)", "ORDER BY (reported_at, incident_id)")
-)
+_INCIDENTS_BY_REPORT = """
+CREATE TABLE IF NOT EXISTS {db}.incidents_by_report (
+    incident_id String,
+    status String,
+    level String,
+    unit_code String,
+    district String,
+    street String,
+    category String,
+    severity UInt8,
+    title String,
+    lead_department String,
+    departments Array(String),
+    joint UInt8,
+    reported_at DateTime,
+    accept_due DateTime,
+    resolve_due DateTime,
+    escalations UInt16,
+    breaches UInt16,
+    repeat_count UInt32,
+    reopened UInt16,
+    satisfied Nullable(UInt8),
+    lat Float64,
+    lon Float64,
+    version UInt32,
+    updated_at DateTime
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(reported_at)
+ORDER BY (reported_at, incident_id)
+"""
 _MV_INCIDENTS_BY_REPORT = (
     "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.incidents_by_report_mv "
-    "TO {db}.incidents_by_report AS SELECT " + _CHANGES_COLUMNS + " FROM {db}.incidents"
+    "TO {db}.incidents_by_report AS "
+    "SELECT incident_id, status, level, unit_code, district, street, category, severity,\n"
+    "    title, lead_department, departments, joint, reported_at, accept_due, resolve_due, "
+    "escalations,\n"
+    "    breaches, repeat_count, reopened, satisfied, lat, lon, version, updated_at "
+    "FROM {db}.incidents"
 )
 _BACKFILL_INCIDENTS_BY_REPORT = (
-    "INSERT INTO {db}.incidents_by_report (" + _CHANGES_COLUMNS + ") SELECT "
-    + _CHANGES_COLUMNS + " FROM {db}.incidents"
+    "INSERT INTO {db}.incidents_by_report (incident_id, status, level, unit_code, district, "
+    "street, category, severity,\n"
+    "    title, lead_department, departments, joint, reported_at, accept_due, resolve_due, "
+    "escalations,\n"
+    "    breaches, repeat_count, reopened, satisfied, lat, lon, version, updated_at) "
+    "SELECT incident_id, status, level, unit_code, district, street, category, severity,\n"
+    "    title, lead_department, departments, joint, reported_at, accept_due, resolve_due, "
+    "escalations,\n"
+    "    breaches, repeat_count, reopened, satisfied, lat, lon, version, updated_at "
+    "FROM {db}.incidents"
 )
 # The events of each incident by incident id (migration 5): the incident page reads the ids and
 # times of its raw events by primary key here, then the events themselves by theirs (hour, id),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import threading
+import weakref
 from array import array
 
 from storage.queries import IncidentFilter
@@ -54,7 +55,10 @@ class ReportedIndex:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._state_id: int | None = None
+        # The state the index was built from. A weak reference, compared by identity: an id()
+        # could be reused by a state loaded after this one is freed (the index would then skip
+        # the rebuild), and a strong one would keep a replaced state's arrays alive.
+        self._built_from: weakref.ref | None = None
         self.order: list[int] = []
         self.groups: dict[int, array] = {}  # GROUP_MASK part of a key -> slots
         self.by_category: dict[int, array] = {}  # key (_keyed) -> slots
@@ -68,7 +72,7 @@ class ReportedIndex:
         with self._lock:
             reported = state.reported
             n = len(reported)
-            if self._state_id != id(state):
+            if self._built_from is None or self._built_from() is not state:
                 # changes logged from here on are filed below, whatever this pass read
                 self._changes = len(state.changed)
                 self._build(state, n)
@@ -122,7 +126,7 @@ class ReportedIndex:
             i = j
         self.order, self.groups, self.by_category, self.deadlines = order, groups, by_category, days
         self.key_of, self.due_of = key_of, due_of
-        self._state_id, self.indexed = id(state), n
+        self._built_from, self.indexed = weakref.ref(state), n
 
     def _refile(self, state, slot: int, by_time, by_due) -> None:
         """Move a slot whose key or resolve_due changed to where it now belongs."""

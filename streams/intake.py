@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import msgspec
 from aiokafka import AIOKafkaConsumer
 
-from schemas.event_types import REPORT_TYPE, Action, InvalidEvent, Report
+from schemas.event_types import Action, InvalidEvent, Report
 from schemas.events import parse_event
 from schemas.registry import Registry
 from streams.clock import Clock
@@ -275,4 +275,4 @@ def _chunks(items: list[Item]):
         yield chunk
 
 
-__all__ = ["Bridge", "encode_bundle", "to_item", "REPORT_TYPE"]
+__all__ = ["Bridge", "encode_bundle", "to_item"]

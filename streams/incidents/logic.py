@@ -32,8 +32,6 @@ from streams.incidents.policy import Policy
 from streams.incidents.routing import level_above, route
 from streams.incidents.sla import deadlines, due_after, due_escalations, fired_key
 
-_UNCHANGED: list = []
-
 
 @lru_cache(maxsize=64)  # asked twice per report: the engine's redelivery check, then `_open`
 def incident_id_for(report_id: str, chain: Chain) -> str:

@@ -1,5 +1,6 @@
-"""ClickHouse rows of the engine's facts (CONTRACT §5), one builder per table; the writer inserts
-them by column name (storage/writer.py). Kafka messages of the same facts: streams/incidents/out.py.
+"""ClickHouse rows of the engine's facts (CONTRACT §5), one builder per table. Each row is a tuple
+in its table's declared column order (storage/tables.py); the writer inserts the tuples column-wise
+(storage/writer.py). Kafka messages of the same facts: streams/incidents/out.py.
 
 The long String columns `events.payload` and `incidents.state` carry UTF-8 bytes: clickhouse-driver
 writes bytes to a String column as they are and encodes only str, so nothing is decoded here to
@@ -15,6 +16,7 @@ from datetime import datetime
 
 import msgspec
 
+from storage.tables import column_names
 from streams.incidents.model import ActionIn, Incident, RejectIn, ReportIn, Transition
 
 _state = msgspec.json.Encoder()
@@ -30,8 +32,11 @@ def decode_state(state: bytes | str) -> Incident:
 
 
 # The last moment converted, with its Unix seconds: the rows of one change carry the step's `now`
-# several times over (updated_at, each transition, each task), the same object each time. Kept
-# as one tuple, so a reader never pairs one moment with another moment's seconds.
+# several times over (updated_at, each transition, each task), the same object each time.
+# A module-level memo on purpose (measured: ~75 ns per hit against ~245 ns to convert): it holds
+# the moment itself and compares by identity, never by id(), so it cannot mistake another object
+# for it; it is one tuple replaced in one assignment, so a reader never pairs one moment with
+# another's seconds, even across threads; a miss only converts again.
 _last_ts: tuple[datetime | None, int] = (None, 0)
 
 
@@ -52,12 +57,10 @@ def _ts_or_none(moment: datetime | None) -> int | None:
 
 def as_dict(table: str, row: tuple) -> dict:
     """A row by column name (for tests and debugging)."""
-    from storage.writer import COLUMNS
-
-    return dict(zip(COLUMNS[table], row, strict=True))
+    return dict(zip(column_names(table), row, strict=True))
 
 
-# Every builder returns a tuple in its table's column order (storage/ddl.py, checked by a unit
+# Every builder returns a tuple in its table's column order (storage/tables.py, checked by a unit
 # test): the writer inserts column-wise without per-row dict lookups.
 def event_row(item: ReportIn | ActionIn, incident_id: str) -> tuple:
     if isinstance(item, ReportIn):

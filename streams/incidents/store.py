@@ -107,7 +107,10 @@ class FaustStore:
     ) -> None:
         self.table, self.codec, self.partition_of = table, codec, partition_of
         self._decode = codec.decoder.decode
-        # Values encoded for the changelog, kept until `install` writes the same items.
+        # Values encoded for the changelog, kept until `install` writes the same items. Keyed by
+        # id(items), but each entry holds the list itself and `install` checks it by identity:
+        # while the entry exists the list is alive, so no other list can have its id (a miss
+        # only encodes again).
         self._encoded: dict[int, tuple[list, list[bytes]]] = {}
         # Recently used list values (repeat buckets are read on every report and decode in
         # time proportional to their length): at most `cache_items` list items in all.

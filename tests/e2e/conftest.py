@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from dashboard.auth import save_user
 from deploy import services as svc
+from tests.waiting import wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -44,20 +44,20 @@ class Dashboard:
 
 
 def wait_http(url: str, timeout: float, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def answers() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(
                 f"dashboard exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
             )
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)  # polling a port, not waiting for a pipeline
-    raise TimeoutError(
-        f"dashboard did not answer {url} within {timeout} s:\n{log.read_text()[-3000:]}"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+
+    wait_until(
+        answers,
+        timeout,
+        f"the dashboard to answer {url}",
+        ignoring=(OSError,),  # not listening yet
+        details=lambda: log.read_text()[-3000:],
     )
 
 

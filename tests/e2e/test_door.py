@@ -16,6 +16,7 @@ import requests
 from dashboard import ids
 from tests.e2e.builders import an_incident, insert
 from tests.e2e.conftest import PASSWORD, ROOT
+from tests.waiting import wait_until
 
 HOSTILE = '<b>x</b><a href="https://evil.example/">y</a>'
 
@@ -105,9 +106,9 @@ def test_guessing_passwords_is_throttled_with_growing_waits(dashboard):
         timeout=10,
     )
     assert spoofed.status_code == 429
-    deadline = time.monotonic() + 20
-    while "login lockout" not in dashboard.log.read_text() and time.monotonic() < deadline:
-        time.sleep(0.2)  # polling the log file that gunicorn writes
+    wait_until(
+        lambda: "login lockout" in dashboard.log.read_text(), 20, "the lockout line in the log"
+    )
     lines = [line for line in dashboard.log.read_text().splitlines() if "login lockout" in line]
     assert len(lines) == 1 and "'jianye'" in lines[0], lines
 

@@ -114,7 +114,12 @@ def test_wall_shows_the_numbers_clickhouse_holds(isolated, dashboard, page, arti
           return fills.length
               ? fills[0].data.features.map(f => f.properties.fc).join(';') : null; }"""
     page.wait_for_function(f"() => ({painted})('{ids.MAP}') !== null", timeout=20_000)
-    page.wait_for_timeout(6_000)  # at least one refresh after the first paint
+    # at least one refresh after the first paint: the wall's clock script notes when each
+    # refresh's answer arrives (window._cityopsOkAt, browser seconds)
+    first_paint = page.evaluate("window._cityopsOkAt || 0")
+    page.wait_for_function(
+        "(seen) => (window._cityopsOkAt || 0) > seen", arg=first_paint, timeout=20_000
+    )
     before = page.evaluate(painted, ids.MAP)
     insert(
         isolated.ch,

@@ -13,6 +13,7 @@ from storage.event_hours import EventHours
 from storage.incident_search import search_cached
 from storage.snapshot import IncidentSnapshot
 from tests.e2e.builders import an_event, an_incident, insert
+from tests.waiting import wait_until
 
 
 def a_runner(isolated):
@@ -259,10 +260,7 @@ def test_a_search_without_a_wall_answers_from_sql_and_loads_the_cache(isolated):
     )
     days = q.IncidentFilter(since=now - 12 * 86400, until=now + 60, min_severity=2)
     assert search_cached(cache, a_runner(isolated), days, now=now) is None  # SQL's turn
-    deadline = time.monotonic() + 20
-    while cache.view() is None:
-        assert time.monotonic() < deadline, "the cache was not loaded in the background"
-        time.sleep(0.05)
+    wait_until(lambda: cache.view() is not None, 20, "the cache loaded in the background")
     expected = q.search_incidents(isolated.ch, isolated.database, days)
     assert search_cached(cache, a_runner(isolated), days, now=now) == expected
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from schemas.events import parse_event
 from streams.publish.keys import create_key
 from streams.publish.sdk import complete, report
 from tests.integration.test_sdk import read_topic
+from tests.waiting import wait_until
 
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
@@ -63,16 +63,19 @@ def start_gateway(env: dict, home: Path, log: Path, **settings) -> Gateway:
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         assert proc.poll() is None, log.read_text()
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).ok:
-                return Gateway(url, log, proc, home)
-        except requests.RequestException:  # not listening yet, or the worker still booting
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"the gateway did not answer on {url} within 30 s:\n{log.read_text()}")
+        return requests.get(f"{url}/healthz", timeout=2).ok
+
+    wait_until(
+        healthy,
+        30,
+        f"the gateway to answer on {url}",
+        ignoring=(requests.RequestException,),  # not listening yet, or the worker still booting
+        details=log.read_text,
+    )
+    return Gateway(url, log, proc, home)
 
 
 def stop_gateway(gateway: Gateway) -> None:

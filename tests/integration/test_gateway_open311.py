@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -14,6 +13,7 @@ import requests
 from deploy import services as svc
 from schemas.taxonomy import CATEGORIES
 from tests.integration.test_gateway import start_gateway, stop_gateway
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -40,15 +40,6 @@ def worker(isolated, tmp_path):
     svc.stop(svc.Process("worker", proc, proc.pid, log))
 
 
-def wait_for(what: str, check, timeout: float, log=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    tail = svc.log_tail(log, 30) if log else ""
-    raise AssertionError(f"waited {timeout:.0f} s for {what}\n{tail}")
 
 
 def test_services_come_from_the_taxonomy(gateway):
@@ -115,7 +106,13 @@ def test_a_request_round_trips_through_the_engine(gateway, worker, isolated):
         assert answer.status_code == 200, answer.text
         return answer.json()[0].get("service_request_id")
 
-    incident_id = wait_for("the token to become a service_request_id", request_id, 60, worker)
+    incident_id = wait_until(
+        request_id,
+        60,
+        "the token to become a service_request_id",
+        interval=0.25,
+        details=lambda: svc.log_tail(worker, 30),
+    )
     one = requests.get(f"{gateway.url}/open311/v2/requests/{incident_id}.json", timeout=10)
     assert one.status_code == 200
     (found,) = one.json()

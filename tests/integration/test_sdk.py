@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from deploy import services as svc
 from schemas.events import InvalidEvent, parse_event, to_structured
 from streams.publish.sdk import Publisher, PublishError, action, report
+from tests.waiting import wait_until
 
 
 def read_topic(bootstrap: str, topic: str, *, until, timeout: float = 20.0) -> list:
@@ -24,13 +24,15 @@ def read_topic(bootstrap: str, topic: str, *, until, timeout: float = 20.0) -> l
         consumer.assign(partitions)
         consumer.seek_to_beginning()
         records: list = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def polled() -> bool:  # the poll's own 300 ms wait is the interval
             for batch in consumer.poll(timeout_ms=300).values():
                 records.extend(batch)
-            if until(records):
-                return records
-        raise AssertionError(f"waited {timeout:.0f} s on {topic}; have {len(records)} records")
+            return until(records)
+
+        wait_until(polled, timeout, f"the records awaited on {topic}", interval=0,
+                   details=lambda: f"have {len(records)} records")  # fmt: skip
+        return records
     finally:
         consumer.close()
 

@@ -7,6 +7,7 @@ import uuid
 
 from storage.client import connect, migrate, schema_version
 from storage.ddl import MIGRATIONS, TABLES
+from storage.tables import WRITTEN
 
 
 def a_database(services):
@@ -34,6 +35,17 @@ def test_migrations_apply_all_versions_once(services):
         )
     }
     assert set(TABLES) | {"schema_version", "incidents_current", "measures"} <= tables
+
+
+def test_the_written_tables_have_the_declared_columns(services):
+    """The writer inserts in the order of storage/tables.py: a migrated server has exactly those
+    columns, names, types and order."""
+    target = a_database(services)
+    client = connect(target, database=False)
+    migrate(client, target.database)
+    for table, columns in WRITTEN.items():
+        described = client.execute(f"DESCRIBE TABLE {target.database}.{table}")
+        assert [(row[0], row[1]) for row in described] == list(columns), table
 
 
 def test_migrating_twice_changes_nothing(services):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from storage.ddl import MIGRATIONS
+from storage.tables import WRITTEN
 
 JSON_DIR = Path(__file__).resolve().parents[3] / "schemas" / "json"
 
@@ -74,3 +75,10 @@ def test_incident_columns_cover_the_contract():
     ).split()
     columns = table_columns("incidents")
     assert [c for c in contract if c not in columns] == []
+
+
+@pytest.mark.parametrize("table", sorted(WRITTEN))
+def test_declared_columns_are_what_the_migrations_create(table):
+    """storage/tables.py (the writer's column order) and the migrations agree, names, types and
+    order: a migration that changes a written table comes with an edit there."""
+    assert list(table_columns(table).items()) == list(WRITTEN[table])

@@ -12,8 +12,10 @@ from tests.unit.storage.test_incident_search import (
     DEADLINE_FILTERS,
     a_city_of_deadlines,
     a_city_of_ties,
+    a_state,
     brute_force,
 )
+from tests.unit.storage.test_snapshot import NOW, a_row
 
 
 def filed(index: ReportedIndex) -> dict:
@@ -50,3 +52,13 @@ def test_the_deadline_index_lists_matches_in_the_sql_order_up_to_the_incident_id
                 order = [(sign * state.resolve_due[s], -state.reported[s]) for s in merged]
                 assert sorted(merged) == sorted(matching)
                 assert order == sorted(order)
+
+
+def test_a_state_loaded_after_the_indexed_one_is_freed_is_indexed_afresh():
+    """A reload frees the old state; the new one may sit at the same address (the same id()),
+    and the index must still rebuild for it rather than file it as the old one's changes."""
+    index = ReportedIndex()
+    index.update(a_state(*(a_row(h, reported_at=NOW - h * 60) for h in range(1, 40))))
+    # freed here: a new state of the same size class is likely to reuse its memory
+    fresh = a_state(*(a_row(h, status="closed", reported_at=NOW - h * 7) for h in range(1, 30)))
+    assert filed(index.update(fresh)) == filed(ReportedIndex().update(fresh))

@@ -1,4 +1,4 @@
-"""Rows match the DDL's columns (one definition); codecs in use are ours; intake conversion."""
+"""Rows match the declared columns (storage/tables.py); our codecs in use; intake conversion."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from schemas.registry import load_registry
 from storage.client import ClickHouseTarget
-from storage.writer import COLUMNS, ClickHouseWriter
+from storage.writer import COLUMNS, FLUSH_ORDER, ClickHouseWriter
 from streams.clock import Clock
 from streams.incidents import rows
 from streams.incidents.logic import step
@@ -65,9 +65,9 @@ def test_writer_batches_until_due_and_retries_until_stored():
         calls.append((table, len(rows)))
 
     writer._insert = insert
-    writer.add("events", {"id": "1"})
+    writer.add("events", ("1",))
     assert not writer.due()
-    writer.add("events", {"id": "2"})
+    writer.add("events", ("2",))
     assert writer.due()
     assert writer.flush() == 2
     assert calls == [("events", 2)] and sleeps == [0.2, 0.4] and writer.pending == 0
@@ -78,9 +78,16 @@ def test_writer_stores_incident_snapshots_after_everything_else():
     order = []
     writer._insert = lambda table, rows: order.append(table)
     for table in ("incidents", "dept_tasks", "events", "incident_transitions", "rejected_events"):
-        writer.add(table, {})
+        writer.add(table, ())
     writer.flush()
     assert order[-1] == "incidents" and order[0] == "events"
+
+
+def test_writer_fills_exactly_the_declared_tables_in_a_fixed_order():
+    assert sorted(FLUSH_ORDER) == sorted(COLUMNS)
+    writer = ClickHouseWriter(ClickHouseTarget())
+    with pytest.raises(KeyError, match="incident_changes"):
+        writer.add("incident_changes", ())  # filled by a materialized view, never by the writer
 
 
 def test_faust_tables_use_the_msgpack_codecs():
