@@ -26,7 +26,7 @@ from streams.incidents.logic import partition_key_of
 from streams.incidents.model import ActionIn, Bundle, Item, RejectIn, ReportIn, Tick
 from streams.incidents.routing import chain_of
 from streams.incidents.rows import reject_id_for
-from streams.kafka import Outbox, partition_for, producer
+from streams.kafka import MAX_RECORD_BYTES, Outbox, partition_for, producer
 
 log = logging.getLogger(__name__)
 BUNDLE_MAX_ITEMS = 2_000
@@ -256,8 +256,20 @@ class Bridge:
         for partition, items in per_partition.items():
             self.forwarded += sum(1 for i in items if not isinstance(i, Tick))
             for chunk in _chunks(items):
-                outbox.add(self.bundles, partition, str(partition).encode(), encode_bundle(chunk))
+                for bundle in encoded_bundles(chunk):
+                    outbox.add(self.bundles, partition, str(partition).encode(), bundle)
         return outbox, offsets
+
+
+def encoded_bundles(chunk: list[Item], limit: int = MAX_RECORD_BYTES) -> list[bytes]:
+    """The chunk's bundle, split in halves while one is over `limit` bytes (`_chunks` weighs
+    items by their raw bytes; long texts count about twice once decoded). Order kept; a single
+    item is never split."""
+    bundle = encode_bundle(chunk)
+    if len(bundle) <= limit or len(chunk) == 1:
+        return [bundle]
+    half = len(chunk) // 2
+    return encoded_bundles(chunk[:half], limit) + encoded_bundles(chunk[half:], limit)
 
 
 def _chunks(items: list[Item]):
@@ -275,4 +287,4 @@ def _chunks(items: list[Item]):
         yield chunk
 
 
-__all__ = ["Bridge", "encode_bundle", "to_item", "REPORT_TYPE"]
+__all__ = ["Bridge", "encode_bundle", "encoded_bundles", "to_item", "REPORT_TYPE"]
