@@ -266,10 +266,23 @@ def encoded_bundles(chunk: list[Item], limit: int = MAX_RECORD_BYTES) -> list[by
     items by their raw bytes; long texts count about twice once decoded). Order kept; a single
     item is never split."""
     bundle = encode_bundle(chunk)
-    if len(bundle) <= limit or len(chunk) == 1:
+    if len(bundle) <= limit:
         return [bundle]
+    if len(chunk) == 1:
+        return [encode_bundle([_trimmed(chunk[0], len(bundle) - limit)])]
     half = len(chunk) // 2
     return encoded_bundles(chunk[:half], limit) + encoded_bundles(chunk[half:], limit)
+
+
+def _trimmed(item: Item, excess: int) -> Item:
+    """A single item over the record limit: only a refused event can be (a valid one is at most
+    MAX_PAYLOAD_BYTES); its raw bytes are cut so it fits, and its reason says so."""
+    if not isinstance(item, RejectIn):
+        return item
+    size = len(item.raw)
+    keep = max(0, size - excess - 256)
+    note = f" (raw bytes cut to {keep} of {size} to fit a Kafka record)"
+    return msgspec.structs.replace(item, raw=item.raw[:keep], reason=item.reason + note)
 
 
 def _chunks(items: list[Item]):

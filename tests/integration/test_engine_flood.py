@@ -1,11 +1,14 @@
 """A flood of reports aimed at the repeat index, through the real broker to a real worker and real
 ClickHouse: ~700 reports of one category on one street, each with a distinct 500-character address
 (every one opens an incident), and the same number over one micro-grid. Every report must be
-stored, the worker must stay up, and a normal report published afterwards must be processed.
+stored, the worker must stay up, a normal report published afterwards must be processed, and no
+record on any of the stack's topics (changelogs included) may be over Kafka's 1 MiB limit.
 
-Before the index was sharded, one street's candidates for a category were one table value: these
-addresses (1,500 bytes of UTF-8 each) made it larger than a Kafka record may be, the commit
-failed, the worker stopped, and every restart replayed the same failure."""
+Before the index was split into small values, one street's candidates for a category were one
+table value: these addresses (1,500 bytes of UTF-8 each) made it a 1.1 MB changelog record, and
+the bridge's bundles 1.2 MB. A Kafka broker with its default limit refuses such a record, the
+commit fails, the worker stops, and every restart replays the same failure; the embedded test
+broker takes larger records, so the test reads back what was produced and checks its size."""
 
 from __future__ import annotations
 

@@ -4,13 +4,15 @@ value it refuses keeps the table's previous value; the bridge splits a bundle ov
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from deploy.settings import Settings
 from schemas.event_types import MAX_ADDRESS_CHARS
+from streams.incidents.model import Bundle, RejectIn
 from streams.intake import BUNDLE_MAX_BYTES, _chunks, encode_bundle, encoded_bundles
 from streams.kafka import MAX_RECORD_BYTES, Outbox, record_size
-from tests.unit.streams.builders import a_report, an_incident
+from tests.unit.streams.builders import T0, a_report, an_incident
 from tests.unit.streams.test_store import P, app, stores  # noqa: F401 - the fixture
 
 LIMIT = 1_000
@@ -75,3 +77,13 @@ def test_the_bridge_splits_a_bundle_of_long_reports_under_the_limit():
 def test_a_bundle_within_the_limit_is_encoded_once_as_it_was():
     items = [a_report() for _ in range(10)]
     assert encoded_bundles(items) == [encode_bundle(items)]
+
+
+def test_a_single_refused_event_over_the_limit_is_cut_to_fit_and_says_so():
+    raw = b'{"id": "' + b"z" * 1_200_000 + b'"}'
+    reject = RejectIn("rj-1", T0, "larger than 65536 bytes", "$", raw)
+    (bundle,) = encoded_bundles([reject])
+    assert len(bundle) <= MAX_RECORD_BYTES
+    (item,) = msgspec.msgpack.decode(bundle, type=Bundle).items
+    assert item.raw == raw[: len(item.raw)] and len(item.raw) > MAX_RECORD_BYTES - 1_000
+    assert item.reason.startswith("larger than 65536 bytes (raw bytes cut to ")
