@@ -25,7 +25,15 @@ from streams.incidents.repeat import (
     match_repeat,
     over_cap,
 )
-from tests.unit.streams.builders import MICRO, POLICY, STREET, T0, a_report, an_engine
+from tests.unit.streams.builders import (
+    MICRO,
+    POLICY,
+    STREET,
+    T0,
+    a_report,
+    an_engine,
+    an_incident,
+)
 from tests.unit.streams.test_repeat import LAT, LON, reference_match
 
 PREFIX = key_prefix(STREET, "noise")
@@ -273,3 +281,46 @@ def test_a_change_that_leaves_the_candidate_as_it_was_writes_no_index_value():
     engine.apply(partition, [a_report()])  # a repeat: the incident changes, its candidate not
     incidents_written, values = engine.table_writes()
     assert incidents_written and not values
+
+
+# -- rebuilding the index -----------------------------------------------------------------------
+def _places() -> list:
+    return [
+        an_incident(),  # micro-grid
+        an_incident(level="street", address="江东中路 100 号"),  # address only
+        an_incident("tree_fall", level="street", lat=LAT, lon=LON, sensor="wl-9"),  # point, sensor
+    ]
+
+
+def _expected_keys(incidents) -> set[str]:
+    return {
+        key
+        for i in incidents
+        for key in index_keys(key_prefix(i.chain.key, i.category), candidate_of(i))
+    }
+
+
+def test_snapshots_restored_from_clickhouse_are_indexed_in_small_values():
+    incidents, repeats = {}, {}
+    engine = an_engine(incidents, repeats)
+    snapshots = _places()
+    partition = engine.partition_of(snapshots[0].id)
+    assert engine.restore(partition, snapshots) == 3
+    _land(engine, incidents, repeats)
+    assert set(repeats) - {f"#restored/{partition}"} == _expected_keys(snapshots)
+    assert len(_expected_keys(snapshots)) == 4  # g:, a:, and s: and c: of the third
+
+
+def test_an_index_lost_or_in_the_old_shape_is_rebuilt_from_the_incidents_table():
+    stored = _places()
+    incidents = {i.id: i for i in stored}
+    # A value of the index before it was split: one list per street and category, never read.
+    repeats = {f"{STREET}|noise": [], **{f"#restored/{p}": [] for p in range(4)}}
+    engine = an_engine(incidents, repeats)
+    partition = engine.partition_of(stored[0].id)
+    engine.apply(partition, [])  # the first bundle after a start re-derives the index
+    _land(engine, incidents, repeats)
+    assert _expected_keys(stored) <= set(repeats)
+    # and a report at the address-only incident's place links to it
+    engine.apply(partition, [a_report(level="street", address=" 江东中路 100 号 ")])
+    assert engine.incident(stored[1].id).repeat_count == 1
