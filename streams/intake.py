@@ -280,7 +280,8 @@ def _trimmed(item: Item, excess: int) -> Item:
     if not isinstance(item, RejectIn):
         return item
     size = len(item.raw)
-    keep = max(0, size - excess - 256)
+    # 4 KiB to spare: the engine republishes the raw bytes with headers (city.events.rejected).
+    keep = max(0, size - excess - 4096)
     note = f" (raw bytes cut to {keep} of {size} to fit a Kafka record)"
     return msgspec.structs.replace(item, raw=item.raw[:keep], reason=item.reason + note)
 

@@ -9,6 +9,7 @@ import pytest
 
 from deploy.settings import Settings
 from schemas.event_types import MAX_ADDRESS_CHARS
+from streams.incidents import out
 from streams.incidents.model import Bundle, RejectIn
 from streams.intake import BUNDLE_MAX_BYTES, _chunks, encode_bundle, encoded_bundles
 from streams.kafka import MAX_RECORD_BYTES, Outbox, record_size
@@ -85,5 +86,8 @@ def test_a_single_refused_event_over_the_limit_is_cut_to_fit_and_says_so():
     (bundle,) = encoded_bundles([reject])
     assert len(bundle) <= MAX_RECORD_BYTES
     (item,) = msgspec.msgpack.decode(bundle, type=Bundle).items
-    assert item.raw == raw[: len(item.raw)] and len(item.raw) > MAX_RECORD_BYTES - 1_000
+    assert item.raw == raw[: len(item.raw)] and len(item.raw) > MAX_RECORD_BYTES - 5_000
     assert item.reason.startswith("larger than 65536 bytes (raw bytes cut to ")
+    # and the engine's city.events.rejected record of it fits too
+    outbox = Outbox(MAX_RECORD_BYTES)
+    assert outbox.add("rejected", 0, b"rj-1", item.raw, out.rejected_headers(item, T0))
