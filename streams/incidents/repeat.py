@@ -1,5 +1,7 @@
 """Repeat detection, 只投诉一次 ("complain only once"): does a new report describe a matter the city
-already has? Pure: the report, the candidates of its street and category, the time and the policy.
+already has? Pure: the report, the candidates of its street and category (read by key from the
+repeat index's small values, `index_keys`), the time and the policy; and the rules that keep
+each value bounded (`kept`, `over_cap`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class Candidate(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
 CELL_DEGREES = 0.001
 ADDRESS_HASH_BYTES = 12
 # At most this many candidates per index value (never reached by the rules themselves: one
-# place holds one open incident, a cell a few dozen at most); over it the oldest closed go first.
+# place holds one open incident, a cell a handful 50 m apart); over it the oldest closed go first.
 MAX_ENTRIES_PER_KEY = 64
 
 
