@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     policy_file: Path | None = None
     # The incident engine: rows reach ClickHouse at most this long after they were decided.
     flush_seconds: float = Field(0.5, gt=0)
+    # The largest Kafka record (key, value, headers) the engine produces: a message or table
+    # value over it is logged and not sent. Below Kafka's default broker limit (1 MiB).
+    max_message_bytes: int = Field(1_000_000, ge=65_536, le=1_000_000)
     # The intake bridge runs in a child process of the worker (two cores busy); off: a task.
     intake_process: bool = True
     log_level: str = "info"

@@ -26,7 +26,7 @@ from streams.incidents.logic import partition_key_of
 from streams.incidents.model import ActionIn, Bundle, Item, RejectIn, ReportIn, Tick
 from streams.incidents.routing import chain_of
 from streams.incidents.rows import reject_id_for
-from streams.kafka import Outbox, partition_for, producer
+from streams.kafka import MAX_RECORD_BYTES, Outbox, partition_for, producer
 
 log = logging.getLogger(__name__)
 BUNDLE_MAX_ITEMS = 2_000
@@ -256,8 +256,34 @@ class Bridge:
         for partition, items in per_partition.items():
             self.forwarded += sum(1 for i in items if not isinstance(i, Tick))
             for chunk in _chunks(items):
-                outbox.add(self.bundles, partition, str(partition).encode(), encode_bundle(chunk))
+                for bundle in encoded_bundles(chunk):
+                    outbox.add(self.bundles, partition, str(partition).encode(), bundle)
         return outbox, offsets
+
+
+def encoded_bundles(chunk: list[Item], limit: int = MAX_RECORD_BYTES) -> list[bytes]:
+    """The chunk's bundle, split in halves while one is over `limit` bytes (`_chunks` weighs
+    items by their raw bytes; long texts count about twice once decoded). Order kept; a single
+    item is never split."""
+    bundle = encode_bundle(chunk)
+    if len(bundle) <= limit:
+        return [bundle]
+    if len(chunk) == 1:
+        return [encode_bundle([_trimmed(chunk[0], len(bundle) - limit)])]
+    half = len(chunk) // 2
+    return encoded_bundles(chunk[:half], limit) + encoded_bundles(chunk[half:], limit)
+
+
+def _trimmed(item: Item, excess: int) -> Item:
+    """A single item over the record limit: only a refused event can be (a valid one is at most
+    MAX_PAYLOAD_BYTES); its raw bytes are cut so it fits, and its reason says so."""
+    if not isinstance(item, RejectIn):
+        return item
+    size = len(item.raw)
+    # 4 KiB to spare: the engine republishes the raw bytes with headers (city.events.rejected).
+    keep = max(0, size - excess - 4096)
+    note = f" (raw bytes cut to {keep} of {size} to fit a Kafka record)"
+    return msgspec.structs.replace(item, raw=item.raw[:keep], reason=item.reason + note)
 
 
 def _chunks(items: list[Item]):
@@ -275,4 +301,4 @@ def _chunks(items: list[Item]):
         yield chunk
 
 
-__all__ = ["Bridge", "encode_bundle", "to_item"]
+__all__ = ["Bridge", "encode_bundle", "encoded_bundles", "to_item"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -15,6 +16,11 @@ from aiokafka import AIOKafkaProducer
 
 Record = tuple[bytes | None, bytes, list[tuple[str, bytes]]]  # key, value, headers
 MAX_BATCH_BYTES = 1_000_000
+# The largest record (key, value and headers) an Outbox with a limit sends: a Kafka broker
+# refuses batches over its message.max.bytes (1 MiB by default), and a refused send would stop
+# the worker on every replay of the same input. Settings.max_message_bytes configures it.
+MAX_RECORD_BYTES = 1_000_000
+log = logging.getLogger(__name__)
 
 
 def partition_for(key: str | bytes, partitions: int) -> int:
@@ -41,11 +47,23 @@ def producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
     )
 
 
-class Outbox:
-    """Records gathered per (topic, partition), sent as batches by `send()`."""
+def record_size(key: bytes | None, value: bytes, headers: list[tuple[str, bytes]] | None) -> int:
+    size = len(value) + (len(key) if key else 0)
+    if headers:
+        size += sum(len(name) + len(data) for name, data in headers)
+    return size
 
-    def __init__(self) -> None:
+
+class Outbox:
+    """Records gathered per (topic, partition), sent as batches by `send()`.
+
+    With `max_record_bytes`, a larger record is refused by `add` (logged, counted in `refused`,
+    never sent): the caller keeps what it means elsewhere (the engine's rows in ClickHouse)."""
+
+    def __init__(self, max_record_bytes: int | None = None) -> None:
         self._records: dict[tuple[str, int], list[Record]] = defaultdict(list)
+        self.max_record_bytes = max_record_bytes
+        self.refused = 0
 
     def add(
         self,
@@ -54,8 +72,24 @@ class Outbox:
         key: bytes | None,
         value: bytes,
         headers: list[tuple[str, bytes]] | None = None,
-    ) -> None:
+    ) -> bool:
+        """Queues one record; False when it is over `max_record_bytes` (then it is dropped)."""
+        limit = self.max_record_bytes
+        if limit is not None:
+            size = record_size(key, value, headers)
+            if size > limit:
+                self.refused += 1
+                log.error(
+                    "a record of %d bytes for %s/%d (key %r) is over the %d-byte limit; not sent",
+                    size,
+                    topic,
+                    partition,
+                    (key or b"")[:80],
+                    limit,
+                )
+                return False
         self._records[(topic, partition)].append((key, value, headers or []))
+        return True
 
     def __len__(self) -> int:
         return sum(len(r) for r in self._records.values())

@@ -168,6 +168,7 @@ class Runtime:
         )
         self.writer = ClickHouseWriter(settings.clickhouse, max_delay=settings.flush_seconds)
         self.engine = Engine(self.incidents, self.repeats, self.writer, topics, partitions, policy)
+        self.engine.outbox = self.outbox()
         self.lock = asyncio.Lock()
         self.unacked: list = []
         self.stream = None
@@ -179,6 +180,10 @@ class Runtime:
         self._seen: set[int] = set()
         self.order = BundleOrder()
         self.app = app
+
+    def outbox(self) -> Outbox:
+        """Where a commit's messages and changelog records gather: nothing over the limit."""
+        return Outbox(self.settings.max_message_bytes)
 
     async def start(self) -> None:
         self.kafka = producer(self.settings.bootstrap, f"{self.settings.topic_prefix}engine")
@@ -254,7 +259,7 @@ class Runtime:
         await self._landing()
         incidents, repeats = self.engine.table_writes()
         batch = self.writer.detach()
-        outbox, self.engine.outbox = self.engine.outbox, Outbox()
+        outbox, self.engine.outbox = self.engine.outbox, self.outbox()
         events, self.unacked = self.unacked, []
         self.inflight = asyncio.ensure_future(self._land(batch, outbox, incidents, repeats, events))
 

@@ -18,7 +18,7 @@ from typing import Protocol
 from schemas.topics import Topics
 from storage.writer import ClickHouseWriter
 from streams.incidents import out, rows
-from streams.incidents.logic import choose_repeat, incident_id_for, partition_key_of, step
+from streams.incidents.logic import incident_id_for, partition_key_of, step
 from streams.incidents.model import (
     ActionIn,
     Incident,
@@ -30,7 +30,17 @@ from streams.incidents.model import (
     Tick,
 )
 from streams.incidents.policy import Policy
-from streams.incidents.repeat import Candidate, bucket_key, candidate_of, in_window
+from streams.incidents.repeat import (
+    MAX_ENTRIES_PER_KEY,
+    Candidate,
+    candidate_of,
+    find_repeat,
+    in_window,
+    index_keys,
+    kept,
+    key_prefix,
+    over_cap,
+)
 from streams.incidents.sla import next_due
 from streams.incidents.timers import Timers
 from streams.kafka import Outbox, partition_for, street_partitions
@@ -59,9 +69,11 @@ class Engine:
     topics: Topics
     partitions: int
     policy: Policy
+    max_index_entries: int = MAX_ENTRIES_PER_KEY  # per repeat-index value
     _incidents: dict[str, tuple[int, Incident]] = field(default_factory=dict)
-    # Repeat buckets being changed: incident id → candidate, updated in place (the table keeps
-    # each bucket as a list; it is copied into a dict once per commit, not rebuilt per change).
+    # Repeat-index values being changed: incident id → candidate, updated in place (the table
+    # keeps each value as a list; it is copied into a dict once per commit, not rebuilt per
+    # change).
     _repeats: dict[str, tuple[int, dict[str, Candidate]]] = field(default_factory=dict)
     # The overlay of the commit in flight (handed over by `table_writes()`, stored in the
     # background while the next bundles apply): read after the overlay, before the tables,
@@ -90,11 +102,16 @@ class Engine:
         return pending[1] if pending else self.incidents.get(incident_id)
 
     def bucket(self, key: str):
-        """The candidates of one (street, category) bucket, overlay first."""
+        """The candidates of one repeat-index value (`repeat.index_keys`), overlay first."""
         pending = self._repeats.get(key) or self._flight_repeats.get(key)
         if pending:
             return pending[1].values()
         return self.repeats.get(key) or ()
+
+    def _lookup(self, keys: list[str]):
+        if len(keys) == 1:
+            return self.bucket(keys[0])
+        return [c for key in keys for c in self.bucket(key)]
 
     def needs_restore(self, partition: int) -> bool:
         key = RESTORED_KEY.format(partition=partition)
@@ -128,9 +145,9 @@ class Engine:
         # was linked to lists its id in `applied`, which `step` checks).
         if self.incident(incident_id_for(item.id, item.chain)) is not None:
             return
-        bucket = self.bucket(bucket_key(item.chain, item.report.category))
-        target_id = choose_repeat(item, bucket, now, self.policy)
-        current = self.incident(target_id) if target_id else None
+        prefix = key_prefix(item.chain.key, item.report.category)
+        found = find_repeat(item.report, prefix, self._lookup, now, self.policy)
+        current = self.incident(found.incident_id) if found else None
         incident, transitions, emitted = step(current, item, now, self.policy)
         if incident is None or not transitions:
             return
@@ -216,23 +233,36 @@ class Engine:
         return topic
 
     def _index(self, partition: int, incident: Incident) -> None:
-        key = bucket_key(incident.chain, incident.category)
-        pending = self._repeats.get(key)
-        if pending is None:
-            # First change of this bucket since the last commit: copy it from the commit in
-            # flight or the table, and drop incidents closed longer than the repeat window.
-            now = incident.updated_at or incident.reported_at
-            days = self.policy.repeat_days_after_close
-            bucket = {
-                c.incident_id: c
-                for c in self.bucket(key)
-                if c.closed_at is None or in_window(c, now, days)  # open ones without a call
-            }
-            self._repeats[key] = (partition, bucket)
-        else:
-            bucket = pending[1]
-            bucket.pop(incident.id, None)  # re-inserted last: the bucket keeps change order
-        bucket[incident.id] = candidate_of(incident)
+        """Puts the incident's candidate into each index value it belongs to, when changed."""
+        entry = candidate_of(incident)
+        for key in index_keys(key_prefix(incident.chain.key, incident.category), entry):
+            pending = self._repeats.get(key)
+            if pending is not None:
+                values = pending[1]
+                if values.get(incident.id) == entry:
+                    continue
+                values.pop(incident.id, None)  # re-inserted last: a value keeps change order
+            else:
+                current = self.bucket(key)
+                if any(c == entry for c in current):
+                    continue  # most changes (accept, progress, …) leave the candidate as it was
+                # First change of this value since the last commit: copy it from the commit in
+                # flight or the table, without incidents closed longer than the repeat window.
+                now = incident.updated_at or incident.reported_at
+                values = kept(current, now, self.policy.repeat_days_after_close)
+                values.pop(incident.id, None)
+                self._repeats[key] = (partition, values)
+            values[entry.incident_id] = entry
+            if len(values) > self.max_index_entries:
+                dropped = over_cap(values, self.max_index_entries)
+                for incident_id in dropped:
+                    del values[incident_id]
+                log.warning(
+                    "repeat index %s holds over %d incidents: dropped %s",
+                    key,
+                    self.max_index_entries,
+                    ", ".join(dropped),
+                )
 
     def _arm(self, partition: int, incident: Incident) -> None:
         due = next_due(incident)
@@ -271,18 +301,19 @@ class Engine:
         self._loaded.add(partition)
 
     def _reload(self, partition: int, incident: Incident, indexed: dict) -> None:
-        """Arms the incident's timer; rewrites its repeat-index entry if missing or stale."""
+        """Arms the incident's timer; rewrites its repeat-index entries if missing or stale."""
         self._arm(partition, incident)
-        key = bucket_key(incident.chain, incident.category)
-        bucket = indexed.get(key)
-        if bucket is None:
-            bucket = indexed[key] = {c.incident_id: c for c in self.bucket(key)}
         entry = candidate_of(incident)
         now = self._clock.get(partition) or incident.updated_at or incident.reported_at
-        if bucket.get(incident.id) != entry and in_window(
-            entry, now, self.policy.repeat_days_after_close
-        ):
-            self._index(partition, incident)
+        if not in_window(entry, now, self.policy.repeat_days_after_close):
+            return
+        for key in index_keys(key_prefix(incident.chain.key, incident.category), entry):
+            values = indexed.get(key)
+            if values is None:
+                values = indexed[key] = {c.incident_id: c for c in self.bucket(key)}
+            if values.get(incident.id) != entry:
+                self._index(partition, incident)
+                return
 
     def partition_of(self, incident_id: str) -> int:
         return partition_for(partition_key_of(incident_id) or incident_id, self.partitions)

@@ -69,14 +69,6 @@ def step(incident: Incident | None, item: Item, now: datetime, policy: Policy) -
     return incident, [], []
 
 
-def choose_repeat(
-    item: ReportIn, candidates: list[repeats.Candidate], now: datetime, policy: Policy
-) -> str | None:
-    """The incident id a report links to (None: it opens a new incident)."""
-    found = repeats.match_repeat(item.report, candidates, now, policy)
-    return found.incident_id if found else None
-
-
 # -- opening and linking ------------------------------------------------------------------------
 def _open(item: ReportIn, now: datetime, policy: Policy) -> Outcome:
     report, chain = item.report, item.chain

@@ -1,42 +1,90 @@
 """Repeat detection, 只投诉一次 ("complain only once"): does a new report describe a matter the city
-already has? Pure: the report, the candidates of its street and category, the time and the policy.
+already has? Pure: the report, the candidates of its street and category (read by key from the
+repeat index's small values, `index_keys`), the time and the policy; and the rules that keep
+each value bounded (`kept`, `over_cap`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 import msgspec
 
 from schemas.event_types import Report
-from streams.incidents.model import Chain, Incident
+from streams.incidents.model import Incident
 from streams.incidents.policy import Policy
 
 _EARTH_RADIUS_M = 6_371_008.8
 
 
 class Candidate(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
-    """What the repeat index keeps of an incident (one bucket per street and category)."""
+    """What the repeat index keeps of an incident, in every index value it belongs to (one per
+    rule it can be found by, see `index_keys`). Fixed-size but for two bounded codes: the
+    address is a hash of its normalised text, kept only when no micro-grid is known (the only
+    case the address rule looks at it)."""
 
     incident_id: str
     micro_grid: str = ""
-    address: str = ""
+    address: bytes = b""  # address_hash() of the incident's address
     lat: float | None = None
     lon: float | None = None
     sensor_id: str = ""
     closed_at: datetime | None = None  # None while open (resolved counts as open here)
 
 
-def bucket_key(chain: Chain, category: str) -> str:
-    return f"{chain.key}|{category}"
+# -- the index's keys ---------------------------------------------------------------------------
+# One index value per (street, category) and place: the micro-grid, the normalised address (by
+# hash), the sensor, and a coordinate cell of CELL_DEGREES (~111 m of latitude). Every key starts
+# with "<street>|" (the partition follows from it). A value holds the incidents found there by one
+# rule, so a flood of reports on one street spreads over many small values instead of one value
+# growing with every incident of the street.
+CELL_DEGREES = 0.001
+ADDRESS_HASH_BYTES = 12
+# At most this many candidates per index value (never reached by the rules themselves: one
+# place holds one open incident, a cell a handful 50 m apart); over it the oldest closed go first.
+MAX_ENTRIES_PER_KEY = 64
+
+
+def key_prefix(street: str, category: str) -> str:
+    return f"{street}|{category}|"
+
+
+def address_hash(address: str | None) -> bytes:
+    """A fixed-size digest of the normalised address (b"" when there is none)."""
+    text = _norm(address)
+    if not text:
+        return b""
+    return hashlib.blake2b(text.encode(), digest_size=ADDRESS_HASH_BYTES).digest()
+
+
+def _cell(lat: float, lon: float) -> str:
+    return f"c:{math.floor(lat / CELL_DEGREES)}:{math.floor(lon / CELL_DEGREES)}"
+
+
+def index_keys(prefix: str, candidate: Candidate) -> list[str]:
+    """The index values that hold a candidate (under its street and category's `key_prefix`):
+    each place a rule looks it up by."""
+    keys = []
+    if candidate.sensor_id:
+        keys.append(f"{prefix}s:{candidate.sensor_id}")
+    if candidate.micro_grid:
+        keys.append(f"{prefix}g:{candidate.micro_grid}")
+    elif candidate.address:
+        keys.append(f"{prefix}a:{candidate.address.hex()}")
+    if candidate.lat is not None and candidate.lon is not None:
+        keys.append(prefix + _cell(candidate.lat, candidate.lon))
+    return keys
 
 
 def candidate_of(incident: Incident) -> Candidate:
+    micro_grid = incident.chain.micro_grid
     return Candidate(
         incident.id,
-        incident.chain.micro_grid,
-        _norm(incident.address),
+        micro_grid,
+        b"" if micro_grid else address_hash(incident.address),
         incident.lat,
         incident.lon,
         incident.sensor_id or "",
@@ -57,32 +105,46 @@ def in_window(candidate: Candidate, now: datetime, days_after_close: float) -> b
     )
 
 
+# The candidates of the given index keys (the engine reads its index values; a plain list of
+# candidates stands for every key at once, as in `match_repeat`).
+Lookup = Callable[[list[str]], Iterable[Candidate]]
+
+
 def match_repeat(
     report: Report, candidates: list[Candidate], now: datetime, policy: Policy
 ) -> Candidate | None:
-    """The incident this report repeats, or None. Candidates share its street and category.
+    """The incident this report repeats, or None, among candidates of its street and category."""
+    return find_repeat(report, "", lambda keys: candidates, now, policy)
+
+
+def find_repeat(
+    report: Report, prefix: str, lookup: Lookup, now: datetime, policy: Policy
+) -> Candidate | None:
+    """The incident this report repeats, or None. `lookup` gives the candidates of index keys
+    under `prefix` (the report's street and category, `key_prefix`).
 
     In order: the same sensor (repeated alarms fold into one incident); the same micro-grid; the
     same address when no micro-grid is known; within the policy's radius (50 m) when both
     carry coordinates.
     Among several matches an open incident wins, then the one closed most recently.
     """
-    # One list comprehension per rule, cheapest first: most reports name a micro-grid, so most
-    # buckets are scanned once with one string comparison per candidate; the great-circle
-    # distance only for candidates inside a bounding box around the point (it never excludes
-    # one within the radius). A rule only runs when every rule before it found nothing.
+    # Each rule reads the index values of its place only and still checks every candidate it
+    # gets (a lookup may give more, e.g. a whole street's in the unit tests). A rule only runs
+    # when every rule before it found nothing; the great-circle distance only for candidates
+    # inside a bounding box around the point (it never excludes one within the radius).
     window = timedelta(days=policy.repeat_days_after_close)
     location = report.location
     sensor = report.sensor.sensor_id if report.sensor else ""
     if sensor:
-        found = [c for c in candidates if c.sensor_id == sensor]
+        found = [c for c in lookup([f"{prefix}s:{sensor}"]) if c.sensor_id == sensor]
         if found := _fresh(found, now, window):
             return max(found, key=_preference)
     micro_grid = location.micro_grid or ""
     if micro_grid:
-        found = [c for c in candidates if c.micro_grid == micro_grid]
-    elif address := _norm(location.address):
-        found = [c for c in candidates if c.address == address and not c.micro_grid]
+        found = [c for c in lookup([f"{prefix}g:{micro_grid}"]) if c.micro_grid == micro_grid]
+    elif address := address_hash(location.address):
+        keys = [f"{prefix}a:{address.hex()}"]
+        found = [c for c in lookup(keys) if c.address == address and not c.micro_grid]
     else:
         found = []
     if found := _fresh(found, now, window):
@@ -94,11 +156,12 @@ def match_repeat(
     dlat = math.degrees(radius / _EARTH_RADIUS_M) * 1.01
     dlon = dlat / max(math.cos(math.radians(min(abs(lat) + dlat, 89.0))), 1e-6)
     # The box as bounds (chained comparisons allocate no floats), latitude first: it rules out
-    # most of a street's candidates. Its 1 % margin dwarfs any rounding at its edges.
+    # most candidates. Its 1 % margin dwarfs any rounding at its edges. The cells read are the
+    # ones the box overlaps (an incident's cell follows from its point the same way).
     south, north, west, east = lat - dlat, lat + dlat, lon - dlon, lon + dlon
     near = [
         c
-        for c in candidates
+        for c in lookup(cells_of_box(prefix, south, north, west, east))
         if c.lat is not None
         and south <= c.lat <= north
         and c.lon is not None
@@ -106,6 +169,39 @@ def match_repeat(
     ]
     found = [c for c in _fresh(near, now, window) if haversine_m(lat, lon, c.lat, c.lon) <= radius]
     return max(found, key=_preference) if found else None
+
+
+def cells_of_box(prefix: str, south: float, north: float, west: float, east: float) -> list[str]:
+    """The keys of the coordinate cells a box overlaps (one to four for the 50 m radius)."""
+    rows = range(math.floor(south / CELL_DEGREES), math.floor(north / CELL_DEGREES) + 1)
+    columns = range(math.floor(west / CELL_DEGREES), math.floor(east / CELL_DEGREES) + 1)
+    return [f"{prefix}c:{row}:{column}" for row in rows for column in columns]
+
+
+# -- keeping index values bounded ---------------------------------------------------------------
+def kept(
+    candidates: Iterable[Candidate], now: datetime, days_after_close: float
+) -> dict[str, Candidate]:
+    """An index value's candidates by incident id, without those closed longer than the repeat
+    window ago (no rule can link to them any more)."""
+    return {
+        c.incident_id: c
+        for c in candidates
+        if c.closed_at is None or in_window(c, now, days_after_close)
+    }
+
+
+def over_cap(entries: dict[str, Candidate], cap: int = MAX_ENTRIES_PER_KEY) -> list[str]:
+    """Incident ids to drop so that at most `cap` remain: closed ones first, the earliest
+    closed first, then open ones in the value's order (the least recently changed first)."""
+    excess = len(entries) - cap
+    if excess <= 0:
+        return []
+    closed = sorted(
+        (c for c in entries.values() if c.closed_at is not None), key=lambda c: c.closed_at
+    )
+    still_open = [c for c in entries.values() if c.closed_at is None]
+    return [c.incident_id for c in (closed + still_open)[:excess]]
 
 
 def _fresh(candidates: list[Candidate], now: datetime, window: timedelta) -> list[Candidate]:

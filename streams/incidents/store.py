@@ -10,6 +10,7 @@ embedded broker lost them, the ClickHouse snapshots) stay the only truth, as wit
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 from collections import OrderedDict
@@ -23,6 +24,7 @@ from faust.stores import rocksdb as faust_rocksdb
 from streams.incidents.logic import partition_key_of
 from streams.kafka import Outbox, partition_for, street_partitions
 
+log = logging.getLogger(__name__)
 STORE_URL = "cityops-rocksdb://"
 # One budget for every table and partition of a worker: the block cache, and the memtables
 # charged to it (RocksDB's write buffer manager), so RocksDB's memory stays near this cap
@@ -32,7 +34,7 @@ CACHE_BYTES = 48 * 2**20
 WRITE_BUFFERS_BYTES = 16 * 2**20
 WRITE_BUFFER_BYTES = 4 * 2**20  # one memtable of one partition
 BLOOM_BITS_PER_KEY = 10  # ~1 % false positives: most reads are misses (a new incident's id)
-# Decoded repeat buckets kept in memory, counted in candidates (~200 bytes each).
+# Decoded repeat-index values kept in memory, counted in candidates (~100 bytes each).
 BUCKET_CACHE_ITEMS = 50_000
 
 
@@ -164,13 +166,19 @@ class FaustStore:
                 yield key.decode(), self._decode(raw)
 
     def changelog(self, outbox: Outbox, partition: int, items: list) -> None:
+        """Sends the items' changelog records through `outbox`. A value the outbox refuses (over
+        its record limit) is logged and left out of `install` too: the table keeps the value it
+        had, as its changelog does."""
         topic = self.table.changelog_topic.get_topic_name()
         encode = self.codec.encoder.encode
-        encoded = []
+        encoded: list[bytes | None] = []
         for key, value in items:
             raw = encode(value)
-            encoded.append(raw)
-            outbox.add(topic, partition, key.encode(), raw)
+            if outbox.add(topic, partition, key.encode(), raw):
+                encoded.append(raw)
+            else:
+                log.error("table %s: the value of %r (%d bytes) not stored", topic, key, len(raw))
+                encoded.append(None)
         if len(self._encoded) > 4 * 64:  # never installed (a failed commit stops the worker)
             self._encoded.clear()
         self._encoded[id(items)] = (items, encoded)
@@ -185,14 +193,22 @@ class FaustStore:
         else:
             encoded = [self.codec.encoder.encode(value) for _, value in items]
         batch = rocksdict.WriteBatch(raw_mode=True)
-        for (key, _), raw in zip(items, encoded, strict=True):
+        for (key, value), raw in zip(items, encoded, strict=True):
+            if raw is None:  # refused by the changelog's outbox
+                if self.cache_items:
+                    self._forget(key)
+                continue
             raw_key = key.encode()
             batch.put(raw_key, raw)
             index[raw_key] = partition
-        if self.cache_items:
-            for key, value in items:
+            if self.cache_items:
                 self._remember(key, value)
         self._db(partition).write(batch)
+
+    def _forget(self, key: str) -> None:
+        old = self._cache.pop(key, None)
+        if old is not None:
+            self._cached -= len(old) + 1
 
 
 def incident_partition(partitions: int) -> Callable[[str], int]:
@@ -208,8 +224,8 @@ def incident_partition(partitions: int) -> Callable[[str], int]:
 
 
 def bucket_partition(partitions: int) -> Callable[[str], int]:
-    """The partition of a repeats-table key: a bucket `<street>|<category>` lives with its
-    street, a restore marker `#restored/<n>` on partition n."""
+    """The partition of a repeats-table key: an index value `<street>|<category>|<place>` lives
+    with its street, a restore marker `#restored/<n>` on partition n."""
     of_street = street_partitions(partitions)
 
     def partition_of(key: str) -> int:

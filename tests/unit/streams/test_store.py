@@ -23,7 +23,7 @@ from streams.incidents.store import (
     incident_partition,
 )
 from streams.kafka import Outbox, partition_for
-from tests.unit.streams.builders import POLICY, STREET, a_report, an_incident
+from tests.unit.streams.builders import MICRO, POLICY, STREET, a_report, an_incident
 
 PARTITIONS = 4
 P = partition_for(STREET, PARTITIONS)
@@ -133,7 +133,10 @@ def test_a_restarted_engine_rebuilds_timers_and_index_from_the_store(app):
     linked = restarted.incident(incident_id_for(opening.id, opening.chain))
     assert linked.repeat_count == 1
     _, buckets = restarted.table_writes()
-    assert sorted(key for key, _ in buckets[P]) == [f"{STREET}|noise", f"{STREET}|tree_fall"]
+    assert sorted(key for key, _ in buckets[P]) == [
+        f"{STREET}|noise|g:{MICRO}",
+        f"{STREET}|tree_fall|g:{MICRO}",
+    ]
 
 
 def test_each_worker_claims_an_empty_state_directory_of_its_own(tmp_path):
@@ -178,4 +181,4 @@ def test_snapshots_restored_from_clickhouse_land_in_rocksdb_with_the_marker(app)
     restarted = Engine(incidents, repeats, Rows(), Topics(""), PARTITIONS, POLICY)
     assert not restarted.needs_restore(P)
     assert incidents.get(snapshot.id) == snapshot
-    assert [c.incident_id for c in repeats.get(f"{STREET}|noise")] == [snapshot.id]
+    assert [c.incident_id for c in repeats.get(f"{STREET}|noise|g:{MICRO}")] == [snapshot.id]
