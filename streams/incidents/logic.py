@@ -13,7 +13,6 @@ from datetime import datetime
 from functools import lru_cache
 
 from schemas.taxonomy import CATEGORIES
-from streams.incidents import repeat as repeats
 from streams.incidents.model import (
     MAX_REPEAT_IDS,
     ActionIn,
