@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy import services as svc
-from deploy.settings import Settings
+from deploy.settings import KafkaConnection, Settings, kafka_connection
 from storage.client import ClickHouseTarget, connect, migrate
 
 RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
@@ -198,12 +198,14 @@ def sample_reports(
     return out
 
 
-async def publish_all(bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes]]) -> float:
+async def publish_all(
+    bootstrap: KafkaConnection | str, topic: str, pairs: list[tuple[bytes, bytes]]
+) -> float:
     """Publishes every (key, value) and waits for the broker's acknowledgements; seconds taken."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1
+        **kafka_connection(bootstrap).aiokafka(), linger_ms=20, max_batch_size=1 << 20, acks=1
     )
     await producer.start()
     started = time.perf_counter()

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy.settings import KafkaConnection, kafka_connection
+
 
 class StackError(RuntimeError):
     """A service could not be started or stopped; the message says why and what to do."""
@@ -187,11 +189,13 @@ def start_broker(home: Path, port: int) -> Process:
     return proc
 
 
-def kafka_ready(bootstrap: str) -> bool:
+def kafka_ready(kafka: KafkaConnection | str) -> bool:
     from kafka import KafkaAdminClient
 
     admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=3000, client_id="cityops-probe"
+        **kafka_connection(kafka).kafka_python(),
+        request_timeout_ms=3000,
+        client_id="cityops-probe",
     )
     try:
         admin.list_topics()
@@ -314,14 +318,16 @@ def clickhouse_ready(port: int, host: str = "127.0.0.1") -> bool:
 # -- topics -----------------------------------------------------------------------------------
 
 
-def create_topics(bootstrap: str, names: list[str], partitions: int) -> list[str]:
+def create_topics(kafka: KafkaConnection | str, names: list[str], partitions: int) -> list[str]:
     """Create the topics that do not exist yet (Tansu does not auto-create for every client)."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
     admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap, client_id="cityops-admin", request_timeout_ms=10000
+        **kafka_connection(kafka).kafka_python(),
+        client_id="cityops-admin",
+        request_timeout_ms=10000,
     )
     try:
         existing = set(admin.list_topics())
@@ -351,6 +357,25 @@ def worker_env(settings) -> dict[str, str]:
     }
     if settings.clock_epoch is not None:
         env["CITYOPS_CLOCK_EPOCH"] = repr(settings.clock_epoch)
+    env.update(connection_env(settings))
+    return env
+
+
+def connection_env(settings) -> dict[str, str]:
+    """The CITYOPS_KAFKA_* / ClickHouse variables that carry `settings`' credentials to a child:
+    passwords as file paths when they came from files, never printed."""
+    env = {"CITYOPS_KAFKA_SECURITY_PROTOCOL": settings.kafka_security_protocol}
+    optional = {
+        "CITYOPS_KAFKA_SASL_MECHANISM": settings.kafka_sasl_mechanism,
+        "CITYOPS_KAFKA_USERNAME": settings.kafka_username,
+        "CITYOPS_KAFKA_PASSWORD_FILE": settings.kafka_password_file,
+        "CITYOPS_KAFKA_CA_FILE": settings.kafka_ca_file,
+        "CITYOPS_CLICKHOUSE_PASSWORD_FILE": settings.clickhouse_password_file,
+        "CITYOPS_CLICKHOUSE_CA_FILE": settings.clickhouse_ca_file,
+    }
+    if settings.kafka_password is not None:
+        optional["CITYOPS_KAFKA_PASSWORD"] = settings.kafka_password.get_secret_value()
+    env.update({key: str(value) for key, value in optional.items() if value is not None})
     return env
 
 
