@@ -189,6 +189,35 @@ def start_broker(home: Path, port: int) -> Process:
     return proc
 
 
+def start_secure_broker(home: Path, port: int, files, platform: KafkaConnection) -> list[Process]:
+    """Secure mode: Tansu on a loopback port of its own, advertising the TLS + SASL front
+    (deploy/broker_front.py) that listens on `port`; ready once `platform` can list topics."""
+    import sys
+
+    require_free(port, "Kafka broker")
+    inner = free_port()
+    argv = [
+        broker_binary(), "broker",
+        "--listener-url", f"tcp://127.0.0.1:{inner}",
+        "--advertised-listener-url", f"tcp://127.0.0.1:{port}",
+    ]  # fmt: skip
+    broker = spawn("broker", argv, home / "logs" / "broker.log")
+    wait_until(lambda: tcp_open(inner), 30, broker, "Kafka broker")
+    front_argv = [
+        sys.executable, "-m", "deploy.broker_front",
+        "--listen", f"127.0.0.1:{port}", "--origin", f"127.0.0.1:{inner}",
+        "--cert", str(files.broker_cert), "--key", str(files.broker_key),
+        "--users", str(files.broker_users),
+    ]  # fmt: skip
+    try:
+        front = spawn("broker-front", front_argv, home / "logs" / "broker-front.log")
+        wait_until(lambda: tcp_open(port) and kafka_ready(platform), 30, front, "broker front")
+    except BaseException:
+        stop(broker)
+        raise
+    return [broker, front]
+
+
 def kafka_ready(kafka: KafkaConnection | str) -> bool:
     from kafka import KafkaAdminClient
 
@@ -228,6 +257,24 @@ CLICKHOUSE_CONFIG = """<?xml version="1.0"?>
     <users_config>{users}</users_config>
     <default_profile>default</default_profile>
     <default_database>default</default_database>
+</yandex>
+"""
+
+# Secure mode: one user with a password (SHA-256 stored) and no `default` user at all.
+CLICKHOUSE_SECURE_USERS = """<?xml version="1.0"?>
+<yandex>
+    <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+    <users>
+        <{user}>
+            <password_sha256_hex>{password_sha256}</password_sha256_hex>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </{user}>
+    </users>
+    <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
+        <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time>
+    </interval></default></quotas>
 </yandex>
 """
 
@@ -278,7 +325,15 @@ def clickhouse_binary(install: bool = True) -> list[str]:
     )
 
 
-def start_clickhouse(home: Path, tcp_port: int, http_port: int) -> Process:
+def start_clickhouse(
+    home: Path,
+    tcp_port: int,
+    http_port: int,
+    user: str = "default",
+    password: str = "",
+    password_sha256: str | None = None,
+) -> Process:
+    """A ClickHouse server; with `password_sha256` its only user is `user` with that password."""
     require_free(tcp_port, "ClickHouse server (native port)")
     require_free(http_port, "ClickHouse server (HTTP port)")
     base = (home / "clickhouse").resolve()
@@ -286,7 +341,11 @@ def start_clickhouse(home: Path, tcp_port: int, http_port: int) -> Process:
     for folder in (data / "tmp", data / "user_files", data / "format_schemas", logs):
         folder.mkdir(parents=True, exist_ok=True)
     users = base / "users.xml"
-    users.write_text(CLICKHOUSE_USERS)
+    users.unlink(missing_ok=True)
+    if password_sha256:
+        users.write_text(CLICKHOUSE_SECURE_USERS.format(user=user, password_sha256=password_sha256))
+    else:
+        users.write_text(CLICKHOUSE_USERS)
     config = base / "config.xml"
     config.write_text(
         CLICKHOUSE_CONFIG.format(
@@ -296,11 +355,18 @@ def start_clickhouse(home: Path, tcp_port: int, http_port: int) -> Process:
     argv = [*clickhouse_binary(), f"--config-file={config}"]
     proc = spawn("clickhouse", argv, logs / "clickhouse.stdout.log", cwd=base)
     proc.log = logs / "clickhouse.err.log" if (logs / "clickhouse.err.log").exists() else proc.log
-    wait_until(lambda: clickhouse_ready(tcp_port), 60, proc, "ClickHouse server")
+    wait_until(
+        lambda: clickhouse_ready(tcp_port, user=user, password=password),
+        60,
+        proc,
+        "ClickHouse server",
+    )
     return proc
 
 
-def clickhouse_ready(port: int, host: str = "127.0.0.1") -> bool:
+def clickhouse_ready(
+    port: int, host: str = "127.0.0.1", user: str = "default", password: str = ""
+) -> bool:
     import logging
 
     from clickhouse_driver import Client
@@ -308,7 +374,14 @@ def clickhouse_ready(port: int, host: str = "127.0.0.1") -> bool:
     # Refused connections are expected while the server starts; keep the driver from logging them.
     logging.getLogger("clickhouse_driver.connection").setLevel(logging.CRITICAL)
 
-    client = Client(host=host, port=port, connect_timeout=1, send_receive_timeout=3)
+    client = Client(
+        host=host,
+        port=port,
+        user=user,
+        password=password,
+        connect_timeout=1,
+        send_receive_timeout=3,
+    )
     try:
         return client.execute("SELECT 1") == [(1,)]
     finally:
