@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     # with clickhouses:// or ?secure=true, verified against this CA file.
     clickhouse_password_file: Path | None = None
     clickhouse_ca_file: Path | None = None
+    # `cityops up --secure` (CONTRACT §8): the embedded broker and ClickHouse require credentials.
+    secure: bool = False
     # Topic prefix lets tests (and several stacks on one broker) keep their topics apart.
     topic_prefix: str = ""
     partitions: int = Field(8, ge=1, le=256)
