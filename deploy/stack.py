@@ -58,6 +58,7 @@ class Stack:
     settings: Settings
     processes: list[Process] = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    embedded_clickhouse: bool = True
 
     @property
     def home(self) -> Path:
@@ -84,6 +85,8 @@ class Stack:
                 "(see `cityops status --json`); stop it with `cityops down` first"
             )
         try:
+            # Decided before secure mode fills in the addresses of the services it starts.
+            self.embedded_clickhouse = not self.settings.clickhouse_url
             if secure or self.settings.secure:
                 self.settings = secure_settings(self.settings)
             self._start(simulate=simulate, dashboard=dashboard, workers=workers)
@@ -106,7 +109,7 @@ class Stack:
             self._track(services.start_broker(self.home, s.broker_port))
             bootstrap = f"127.0.0.1:{s.broker_port}"
         target = s.clickhouse
-        if not s.clickhouse_url:
+        if self.embedded_clickhouse:
             hashed = clickhouse_password_sha256(secure_files(self.home)) if s.secure else None
             self._track(
                 services.start_clickhouse(
