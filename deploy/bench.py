@@ -31,7 +31,7 @@ RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
 
 @dataclass
 class BenchEnv:
-    bootstrap: str
+    bootstrap: KafkaConnection | str
     clickhouse: ClickHouseTarget
     home: Path
     partitions: int
@@ -49,7 +49,7 @@ class BenchEnv:
         client.disconnect()
         settings = Settings(
             home=self.home / token,
-            kafka_bootstrap=self.bootstrap,
+            **kafka_connection(self.bootstrap).settings_fields(),
             clickhouse_url=target.url(),
             topic_prefix=f"bench.{token}.",
             partitions=partitions or self.partitions,
@@ -66,7 +66,10 @@ def bench_services(settings: Settings):
     home = Path(tempfile.mkdtemp(prefix="cityops-bench-"))
     started = {}
     try:
-        bootstrap = settings.kafka_bootstrap
+        # An external broker is reached with the configured security settings.
+        bootstrap: KafkaConnection | str | None = (
+            settings.kafka if settings.kafka_bootstrap else None
+        )
         if not bootstrap:
             port = svc.free_port()
             started["broker"] = svc.start_broker(home, port)

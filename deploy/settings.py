@@ -94,6 +94,17 @@ class KafkaConnection:
             credentials = None
         return {"broker": urls, "broker_credentials": credentials}
 
+    def settings_fields(self) -> dict[str, Any]:
+        """The Settings fields that give this connection (a child's settings, a benchmark's)."""
+        return {
+            "kafka_bootstrap": self.bootstrap,
+            "kafka_security_protocol": self.security_protocol,
+            "kafka_sasl_mechanism": self.sasl_mechanism,
+            "kafka_username": self.username,
+            "kafka_password": self.password,
+            "kafka_ca_file": self.ca_file,
+        }
+
     def as_user(self, username: str, password: str) -> KafkaConnection:
         return KafkaConnection(
             self.bootstrap,
