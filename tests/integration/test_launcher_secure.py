@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
+from datetime import UTC, datetime
 
 from deploy import services as svc
 from deploy.settings import KafkaConnection
@@ -57,6 +59,29 @@ def test_secure_stack_reports_its_credentials_and_refuses_strangers(stack_env): 
     ch = Client(host=clickhouse["host"], port=clickhouse["port"], user="cityops", password=password)
     assert ("events",) in ch.execute("SHOW TABLES FROM cityops")
     ch.disconnect()
+    # The whole pipeline: a department's report over SASL_SSL, stored by the stack's worker.
+    from streams.publish.sdk import Publisher, report
+
+    secret = os.path.join(os.path.dirname(kafka["password_file"]), "kafka-water.password")
+    water = platform.as_user("water", open(secret).read().strip())
+    event = report(
+        category="waterlogging",
+        severity=3,
+        title="沙洲街道积水",
+        location={"district": "320105", "street": "320105002"},
+        channel="sensor",
+        time=datetime.now(UTC),
+    )
+    with Publisher(water, "water") as publisher:
+        event_id = publisher.publish(event, wait=True)
+    ch = Client(host=clickhouse["host"], port=clickhouse["port"], user="cityops", password=password)
+    deadline, rows = time.monotonic() + 90, []
+    while not rows and time.monotonic() < deadline:
+        rows = ch.execute("SELECT source FROM cityops.events WHERE id = %(id)s", {"id": event_id})
+        time.sleep(0.3)
+    ch.disconnect()
+    assert rows, f"the secure stack did not store {event_id} within 90 s"
+
     stranger = Client(host=clickhouse["host"], port=clickhouse["port"])
     try:
         stranger.execute("SELECT 1")
