@@ -16,6 +16,7 @@ import uuid
 
 import msgspec
 
+from deploy.settings import KafkaConnection, kafka_connection
 from schemas.binding import structured_bytes
 
 ACTIONS = {
@@ -69,7 +70,7 @@ def action_event(
 class Publisher:
     """One KafkaProducer per dashboard process, created on first use."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: KafkaConnection | str, topic: str) -> None:
         self.bootstrap, self.topic = bootstrap, topic
         self._producer = None
         self._lock = threading.Lock()
@@ -80,7 +81,7 @@ class Publisher:
                 from kafka import KafkaProducer
 
                 self._producer = KafkaProducer(
-                    bootstrap_servers=self.bootstrap,
+                    **kafka_connection(self.bootstrap).kafka_python(),
                     acks="all",
                     retries=2,
                     request_timeout_ms=8000,

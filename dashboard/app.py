@@ -32,7 +32,7 @@ def create_app(settings) -> dash.Dash:
     backend = Backend(settings)
     # the registry's 40,976 micro-grids are summed once at start, not in the first request
     backend.warm()
-    publisher = Publisher(settings.bootstrap, Topics(settings.topic_prefix).events)
+    publisher = Publisher(settings.kafka, Topics(settings.topic_prefix).events)
 
     @server.route("/healthz")
     def healthz():

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy import services as svc
-from deploy.settings import Settings
+from deploy.settings import KafkaConnection, Settings, kafka_connection
 from storage.client import ClickHouseTarget, connect, migrate
 
 RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
@@ -31,7 +31,7 @@ RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
 
 @dataclass
 class BenchEnv:
-    bootstrap: str
+    bootstrap: KafkaConnection | str
     clickhouse: ClickHouseTarget
     home: Path
     partitions: int
@@ -49,7 +49,7 @@ class BenchEnv:
         client.disconnect()
         settings = Settings(
             home=self.home / token,
-            kafka_bootstrap=self.bootstrap,
+            **kafka_connection(self.bootstrap).settings_fields(),
             clickhouse_url=target.url(),
             topic_prefix=f"bench.{token}.",
             partitions=partitions or self.partitions,
@@ -66,7 +66,10 @@ def bench_services(settings: Settings):
     home = Path(tempfile.mkdtemp(prefix="cityops-bench-"))
     started = {}
     try:
-        bootstrap = settings.kafka_bootstrap
+        # An external broker is reached with the configured security settings.
+        bootstrap: KafkaConnection | str | None = (
+            settings.kafka if settings.kafka_bootstrap else None
+        )
         if not bootstrap:
             port = svc.free_port()
             started["broker"] = svc.start_broker(home, port)
@@ -198,12 +201,14 @@ def sample_reports(
     return out
 
 
-async def publish_all(bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes]]) -> float:
+async def publish_all(
+    bootstrap: KafkaConnection | str, topic: str, pairs: list[tuple[bytes, bytes]]
+) -> float:
     """Publishes every (key, value) and waits for the broker's acknowledgements; seconds taken."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1
+        **kafka_connection(bootstrap).aiokafka(), linger_ms=20, max_batch_size=1 << 20, acks=1
     )
     await producer.start()
     started = time.perf_counter()

@@ -14,6 +14,7 @@ import orjson
 import psutil
 
 from deploy import bench
+from deploy.settings import kafka_connection
 from schemas.topics import Topics
 from storage.client import connect
 
@@ -33,7 +34,7 @@ async def baseline_loop(bootstrap: str, topic: str, target, database: str, stop:
 
     client = connect(target)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka_connection(bootstrap).aiokafka(),
         enable_auto_commit=False,
         max_partition_fetch_bytes=4 << 20,
         fetch_max_bytes=32 << 20,
@@ -314,7 +315,7 @@ async def paced_publish(bootstrap: str, topic: str, items, rate: float, sent_at:
     import orjson
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=1)
+    producer = AIOKafkaProducer(**kafka_connection(bootstrap).aiokafka(), linger_ms=5, acks=1)
     await producer.start()
     try:
         start = time.monotonic()

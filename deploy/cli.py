@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--simulate", type=positive_float, metavar="RATE", help="simulated events/s")
     up.add_argument("--no-dashboard", action="store_true")
     up.add_argument("--workers", type=int, choices=range(1, 9), metavar="N")
+    up.add_argument(
+        "--secure",
+        action="store_true",
+        help="broker with SASL (SCRAM) over TLS and ClickHouse with a password (CONTRACT §8)",
+    )
     sub.add_parser("down", help="stop a detached stack")
     st = sub.add_parser("status", help="addresses and state of the stack")
     st.add_argument("--json", action="store_true")
@@ -205,7 +210,12 @@ def dispatch(args: argparse.Namespace, settings) -> int:
         from deploy.stack import Stack
 
         stack = Stack(settings)
-        stack.up(simulate=args.simulate, dashboard=not args.no_dashboard, workers=args.workers)
+        stack.up(
+            simulate=args.simulate,
+            dashboard=not args.no_dashboard,
+            workers=args.workers,
+            secure=args.secure,
+        )
         from deploy.stack import status
 
         print(json.dumps(status(settings.home), indent=1, ensure_ascii=False))

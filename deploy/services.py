@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy.settings import KafkaConnection, kafka_connection
+
 
 class StackError(RuntimeError):
     """A service could not be started or stopped; the message says why and what to do."""
@@ -187,11 +189,42 @@ def start_broker(home: Path, port: int) -> Process:
     return proc
 
 
-def kafka_ready(bootstrap: str) -> bool:
+def start_secure_broker(home: Path, port: int, files, platform: KafkaConnection) -> list[Process]:
+    """Secure mode: Tansu on a loopback port of its own, advertising the TLS + SASL front
+    (deploy/broker_front.py) that listens on `port`; ready once `platform` can list topics."""
+    import sys
+
+    require_free(port, "Kafka broker")
+    inner = free_port()
+    argv = [
+        broker_binary(), "broker",
+        "--listener-url", f"tcp://127.0.0.1:{inner}",
+        "--advertised-listener-url", f"tcp://127.0.0.1:{port}",
+    ]  # fmt: skip
+    broker = spawn("broker", argv, home / "logs" / "broker.log")
+    wait_until(lambda: tcp_open(inner), 30, broker, "Kafka broker")
+    front_argv = [
+        sys.executable, "-m", "deploy.broker_front",
+        "--listen", f"127.0.0.1:{port}", "--origin", f"127.0.0.1:{inner}",
+        "--cert", str(files.broker_cert), "--key", str(files.broker_key),
+        "--users", str(files.broker_users),
+    ]  # fmt: skip
+    try:
+        front = spawn("broker-front", front_argv, home / "logs" / "broker-front.log")
+        wait_until(lambda: tcp_open(port) and kafka_ready(platform), 30, front, "broker front")
+    except BaseException:
+        stop(broker)
+        raise
+    return [broker, front]
+
+
+def kafka_ready(kafka: KafkaConnection | str) -> bool:
     from kafka import KafkaAdminClient
 
     admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=3000, client_id="cityops-probe"
+        **kafka_connection(kafka).kafka_python(),
+        request_timeout_ms=3000,
+        client_id="cityops-probe",
     )
     try:
         admin.list_topics()
@@ -224,6 +257,24 @@ CLICKHOUSE_CONFIG = """<?xml version="1.0"?>
     <users_config>{users}</users_config>
     <default_profile>default</default_profile>
     <default_database>default</default_database>
+</yandex>
+"""
+
+# Secure mode: one user with a password (SHA-256 stored) and no `default` user at all.
+CLICKHOUSE_SECURE_USERS = """<?xml version="1.0"?>
+<yandex>
+    <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+    <users>
+        <{user}>
+            <password_sha256_hex>{password_sha256}</password_sha256_hex>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </{user}>
+    </users>
+    <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
+        <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time>
+    </interval></default></quotas>
 </yandex>
 """
 
@@ -274,7 +325,15 @@ def clickhouse_binary(install: bool = True) -> list[str]:
     )
 
 
-def start_clickhouse(home: Path, tcp_port: int, http_port: int) -> Process:
+def start_clickhouse(
+    home: Path,
+    tcp_port: int,
+    http_port: int,
+    user: str = "default",
+    password: str = "",
+    password_sha256: str | None = None,
+) -> Process:
+    """A ClickHouse server; with `password_sha256` its only user is `user` with that password."""
     require_free(tcp_port, "ClickHouse server (native port)")
     require_free(http_port, "ClickHouse server (HTTP port)")
     base = (home / "clickhouse").resolve()
@@ -282,7 +341,11 @@ def start_clickhouse(home: Path, tcp_port: int, http_port: int) -> Process:
     for folder in (data / "tmp", data / "user_files", data / "format_schemas", logs):
         folder.mkdir(parents=True, exist_ok=True)
     users = base / "users.xml"
-    users.write_text(CLICKHOUSE_USERS)
+    users.unlink(missing_ok=True)
+    if password_sha256:
+        users.write_text(CLICKHOUSE_SECURE_USERS.format(user=user, password_sha256=password_sha256))
+    else:
+        users.write_text(CLICKHOUSE_USERS)
     config = base / "config.xml"
     config.write_text(
         CLICKHOUSE_CONFIG.format(
@@ -292,11 +355,18 @@ def start_clickhouse(home: Path, tcp_port: int, http_port: int) -> Process:
     argv = [*clickhouse_binary(), f"--config-file={config}"]
     proc = spawn("clickhouse", argv, logs / "clickhouse.stdout.log", cwd=base)
     proc.log = logs / "clickhouse.err.log" if (logs / "clickhouse.err.log").exists() else proc.log
-    wait_until(lambda: clickhouse_ready(tcp_port), 60, proc, "ClickHouse server")
+    wait_until(
+        lambda: clickhouse_ready(tcp_port, user=user, password=password),
+        60,
+        proc,
+        "ClickHouse server",
+    )
     return proc
 
 
-def clickhouse_ready(port: int, host: str = "127.0.0.1") -> bool:
+def clickhouse_ready(
+    port: int, host: str = "127.0.0.1", user: str = "default", password: str = ""
+) -> bool:
     import logging
 
     from clickhouse_driver import Client
@@ -304,7 +374,14 @@ def clickhouse_ready(port: int, host: str = "127.0.0.1") -> bool:
     # Refused connections are expected while the server starts; keep the driver from logging them.
     logging.getLogger("clickhouse_driver.connection").setLevel(logging.CRITICAL)
 
-    client = Client(host=host, port=port, connect_timeout=1, send_receive_timeout=3)
+    client = Client(
+        host=host,
+        port=port,
+        user=user,
+        password=password,
+        connect_timeout=1,
+        send_receive_timeout=3,
+    )
     try:
         return client.execute("SELECT 1") == [(1,)]
     finally:
@@ -314,14 +391,16 @@ def clickhouse_ready(port: int, host: str = "127.0.0.1") -> bool:
 # -- topics -----------------------------------------------------------------------------------
 
 
-def create_topics(bootstrap: str, names: list[str], partitions: int) -> list[str]:
+def create_topics(kafka: KafkaConnection | str, names: list[str], partitions: int) -> list[str]:
     """Create the topics that do not exist yet (Tansu does not auto-create for every client)."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
     admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap, client_id="cityops-admin", request_timeout_ms=10000
+        **kafka_connection(kafka).kafka_python(),
+        client_id="cityops-admin",
+        request_timeout_ms=10000,
     )
     try:
         existing = set(admin.list_topics())
@@ -351,6 +430,25 @@ def worker_env(settings) -> dict[str, str]:
     }
     if settings.clock_epoch is not None:
         env["CITYOPS_CLOCK_EPOCH"] = repr(settings.clock_epoch)
+    env.update(connection_env(settings))
+    return env
+
+
+def connection_env(settings) -> dict[str, str]:
+    """The CITYOPS_KAFKA_* / ClickHouse variables that carry `settings`' credentials to a child:
+    passwords as file paths when they came from files, never printed."""
+    env = {"CITYOPS_KAFKA_SECURITY_PROTOCOL": settings.kafka_security_protocol}
+    optional = {
+        "CITYOPS_KAFKA_SASL_MECHANISM": settings.kafka_sasl_mechanism,
+        "CITYOPS_KAFKA_USERNAME": settings.kafka_username,
+        "CITYOPS_KAFKA_PASSWORD_FILE": settings.kafka_password_file,
+        "CITYOPS_KAFKA_CA_FILE": settings.kafka_ca_file,
+        "CITYOPS_CLICKHOUSE_PASSWORD_FILE": settings.clickhouse_password_file,
+        "CITYOPS_CLICKHOUSE_CA_FILE": settings.clickhouse_ca_file,
+    }
+    if settings.kafka_password is not None:
+        optional["CITYOPS_KAFKA_PASSWORD"] = settings.kafka_password.get_secret_value()
+    env.update({key: str(value) for key, value in optional.items() if value is not None})
     return env
 
 

@@ -6,13 +6,123 @@ nothing deeper in the code reads os.environ.
 
 from __future__ import annotations
 
+import ssl
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storage.client import ClickHouseTarget
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+@dataclass(frozen=True)
+class KafkaConnection:
+    """Where the broker is and how to prove who we are (CONTRACT §8): the one place that turns
+    settings into client options, for kafka-python, aiokafka and Faust alike."""
+
+    bootstrap: str
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.uses_tls:
+            return None
+        # Verifies the broker's certificate and name against the CA file (or the system's CAs).
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    def _sasl(self) -> dict[str, Any]:
+        if not self.uses_sasl:
+            return {}
+        return {
+            "sasl_mechanism": self.sasl_mechanism or "SCRAM-SHA-512",
+            "sasl_plain_username": self.username,
+            "sasl_plain_password": self.password,
+        }
+
+    def kafka_python(self) -> dict[str, Any]:
+        """Keyword arguments for kafka-python's KafkaProducer / KafkaConsumer / KafkaAdminClient."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap.split(","),
+            "security_protocol": self.security_protocol,
+            **self._sasl(),
+        }
+        if self.uses_tls:
+            options["ssl_context"] = self.ssl_context()
+        return options
+
+    def aiokafka(self) -> dict[str, Any]:
+        """Keyword arguments for aiokafka's AIOKafkaProducer / AIOKafkaConsumer."""
+        return {
+            "bootstrap_servers": self.bootstrap,
+            "security_protocol": self.security_protocol,
+            "ssl_context": self.ssl_context(),
+            **self._sasl(),
+        }
+
+    def faust(self) -> dict[str, Any]:
+        """`broker` and `broker_credentials` for faust.App."""
+        import faust
+
+        urls = ";".join(f"kafka://{host}" for host in self.bootstrap.split(","))
+        if self.uses_sasl:
+            credentials = faust.SASLCredentials(
+                username=self.username,
+                password=self.password,
+                mechanism=self.sasl_mechanism or "SCRAM-SHA-512",
+                ssl_context=self.ssl_context(),
+            )
+        elif self.uses_tls:
+            credentials = faust.SSLCredentials(self.ssl_context())
+        else:
+            credentials = None
+        return {"broker": urls, "broker_credentials": credentials}
+
+    def settings_fields(self) -> dict[str, Any]:
+        """The Settings fields that give this connection (a child's settings, a benchmark's)."""
+        return {
+            "kafka_bootstrap": self.bootstrap,
+            "kafka_security_protocol": self.security_protocol,
+            "kafka_sasl_mechanism": self.sasl_mechanism,
+            "kafka_username": self.username,
+            "kafka_password": self.password,
+            "kafka_ca_file": self.ca_file,
+        }
+
+    def as_user(self, username: str, password: str) -> KafkaConnection:
+        return KafkaConnection(
+            self.bootstrap,
+            self.security_protocol,
+            self.sasl_mechanism,
+            username,
+            password,
+            self.ca_file,
+        )
+
+
+def kafka_connection(value: KafkaConnection | str) -> KafkaConnection:
+    """A bare `host:port` (tests, benchmarks, older callers) means a plaintext connection."""
+    return value if isinstance(value, KafkaConnection) else KafkaConnection(value)
+
+
+def read_secret(path: Path) -> str:
+    return path.read_text().strip()
 
 
 class Settings(BaseSettings):
@@ -22,6 +132,20 @@ class Settings(BaseSettings):
     # External services (CONTRACT §1); when unset, `cityops up` starts embedded ones.
     kafka_bootstrap: str | None = None
     clickhouse_url: str | None = None
+    # How clients reach the broker (CONTRACT §8). The password may come from a file instead
+    # (`cityops up --secure` keeps every secret in a file readable by its owner only).
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_password_file: Path | None = None
+    kafka_ca_file: Path | None = None
+    # ClickHouse: user and password in CITYOPS_CLICKHOUSE_URL (or the password in a file), TLS
+    # with clickhouses:// or ?secure=true, verified against this CA file.
+    clickhouse_password_file: Path | None = None
+    clickhouse_ca_file: Path | None = None
+    # `cityops up --secure` (CONTRACT §8): the embedded broker and ClickHouse require credentials.
+    secure: bool = False
     # Topic prefix lets tests (and several stacks on one broker) keep their topics apart.
     topic_prefix: str = ""
     partitions: int = Field(8, ge=1, le=256)
@@ -74,8 +198,29 @@ class Settings(BaseSettings):
     @cached_property
     def clickhouse(self) -> ClickHouseTarget:
         if self.clickhouse_url:
-            return ClickHouseTarget.from_url(self.clickhouse_url)
-        return ClickHouseTarget(port=self.clickhouse_port, database=self.database)
+            target = ClickHouseTarget.from_url(self.clickhouse_url)
+        else:
+            target = ClickHouseTarget(port=self.clickhouse_port, database=self.database)
+        if not target.password and self.clickhouse_password_file:
+            target = target.replace(password=read_secret(self.clickhouse_password_file))
+        if self.clickhouse_ca_file:
+            target = target.replace(ca_file=str(self.clickhouse_ca_file))
+        return target
+
+    @cached_property
+    def kafka(self) -> KafkaConnection:
+        """The platform's connection to the broker; every Kafka client is built from it."""
+        password = self.kafka_password.get_secret_value() if self.kafka_password else None
+        if password is None and self.kafka_password_file:
+            password = read_secret(self.kafka_password_file)
+        return KafkaConnection(
+            bootstrap=self.bootstrap,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_username,
+            password=password,
+            ca_file=str(self.kafka_ca_file) if self.kafka_ca_file else None,
+        )
 
     @property
     def bootstrap(self) -> str:

@@ -15,10 +15,18 @@ from pathlib import Path
 
 from deploy import services
 from deploy.private_files import rotate_kiosk_token, stack_secrets, write_private
+from deploy.secure import (
+    CLICKHOUSE_USER,
+    MECHANISM,
+    PLATFORM_USER,
+    clickhouse_password_sha256,
+    ensure_secrets,
+    secure_files,
+)
 from deploy.services import Process, StackError
 from deploy.settings import Settings
 from schemas.topics import Topics
-from storage.client import connect, migrate
+from storage.client import ClickHouseTarget, connect, migrate
 
 
 def all_topics(settings: Settings) -> list[str]:
@@ -39,6 +47,7 @@ class Stack:
     settings: Settings
     processes: list[Process] = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    embedded_clickhouse: bool = True
 
     @property
     def home(self) -> Path:
@@ -49,7 +58,14 @@ class Stack:
         return self.home / "stack.json"
 
     # -- start ------------------------------------------------------------------------------
-    def up(self, *, simulate: float | None, dashboard: bool, workers: int | None = None) -> None:
+    def up(
+        self,
+        *,
+        simulate: float | None,
+        dashboard: bool,
+        workers: int | None = None,
+        secure: bool = False,
+    ) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         running = read_state(self.home)
         if running and any(services.pid_alive(p["pid"]) for p in running.get("processes", [])):
@@ -58,6 +74,10 @@ class Stack:
                 "(see `cityops status --json`); stop it with `cityops down` first"
             )
         try:
+            # Decided before secure mode fills in the addresses of the services it starts.
+            self.embedded_clickhouse = not self.settings.clickhouse_url
+            if secure or self.settings.secure:
+                self.settings = secure_settings(self.settings)
             self._start(simulate=simulate, dashboard=dashboard, workers=workers)
         except BaseException:
             self.stop_all()
@@ -68,26 +88,40 @@ class Stack:
         keys = stack_secrets(self.home)
         if s.kafka_bootstrap:
             bootstrap = s.kafka_bootstrap
+        elif s.secure:
+            for proc in services.start_secure_broker(
+                self.home, s.broker_port, secure_files(self.home), s.kafka
+            ):
+                self._track(proc)
+            bootstrap = f"127.0.0.1:{s.broker_port}"
         else:
             self._track(services.start_broker(self.home, s.broker_port))
             bootstrap = f"127.0.0.1:{s.broker_port}"
-        if s.clickhouse_url:
-            target = s.clickhouse
-        else:
+        target = s.clickhouse
+        if self.embedded_clickhouse:
+            hashed = clickhouse_password_sha256(secure_files(self.home)) if s.secure else None
             self._track(
-                services.start_clickhouse(self.home, s.clickhouse_port, s.clickhouse_http_port)
+                services.start_clickhouse(
+                    self.home,
+                    s.clickhouse_port,
+                    s.clickhouse_http_port,
+                    user=target.user,
+                    password=target.password,
+                    password_sha256=hashed,
+                )
             )
-            target = s.clickhouse
         client = connect(target, database=False)
         migrate(client, target.database)
         client.disconnect()
-        services.create_topics(bootstrap, all_topics(s), s.partitions)
+        services.create_topics(s.kafka, all_topics(s), s.partitions)
         # The dashboard reads the kiosk token from secrets.json on each request (so `cityops kiosk
         # rotate` takes effect at once), not from a variable fixed at its start.
         env = {
             **{k: v for k, v in os.environ.items() if k != "CITYOPS_KIOSK_TOKEN"},
+            **services.connection_env(s),
             "CITYOPS_KAFKA_BOOTSTRAP": bootstrap,
-            "CITYOPS_CLICKHOUSE_URL": target.url(),
+            # The password stays in its file when it came from one.
+            "CITYOPS_CLICKHOUSE_URL": target.url(password=not s.clickhouse_password_file),
             "CITYOPS_HOME": str(self.home.resolve()),
             "CITYOPS_SECRET_KEY": keys["secret_key"],
             "CITYOPS_REPORTER_SECRET": (
@@ -110,7 +144,13 @@ class Stack:
             )
         self.info = {
             "broker": bootstrap,
-            "clickhouse": {"host": target.host, "port": target.port, "database": target.database},
+            "clickhouse": {
+                "host": target.host,
+                "port": target.port,
+                "database": target.database,
+                **clickhouse_status(s, target),
+            },
+            **kafka_status(s),
             "dashboard": f"http://127.0.0.1:{s.dashboard_port}" if dashboard else None,
             "gateway": f"http://127.0.0.1:{s.gateway_port}",
             "wall": (
@@ -177,6 +217,54 @@ class Stack:
         return code
 
 
+def secure_settings(settings: Settings) -> Settings:
+    """Secure mode (CONTRACT §8): the platform's own broker user over SASL_SSL, the local CA, and
+    the ClickHouse user with a password; secrets made at first start, read from their files."""
+    files = ensure_secrets(settings.home)
+    updates: dict = {"secure": True}
+    if not settings.kafka_bootstrap:
+        updates.update(
+            kafka_security_protocol="SASL_SSL",
+            kafka_sasl_mechanism=MECHANISM,
+            kafka_username=PLATFORM_USER,
+            kafka_password=None,
+            kafka_password_file=files.kafka_password_file(PLATFORM_USER),
+            kafka_ca_file=files.ca_file,
+        )
+    if not settings.clickhouse_url:
+        updates.update(
+            clickhouse_url=ClickHouseTarget(
+                port=settings.clickhouse_port, user=CLICKHOUSE_USER, database=settings.database
+            ).url(),
+            clickhouse_password_file=files.clickhouse_password_file,
+        )
+    return Settings(**{**dict(settings), **updates})
+
+
+def kafka_status(settings: Settings) -> dict:
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return {}
+    return {
+        "kafka": {
+            "security_protocol": settings.kafka_security_protocol,
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "username": settings.kafka_username,
+            "password_file": _path(settings.kafka_password_file),
+            "ca_file": _path(settings.kafka_ca_file),
+        }
+    }
+
+
+def clickhouse_status(settings: Settings, target: ClickHouseTarget) -> dict:
+    if not target.password:
+        return {}
+    return {"user": target.user, "password_file": _path(settings.clickhouse_password_file)}
+
+
+def _path(path: Path | None) -> str | None:
+    return str(path.resolve()) if path else None
+
+
 def read_state(home: Path) -> dict | None:
     path = home / "stack.json"
     if not path.exists():
@@ -215,6 +303,8 @@ def down(home: Path) -> int:
 def status(home: Path) -> dict:
     state = read_state(home) or {}
     out = {key: state.get(key) for key in ("broker", "clickhouse", "dashboard", "gateway", "wall")}
+    if "kafka" in state:
+        out["kafka"] = state["kafka"]
     out["services"] = {
         p["name"]: ("up" if services.pid_alive(p["pid"]) else "down")
         for p in state.get("processes", [])

@@ -6,10 +6,11 @@ clickhouse-driver client; processors, dashboard, launcher and tests all come thr
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from clickhouse_driver import Client
 
@@ -25,29 +26,56 @@ class ClickHouseTarget:
     user: str = "default"
     password: str = ""
     database: str = "cityops"
+    # TLS on the native protocol (clickhouses://… or ?secure=true), checked against ca_file.
+    secure: bool = False
+    ca_file: str | None = None
+
+    def __repr__(self) -> str:  # never print the password
+        return f"ClickHouseTarget({self.redacted_url()!r})"
 
     @classmethod
     def from_url(cls, url: str) -> ClickHouseTarget:
         parts = urlparse(url)
-        if parts.scheme not in ("clickhouse", "tcp"):
-            raise ValueError(f"ClickHouse URL must start with clickhouse://, got {url!r}")
+        if parts.scheme not in ("clickhouse", "clickhouses", "tcp"):
+            raise ValueError(
+                "ClickHouse URL must start with clickhouse:// (or clickhouses:// for TLS), got "
+                f"{parts.scheme}://…"
+            )
         database = (parts.path or "/cityops").lstrip("/") or "cityops"
         check_database_name(database)
+        query = parse_qs(parts.query)
+        secure = parts.scheme == "clickhouses" or query.get("secure", ["false"])[-1].lower() in (
+            "1",
+            "true",
+            "yes",
+        )
         return cls(
             host=parts.hostname or "127.0.0.1",
-            port=parts.port or 9000,
+            port=parts.port or (9440 if secure else 9000),
             user=unquote(parts.username or "default"),
             password=unquote(parts.password or ""),
             database=database,
+            secure=secure,
+            ca_file=query["ca_file"][-1] if "ca_file" in query else None,
         )
+
+    def replace(self, **changes) -> ClickHouseTarget:
+        return dataclasses.replace(self, **changes)
 
     def with_database(self, database: str) -> ClickHouseTarget:
         check_database_name(database)
-        return ClickHouseTarget(self.host, self.port, self.user, self.password, database)
+        return self.replace(database=database)
 
-    def url(self) -> str:
-        auth = self.user + (f":{self.password}" if self.password else "")
-        return f"clickhouse://{auth}@{self.host}:{self.port}/{self.database}"
+    def url(self, *, password: bool = True) -> str:
+        auth = quote(self.user, safe="")
+        if self.password and password:
+            auth += ":" + quote(self.password, safe="")
+        scheme = "clickhouses" if self.secure else "clickhouse"
+        query = f"?ca_file={quote(self.ca_file)}" if self.ca_file else ""
+        return f"{scheme}://{auth}@{self.host}:{self.port}/{self.database}{query}"
+
+    def redacted_url(self) -> str:
+        return self.url(password=False)
 
 
 def check_database_name(name: str) -> str:
@@ -68,6 +96,9 @@ def connect(target: ClickHouseTarget, *, database: bool = True, **settings) -> C
         connect_timeout=5,
         send_receive_timeout=60,
         settings=settings or None,
+        secure=target.secure,
+        verify=True,
+        ca_certs=target.ca_file,
     )
 
 

@@ -35,7 +35,7 @@ def create_app(
     policy = load_policy(settings.policy_file)
     app = faust.App(
         f"{prefix}cityops-engine",
-        broker=f"kafka://{settings.bootstrap}",
+        **settings.kafka.faust(),  # broker and broker_credentials (SASL, TLS)
         # Table values on disk (RocksDB, bounded memory: streams/incidents/store.py), in a
         # local directory of this worker's own, emptied at start.
         store=STORE_URL,
@@ -113,7 +113,7 @@ def run_worker(settings: Settings) -> int:
 
     faust_patches.check_versions(settings.allow_unverified_faust)  # before any patch or broker
     _bound_malloc()
-    create_topics(settings.bootstrap, all_topics(settings), settings.partitions)
+    create_topics(settings.kafka, all_topics(settings), settings.partitions)
     seed_group_offsets(settings)
     loop = _event_loop()
     app, runtime, _ = create_app(settings, loop)
@@ -141,7 +141,7 @@ def seed_group_offsets(settings: Settings) -> None:
 
     topic = Topics(settings.topic_prefix).bundles
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap,
+        **settings.kafka.kafka_python(),
         group_id=f"{settings.topic_prefix}cityops-engine",
         enable_auto_commit=False,
     )

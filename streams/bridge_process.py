@@ -34,7 +34,7 @@ def bridge_for(settings: Settings):
 
     topics = Topics(settings.topic_prefix)
     return Bridge(
-        bootstrap=settings.bootstrap,
+        bootstrap=settings.kafka,
         source=topics.events,
         bundles=topics.bundles,
         group=f"{settings.topic_prefix}cityops-intake",

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import msgspec
 from aiokafka import AIOKafkaConsumer
 
+from deploy.settings import KafkaConnection, kafka_connection
 from schemas.event_types import Action, InvalidEvent, Report
 from schemas.events import parse_event
 from schemas.registry import Registry
@@ -124,7 +125,7 @@ class Bridge:
     def __init__(
         self,
         *,
-        bootstrap: str,
+        bootstrap: KafkaConnection | str,
         source: str,
         bundles: str,
         group: str,
@@ -150,7 +151,7 @@ class Bridge:
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
             self.source,
-            bootstrap_servers=self.bootstrap,
+            **kafka_connection(self.bootstrap).aiokafka(),
             group_id=self.group,
             client_id=f"{self.group}-consumer",
             enable_auto_commit=False,

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaProducer
 
+from deploy.settings import KafkaConnection, kafka_connection
+
 Record = tuple[bytes | None, bytes, list[tuple[str, bytes]]]  # key, value, headers
 MAX_BATCH_BYTES = 1_000_000
 # The largest record (key, value and headers) an Outbox with a limit sends: a Kafka broker
@@ -35,9 +37,9 @@ def street_partitions(partitions: int) -> Callable[[str], int]:
     return functools.lru_cache(maxsize=None)(lambda street: partition_for(street, partitions))
 
 
-def producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+def producer(kafka: KafkaConnection | str, client_id: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **kafka_connection(kafka).aiokafka(),
         client_id=client_id,
         acks="all",
         linger_ms=5,

@@ -186,7 +186,7 @@ class Runtime:
         return Outbox(self.settings.max_message_bytes)
 
     async def start(self) -> None:
-        self.kafka = producer(self.settings.bootstrap, f"{self.settings.topic_prefix}engine")
+        self.kafka = producer(self.settings.kafka, f"{self.settings.topic_prefix}engine")
         await self.kafka.start()
 
     async def ready(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from deploy.settings import KafkaConnection, kafka_connection
 from schemas.binding import format_time
 from schemas.event_types import CONTENT_TYPE, SOURCE_PREFIX, SPECVERSION
 from schemas.events import (
@@ -152,10 +153,10 @@ class Publisher:
     ) -> None:
         if department is not None and department not in DEPARTMENTS:
             raise ValueError(f"unknown department {department!r}")
-        if isinstance(settings_or_bootstrap, str):
-            bootstrap, prefix = settings_or_bootstrap, ""
+        if isinstance(settings_or_bootstrap, str | KafkaConnection):
+            kafka, prefix = kafka_connection(settings_or_bootstrap), ""
         else:
-            bootstrap = settings_or_bootstrap.bootstrap
+            kafka = settings_or_bootstrap.kafka
             prefix = settings_or_bootstrap.topic_prefix
         self.department = department
         self.topic = topic or Topics(prefix).events
@@ -171,7 +172,7 @@ class Publisher:
 
             config = {**DEFAULT_PRODUCER, **producer_config}
             config.setdefault("client_id", f"cityops-sdk-{department or 'any'}")
-            producer = KafkaProducer(bootstrap_servers=bootstrap.split(","), **config)
+            producer = KafkaProducer(**kafka.kafka_python(), **config)
         self._producer = producer
 
     # -- validation -------------------------------------------------------------------------

@@ -121,7 +121,7 @@ class TaskQueue:
             if len(departments) != 1:
                 raise ValueError("a consumer group reads one department's queue")
             self._consumer = KafkaConsumer(
-                bootstrap_servers=settings.bootstrap.split(","),
+                **settings.kafka.kafka_python(),
                 group_id=f"{settings.topic_prefix}cityops-dept-{departments[0]}",
                 auto_offset_reset=reset,
                 enable_auto_commit=True,
@@ -129,7 +129,7 @@ class TaskQueue:
             self._consumer.subscribe(names)
         else:
             self._consumer = KafkaConsumer(
-                bootstrap_servers=settings.bootstrap.split(","),
+                **settings.kafka.kafka_python(),
                 auto_offset_reset=reset,
                 enable_auto_commit=False,
             )
