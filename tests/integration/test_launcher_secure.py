@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import os
 import stat
-import time
 from datetime import UTC, datetime
 
 from deploy import services as svc
 from deploy.settings import KafkaConnection
 from tests.integration.test_launcher import cityops, stack_env  # noqa: F401 - the fixture
+from tests.waiting import wait_until
 
 
 def test_secure_stack_reports_its_credentials_and_refuses_strangers(stack_env):  # noqa: F811
@@ -75,12 +75,17 @@ def test_secure_stack_reports_its_credentials_and_refuses_strangers(stack_env): 
     with Publisher(water, "water") as publisher:
         event_id = publisher.publish(event, wait=True)
     ch = Client(host=clickhouse["host"], port=clickhouse["port"], user="cityops", password=password)
-    deadline, rows = time.monotonic() + 90, []
-    while not rows and time.monotonic() < deadline:
-        rows = ch.execute("SELECT source FROM cityops.events WHERE id = %(id)s", {"id": event_id})
-        time.sleep(0.3)
-    ch.disconnect()
-    assert rows, f"the secure stack did not store {event_id} within 90 s"
+    try:
+        wait_until(
+            lambda: ch.execute(
+                "SELECT source FROM cityops.events WHERE id = %(id)s", {"id": event_id}
+            ),
+            90,
+            f"the secure stack to store {event_id}",
+            interval=0.3,
+        )
+    finally:
+        ch.disconnect()
 
     stranger = Client(host=clickhouse["host"], port=clickhouse["port"])
     try:

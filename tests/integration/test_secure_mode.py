@@ -26,6 +26,7 @@ from deploy.settings import KafkaConnection, Settings
 from deploy.stack import all_topics, secure_settings
 from storage.client import ClickHouseTarget, connect, migrate
 from streams.publish.sdk import Publisher, report
+from tests.waiting import wait_until
 
 
 @dataclass
@@ -175,16 +176,17 @@ def test_department_event_reaches_clickhouse_over_sasl_ssl(secure, tmp_path):
         water = secure.department("water")
         with Publisher(water, "water", topic="city.events") as publisher:
             publisher.publish(event, wait=True)
-        deadline = time.monotonic() + 90
-        rows: list = []
-        while time.monotonic() < deadline and not rows:
+
+        def stored():
             assert worker.poll() is None, svc.log_tail(log, 30)
-            rows = ch.execute(
+            return ch.execute(
                 f"SELECT source, incident_id FROM {settings.database}.events WHERE id = %(id)s",
                 {"id": event["id"]},
             )
-            time.sleep(0.3)
-        assert rows, f"event not stored within 90 s; worker log:\n{svc.log_tail(log, 30)}"
+
+        rows = wait_until(
+            stored, 90, "the event stored", interval=0.3, details=lambda: svc.log_tail(log, 30)
+        )
         assert rows[0][0].endswith("/water")
         assert rows[0][1]
     finally:
