@@ -54,7 +54,8 @@ def distinct_incidents(
         micro_grid = micro_grids[i % len(micro_grids)].code
         category = categories[i // len(micro_grids)]
         chain = [u.code for u in registry.chain(micro_grid)]
-        location = dict(zip(("district", "street", "community", "grid", "micro_grid"), chain[1:]))
+        levels = ("district", "street", "community", "grid", "micro_grid")
+        location = dict(zip(levels, chain[1:], strict=True))  # chain[0] is the city
         data = report_data(
             rng,
             "grid_patrol",
