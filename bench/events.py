@@ -3,6 +3,12 @@
 Every event comes from the simulator (streams/publish/simulator/): `generate` for the realistic
 mix, `batches` for numbered ids and for reports that each open their own incident. Keys are the
 events' partition keys, as the SDK sends them.
+
+Moving the suites here (2026-12-06) left the events of the throughput, scaling, latency, memory,
+publishing and engine suites as they were (compared event by event; the engine's output digest is
+unchanged), so their results compare with the earlier ones in bench/results/. The validator's
+changed (bench/validator.py says how); `sample_reports`, which only tests use, now gives the
+simulator's mix instead of uniformly random micro-grids and categories.
 """
 
 from __future__ import annotations
