@@ -10,7 +10,7 @@ coordinates and an address on almost every report, and adds reporter hashes and 
 That costs the validator more, so results from before that date are not comparable as they are:
 the same code, both mixes timed alternately in one process (100,000 events, CPU time) gave
 6.9–7.2 µs per event on the old reports and 9.9–10.1 µs on the simulator's (×1.4); 621 bytes per
-event against 591. bench/results/validator.json (2026-11-27, 7.48 µs per event) is of the old
+event against 591. bench/results/validator.json (2026-11-27, 12.15 µs per event) is of the old
 reports: re-measure on a quiet machine before comparing a new result with it.
 """
 
