@@ -308,7 +308,7 @@ def dispatch(args: argparse.Namespace, settings) -> int:
             return keys.revoke_key_cli(settings, args.key_id)
         return keys.create_key_cli(settings, args.department, args.scope)
     if command == "bench":
-        from deploy.bench import run_bench
+        from bench.run import run_bench
 
         # A benchmark starts its own broker, ClickHouse and workers: on SIGTERM stop them as on
         # Ctrl+C (the `finally` blocks run) instead of leaving them behind.

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from deploy import bench
-from deploy import bench_suites as suites
+from bench import env as bench
+from bench.run import suite
 
 # (suite, events): a few hundred events; latency 300 events at 200/s (1.5 s).
 SIZES = [
@@ -33,7 +33,7 @@ def env(services, tmp_path_factory) -> bench.BenchEnv:
 
 @pytest.mark.parametrize(("name", "events"), SIZES, ids=[n for n, _ in SIZES])
 def test_benchmark_runs_and_writes_a_result_file(env, tmp_path, name, events):
-    result = suites.SUITES[name](env, events=events, quick=True)
+    result = suite(name)(env, events=events, quick=True)
     path = bench.write_result(name, result, tmp_path)
     written = json.loads(path.read_text())
     assert written["bench"] == name

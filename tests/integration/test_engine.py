@@ -17,8 +17,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from bench.events import publish_all, sample_reports
 from deploy import services as svc
-from deploy.bench import publish_all, sample_reports
 from deploy.settings import Settings
 from deploy.stack import all_topics
 from schemas.topics import Topics

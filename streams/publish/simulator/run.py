@@ -62,17 +62,23 @@ class Generator:
             data = everyday_report(rng, self.places, now.astimezone(LOCAL).hour)
         if data["channel"] in ("hotline", "app", "grid_patrol"):
             self.recent.append(data)
-        location = data["location"]
-        return {
-            "specversion": "1.0",
-            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "source": f"/departments/{source_of(data['channel'], data['category'])}",
-            "type": "city.report.v1",
-            "time": format_time(stamp or now),
-            "datacontenttype": "application/json",
-            "partitionkey": location.get("street") or location["district"],
-            "data": data,
-        }
+        return envelope(data, str(uuid.UUID(int=rng.getrandbits(128), version=4)), stamp or now)
+
+
+def envelope(data: dict[str, Any], event_id: str, time: datetime) -> dict[str, Any]:
+    """The city.report.v1 CloudEvent around a report's data: its source from the channel and
+    category, its partition key the street (the district when that is all it names)."""
+    location = data["location"]
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": f"/departments/{source_of(data['channel'], data['category'])}",
+        "type": "city.report.v1",
+        "time": format_time(time),
+        "datacontenttype": "application/json",
+        "partitionkey": location.get("street") or location["district"],
+        "data": data,
+    }
 
 
 def _repeat(rng: random.Random, original: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`cityops bench engine` (or `python -m deploy.bench_engine --events 100000`): the CPU cost per
+"""`cityops bench engine` (or `python -m bench.engine --events 100000`): the CPU cost per
 event of the incident engine's pure apply path, in process: the worker's Engine over in-memory
 tables, fed the simulator's events as the intake bridge bundles them. No broker, no ClickHouse:
 rows stay in the writer's batches.
@@ -213,6 +213,10 @@ def bench_engine(events: int, seed: int = 7, partitions: int = 8, store: str = "
         "total_cpu_us_per_event": round((apply.cpu + commit.cpu) * per_event, 1),
         "method": "in process, no broker or ClickHouse; CPU time of Engine.apply and hand-over",
     }
+
+
+def suite(env, events=None, quick=False) -> dict:
+    return bench_engine(events or (2_000 if quick else 100_000))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,19 +14,15 @@ from pathlib import Path
 import orjson
 
 from streams.publish.sdk import Publisher, complete
+from streams.publish.simulator.batches import numbered_reports
 
 BATCH = 100
 CLIENTS = 8
 
 
 def _events(n: int, tag: str) -> list[dict]:
-    from streams.publish.simulator.run import generate
-
-    now = datetime.now(UTC)
-    events = generate(7, "normal", now, n, interval=0)
-    for number, event in enumerate(events):
-        event["id"] = f"{tag}-{number}"
-    return events
+    """The simulator's everyday mix, all stamped now, ids `<tag>-<i>`."""
+    return numbered_reports(n, 7, run=tag, start=datetime.now(UTC), interval=0)
 
 
 def bench_sdk(settings, n: int) -> float:
@@ -116,3 +112,8 @@ def bench_publishing(settings, env: dict, events: int) -> dict:
         "gateway_batch100_eps": round(bench_gateway(settings, env, events, BATCH)),
         "method": f"until acked by the broker; gateway: {CLIENTS} client threads, keep-alive",
     }
+
+
+def suite(env, events=None, quick=False) -> dict:
+    settings, env_vars = env.isolated("publishing")
+    return bench_publishing(settings, env_vars, events or (2_000 if quick else 20_000))

@@ -1,0 +1,69 @@
+"""`cityops bench NAME [--json] [--quick]`: runs one suite (or all, in this order) in the broker
+and ClickHouse of bench/env.py, writes bench/results/NAME.json and prints the result (one JSON
+object per suite with --json, else a table). Each suite is the `suite(env, events, quick, ...)`
+function of its module, imported only when it runs."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+
+from deploy.settings import Settings
+
+# suite name -> its module; `cityops bench all` runs them in this order
+SUITES = {
+    "validator": "bench.validator",
+    "engine": "bench.engine",
+    "throughput": "bench.throughput",
+    "latency": "bench.latency",
+    "scaling": "bench.scaling",
+    "memory": "bench.memory",
+    "publishing": "bench.publishing",
+    "storage": "bench.storage",
+}
+
+
+def suite(name: str) -> Callable[..., dict]:
+    """The suite's function: (env, events=None, quick=False, **options) -> result dict."""
+    return importlib.import_module(SUITES[name]).suite
+
+
+def print_table(name: str, result: dict) -> None:
+    print(f"{name}")
+    for key, value in result.items():
+        if isinstance(value, dict):
+            inner = ", ".join(
+                f"{k}={v}" for k, v in value.items() if not isinstance(v, (dict, list))
+            )
+            print(f"  {key:22} {inner}")
+        elif key != "machine":
+            print(f"  {key:22} {value}")
+
+
+def run_bench(
+    settings: Settings,
+    name: str,
+    *,
+    as_json: bool,
+    events: int | None,
+    quick: bool,
+    rates: tuple[float, ...] | None = None,
+    profile: bool = False,
+) -> int:
+    from bench.env import bench_services, write_result
+
+    names = list(SUITES) if name == "all" else [name]
+    with bench_services(settings) as env:
+        for one in names:
+            options: dict = {"rates": rates} if one == "latency" and rates else {}
+            if one == "throughput" and profile:
+                options["profile"] = True
+            result = suite(one)(env, events=events, quick=quick, **options)
+            path = write_result(one, result)
+            if as_json:
+                print(json.dumps(result))
+            else:
+                print_table(one, result)
+                print(f"  written to {path}")
+    return 0
