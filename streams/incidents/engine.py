@@ -125,8 +125,8 @@ class Engine:
     def _report(self, partition: int, item: ReportIn) -> None:
         now = self._now(partition, item.at)
         # A redelivered report: the incident it opened exists (or, for a repeat, the incident it
-        # was linked to lists its id in `applied`, which `step` checks).
-        if self.incident(incident_id_for(item.id, item.chain)) is not None:
+        # was linked to lists its sender and id in `applied`, which `step` checks).
+        if self.incident(incident_id_for(item.department, item.id, item.chain)) is not None:
             return
         bucket = self.bucket(bucket_key(item.chain, item.report.category))
         target_id = choose_repeat(item, bucket, now, self.policy)

@@ -65,7 +65,7 @@ class Incident(msgspec.Struct, omit_defaults=True, gc=False):
     reported_at: datetime
     accept_due: datetime
     resolve_due: datetime
-    opened_by: str  # the id of the report that opened it
+    opened_by: str  # the event_key() of the report that opened it
     accepted_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
@@ -80,7 +80,7 @@ class Incident(msgspec.Struct, omit_defaults=True, gc=False):
     city_informed: bool = False
     seq: int = 0  # the last transition's number
     version: int = 0  # bumped on every change (ReplacingMergeTree version)
-    applied: list[str] = []  # ids of the last events applied (idempotency)
+    applied: list[str] = []  # event_key()s of the last events applied (idempotency)
     lat: float | None = None
     lon: float | None = None
     address: str | None = None
@@ -100,6 +100,26 @@ class Incident(msgspec.Struct, omit_defaults=True, gc=False):
             if task.department == department:
                 return task
         return None
+
+
+def event_key(department: str, event_id: str) -> str:
+    """What the engine remembers an event by: its sender and its id. Ids are unique per source
+    only, so a department that reuses (or guesses) another's id never shadows that one's event.
+    Department codes have no "/", so the key is unambiguous."""
+    return f"{department}/{event_id}"
+
+
+def was_applied(incident: Incident, department: str, event_id: str) -> bool:
+    """Whether the event (sender, id) already took effect on the incident (a redelivery).
+
+    Incidents stored before events were keyed by sender remember bare ids; an id without "/"
+    is looked up bare too, so their redeliveries still apply once. A bare id can equal only
+    such old entries (every keyed entry holds a "/"), never another sender's key.
+    """
+    key = event_key(department, event_id)
+    if key in incident.applied or incident.opened_by == key:
+        return True
+    return "/" not in event_id and (event_id in incident.applied or incident.opened_by == event_id)
 
 
 # -- inputs -------------------------------------------------------------------------------------
