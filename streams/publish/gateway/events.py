@@ -1,8 +1,9 @@
 """`POST /api/v1/events`: the CloudEvents HTTP binding (structured, batch and binary mode).
 
 Order of checks: key (401) → rate (429) → content type (415) → size (413) → JSON (400) →
-every event's source against the key's department (403) → validation of every event (400,
-all errors of all items) → publish and wait for the broker (202 or 503)."""
+every event's source, and every action's data.department, against the key's department (403) →
+validation of every event (400, all errors of all items) → publish and wait for the broker (202
+or 503)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, request
 
-from schemas.event_types import SOURCE_PREFIX
+from schemas.event_types import SOURCE_PREFIX, Action
 from schemas.events import Event, InvalidEvent, parse_event
+from streams.incidents.authz import sender_refusal
 from streams.publish.gateway.app import authenticated, gateway
 from streams.publish.gateway.problems import all_errors, error_entry, problem
 from streams.publish.gateway.ratelimit import retry_after
@@ -26,6 +28,7 @@ STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
 MAX_BATCH = 1000
 RETRY_AFTER_BROKER = "5"
+ACTION_PREFIX = "city.incident."
 
 
 @events_api.post("/api/v1/events")
@@ -91,13 +94,15 @@ def post_events() -> Response:
             )
         items = [document]
     foreign = _foreign_sources(items, expected)
-    if foreign:
+    actors = _foreign_actors(items, key.department)
+    if foreign or actors:
         return problem(
             403,
             "Forbidden",
-            f"this key may publish only as {expected}",
-            slug="wrong-source",
-            errors=foreign,
+            f"this key may publish only as {expected}"
+            + (f" and act only in the name of {key.department}" if actors else ""),
+            slug="wrong-source" if foreign else "wrong-department",
+            errors=foreign + actors,
         )
     events, errors = _validate(items, body if mimetype == STRUCTURED else None, now)
     partial = request.args.get("partial", "").lower() in ("1", "true", "yes")
@@ -130,7 +135,23 @@ def _binary(body: bytes, expected: str, now: datetime) -> Response:
     except InvalidEvent as exc:
         errors = [error_entry(exc, event_id=request.headers.get("ce-id"))]
         return problem(400, "Bad Request", "1 invalid event", slug="invalid-event", errors=errors)
+    if isinstance(event.data, Action):
+        refusal = sender_refusal(key_department(expected), event.data.department)
+        if refusal:
+            return problem(
+                403,
+                "Forbidden",
+                f"this key may act only as {key_department(expected)}",
+                slug="wrong-department",
+                errors=[
+                    {"path": "data.department", "pointer": "#/data/department", "detail": refusal}
+                ],
+            )
     return _publish([event], rejected=[])
+
+
+def key_department(expected_source: str) -> str:
+    return expected_source[len(SOURCE_PREFIX) :]
 
 
 def _foreign_sources(items: list[Any], expected: str) -> list[dict]:
@@ -144,6 +165,30 @@ def _foreign_sources(items: list[Any], expected: str) -> list[dict]:
                     "path": "source",
                     "pointer": "#/source",
                     "detail": f"{source[:80]!r} is not {expected}",
+                }
+            )
+    return foreign
+
+
+def _foreign_actors(items: list[Any], department: str) -> list[dict]:
+    """Actions (city.incident.*) whose data.department is not the key's department: a
+    department acts only in its own name (CONTRACT §8)."""
+    foreign = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or not str(item.get("type", "")).startswith(ACTION_PREFIX):
+            continue
+        data = item.get("data")
+        claimed = data.get("department") if isinstance(data, dict) else None
+        if not isinstance(claimed, str):
+            continue  # missing or not text: the validation answers 400
+        refusal = sender_refusal(department, claimed[:80])
+        if refusal:
+            foreign.append(
+                {
+                    "index": index,
+                    "path": "data.department",
+                    "pointer": "#/data/department",
+                    "detail": refusal,
                 }
             )
     return foreign
