@@ -142,7 +142,7 @@ class Engine:
         current = self.incident(item.action.incident_id)
         incident, transitions, emitted = step(current, item, now, self.policy)
         for refusal in (e for e in emitted if isinstance(e, Rejection)):
-            self._reject(partition, rows.misfit_reject(item, refusal.reason))
+            self._reject(partition, rows.misfit_reject(item, refusal.reason, refusal.path))
         if incident is None or not transitions:
             return
         self.writer.add("events", rows.action_event_row(item, incident))

@@ -70,7 +70,10 @@ def step(incident: Incident | None, item: Item, now: datetime, policy: Policy) -
             return None, [], [Rejection(item.id, reason)]
         if was_applied(incident, item.department, item.id):
             return incident, [], []
-        refusal = authorize(item, incident, policy) or refusal_of(incident, item)
+        refusal = authorize(item, incident, policy)
+        if refusal:
+            return incident, [], [Rejection(item.id, refusal, "data.department")]
+        refusal = refusal_of(incident, item)
         if refusal:
             return incident, [], [Rejection(item.id, refusal)]
         key = event_key(item.department, item.id)

@@ -212,6 +212,7 @@ class Rejection(msgspec.Struct):
 
     event_id: str
     reason: str
+    path: str = "data.incident_id"  # the field the refusal is about
 
 
 Emitted = TaskNotice | Rejection
