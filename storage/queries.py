@@ -912,7 +912,9 @@ def incident_events(
             runs[-1][2].append(event_id)
         else:
             runs.append([int(t), int(t), [event_id]])
-    params: dict = {}
+    # the incident's own rows only: ids are unique per source, so another department's event
+    # may carry the same id (and time) while belonging to another incident
+    params: dict = {"incident": incident_id}
     terms = []
     for n, (lo, hi, ids) in enumerate(runs):
         params.update({f"lo{n}": lo, f"hi{n}": hi, f"ids{n}": tuple(ids)})
@@ -923,7 +925,7 @@ def incident_events(
     sql = f"""
     SELECT {_EVENT_COLUMNS}
     FROM {db}.events
-    WHERE {" OR ".join(terms)}
+    WHERE incident_id = %(incident)s AND ({" OR ".join(terms)})
     ORDER BY time, id
     LIMIT 1 BY id
     """
