@@ -117,13 +117,14 @@ def _open(item: ReportIn, now: datetime, policy: Policy) -> Outcome:
         now,  # reported_at
         accept_due,
         resolve_due,
-        event_key(item.department, item.id),  # opened_by
+        item.id,  # opened_by
     )
     location = report.location
     incident.lat, incident.lon, incident.address = location.lat, location.lon, location.address
     incident.sensor_id = report.sensor.sensor_id if report.sensor else None
     incident.city_informed = dispatch.city_informed
-    incident.applied = [incident.opened_by]
+    incident.opened_by_department = item.department
+    incident.applied = [event_key(item.department, item.id)]
     incident.version = 1
     incident.updated_at = now
     incident.status = ""

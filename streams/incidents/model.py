@@ -65,7 +65,7 @@ class Incident(msgspec.Struct, omit_defaults=True, gc=False):
     reported_at: datetime
     accept_due: datetime
     resolve_due: datetime
-    opened_by: str  # the event_key() of the report that opened it
+    opened_by: str  # the id of the report that opened it
     accepted_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
@@ -86,6 +86,7 @@ class Incident(msgspec.Struct, omit_defaults=True, gc=False):
     address: str | None = None
     sensor_id: str | None = None
     updated_at: datetime | None = None
+    opened_by_department: str = ""  # its sender ("": stored before senders were remembered)
 
     @property
     def departments(self) -> list[str]:
@@ -112,14 +113,15 @@ def event_key(department: str, event_id: str) -> str:
 def was_applied(incident: Incident, department: str, event_id: str) -> bool:
     """Whether the event (sender, id) already took effect on the incident (a redelivery).
 
-    Incidents stored before events were keyed by sender remember bare ids; an id without "/"
-    is looked up bare too, so their redeliveries still apply once. A bare id can equal only
-    such old entries (every keyed entry holds a "/"), never another sender's key.
+    Incidents stored before events were keyed by sender remember bare ids (and no opening
+    sender); an id without "/" is looked up bare too, so their redeliveries still apply once. A
+    bare id can equal only such old entries (every keyed entry holds a "/").
     """
-    key = event_key(department, event_id)
-    if key in incident.applied or incident.opened_by == key:
+    if event_key(department, event_id) in incident.applied:
         return True
-    return "/" not in event_id and (event_id in incident.applied or incident.opened_by == event_id)
+    if incident.opened_by == event_id and incident.opened_by_department in (department, ""):
+        return True
+    return "/" not in event_id and event_id in incident.applied
 
 
 # -- inputs -------------------------------------------------------------------------------------
@@ -138,7 +140,8 @@ class ReportIn(msgspec.Struct, tag_field="item", tag="report", omit_defaults=Tru
 
 class ActionIn(msgspec.Struct, tag_field="item", tag="action", omit_defaults=True):
     """A validated city.incident.<verb>.v1 (verb: accept, progress, resolve, escalate, assist,
-    feedback, note)."""
+    feedback, note). `department` is the sender (from `source`); `action.department` is the name
+    the action claims to act in, which authz.authorize holds to the sender."""
 
     id: str
     verb: str

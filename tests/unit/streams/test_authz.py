@@ -139,8 +139,12 @@ def test_two_departments_reports_with_one_id_open_two_incidents():
     real = a_report("noise", 1, id="evt-1", department="hotline12345")
     engine.apply(0, [squatter, real])
     incidents, _ = engine.table_writes()
-    opened = {inc.opened_by for items in incidents.values() for _, inc in items}
-    assert opened == {"gas/evt-1", "hotline12345/evt-1"}
+    opened = {
+        (inc.opened_by_department, inc.opened_by)
+        for items in incidents.values()
+        for _, inc in items
+    }
+    assert opened == {("gas", "evt-1"), ("hotline12345", "evt-1")}
 
 
 def test_a_repeat_with_another_departments_id_still_links():
@@ -170,9 +174,12 @@ def test_a_redelivery_from_the_same_sender_applies_once():
 def test_incidents_stored_with_bare_ids_still_drop_their_redeliveries():
     incident = traffic_incident()
     incident.applied = ["old-accept"]
-    incident.opened_by = "old-report"
+    incident.opened_by, incident.opened_by_department = "old-report", ""
     assert was_applied(incident, LEAD, "old-accept")
     assert was_applied(incident, "hotline12345", "old-report")
+    incident.opened_by_department = "gas"  # stored since: only its sender's redelivery matches
+    assert not was_applied(incident, "hotline12345", "old-report")
+    assert was_applied(incident, "gas", "old-report")
     # a keyed entry is never matched by a bare id that looks like it
     incident.applied = ["gas/x"]
     assert not was_applied(incident, "water", "gas/x")
