@@ -156,10 +156,6 @@ def _binary(body: bytes, expected: str, now: datetime) -> Response:
     return _publish([event], rejected=[])
 
 
-def key_department(expected_source: str) -> str:
-    return expected_source[len(SOURCE_PREFIX) :]
-
-
 def _foreign_sources(items: list[Any], expected: str) -> list[dict]:
     foreign = []
     for index, item in enumerate(items):
@@ -171,30 +167,6 @@ def _foreign_sources(items: list[Any], expected: str) -> list[dict]:
                     "path": "source",
                     "pointer": "#/source",
                     "detail": f"{source[:80]!r} is not {expected}",
-                }
-            )
-    return foreign
-
-
-def _foreign_actors(items: list[Any], department: str) -> list[dict]:
-    """Actions (city.incident.*) whose data.department is not the key's department: a
-    department acts only in its own name (CONTRACT §8)."""
-    foreign = []
-    for index, item in enumerate(items):
-        if not isinstance(item, dict) or item.get("type") not in ACTION_TYPES:
-            continue
-        data = item.get("data")
-        claimed = data.get("department") if isinstance(data, dict) else None
-        if not isinstance(claimed, str):
-            continue  # missing or not text: the validation answers 400
-        refusal = sender_refusal(department, claimed[:80])
-        if refusal:
-            foreign.append(
-                {
-                    "index": index,
-                    "path": "data.department",
-                    "pointer": "#/data/department",
-                    "detail": refusal,
                 }
             )
     return foreign
@@ -277,3 +249,31 @@ def _count(errors: list[dict], total: int) -> str:
         if total > 1
         else "the event is invalid; nothing was published"
     )
+
+
+def _foreign_actors(items: list[Any], department: str) -> list[dict]:
+    """Actions (city.incident.*) whose data.department is not the key's department: a
+    department acts only in its own name (CONTRACT §8)."""
+    foreign = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or item.get("type") not in ACTION_TYPES:
+            continue
+        data = item.get("data")
+        claimed = data.get("department") if isinstance(data, dict) else None
+        if not isinstance(claimed, str):
+            continue  # missing or not text: the validation answers 400
+        refusal = sender_refusal(department, claimed[:80])
+        if refusal:
+            foreign.append(
+                {
+                    "index": index,
+                    "path": "data.department",
+                    "pointer": "#/data/department",
+                    "detail": refusal,
+                }
+            )
+    return foreign
+
+
+def key_department(expected_source: str) -> str:
+    return expected_source[len(SOURCE_PREFIX) :]
