@@ -75,7 +75,7 @@ def test_gas_cannot_accept_or_resolve_in_the_traffic_polices_name(engine):
     accept = forged("accept", incident, LEAD, "gas")
     engine.send(accept)
     reason, path, source = rejection_of(engine, accept)
-    assert "is not the sender 'gas'" in reason and LEAD in reason
+    assert 'is not the sender "gas"' in reason and LEAD in reason
     assert (path, source) == ("data.department", "/departments/gas")
     assert status_of(engine, incident)[0] == "dispatched"
     assert "accepted" not in timeline(engine, incident)
@@ -83,7 +83,7 @@ def test_gas_cannot_accept_or_resolve_in_the_traffic_polices_name(engine):
     act_and_wait(engine, an_action("accept", incident, LEAD), "accepted", incident)
     resolve = forged("resolve", incident, LEAD, "gas")
     engine.send(resolve)
-    assert "is not the sender 'gas'" in rejection_of(engine, resolve)[0]
+    assert 'is not the sender "gas"' in rejection_of(engine, resolve)[0]
     assert status_of(engine, incident)[0] == "accepted"
     accepted_by = engine.q(
         "SELECT department FROM {db}.incident_transitions "
@@ -102,7 +102,7 @@ def test_feedback_only_from_a_citizen_facing_department(engine):
     assert "feedback only from a citizen-facing department" in rejection_of(engine, own)[0]
     as_hotline = forged("feedback", incident, "hotline12345", "gas", satisfied=True)
     engine.send(as_hotline)
-    assert "is not the sender 'gas'" in rejection_of(engine, as_hotline)[0]
+    assert 'is not the sender "gas"' in rejection_of(engine, as_hotline)[0]
     assert status_of(engine, incident)[0] == "resolved"
     act_and_wait(
         engine, an_action("feedback", incident, "hotline12345", satisfied=True), "closed", incident
@@ -115,9 +115,9 @@ def test_assist_only_from_a_department_on_the_incident(engine):
     in_leads_name = forged("assist", incident, LEAD, "gas", departments=["gas", "power"])
     outsider = an_action("assist", incident, "gas", departments=["power"])
     engine.send(in_leads_name, outsider)
-    assert "is not the sender 'gas'" in rejection_of(engine, in_leads_name)[0]
+    assert 'is not the sender "gas"' in rejection_of(engine, in_leads_name)[0]
     assert (
-        "assist requested by 'gas', which is not on incident" in rejection_of(engine, outsider)[0]
+        'assist requested by "gas", which is not on incident' in rejection_of(engine, outsider)[0]
     )
     assert departments_of(engine, incident) == [LEAD]
     assert "assist_requested" not in timeline(engine, incident)

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, request
 
-from schemas.event_types import ACTION_TYPES, SOURCE_PREFIX, Action
+from schemas.event_types import ACTION_TYPES, SOURCE_PREFIX
 from schemas.events import Event, InvalidEvent, parse_event
 from streams.incidents.authz import sender_refusal
 from streams.publish.gateway.app import authenticated, gateway
@@ -103,13 +103,7 @@ def post_events() -> Response:
     # An action (city.incident.*) is done in data.department's name: the key's own (CONTRACT §8)
     actors = _foreign_actors(items, key.department)
     if actors:
-        return problem(
-            403,
-            "Forbidden",
-            f"this key may act only in the name of {key.department}",
-            slug="wrong-department",
-            errors=actors,
-        )
+        return _wrong_department(key.department, actors)
     events, errors = _validate(items, body if mimetype == STRUCTURED else None, now)
     partial = request.args.get("partial", "").lower() in ("1", "true", "yes")
     if errors and (not partial or not events):
@@ -139,20 +133,13 @@ def _binary(body: bytes, expected: str, now: datetime) -> Response:
     try:
         event = parse_event(body, headers, now=now, registry=gateway().registry)
     except InvalidEvent as exc:
+        department = expected[len(SOURCE_PREFIX) :]
+        item = {"type": request.headers.get("ce-type"), "data": _json_or_none(body)}
+        actors = _foreign_actors([item], department)
+        if actors:  # the validator refuses it too; the key decides the answer: 403
+            return _wrong_department(department, actors)
         errors = [error_entry(exc, event_id=request.headers.get("ce-id"))]
         return problem(400, "Bad Request", "1 invalid event", slug="invalid-event", errors=errors)
-    if isinstance(event.data, Action):
-        refusal = sender_refusal(key_department(expected), event.data.department)
-        if refusal:
-            return problem(
-                403,
-                "Forbidden",
-                f"this key may act only as {key_department(expected)}",
-                slug="wrong-department",
-                errors=[
-                    {"path": "data.department", "pointer": "#/data/department", "detail": refusal}
-                ],
-            )
     return _publish([event], rejected=[])
 
 
@@ -275,5 +262,18 @@ def _foreign_actors(items: list[Any], department: str) -> list[dict]:
     return foreign
 
 
-def key_department(expected_source: str) -> str:
-    return expected_source[len(SOURCE_PREFIX) :]
+def _wrong_department(department: str, errors: list[dict]) -> Response:
+    return problem(
+        403,
+        "Forbidden",
+        f"this key may act only in the name of {department}",
+        slug="wrong-department",
+        errors=errors,
+    )
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None

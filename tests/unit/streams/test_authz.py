@@ -34,25 +34,25 @@ def traffic_incident(status_verbs: tuple[str, ...] = ()) -> Incident:
 CASES = [
     # a department acts only in its own name
     ("accept", LEAD, LEAD, (), None),
-    ("accept", LEAD, "gas", (), "data.department 'traffic_police' is not the sender 'gas'"),
-    ("resolve", LEAD, "gas", ("accept",), "data.department 'traffic_police' is not the sender"),
-    ("progress", LEAD, "water", ("accept",), "data.department 'traffic_police' is not the sender"),
-    ("note", LEAD, "gas", (), "data.department 'traffic_police' is not the sender"),
-    ("escalate", LEAD, "gas", (), "data.department 'traffic_police' is not the sender"),
+    ("accept", LEAD, "gas", (), 'data.department "traffic_police" is not the sender "gas"'),
+    ("resolve", LEAD, "gas", ("accept",), 'data.department "traffic_police" is not the sender'),
+    ("progress", LEAD, "water", ("accept",), 'data.department "traffic_police" is not the sender'),
+    ("note", LEAD, "gas", (), 'data.department "traffic_police" is not the sender'),
+    ("escalate", LEAD, "gas", (), 'data.department "traffic_police" is not the sender'),
     # feedback: only citizen-facing departments, and only in their own name
     ("feedback", "hotline12345", "hotline12345", ("accept", "resolve"), None),
     ("feedback", LEAD, LEAD, ("accept", "resolve"), "feedback only from a citizen-facing"),
     ("feedback", "gas", "gas", ("accept", "resolve"), "feedback only from a citizen-facing"),
-    ("feedback", "hotline12345", "gas", ("accept", "resolve"), "data.department 'hotline12345'"),
+    ("feedback", "hotline12345", "gas", ("accept", "resolve"), 'data.department "hotline12345"'),
     ("feedback", "desk_320105", "desk_320105", ("accept", "resolve"), "feedback only from"),
     # assist: only a department on the incident
     ("assist", LEAD, LEAD, (), None),
-    ("assist", "gas", "gas", (), "assist requested by 'gas', which is not on incident"),
-    ("assist", LEAD, "gas", (), "data.department 'traffic_police' is not the sender"),
+    ("assist", "gas", "gas", (), 'assist requested by "gas", which is not on incident'),
+    ("assist", LEAD, "gas", (), 'data.department "traffic_police" is not the sender'),
     # a district's dispatch desk acts only in its district (the incident is in 320105)
     ("note", "desk_320105", "desk_320105", (), None),
-    ("note", "desk_320102", "desk_320102", (), "'desk_320102' acts only on incidents of district"),
-    ("escalate", "desk_320104", "desk_320104", (), "'desk_320104' acts only on incidents of"),
+    ("note", "desk_320102", "desk_320102", (), '"desk_320102" acts only on incidents of district'),
+    ("escalate", "desk_320104", "desk_320104", (), '"desk_320104" acts only on incidents of'),
 ]
 
 
