@@ -5,7 +5,8 @@ incident's timeline once processed.
 acknowledge, note and urge are `city.incident.note.v1` with the action in `data.action` (and the
 comment); escalate is `city.incident.escalate.v1`. The source is the officer's acting department
 (dashboard/auth.py: a district officer acts as that district's dispatch desk). The publish waits for
-the broker's acknowledgement, so a failure reaches the officer instead of being lost.
+the broker's acknowledgement, so a failure reaches the officer instead of being lost. Before
+that, `officer_refusal` says whether this officer may act on this incident at all.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import msgspec
 
 from deploy.settings import KafkaConnection, kafka_connection
 from schemas.binding import structured_bytes
+from schemas.taxonomy import DEPARTMENTS
 
 ACTIONS = {
     "acknowledge": ("city.incident.note.v1", "已阅知", "acknowledged"),
@@ -29,6 +31,30 @@ ACTIONS = {
 
 class PublishError(RuntimeError):
     pass
+
+
+def officer_refusal(
+    *, actor: str, scope: str | None, department: str, incident_district: str
+) -> str | None:
+    """Why an officer (`actor`, restricted to district `scope`, None: the whole city) may not act
+    as `department` on an incident of `incident_district` (None: they may).
+
+    An officer acts only in their district, under their own name, as a known department; a
+    district's dispatch desk acts only for its own district (the engine checks that too).
+    """
+    if not actor:
+        return "an action needs the officer's user name"
+    if scope is not None and incident_district != scope:
+        return f"the incident is in district {incident_district}, outside district {scope}"
+    acting = DEPARTMENTS.get(department)
+    if acting is None:
+        return f"unknown acting department {department!r}"
+    if acting.district is not None and acting.district != incident_district:
+        return (
+            f"{department} acts only for district {acting.district}, "
+            f"the incident is in district {incident_district}"
+        )
+    return None
 
 
 def action_event(

@@ -14,6 +14,7 @@ from schemas.event_types import (
     MAX_TEXT_CHARS,
     MAX_TITLE_CHARS,
     MIN_SEVERITY,
+    SOURCE_PREFIX,
     Action,
     InvalidEvent,
     Location,
@@ -101,12 +102,26 @@ def check_location(location: Location, registry: Registry) -> None:
         )
 
 
-def check_action(action: Action, event_type: str) -> None:
+def sender_mismatch(sender: str, claimed: str) -> str | None:
+    """Why an action that names `claimed` in data.department may not come from `sender` (the
+    department of its source): a department acts only in its own name (CONTRACT §8)."""
+    if claimed == sender:
+        return None
+    return (
+        f"{quote(claimed)} is not the sender {quote(sender)} "
+        f"(source {SOURCE_PREFIX}{sender}): a department acts only in its own name"
+    )
+
+
+def check_action(action: Action, event_type: str, sender: str) -> None:
     if not action.incident_id:
         raise InvalidEvent("data.incident_id", "must not be empty")
     check_text("data.incident_id", action.incident_id, MAX_REF_CHARS)
     if action.department not in DEPARTMENTS:
         raise InvalidEvent("data.department", f"unknown department {quote(action.department)}")
+    mismatch = sender_mismatch(sender, action.department)
+    if mismatch:
+        raise InvalidEvent("data.department", mismatch)
     check_text("data.actor", action.actor, MAX_REF_CHARS)
     check_text("data.comment", action.comment, MAX_TEXT_CHARS)
     if action.departments is not None:

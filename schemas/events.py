@@ -205,7 +205,7 @@ def _check_envelope(envelope: _Envelope, now: datetime, registry: Registry) -> E
         check_report(data, envelope.partitionkey, registry)
     else:
         data = _decode_data(_ACTION, envelope.data)
-        check_action(data, event_type)
+        check_action(data, event_type, department)
     return Event(
         id=envelope.id,
         type=event_type,

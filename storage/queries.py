@@ -378,7 +378,8 @@ def latest_events(
     scope: str | None = None,
     now: int | None = None,
 ) -> list[dict]:
-    """The newest events (reports and departments' actions) for the ticker."""
+    """The newest events (reports and departments' actions) for the ticker; an event is its
+    (id, source): ids are unique per source only."""
     db = check_database_name(db)
     limit = max(1, int(limit))
     newest: list[tuple] = []
@@ -386,27 +387,27 @@ def latest_events(
         newest = _newest(
             client,
             f"""
-            SELECT id, toUnixTimestamp(time) AS t FROM {db}.events
+            SELECT id, toUnixTimestamp(time) AS t, source FROM {db}.events
             WHERE time >= toDateTime(%(since)s) {_scope(scope)}
-            ORDER BY time DESC, id""",
+            ORDER BY time DESC, id, source""",
             {"since": start, "scope": scope},
-            lambda row: row[0],
+            lambda row: (row[0], row[2]),
             limit,
-            "id",
+            "id, source",
         )
         if len(newest) >= limit:
             break
     if not newest:
         return []
-    hour = [int(t) for _, t in newest]
+    hour = [int(t) for _, t, _ in newest]
     # PREWHERE on the ids: only the page's rows are read from the hours' granules
     sql = f"""
     SELECT id, type, department, toUnixTimestamp(time) AS t, district, category, severity,
-           title, incident_id
+           title, incident_id, source
     FROM {db}.events
     PREWHERE id IN %(ids)s
     WHERE time >= toDateTime(%(lo)s) AND time <= toDateTime(%(hi)s)
-    LIMIT 1 BY id
+    LIMIT 1 BY id, source
     """
     keys = (
         "id",
@@ -420,10 +421,10 @@ def latest_events(
         "incident_id",
     )
     rows = client.execute(
-        sql, {"lo": min(hour), "hi": max(hour), "ids": tuple(i for i, _ in newest)}
+        sql, {"lo": min(hour), "hi": max(hour), "ids": tuple({i for i, _, _ in newest})}
     )
-    by_id = {row[0]: dict(zip(keys, row, strict=True)) for row in rows}
-    return [by_id[i] for i, _ in newest if i in by_id]
+    by_key = {(row[0], row[-1]): dict(zip(keys, row[:-1], strict=True)) for row in rows}
+    return [by_key[i, s] for i, _, s in newest if (i, s) in by_key]
 
 
 def latest_transitions(
@@ -912,7 +913,9 @@ def incident_events(
             runs[-1][2].append(event_id)
         else:
             runs.append([int(t), int(t), [event_id]])
-    params: dict = {}
+    # the incident's own rows only: ids are unique per source, so another department's event
+    # may carry the same id (and time) while belonging to another incident
+    params: dict = {"incident": incident_id}
     terms = []
     for n, (lo, hi, ids) in enumerate(runs):
         params.update({f"lo{n}": lo, f"hi{n}": hi, f"ids{n}": tuple(ids)})
@@ -923,7 +926,7 @@ def incident_events(
     sql = f"""
     SELECT {_EVENT_COLUMNS}
     FROM {db}.events
-    WHERE {" OR ".join(terms)}
+    WHERE incident_id = %(incident)s AND ({" OR ".join(terms)})
     ORDER BY time, id
     LIMIT 1 BY id
     """

@@ -12,7 +12,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from dashboard import ids
 from dashboard import labels as L
-from dashboard.actions import ACTIONS, PublishError, action_event
+from dashboard.actions import ACTIONS, PublishError, action_event, officer_refusal
 from dashboard.auth import current_scope, signed_in
 from dashboard.backend import TZ
 from dashboard.kpis import format_age
@@ -320,6 +320,16 @@ def register(app, backend, publisher) -> None:
             return html.Div(L.t("数据库不可达", "storage unreachable"), className="error")
         if inc is None:
             return html.Div(L.t("无权操作该事项", "not in your area"), className="error")
+        refusal = officer_refusal(
+            actor=user.name,
+            scope=user.scope,
+            department=user.acting_department,
+            incident_district=inc["district"],
+        )
+        if refusal:
+            return html.Div(
+                [L.t("无权操作该事项：", "not allowed: "), html.Code(refusal)], className="error"
+            )
         key, value = action_event(
             action,
             incident_id=incident_id,

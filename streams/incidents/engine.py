@@ -142,8 +142,8 @@ class Engine:
     def _report(self, partition: int, item: ReportIn) -> None:
         now = self._now(partition, item.at)
         # A redelivered report: the incident it opened exists (or, for a repeat, the incident it
-        # was linked to lists its id in `applied`, which `step` checks).
-        if self.incident(incident_id_for(item.id, item.chain)) is not None:
+        # was linked to lists its sender and id in `applied`, which `step` checks).
+        if self.incident(incident_id_for(item.department, item.id, item.chain)) is not None:
             return
         prefix = key_prefix(item.chain.key, item.report.category)
         found = find_repeat(item.report, prefix, self._lookup, now, self.policy)
@@ -159,7 +159,7 @@ class Engine:
         current = self.incident(item.action.incident_id)
         incident, transitions, emitted = step(current, item, now, self.policy)
         for refusal in (e for e in emitted if isinstance(e, Rejection)):
-            self._reject(partition, rows.misfit_reject(item, refusal.reason))
+            self._reject(partition, rows.misfit_reject(item, refusal.reason, refusal.path))
         if incident is None or not transitions:
             return
         self.writer.add("events", rows.action_event_row(item, incident))

@@ -80,12 +80,13 @@ class Incident(msgspec.Struct, omit_defaults=True, gc=False):
     city_informed: bool = False
     seq: int = 0  # the last transition's number
     version: int = 0  # bumped on every change (ReplacingMergeTree version)
-    applied: list[str] = []  # ids of the last events applied (idempotency)
+    applied: list[str] = []  # event_key()s of the last events applied (idempotency)
     lat: float | None = None
     lon: float | None = None
     address: str | None = None
     sensor_id: str | None = None
     updated_at: datetime | None = None
+    opened_by_department: str = ""  # its sender ("": stored before senders were remembered)
 
     @property
     def departments(self) -> list[str]:
@@ -100,6 +101,27 @@ class Incident(msgspec.Struct, omit_defaults=True, gc=False):
             if task.department == department:
                 return task
         return None
+
+
+def event_key(department: str, event_id: str) -> str:
+    """What the engine remembers an event by: its sender and its id. Ids are unique per source
+    only, so a department that reuses (or guesses) another's id never shadows that one's event.
+    Department codes have no "/", so the key is unambiguous."""
+    return f"{department}/{event_id}"
+
+
+def was_applied(incident: Incident, department: str, event_id: str) -> bool:
+    """Whether the event (sender, id) already took effect on the incident (a redelivery).
+
+    Incidents stored before events were keyed by sender remember bare ids (and no opening
+    sender); an id without "/" is looked up bare too, so their redeliveries still apply once. A
+    bare id can equal only such old entries (every keyed entry holds a "/").
+    """
+    if event_key(department, event_id) in incident.applied:
+        return True
+    if incident.opened_by == event_id and incident.opened_by_department in (department, ""):
+        return True
+    return "/" not in event_id and event_id in incident.applied
 
 
 # -- inputs -------------------------------------------------------------------------------------
@@ -118,7 +140,8 @@ class ReportIn(msgspec.Struct, tag_field="item", tag="report", omit_defaults=Tru
 
 class ActionIn(msgspec.Struct, tag_field="item", tag="action", omit_defaults=True):
     """A validated city.incident.<verb>.v1 (verb: accept, progress, resolve, escalate, assist,
-    feedback, note)."""
+    feedback, note). `department` is the sender (from `source`); `action.department` is the name
+    the action claims to act in, which authz.authorize holds to the sender."""
 
     id: str
     verb: str
@@ -192,6 +215,7 @@ class Rejection(msgspec.Struct):
 
     event_id: str
     reason: str
+    path: str = "data.incident_id"  # the field the refusal is about
 
 
 Emitted = TaskNotice | Rejection

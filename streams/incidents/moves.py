@@ -24,15 +24,16 @@ from streams.incidents.sla import deadlines
 Outcome = tuple[Incident | None, list[Transition], list[Emitted]]
 
 
-def change(incident: Incident, event_id: str, now: datetime, apply) -> Outcome:
-    """Runs `apply` on a copy (the input is never mutated) and stamps version and applied ids."""
+def change(incident: Incident, event_key: str, now: datetime, apply) -> Outcome:
+    """Runs `apply` on a copy (the input is never mutated) and stamps version and the applied
+    event's key (model.event_key: sender and id)."""
     inc = copy_incident(incident)
     out: list[Emitted] = []
     transitions = apply(inc, out)
     inc.version += 1
     inc.updated_at = now
-    if event_id:
-        inc.applied = (inc.applied + [event_id])[-MAX_APPLIED_IDS:]
+    if event_key:
+        inc.applied = (inc.applied + [event_key])[-MAX_APPLIED_IDS:]
     return inc, transitions, out
 
 

@@ -10,6 +10,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from schemas.taxonomy import DEPARTMENTS
+
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "deploy" / "config" / "policy.toml"
 LEVELS = ("grid", "community", "street", "district")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|d|wd)\s*$")
@@ -79,6 +81,8 @@ class Policy:
     close_after_resolved: Duration = field(default_factory=lambda: _d("72h"))
     sla: dict[str, Sla] = field(default_factory=lambda: dict(DEFAULT_SLA))
     category_sla: dict[str, Sla] = field(default_factory=dict)
+    # 回访: the departments whose city.incident.feedback.v1 (a citizen's answer) is accepted
+    citizen_facing: tuple[str, ...] = ("hotline12345",)
 
     def level_for(self, severity: int) -> str:
         return self.levels.get(severity) or self.levels[max(self.levels)]
@@ -123,6 +127,10 @@ def policy_from_dict(doc: dict, where: str = "policy") -> Policy:
         for code, entry in categories.items()
     }
     close = doc.get("close", {}).get("after_resolved")
+    citizen_facing = _departments(
+        doc.get("actions", {}).get("citizen_facing", base.citizen_facing),
+        f"{where}: actions.citizen_facing",
+    )
     return Policy(
         levels=levels,
         city_informed_from=city_from,
@@ -136,7 +144,17 @@ def policy_from_dict(doc: dict, where: str = "policy") -> Policy:
         ),
         sla=sla,
         category_sla=category_sla,
+        citizen_facing=citizen_facing,
     )
+
+
+def _departments(codes: object, where: str) -> tuple[str, ...]:
+    if not isinstance(codes, list | tuple) or not all(isinstance(c, str) for c in codes):
+        raise PolicyError(f"{where}: expected a list of department codes")
+    unknown = [code for code in codes if code not in DEPARTMENTS]
+    if unknown:
+        raise PolicyError(f"{where}: unknown department {unknown[0]!r}")
+    return tuple(codes)
 
 
 def _sla(entry: dict, fallback: Sla | None, where: str) -> Sla:

@@ -207,15 +207,18 @@ def rejected_row(item: RejectIn) -> tuple:
     )
 
 
-def misfit_reject(item: ActionIn | ReportIn, reason: str) -> RejectIn:
-    """A lifecycle event refused by the engine, stored like the validator's rejects."""
+def misfit_reject(
+    item: ActionIn | ReportIn, reason: str, path: str = "data.incident_id"
+) -> RejectIn:
+    """A lifecycle event refused by the engine, stored like the validator's rejects (one row
+    per sender and id: another department's event with the same id is another reject)."""
     verb = item.verb if isinstance(item, ActionIn) else "report"
     event_type = "city.report.v1" if verb == "report" else f"city.incident.{verb}.v1"
     return RejectIn(
-        reject_id=reject_id_for(f"event:{item.id}"),
+        reject_id=reject_id_for(f"event:{item.department}/{item.id}"),
         received_at=item.received_at,
         reason=reason,
-        path="data.incident_id" if verb != "report" else "data",
+        path=path if verb != "report" else "data",
         raw=item.raw,
         event_id=item.id,
         source=f"/departments/{item.department}",

@@ -15,8 +15,9 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, request
 
-from schemas.event_types import SOURCE_PREFIX
+from schemas.event_types import ACTION_TYPES, SOURCE_PREFIX
 from schemas.events import Event, InvalidEvent, parse_event
+from streams.incidents.authz import sender_refusal
 from streams.publish.gateway.app import authenticated, gateway
 from streams.publish.gateway.open311 import OPEN311_ID_PREFIX
 from streams.publish.gateway.problems import all_errors, error_entry, problem, too_deep
@@ -110,6 +111,10 @@ def post_events() -> Response:
             slug="wrong-source",
             errors=foreign,
         )
+    # An action (city.incident.*) is done in data.department's name: the key's own (CONTRACT §8)
+    actors = _foreign_actors(items, key.department)
+    if actors:
+        return _wrong_department(key.department, actors)
     events, errors = _validate(items, body if mimetype == STRUCTURED else None, now)
     partial = request.args.get("partial", "").lower() in ("1", "true", "yes")
     if errors and (not partial or not events):
@@ -181,6 +186,11 @@ def _binary(body: bytes, expected: str, now: datetime) -> Response:
     try:
         event = parse_event(body, headers, now=now, registry=gateway().registry)
     except InvalidEvent as exc:
+        department = expected[len(SOURCE_PREFIX) :]
+        item = {"type": request.headers.get("ce-type"), "data": _json_or_none(body)}
+        actors = _foreign_actors([item], department)
+        if actors:  # the validator refuses it too; the key decides the answer: 403
+            return _wrong_department(department, actors)
         errors = [error_entry(exc, event_id=request.headers.get("ce-id"))]
         return problem(400, "Bad Request", "1 invalid event", slug="invalid-event", errors=errors)
     return _publish([event], rejected=[])
@@ -297,3 +307,44 @@ def _count(errors: list[dict], total: int) -> str:
         if total > 1
         else "the event is invalid; nothing was published"
     )
+
+
+def _foreign_actors(items: list[Any], department: str) -> list[dict]:
+    """Actions (city.incident.*) whose data.department is not the key's department: a
+    department acts only in its own name (CONTRACT §8)."""
+    foreign = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or item.get("type") not in ACTION_TYPES:
+            continue
+        data = item.get("data")
+        claimed = data.get("department") if isinstance(data, dict) else None
+        if not isinstance(claimed, str):
+            continue  # missing or not text: the validation answers 400
+        refusal = sender_refusal(department, claimed[:80])
+        if refusal:
+            foreign.append(
+                {
+                    "index": index,
+                    "path": "data.department",
+                    "pointer": "#/data/department",
+                    "detail": refusal,
+                }
+            )
+    return foreign
+
+
+def _wrong_department(department: str, errors: list[dict]) -> Response:
+    return problem(
+        403,
+        "Forbidden",
+        f"this key may act only in the name of {department}",
+        slug="wrong-department",
+        errors=errors,
+    )
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None

@@ -41,6 +41,7 @@ def a_report(
     sensor: str | None = None,
     at: datetime = T0,
     id: str | None = None,
+    department: str = "hotline12345",
 ) -> ReportIn:
     chain = a_chain(level)
     location = Location(
@@ -63,7 +64,7 @@ def a_report(
     )
     return ReportIn(
         id=id or f"r{next(_counter)}",
-        department="hotline12345",
+        department=department,
         at=at,
         report=report,
         chain=chain,
@@ -80,8 +81,13 @@ def an_action(
     satisfied: bool | None = None,
     at: datetime = T0,
     id: str | None = None,
+    sender: str | None = None,
 ) -> ActionIn:
+    """An action in `department`'s name (default: the lead; feedback: the 12345 hotline), sent by
+    `sender` (the department of its source; default: the same department)."""
     incident_id = incident if isinstance(incident, str) else incident.id
+    if department is None and verb == "feedback":
+        department = "hotline12345"
     if department is None:
         department = incident.lead_department if isinstance(incident, Incident) else "urban_mgmt"
     action = Action(
@@ -94,7 +100,7 @@ def an_action(
     return ActionIn(
         id=id or f"a{next(_counter)}",
         verb=verb,
-        department=department,
+        department=sender or department,
         at=at,
         action=action,
         received_at=at,

@@ -143,7 +143,7 @@ def test_the_same_report_twice_has_one_effect():
 def test_opening_a_report_dispatches_it_and_assigns_the_lead():
     report = a_report("noise", 1)
     incident, transitions, out = step(None, report, T0, POLICY)
-    assert incident.id == incident_id_for(report.id, report.chain)
+    assert incident.id == incident_id_for(report.department, report.id, report.chain)
     assert partition_key_of(incident.id) == STREET
     assert [t.kind for t in transitions] == ["opened", "dispatched"]
     assert [(t.from_status, t.to_status) for t in transitions] == [

@@ -63,8 +63,16 @@ def test_overrides_from_a_file(tmp_path):
         ({"levels": {"1": "village"}}, "levels.1: unknown level"),
         ({"sla": {"complaint": {"accept": "soon"}}}, "sla.complaint.accept"),
         ({"sla": {"category": {"noise": {"accept": "1h"}}}}, "needs both accept and resolve"),
+        ({"actions": {"citizen_facing": ["hotline"]}}, "citizen_facing: unknown department"),
+        ({"actions": {"citizen_facing": "hotline12345"}}, "citizen_facing: expected a list"),
     ],
 )
 def test_bad_policy_names_the_key(doc, message):
     with pytest.raises(PolicyError, match=message):
         policy_from_dict(doc)
+
+
+def test_citizen_facing_departments_from_a_file():
+    assert Policy().citizen_facing == ("hotline12345",)
+    policy = policy_from_dict({"actions": {"citizen_facing": ["hotline12345", "grid_inspect"]}})
+    assert policy.citizen_facing == ("hotline12345", "grid_inspect")

@@ -212,7 +212,7 @@ def test_distinct_long_addresses_on_one_street_keep_every_value_small():
         a_report(level="street", address=f"建邺区江东中路{n}号".ljust(MAX_ADDRESS_CHARS, "楼"))
         for n in range(720)
     ]
-    partition = engine.partition_of(incident_id_for(flood[0].id, flood[0].chain))
+    partition = engine.partition_of(incident_id_for(flood[0].department, flood[0].id, flood[0].chain))
     for start in range(0, len(flood), 100):
         engine.apply(partition, flood[start : start + 100])
         _land(engine, incidents, repeats)
@@ -221,7 +221,7 @@ def test_distinct_long_addresses_on_one_street_keep_every_value_small():
     # A repeat of one of them still links (the same address, spaced differently).
     again = a_report(level="street", address="  " + flood[7].report.location.address)
     engine.apply(partition, [again])
-    linked = engine.incident(incident_id_for(flood[7].id, flood[7].chain))
+    linked = engine.incident(incident_id_for(flood[7].department, flood[7].id, flood[7].chain))
     assert linked.repeat_count == 1
 
 
@@ -237,7 +237,7 @@ def test_a_flood_of_points_on_one_street_stays_within_the_cap_per_value(caplog):
         for i in range(10)
         for j in range(10)
     ]
-    partition = engine.partition_of(incident_id_for(flood[0].id, flood[0].chain))
+    partition = engine.partition_of(incident_id_for(flood[0].department, flood[0].id, flood[0].chain))
     engine.apply(partition, flood)
     _land(engine, incidents, repeats)
     assert len(incidents) == 100
@@ -254,11 +254,11 @@ def test_an_incident_closed_beyond_the_window_leaves_the_index_on_the_next_write
     incidents, repeats = {}, {}
     engine = an_engine(incidents, repeats)
     first = a_report()
-    partition = engine.partition_of(incident_id_for(first.id, first.chain))
+    partition = engine.partition_of(incident_id_for(first.department, first.id, first.chain))
     engine.apply(partition, [first])
     _land(engine, incidents, repeats)
     key = f"{PREFIX}g:{MICRO}"
-    first_id = incident_id_for(first.id, first.chain)
+    first_id = incident_id_for(first.department, first.id, first.chain)
     closed = incidents[first_id]
     closed.status, closed.closed_at = "closed", T0
     engine._index(partition, closed)  # as its closing change would
@@ -268,14 +268,14 @@ def test_an_incident_closed_beyond_the_window_leaves_the_index_on_the_next_write
     later = a_report(at=T0 + 31 * DAY)
     engine.apply(partition, [later])
     _land(engine, incidents, repeats)
-    assert [c.incident_id for c in repeats[key]] == [incident_id_for(later.id, later.chain)]
+    assert [c.incident_id for c in repeats[key]] == [incident_id_for(later.department, later.id, later.chain)]
 
 
 def test_a_change_that_leaves_the_candidate_as_it_was_writes_no_index_value():
     incidents, repeats = {}, {}
     engine = an_engine(incidents, repeats)
     first = a_report()
-    partition = engine.partition_of(incident_id_for(first.id, first.chain))
+    partition = engine.partition_of(incident_id_for(first.department, first.id, first.chain))
     engine.apply(partition, [first])
     _land(engine, incidents, repeats)
     engine.apply(partition, [a_report()])  # a repeat: the incident changes, its candidate not

@@ -144,10 +144,24 @@ def test_intake_enriches_the_chain_and_keys_by_street():
 
 def test_intake_routes_actions_by_the_incident_id_street():
     value = event(
-        type="city.incident.accept.v1", data={"incident_id": "320105002-abc", "department": "water"}
+        type="city.incident.accept.v1",
+        source="/departments/water",
+        data={"incident_id": "320105002-abc", "department": "water"},
     )
     key, item = convert(value)
     assert isinstance(item, ActionIn) and key == "320105002" and item.verb == "accept"
+
+
+def test_intake_rejects_an_action_in_another_departments_name():
+    value = event(
+        type="city.incident.accept.v1",
+        source="/departments/gas",
+        data={"incident_id": "320105002-abc", "department": "water"},
+    )
+    _, item = convert(value)
+    assert isinstance(item, RejectIn)
+    assert item.path == "data.department" and item.source == "/departments/gas"
+    assert item.reason.startswith('"water" is not the sender "gas"')
 
 
 def test_intake_turns_invalid_events_into_rejects_with_a_stable_id():

@@ -130,7 +130,7 @@ def test_a_restarted_engine_rebuilds_timers_and_index_from_the_store(app):
     restarted = Engine(incidents, repeats, Rows(), Topics(""), PARTITIONS, POLICY)
     restarted.apply(P, [a_report()])  # a repeat of the opening report's place
     assert restarted._timers.count(P) >= 2  # both incidents armed (the linked one re-armed)
-    linked = restarted.incident(incident_id_for(opening.id, opening.chain))
+    linked = restarted.incident(incident_id_for(opening.department, opening.id, opening.chain))
     assert linked.repeat_count == 1
     _, buckets = restarted.table_writes()
     assert sorted(key for key, _ in buckets[P]) == [

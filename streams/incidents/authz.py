@@ -1,0 +1,46 @@
+"""Who may do an action: a department acts only in its own name (`data.department` = the
+department of `source`, CONTRACT §8), a citizen's answer comes only from a citizen-facing
+department, joint handling is asked for only by a department on the incident, and a district's
+dispatch desk acts only in its district. Pure; `step` (logic.py) asks before `refusal_of`, and
+the gateway asks `sender_refusal` before publishing.
+"""
+
+from __future__ import annotations
+
+from schemas.checks import quote, sender_mismatch
+from schemas.taxonomy import DEPARTMENTS
+from streams.incidents.model import ActionIn, Incident
+from streams.incidents.policy import Policy
+
+
+def sender_refusal(sender: str, claimed: str) -> str | None:
+    """Why an action that names `claimed` in data.department may not come from `sender` (the
+    department of its source, or of the gateway key). None: it acts in its own name. The
+    validator refuses the same (schemas/checks.py); the engine asks again for any path."""
+    mismatch = sender_mismatch(sender, claimed)
+    return f"data.department {mismatch}" if mismatch else None
+
+
+def authorize(item: ActionIn, incident: Incident, policy: Policy) -> str | None:
+    """Why the sender of `item` may not do it on `incident` (None: it may)."""
+    sender, verb = item.department, item.verb
+    refusal = sender_refusal(sender, item.action.department)
+    if refusal:
+        return refusal
+    if verb == "feedback":
+        if sender in policy.citizen_facing:
+            return None
+        allowed = ", ".join(policy.citizen_facing) or "none configured"
+        return f"feedback only from a citizen-facing department ({allowed}), not {quote(sender)}"
+    desk = DEPARTMENTS.get(sender)
+    district = desk.district if desk is not None else None
+    if district is not None and district != incident.chain.district:
+        return (
+            f"{quote(sender)} acts only on incidents of district {district}; "
+            f"{incident.id} is in district {incident.chain.district}"
+        )
+    if verb == "assist":
+        task = incident.task(sender)
+        if task is None or task.status == "released":
+            return f"assist requested by {quote(sender)}, which is not on incident {incident.id}"
+    return None

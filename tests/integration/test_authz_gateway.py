@@ -1,0 +1,79 @@
+"""Attacks on the HTTP gateway from another department's key (CONTRACT §8): with the `gas` key,
+an action in the traffic police's name gets 403 with problem details, in every binding mode, and
+nothing reaches the bus; gas acting in its own name still goes through."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from streams.publish.sdk import action, complete
+from tests.integration.test_gateway import BATCH, ids_in_kafka, start_gateway, stop_gateway
+
+INCIDENT = "320105005-0a1b2c3d4e5f6071"
+
+
+@pytest.fixture
+def gateway(isolated, tmp_path):
+    """A gateway (gunicorn) for this test's topics."""
+    gw = start_gateway(isolated.env, isolated.settings.home, tmp_path / "gateway.log")
+    yield gw
+    stop_gateway(gw)
+
+
+def an_action(verb: str, department: str, event_id: str, sender: str = "gas", **extra) -> dict:
+    """A `verb` action in `department`'s name, sent from `sender`'s source."""
+    event = action(verb, INCIDENT, department=department, id=event_id, **extra)
+    return complete(event, sender, now=datetime.now(UTC))
+
+
+def assert_forbidden(response, *paths: str) -> dict:
+    assert response.status_code == 403, response.text
+    assert response.headers["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 403 and problem["type"] and problem["title"] == "Forbidden"
+    assert [e["path"] for e in problem["errors"]] == list(paths)
+    return problem
+
+
+def test_the_gas_key_cannot_act_in_the_traffic_polices_name(gateway, isolated):
+    key = gateway.key("gas")
+    for verb, extra in (
+        ("accept", {}),
+        ("resolve", {}),
+        ("feedback", {"satisfied": True}),
+        ("assist", {"departments": ["health"]}),
+    ):
+        forged = an_action(verb, "traffic_police", f"forged-{verb}", **extra)
+        problem = assert_forbidden(gateway.post(key, forged), "data.department")
+        assert "traffic_police" in problem["errors"][0]["detail"]
+        assert "/departments/gas" in problem["errors"][0]["detail"]
+    ok = gateway.post(key, an_action("note", "gas", "gas-own-note"))
+    assert ok.status_code == 202, ok.text
+    assert ids_in_kafka(isolated, 1) == ["gas-own-note"]  # and none of the forged ones
+
+
+def test_a_forged_action_in_a_batch_rejects_the_whole_batch(gateway, isolated):
+    key = gateway.key("gas")
+    batch = [
+        an_action("note", "gas", "batch-own"),
+        an_action("accept", "traffic_police", "batch-forged"),
+    ]
+    problem = assert_forbidden(gateway.post(key, batch, BATCH), "data.department")
+    assert problem["errors"][0]["index"] == 1
+    ok = gateway.post(key, an_action("note", "gas", "after-batch"))
+    assert ok.status_code == 202
+    assert ids_in_kafka(isolated, 1) == ["after-batch"]
+
+
+def test_binary_mode_cannot_act_in_another_name_either(gateway, isolated):
+    key = gateway.key("gas")
+    event = an_action("accept", "traffic_police", "binary-forged")
+    headers = {f"ce-{k}": v for k, v in event.items() if k not in ("data", "datacontenttype")}
+    response = gateway.post(key, orjson.dumps(event["data"]), "application/json", headers)
+    assert_forbidden(response, "data.department")
+    ok = gateway.post(key, an_action("note", "gas", "binary-after"))
+    assert ok.status_code == 202
+    assert ids_in_kafka(isolated, 1) == ["binary-after"]
