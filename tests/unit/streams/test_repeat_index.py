@@ -212,7 +212,9 @@ def test_distinct_long_addresses_on_one_street_keep_every_value_small():
         a_report(level="street", address=f"建邺区江东中路{n}号".ljust(MAX_ADDRESS_CHARS, "楼"))
         for n in range(720)
     ]
-    partition = engine.partition_of(incident_id_for(flood[0].department, flood[0].id, flood[0].chain))
+    partition = engine.partition_of(
+        incident_id_for(flood[0].department, flood[0].id, flood[0].chain)
+    )
     for start in range(0, len(flood), 100):
         engine.apply(partition, flood[start : start + 100])
         _land(engine, incidents, repeats)
@@ -237,7 +239,9 @@ def test_a_flood_of_points_on_one_street_stays_within_the_cap_per_value(caplog):
         for i in range(10)
         for j in range(10)
     ]
-    partition = engine.partition_of(incident_id_for(flood[0].department, flood[0].id, flood[0].chain))
+    partition = engine.partition_of(
+        incident_id_for(flood[0].department, flood[0].id, flood[0].chain)
+    )
     engine.apply(partition, flood)
     _land(engine, incidents, repeats)
     assert len(incidents) == 100
@@ -268,7 +272,9 @@ def test_an_incident_closed_beyond_the_window_leaves_the_index_on_the_next_write
     later = a_report(at=T0 + 31 * DAY)
     engine.apply(partition, [later])
     _land(engine, incidents, repeats)
-    assert [c.incident_id for c in repeats[key]] == [incident_id_for(later.department, later.id, later.chain)]
+    assert [c.incident_id for c in repeats[key]] == [
+        incident_id_for(later.department, later.id, later.chain)
+    ]
 
 
 def test_a_change_that_leaves_the_candidate_as_it_was_writes_no_index_value():
