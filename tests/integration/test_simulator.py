@@ -8,7 +8,7 @@ import sys
 import time
 
 from deploy import services as svc
-from tests.integration.test_gateway_open311 import wait_for
+from tests.waiting import wait_until
 
 
 def test_a_rainstorm_minute_produces_joint_incidents_in_jianye(isolated, tmp_path):
@@ -57,7 +57,13 @@ def test_a_rainstorm_minute_produces_joint_incidents_in_jianye(isolated, tmp_pat
             )
             return rows
 
-        rows = wait_for("joint waterlogging incidents in Jianye", joint_in_jianye, 60, log)
+        rows = wait_until(
+            joint_in_jianye,
+            60,
+            "joint waterlogging incidents in Jianye",
+            interval=0.25,
+            details=lambda: svc.log_tail(log, 30),
+        )
         assert any({"water", "urban_mgmt", "traffic_police"} <= set(deps) for _, deps in rows)
     finally:
         svc.stop(svc.Process("worker", worker, worker.pid, log))
@@ -88,10 +94,11 @@ def test_the_simulator_stops_on_sigterm_with_a_summary(isolated):
     consumer = KafkaConsumer(bootstrap_servers=isolated.settings.bootstrap)
     parts = [TopicPartition(isolated.topics.events, p) for p in range(4)]
     try:
-        wait_for(
-            "the simulator's first 50 events",
+        wait_until(
             lambda: sum(consumer.end_offsets(parts).values()) >= 50,
             30,
+            "the simulator's first 50 events",
+            interval=0.25,
         )
     finally:
         consumer.close()
