@@ -1,6 +1,7 @@
 """The drill-down search's in-memory index over the latest-state cache: its slots sorted by report
 time, by group (status, district, severity, category) and by report day for the deadline sort.
-storage/snapshot.py keeps it up to date; storage/incident_search.py pages through it.
+dashboard/cache/snapshot.py keeps it up to date; dashboard/cache/incident_search.py pages through
+it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 import weakref
 from array import array
 
-from storage.queries import IncidentFilter
+from storage.search_queries import IncidentFilter
 
 # The part of a packed state (snapshot.LatestState.pack) a search filters on:
 # status | district << 32 | severity << 56.

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from storage.incident_search import match_candidates, search_state
-from storage.queries import IncidentFilter
-from storage.search_index import ReportedIndex
-from storage.snapshot import DAY, LatestState
-from tests.unit.storage.test_snapshot import NOW, a_row
+from dashboard.cache.incident_search import match_candidates, search_state
+from dashboard.cache.search_index import ReportedIndex
+from dashboard.cache.snapshot import DAY, LatestState
+from storage.search_queries import IncidentFilter
+from tests.unit.dashboard.cache.test_snapshot import NOW, a_row
 
 WEEK = IncidentFilter(since=NOW - 7 * 86400, until=NOW + 1)
 

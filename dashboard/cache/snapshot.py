@@ -20,17 +20,13 @@ import time
 from array import array
 from dataclasses import dataclass, field
 
+from dashboard.cache.search_index import ReportedIndex
 from storage import incident_state as st
-from storage.queries import _WIDE_KEYS, COUNTER_NAMES, OPEN_EXCLUDED, IncidentCounters
-from storage.search_index import ReportedIndex
+from storage import measures
+from storage.latest import WIDE_KEYS
+from storage.measures import OPEN_NAMES, WIN_NAMES
+from storage.wall_queries import COUNTER_NAMES, IncidentCounters
 
-OPEN_NAMES = (
-    "open", "joint", "breached", "escalated",
-    "lvl_city", "lvl_district", "lvl_street", "lvl_community", "lvl_grid",
-)  # fmt: skip
-WIN_NAMES = ("win", "win_closed", "win_done", "win_actual", "win_repeat", "win_low")
-_LEVEL_INDEX = {"city": 4, "district": 5, "street": 6, "community": 7, "grid": 8, "micro_grid": 8}
-_LOW_LEVELS = {"street", "community", "grid", "micro_grid"}
 # flag bits of a packed state
 _JOINT, _BREACHED, _ESCALATED, _REPEAT, _REOPENED, _SATISFIED = 1, 2, 4, 8, 16, 32
 # positions in a narrow row (incident_state.NARROW_KEYS)
@@ -109,27 +105,19 @@ class LatestState:
         found = self._contrib.get(code)
         if found is not None:
             return found
-        status = self._status.values[code & 0xFFFF]
-        level = self._level.values[(code >> 16) & 0xFFFF]
         district = self._district.values[(code >> 32) & 0xFFFF]
         flags = (code >> 48) & 0xFF
-        is_open = status not in OPEN_EXCLUDED
-        opened = None
-        if is_open:
-            vec = [1, int(bool(flags & _JOINT)), int(bool(flags & _BREACHED)),
-                   int(bool(flags & _ESCALATED)), 0, 0, 0, 0, 0]  # fmt: skip
-            if level in _LEVEL_INDEX:
-                vec[_LEVEL_INDEX[level]] = 1
-            opened = tuple(vec)
-        done = not is_open
-        closed = status == "closed"
-        win = (
-            1,
-            int(closed),
-            int(done),
-            int(closed and not flags & _REOPENED and bool(flags & _SATISFIED)),
-            int(bool(flags & _REPEAT)),
-            int(done and level in _LOW_LEVELS),
+        opened, win = measures.contribution(
+            measures.State(
+                status=self._status.values[code & 0xFFFF],
+                level=self._level.values[(code >> 16) & 0xFFFF],
+                joint=bool(flags & _JOINT),
+                breached=bool(flags & _BREACHED),
+                escalated=bool(flags & _ESCALATED),
+                repeat=bool(flags & _REPEAT),
+                reopened=bool(flags & _REOPENED),
+                satisfied=bool(flags & _SATISFIED),
+            )
         )
         found = self._contrib[code] = (district, opened, win)
         return found
@@ -341,13 +329,14 @@ class View:
 
 
 def wide_row(row) -> dict:
-    """The wall's wide row (queries._WIDE_KEYS) of a delta row (NARROW_KEYS + DELTA_WIDE_KEYS)."""
+    """The wall's wide row (storage.latest.WIDE_KEYS) of a delta row (NARROW_KEYS +
+    DELTA_WIDE_KEYS)."""
     width = len(st.NARROW_KEYS)
     narrow = dict(zip(st.NARROW_KEYS, row[:width], strict=True))
     wide = dict(zip(st.DELTA_WIDE_KEYS, row[width:], strict=True))
     merged = {**narrow, **wide}
     merged["joint"] = int(narrow["joint"])
-    return {key: merged[key] for key in _WIDE_KEYS}
+    return {key: merged[key] for key in WIDE_KEYS}
 
 
 class IncidentSnapshot:
@@ -381,7 +370,8 @@ class IncidentSnapshot:
         self._loader: threading.Thread | None = None
         self._stop = threading.Event()
         self.stats: dict = {}
-        self.reported_index = ReportedIndex()  # for the drill-down search (incident_search.py)
+        # for the drill-down search (dashboard/cache/incident_search.py)
+        self.reported_index = ReportedIndex()
 
     # -- loading ---------------------------------------------------------------------------------
     def _load_state(self) -> LatestState:

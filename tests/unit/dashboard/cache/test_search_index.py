@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from storage.queries import IncidentFilter
-from storage.search_index import ReportedIndex, by_deadline
-from tests.unit.storage.test_incident_search import (
+from dashboard.cache.search_index import ReportedIndex, by_deadline
+from storage.search_queries import IncidentFilter
+from tests.unit.dashboard.cache.test_incident_search import (
     DEADLINE_FILTERS,
     a_city_of_deadlines,
     a_city_of_ties,
     a_state,
     brute_force,
 )
-from tests.unit.storage.test_snapshot import NOW, a_row
+from tests.unit.dashboard.cache.test_snapshot import NOW, a_row
 
 
 def filed(index: ReportedIndex) -> dict:

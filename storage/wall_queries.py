@@ -1,0 +1,157 @@
+"""The wall's incident queries: the counters per district (storage/measures.py) now and at the
+same time yesterday, and the open incidents it lists (map markers, joint board). The wall serves
+them from its cache (dashboard/cache/snapshot.py), which runs `incident_state`'s loads; these
+queries are the SQL answer for the same numbers (before the cache has loaded, tests, benches).
+
+Every value is a bound parameter; times go in as unix seconds. `scope` is a district adcode (an
+officer's district) or None (the whole city): when given, the query is restricted to it in SQL.
+All SQL runs on ClickHouse 18.16 and on current ClickHouse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from storage import measures
+from storage.client import check_database_name
+from storage.latest import (
+    GROUP_KEY,
+    WIDE_SELECT,
+    as_of,
+    latest_wide,
+    scope_term,
+    select,
+    wide_rows,
+)
+from storage.measures import YESTERDAY_NAMES
+
+# "Same time yesterday": each incident's state among the versions stored by then, and the wall's
+# counters over it. Shared by `incident_counters` (below) and the cache's background query
+# (incident_state.yesterday_counters), so the two can never drift apart.
+Y_STATE = select(
+    ("status", "joint", "breaches", "escalations", "repeat_count", "reopened", "satisfied"),
+    "y_",
+    of=as_of,
+)
+# Over Y_STATE and s_reported_at, in YESTERDAY_NAMES order.
+Y_COUNTS = measures.yesterday_counters_sql()
+
+# Latest state of each incident, plus its state as it was at `yesterday` (change indicators).
+_LATEST_NARROW = f"""
+SELECT
+    {select(measures.COLUMNS + ("district", "reported_at"), "s_")},
+    {Y_STATE}
+FROM {{db}}.incidents
+WHERE 1 {{scope}}
+GROUP BY {GROUP_KEY}
+"""
+
+# The wall's counters per district: OPEN_NAMES, WIN_NAMES, YESTERDAY_NAMES (storage/measures.py).
+_COUNTERS = f"""
+SELECT
+    s_district AS district,
+{measures.counters_sql()},
+{Y_COUNTS}
+FROM ({{latest}})
+GROUP BY district
+"""
+
+COUNTER_NAMES = (
+    "open",
+    "open_y",
+    "joint",
+    "joint_y",
+    "breached",
+    "breached_y",
+    "escalated",
+    "escalated_y",
+    "win",
+    "win_closed",
+    "win_done",
+    "win_actual",
+    "win_repeat",
+    "win_low",
+    "win_y",
+    "win_closed_y",
+    "win_done_y",
+    "win_actual_y",
+    "win_repeat_y",
+    "lvl_city",
+    "lvl_district",
+    "lvl_street",
+    "lvl_community",
+    "lvl_grid",
+)
+
+_OPEN = measures.condition_sql("open", {"status": "s_status"})
+_JOINT = measures.condition_sql("joint", {"joint": "s_joint"})
+
+# _COUNTERS' column order
+_COLUMN_NAMES = measures.OPEN_NAMES + measures.WIN_NAMES + YESTERDAY_NAMES
+
+
+@dataclass
+class IncidentCounters:
+    """Counters of the wall per district; `total` sums them over the scope."""
+
+    by_district: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def total(self) -> dict[str, int]:
+        out = dict.fromkeys(COUNTER_NAMES, 0)
+        for row in self.by_district.values():
+            for name in COUNTER_NAMES:
+                out[name] += row[name]
+        return out
+
+
+def incident_counters(client, db: str, *, now: int, scope: str | None = None) -> IncidentCounters:
+    """Open/joint/breached/escalated now and at the same time yesterday, the 24-hour rates'
+    numerators and denominators, and open incidents per level, per district."""
+    db = check_database_name(db)
+    sql = _COUNTERS.format(latest=_LATEST_NARROW.format(db=db, scope=scope_term(scope)))
+    params = {
+        "yesterday": now - 86400,
+        "window": now - 86400,
+        "window_y": now - 2 * 86400,
+        "scope": scope,
+    }
+    counters = IncidentCounters()
+    for row in client.execute(sql, params):
+        values = dict(zip(_COLUMN_NAMES, (int(v) for v in row[1:]), strict=True))
+        counters.by_district[row[0]] = {name: values[name] for name in COUNTER_NAMES}
+    return counters
+
+
+def severe_open(
+    client, db: str, *, min_severity: int = 3, limit: int = 300, scope: str | None = None
+) -> list[dict]:
+    """Open incidents of severity >= min_severity (map markers), newest first."""
+    db = check_database_name(db)
+    where = (
+        f"incident_id IN (SELECT incident_id FROM {db}.incidents "
+        f"WHERE severity >= %(sev)s {scope_term(scope)})"
+    )
+    sql = f"""
+    SELECT {WIDE_SELECT} FROM ({latest_wide(db, where)})
+    WHERE {_OPEN} AND s_severity >= %(sev)s
+    ORDER BY s_severity DESC, s_reported_at DESC
+    LIMIT %(limit)s
+    """
+    return wide_rows(client.execute(sql, {"sev": min_severity, "limit": limit, "scope": scope}))
+
+
+def joint_open(client, db: str, *, limit: int = 8, scope: str | None = None) -> list[dict]:
+    """Open incidents in joint handling, the ones closest to (or past) their deadline first."""
+    db = check_database_name(db)
+    where = (
+        f"incident_id IN (SELECT incident_id FROM {db}.incidents "
+        f"WHERE joint = 1 {scope_term(scope)})"
+    )
+    sql = f"""
+    SELECT {WIDE_SELECT} FROM ({latest_wide(db, where)})
+    WHERE {_OPEN} AND {_JOINT}
+    ORDER BY s_resolve_due, s_id
+    LIMIT %(limit)s
+    """
+    return wide_rows(client.execute(sql, {"limit": limit, "scope": scope}))
