@@ -130,7 +130,7 @@ def test_wall_event_queries_on_current_clickhouse(client):
 
 def test_cached_search_page_rows_on_current_clickhouse(client):
     from dashboard.cache.incident_search import Found, page_rows
-    from dashboard.cache.snapshot import LatestState
+    from dashboard.cache.latest_state import LatestState
     from tests.unit.dashboard.cache.test_snapshot import a_row
 
     h = int(client.execute("SELECT cityHash64('i2')")[0][0])

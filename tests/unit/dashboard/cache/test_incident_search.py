@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from dashboard.cache.incident_search import match_candidates, search_state
+from dashboard.cache.latest_state import DAY, LatestState
 from dashboard.cache.search_index import ReportedIndex
-from dashboard.cache.snapshot import DAY, LatestState
 from storage.search_queries import IncidentFilter
 from tests.unit.dashboard.cache.test_snapshot import NOW, a_row
 

@@ -3,7 +3,8 @@ scope, without ClickHouse (rows shaped as storage.incident_state.NARROW_KEYS).""
 
 from __future__ import annotations
 
-from dashboard.cache.snapshot import DAY, LatestState, View
+from dashboard.cache.latest_state import DAY, LatestState
+from dashboard.cache.snapshot import View
 
 NOW = 1_800_000_000
 
