@@ -12,11 +12,13 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from deploy import services as svc
 from schemas.events import parse_event
 from schemas.registry import load_registry
 from tests.integration.test_gateway import an_event, start_gateway, stop_gateway
-from tests.integration.test_gateway_open311 import wait_for, worker  # noqa: F401 - fixture
+from tests.integration.test_gateway_open311 import worker  # noqa: F401 - fixture
 from tests.integration.test_sdk import read_topic
+from tests.waiting import wait_until
 
 MICRO_GRID = "3201020010010101"  # 玄武区, 第1微网格
 OPEN311_MICRO_GRID = "3201040020010101"  # 秦淮区
@@ -79,7 +81,10 @@ def test_anonymous_readers_see_only_open311_requests_and_no_exact_location(
         rows = requests.get(url, params={"api_key": key}, timeout=10).json()
         return rows if len(rows) == 2 else None
 
-    full = {r["service_code"]: r for r in wait_for("both incidents", both_stored, 60, worker)}
+    stored = wait_until(
+        both_stored, 60, "both incidents", interval=0.25, details=lambda: svc.log_tail(worker, 30)
+    )
+    full = {r["service_code"]: r for r in stored}
     assert (full["gas_leak"]["lat"], full["gas_leak"]["long"]) == (lat, lon)
     assert full["noise"]["address_id"] == OPEN311_MICRO_GRID
 
