@@ -155,7 +155,7 @@ def _page(runs, reported, *, descending: bool, offset: int, limit: int) -> list[
         run = runs[0]
         span = range(len(run) - 1, -1, -1) if descending else range(len(run))
         return [run[i] for i in span[offset : offset + limit]]
-    key = ReportedIndex._key(reported)
+    key = ReportedIndex.key(reported)
     merged = heapq.merge(
         *((reversed(r) if descending else r) for r in runs), key=key, reverse=descending
     )
@@ -168,8 +168,8 @@ def _filters(state, flt: IncidentFilter, scope: str | None):
     districts = [d for d in (flt.district, scope) if d]
     if len(set(districts)) > 1:
         return None
-    district = _codes(state._district, districts) if districts else None
-    statuses = _codes(state._status, flt.statuses) if flt.statuses else None
+    district = _codes(state.districts, districts) if districts else None
+    statuses = _codes(state.statuses, flt.statuses) if flt.statuses else None
     if district == set() or statuses == set():
         return None
     return district, statuses, flt.min_severity or 0
@@ -268,7 +268,7 @@ def match_candidates(
         if _matches(code[slot], district, statuses, min_severity):
             slots.append(slot)
     reported = state.reported
-    slots.sort(key=ReportedIndex._key(reported))
+    slots.sort(key=ReportedIndex.key(reported))
     offset, limit = max(0, int(offset)), max(1, min(int(limit), 200))
     if sort != "reported_at":
         value_of = slot_value(state, sort)

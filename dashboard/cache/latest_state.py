@@ -61,8 +61,8 @@ class LatestState:
         self.win_start: int | None = None
         self.cover_start = 0
         self.watermark: int | None = None  # newest updated_at seen
-        self._status, self._level, self._district = _Interned(), _Interned(), _Interned()
-        self._category = _Interned()
+        self.statuses, self.levels, self.districts = _Interned(), _Interned(), _Interned()
+        self.categories = _Interned()
         self._contrib: dict[int, tuple] = {}
         # slots whose packed state, category or resolve_due changed after they were added (the
         # search index follows them)
@@ -81,8 +81,8 @@ class LatestState:
             | (_REOPENED if reopened else 0) | (_SATISFIED if satisfied else 0)
         )  # fmt: skip
         return (
-            self._status.code(status) | self._level.code(level) << 16
-            | self._district.code(district) << 32 | flags << 48 | min(int(severity), 255) << 56
+            self.statuses.code(status) | self.levels.code(level) << 16
+            | self.districts.code(district) << 32 | flags << 48 | min(int(severity), 255) << 56
         )  # fmt: skip
 
     def contribution(self, code: int) -> tuple[str, tuple | None, tuple]:
@@ -90,12 +90,12 @@ class LatestState:
         found = self._contrib.get(code)
         if found is not None:
             return found
-        district = self._district.values[(code >> 32) & 0xFFFF]
+        district = self.districts.values[(code >> 32) & 0xFFFF]
         flags = (code >> 48) & 0xFF
         opened, win = measures.contribution(
             measures.State(
-                status=self._status.values[code & 0xFFFF],
-                level=self._level.values[(code >> 16) & 0xFFFF],
+                status=self.statuses.values[code & 0xFFFF],
+                level=self.levels.values[(code >> 16) & 0xFFFF],
                 joint=bool(flags & _JOINT),
                 breached=bool(flags & _BREACHED),
                 escalated=bool(flags & _ESCALATED),
@@ -110,10 +110,10 @@ class LatestState:
     def sort_columns(self, row) -> tuple[int, int]:
         """(category code, resolve_due) of a narrow row: what the search sorts by besides the
         packed state and the report time."""
-        return self._category.code(row[_CATEGORY]), int(row[_RESOLVE_DUE])
+        return self.categories.code(row[_CATEGORY]), int(row[_RESOLVE_DUE])
 
     def category_of(self, slot: int) -> str:
-        return self._category.values[self.category[slot]]
+        return self.categories.values[self.category[slot]]
 
     def severity(self, code: int) -> int:
         return code >> 56
@@ -158,7 +158,7 @@ class LatestState:
                 raise ValueError("load rows must be sorted by hash, without duplicates")
             last = h
             self._append(row, self.pack(row))
-            self._see(row[2])
+            self.see(row[2])
         self.n_sorted = len(self.keys)
         for slot, code in enumerate(self.code):
             self._count(slot, code, +1)
@@ -178,7 +178,7 @@ class LatestState:
         self.resolve_due.append(resolve_due)
         return len(self.keys) - 1
 
-    def _see(self, updated_at: int) -> None:
+    def see(self, updated_at: int) -> None:
         if self.watermark is None or updated_at > self.watermark:
             self.watermark = updated_at
 
@@ -187,7 +187,7 @@ class LatestState:
         wide columns; `wide(row)` builds the listed row). Kept only when its version is newer
         than the one held. Returns whether it was."""
         h, version, updated_at = row[0], row[1], row[2]
-        self._see(updated_at)
+        self.see(updated_at)
         slot = self.slot(h)
         if slot is not None and version <= self.version[slot]:
             return False  # a redelivered or late older version: the held one stays

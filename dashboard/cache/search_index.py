@@ -77,7 +77,7 @@ class ReportedIndex:
                 # changes logged from here on are filed below, whatever this pass read
                 self._changes = len(state.changed)
                 self._build(state, n)
-            by_time, by_due = self._key(reported), self._due_key(reported)
+            by_time, by_due = self.key(reported), self._due_key(reported)
             for slot in range(self.indexed, n):
                 bisect.insort(self.order, slot, key=reported.__getitem__)
                 key = _keyed(state, slot)
@@ -145,7 +145,7 @@ class ReportedIndex:
             bisect.insort(day, slot, key=by_due)
 
     @staticmethod
-    def _key(reported):
+    def key(reported):
         return lambda slot: (reported[slot], slot)
 
     def _due_key(self, reported):
@@ -170,7 +170,7 @@ def _sort_value(state, sort: str):
     ClickHouse: UTF-8 bytes, the order of their code points, as Python compares them)."""
     if sort == "severity":
         return severity_of
-    interned = {"status": state._status, "district": state._district, "category": state._category}
+    interned = {"status": state.statuses, "district": state.districts, "category": state.categories}
     values, part = interned[sort].values, GROUP_SORTS[sort]
     return lambda key: values[part(key)]
 

@@ -133,7 +133,7 @@ class IncidentSnapshot:
         # the wide rows of the incidents whose newest version the cache does not hold yet.
         heads = set(self._run(st.delta_heads, since=since))
         if heads:
-            state._see(max(updated_at for _, _, updated_at in heads))
+            state.see(max(updated_at for _, _, updated_at in heads))
         # A head read by the previous delta as well was decided then (and its rows applied):
         # the held version can only have grown since, so only new heads are looked up.
         fresh = []
