@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from storage import measures
 from storage.client import check_database_name
-from storage.latest import GROUP_KEY, WIDE_KEYS, WIDE_SELECT, latest, latest_wide, scope_term
+from storage.latest import GROUP_KEY, WIDE_KEYS, latest, scope_term
 from storage.measures import YESTERDAY_NAMES
-from storage.wall_queries import Y_COUNTS, Y_STATE
+from storage.wall_queries import Y_COUNTS, Y_STATE, open_listed_sql
 
 # (h, version, updated_at, status, level, district, joint, breached, escalated, repeat,
 #  reopened, satisfied, severity, reported_at, category, resolve_due): one row per incident.
@@ -131,15 +131,9 @@ def listed_wide(client, db: str, *, min_severity: int) -> list[tuple[int, dict]]
     """Wide rows of the open incidents the wall lists: severity >= min_severity (map markers and
     alerts) or in joint handling (the joint board), as (hash, row). Used once per full load."""
     db = check_database_name(db)
-    where = (
-        f"incident_id IN (SELECT incident_id FROM {db}.incidents "
-        "WHERE severity >= %(sev)s OR joint = 1)"
+    sql = open_listed_sql(
+        db, "severity >= %(sev)s OR joint = 1", "s_severity >= %(sev)s OR s_joint = 1"
     )
-    sql = f"""
-    SELECT cityHash64(s_id), {WIDE_SELECT} FROM ({latest_wide(db, where)})
-    WHERE {measures.condition_sql("open", {"status": "s_status"})}
-        AND (s_severity >= %(sev)s OR s_joint = 1)
-    """
     rows = client.execute(sql, {"sev": min_severity})
     return [(r[0], dict(zip(WIDE_KEYS, r[1:], strict=True))) for r in rows]
 

@@ -123,35 +123,33 @@ def incident_counters(client, db: str, *, now: int, scope: str | None = None) ->
     return counters
 
 
+def open_listed_sql(db: str, any_version: str, latest: str, *, scope: str | None = None) -> str:
+    """The wide latest rows (s_hash, then WIDE_SELECT) of the open incidents whose latest state
+    matches `latest` (over s_ columns), among those with any version matching `any_version`
+    (over the table's columns; cheap, so the latest state is taken of few incidents)."""
+    where = (
+        f"incident_id IN (SELECT incident_id FROM {db}.incidents "
+        f"WHERE ({any_version}) {scope_term(scope)})"
+    )
+    return f"""
+    SELECT cityHash64(s_id) AS s_hash, {WIDE_SELECT} FROM ({latest_wide(db, where)})
+    WHERE {_OPEN} AND ({latest})"""
+
+
 def severe_open(
     client, db: str, *, min_severity: int = 3, limit: int = 300, scope: str | None = None
 ) -> list[dict]:
     """Open incidents of severity >= min_severity (map markers), newest first."""
     db = check_database_name(db)
-    where = (
-        f"incident_id IN (SELECT incident_id FROM {db}.incidents "
-        f"WHERE severity >= %(sev)s {scope_term(scope)})"
-    )
-    sql = f"""
-    SELECT {WIDE_SELECT} FROM ({latest_wide(db, where)})
-    WHERE {_OPEN} AND s_severity >= %(sev)s
-    ORDER BY s_severity DESC, s_reported_at DESC
-    LIMIT %(limit)s
-    """
-    return wide_rows(client.execute(sql, {"sev": min_severity, "limit": limit, "scope": scope}))
+    listed = open_listed_sql(db, "severity >= %(sev)s", "s_severity >= %(sev)s", scope=scope)
+    sql = f"{listed}\nORDER BY s_severity DESC, s_reported_at DESC LIMIT %(limit)s"
+    rows = client.execute(sql, {"sev": min_severity, "limit": limit, "scope": scope})
+    return wide_rows(row[1:] for row in rows)
 
 
 def joint_open(client, db: str, *, limit: int = 8, scope: str | None = None) -> list[dict]:
     """Open incidents in joint handling, the ones closest to (or past) their deadline first."""
     db = check_database_name(db)
-    where = (
-        f"incident_id IN (SELECT incident_id FROM {db}.incidents "
-        f"WHERE joint = 1 {scope_term(scope)})"
-    )
-    sql = f"""
-    SELECT {WIDE_SELECT} FROM ({latest_wide(db, where)})
-    WHERE {_OPEN} AND {_JOINT}
-    ORDER BY s_resolve_due, s_id
-    LIMIT %(limit)s
-    """
-    return wide_rows(client.execute(sql, {"limit": limit, "scope": scope}))
+    listed = open_listed_sql(db, "joint = 1", _JOINT, scope=scope)
+    sql = f"{listed}\nORDER BY s_resolve_due, s_id LIMIT %(limit)s"
+    return wide_rows(row[1:] for row in client.execute(sql, {"limit": limit, "scope": scope}))
