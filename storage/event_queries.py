@@ -177,6 +177,17 @@ def _newest(client, sql: str, params: dict, key, limit: int, by: str) -> list[tu
     return out
 
 
+def _newest_since(client, sql: str, scope, key, limit: int, *, since: int, now) -> list[tuple]:
+    """`_newest` over growing windows back to `since` until one holds `limit` items; `key` is
+    (the item of a row, the same as LIMIT 1 BY columns)."""
+    rows: list = []
+    for start in _windows(since, now):
+        rows = _newest(client, sql, {"since": start, "scope": scope}, key[0], limit, key[1])
+        if len(rows) >= limit:
+            break
+    return rows
+
+
 def latest_events(
     client,
     db: str,
@@ -189,21 +200,12 @@ def latest_events(
     """The newest events (reports and departments' actions) for the ticker."""
     db = check_database_name(db)
     limit = max(1, int(limit))
-    newest: list[tuple] = []
-    for start in _windows(since, now):
-        newest = _newest(
-            client,
-            f"""
-            SELECT id, toUnixTimestamp(time) AS t FROM {db}.events
-            WHERE time >= toDateTime(%(since)s) {scope_term(scope)}
-            ORDER BY time DESC, id""",
-            {"since": start, "scope": scope},
-            lambda row: row[0],
-            limit,
-            "id",
-        )
-        if len(newest) >= limit:
-            break
+    sql = f"""
+    SELECT id, toUnixTimestamp(time) AS t FROM {db}.events
+    WHERE time >= toDateTime(%(since)s) {scope_term(scope)}
+    ORDER BY time DESC, id"""
+    key = (lambda row: row[0], "id")
+    newest = _newest_since(client, sql, scope, key, limit, since=since, now=now)
     if not newest:
         return []
     hour = [int(t) for _, t in newest]
@@ -263,22 +265,12 @@ def latest_transitions(
         "reason",
     )
     limit = max(1, int(limit))
-    rows: list = []
-    for start in _windows(since, now):
-        sql = f"""
-        SELECT incident_id, seq, toUnixTimestamp(at) AS t, kind, from_status, to_status, level,
-               department, reason
-        FROM {db}.transitions_by_time
-        WHERE at >= toDateTime(%(since)s) {scoped}
-        ORDER BY at DESC, incident_id, seq DESC"""
-        rows = _newest(
-            client,
-            sql,
-            {"since": start, "scope": scope},
-            lambda row: (row[0], row[1]),
-            limit,
-            "incident_id, seq",
-        )
-        if len(rows) >= limit:
-            break
+    sql = f"""
+    SELECT incident_id, seq, toUnixTimestamp(at) AS t, kind, from_status, to_status, level,
+           department, reason
+    FROM {db}.transitions_by_time
+    WHERE at >= toDateTime(%(since)s) {scoped}
+    ORDER BY at DESC, incident_id, seq DESC"""
+    key = (lambda row: (row[0], row[1]), "incident_id, seq")
+    rows = _newest_since(client, sql, scope, key, limit, since=since, now=now)
     return [dict(zip(keys, row, strict=True)) for row in rows]
