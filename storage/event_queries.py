@@ -219,16 +219,9 @@ def latest_events(
     LIMIT 1 BY id
     """
     keys = (
-        "id",
-        "type",
-        "department",
-        "time",
-        "district",
-        "category",
-        "severity",
-        "title",
+        "id", "type", "department", "time", "district", "category", "severity", "title",
         "incident_id",
-    )
+    )  # fmt: skip
     rows = client.execute(
         sql, {"lo": min(hour), "hi": max(hour), "ids": tuple(i for i, _ in newest)}
     )
@@ -254,16 +247,9 @@ def latest_transitions(
         else ""
     )
     keys = (
-        "incident_id",
-        "seq",
-        "time",
-        "kind",
-        "from_status",
-        "to_status",
-        "level",
-        "department",
+        "incident_id", "seq", "time", "kind", "from_status", "to_status", "level", "department",
         "reason",
-    )
+    )  # fmt: skip
     limit = max(1, int(limit))
     sql = f"""
     SELECT incident_id, seq, toUnixTimestamp(at) AS t, kind, from_status, to_status, level,

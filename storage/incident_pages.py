@@ -10,47 +10,16 @@ from storage.client import check_database_name
 from storage.latest import GROUP_KEY, latest, scope_term
 
 _INCIDENT_COLUMNS = (
-    "incident_id",
-    "status",
-    "level",
-    "unit_code",
-    "owner_unit",
-    "district",
-    "street",
-    "community",
-    "grid",
-    "micro_grid",
-    "category",
-    "severity",
-    "title",
-    "lead_department",
-    "departments",
-    "joint",
-    "reported_at",
-    "accepted_at",
-    "resolved_at",
-    "closed_at",
-    "accept_due",
-    "resolve_due",
-    "escalations",
-    "breaches",
-    "repeat_count",
-    "reopened",
-    "satisfied",
-    "lat",
-    "lon",
-    "version",
-    "updated_at",
-)
+    "incident_id", "status", "level", "unit_code", "owner_unit", "district", "street",
+    "community", "grid", "micro_grid", "category", "severity", "title", "lead_department",
+    "departments", "joint", "reported_at", "accepted_at", "resolved_at", "closed_at",
+    "accept_due", "resolve_due", "escalations", "breaches", "repeat_count", "reopened",
+    "satisfied", "lat", "lon", "version", "updated_at",
+)  # fmt: skip
 _TIME_COLUMNS = {
-    "reported_at",
-    "accepted_at",
-    "resolved_at",
-    "closed_at",
-    "accept_due",
-    "resolve_due",
+    "reported_at", "accepted_at", "resolved_at", "closed_at", "accept_due", "resolve_due",
     "updated_at",
-}
+}  # fmt: skip
 
 
 def district_of_id(incident_id: str) -> str | None:
@@ -96,18 +65,9 @@ def transitions(client, db: str, incident_id: str) -> list[dict]:
     LIMIT 1 BY seq
     """
     keys = (
-        "seq",
-        "time",
-        "kind",
-        "from_status",
-        "to_status",
-        "level",
-        "unit_code",
-        "department",
-        "actor",
-        "reason",
-        "event_id",
-    )
+        "seq", "time", "kind", "from_status", "to_status", "level", "unit_code", "department",
+        "actor", "reason", "event_id",
+    )  # fmt: skip
     return [dict(zip(keys, row, strict=True)) for row in client.execute(sql, {"id": incident_id})]
 
 
