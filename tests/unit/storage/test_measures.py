@@ -171,3 +171,12 @@ def test_the_restore_reads_open_and_recently_closed_incidents(client):
     # (the engine binds a datetime; the chdb stand-in has no server time zone to format one)
     states = {row[0] for row in client.execute(restore_states_sql("db"), {"since": NOW - 86400})}
     assert {"open", "recent"} <= states and "old" not in states
+
+
+def test_the_engine_and_the_gateway_call_open_what_the_measure_calls_open():
+    from streams.incidents.model import OPEN_STATUSES, STATUSES
+    from streams.publish.gateway import open311_reads
+
+    is_open = {s for s in STATUSES if measures.CONDITIONS["open"].holds(State(s, "street"))}
+    assert is_open == set(OPEN_STATUSES) == set(open311_reads.OPEN_STATUSES)
+    assert set(STATUSES) - is_open == set(open311_reads.CLOSED_STATUSES)
