@@ -110,6 +110,7 @@ WIN_NAMES = tuple(WINDOW_COUNTERS)
 YESTERDAY_OF = ("open", "joint", "breached", "escalated", "win", "win_closed", "win_done",
                 "win_actual", "win_repeat")  # fmt: skip
 YESTERDAY_NAMES = tuple(f"{name}_y" for name in YESTERDAY_OF)
+COUNTER_NAMES = OPEN_NAMES + WIN_NAMES + YESTERDAY_NAMES  # every counter of the wall
 
 # The rates: (numerator, denominator) counters over the 24-hour window.
 RATES: dict[str, tuple[str, str]] = {

@@ -23,7 +23,6 @@ from storage.latest import (
     select,
     wide_rows,
 )
-from storage.measures import YESTERDAY_NAMES
 
 # "Same time yesterday": each incident's state among the versions stored by then, and the wall's
 # counters over it. Shared by `incident_counters` (below) and the cache's background query
@@ -46,7 +45,7 @@ WHERE 1 {{scope}}
 GROUP BY {GROUP_KEY}
 """
 
-# The wall's counters per district: OPEN_NAMES, WIN_NAMES, YESTERDAY_NAMES (storage/measures.py).
+# The wall's counters per district, in measures.COUNTER_NAMES order.
 _COUNTERS = f"""
 SELECT
     s_district AS district,
@@ -56,38 +55,9 @@ FROM ({{latest}})
 GROUP BY district
 """
 
-COUNTER_NAMES = (
-    "open",
-    "open_y",
-    "joint",
-    "joint_y",
-    "breached",
-    "breached_y",
-    "escalated",
-    "escalated_y",
-    "win",
-    "win_closed",
-    "win_done",
-    "win_actual",
-    "win_repeat",
-    "win_low",
-    "win_y",
-    "win_closed_y",
-    "win_done_y",
-    "win_actual_y",
-    "win_repeat_y",
-    "lvl_city",
-    "lvl_district",
-    "lvl_street",
-    "lvl_community",
-    "lvl_grid",
-)
 
 _OPEN = measures.condition_sql("open", {"status": "s_status"})
 _JOINT = measures.condition_sql("joint", {"joint": "s_joint"})
-
-# _COUNTERS' column order
-_COLUMN_NAMES = measures.OPEN_NAMES + measures.WIN_NAMES + YESTERDAY_NAMES
 
 
 @dataclass
@@ -98,9 +68,9 @@ class IncidentCounters:
 
     @property
     def total(self) -> dict[str, int]:
-        out = dict.fromkeys(COUNTER_NAMES, 0)
+        out = dict.fromkeys(measures.COUNTER_NAMES, 0)
         for row in self.by_district.values():
-            for name in COUNTER_NAMES:
+            for name in measures.COUNTER_NAMES:
                 out[name] += row[name]
         return out
 
@@ -118,8 +88,9 @@ def incident_counters(client, db: str, *, now: int, scope: str | None = None) ->
     }
     counters = IncidentCounters()
     for row in client.execute(sql, params):
-        values = dict(zip(_COLUMN_NAMES, (int(v) for v in row[1:]), strict=True))
-        counters.by_district[row[0]] = {name: values[name] for name in COUNTER_NAMES}
+        counters.by_district[row[0]] = dict(
+            zip(measures.COUNTER_NAMES, (int(v) for v in row[1:]), strict=True)
+        )
     return counters
 
 

@@ -22,8 +22,8 @@ from dashboard.cache.latest_state import DAY, LatestState
 from dashboard.cache.search_index import ReportedIndex
 from storage import incident_state as st
 from storage.latest import WIDE_KEYS
-from storage.measures import OPEN_NAMES, WIN_NAMES
-from storage.wall_queries import COUNTER_NAMES, IncidentCounters
+from storage.measures import COUNTER_NAMES, OPEN_NAMES, WIN_NAMES
+from storage.wall_queries import IncidentCounters
 
 __all__ = ["DAY", "IncidentSnapshot", "LatestState", "View", "wide_row"]
 

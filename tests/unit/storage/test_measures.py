@@ -59,7 +59,7 @@ def test_an_open_joint_incident_adds_to_open_joint_and_its_level():
 
 
 def test_rates_are_none_without_a_denominator():
-    counters = dict.fromkeys(wq.COUNTER_NAMES, 0) | {"win": 4, "win_closed": 1}
+    counters = dict.fromkeys(measures.COUNTER_NAMES, 0) | {"win": 4, "win_closed": 1}
     assert measures.rate(counters, "closure_rate") == 0.25
     assert measures.rate(counters, "resolution_rate") is None
     assert measures.rate(counters, "closure_rate", yesterday=True) is None
