@@ -8,10 +8,12 @@ A *counter* of the wall counts the incidents for which all its conditions hold: 
 or the ones reported in the 24-hour window. A *rate* is one counter over another.
 
 Readers: the wall's SQL counters (storage/wall_queries.py, `counters_sql`), the wall's cache
-(dashboard/cache/snapshot.py, `contribution`), the wall's tiles (dashboard/kpis.py, `RATES`),
-the district page (`condition_sql`), the engine's restore (storage/latest.py). The shared
-`measures` view (migration 2, frozen text) states the same conditions; tests/unit/storage/
-test_measures.py checks that the view, the SQL and the twin agree on the same data.
+(dashboard/cache/latest_state.py, `contribution`), the wall's tiles (dashboard/kpis.py, `RATES`),
+the district page and the wall's lists (`condition_sql`), the cache's loads
+(storage/incident_state.py), the engine's restore (storage/latest.py), the gateway's Open311
+status (`OPEN_EXCLUDED`). The shared `measures` view (migration 2, frozen text) states the same
+conditions; tests/unit/storage/test_measures.py checks that the view, the SQL and the twin agree
+on the same data.
 Definitions in docs/dashboard.md (办结率, 实际解决率).
 """
 
