@@ -12,7 +12,6 @@ import pytest
 
 from storage import measures
 from storage import wall_queries as wq
-from storage.ddl import MIGRATIONS
 from storage.latest import restore_states_sql
 from storage.measures import State
 from tests.e2e.builders import an_incident
@@ -67,8 +66,6 @@ def test_rates_are_none_without_a_denominator():
 
 # -- the same data through SQL, the twin and the view (current ClickHouse) -----------------------
 
-chdb_session = pytest.importorskip("chdb.session")
-
 
 def _incidents() -> list[dict]:
     """Incidents over every combination that moves a measure, each with an older version that
@@ -102,17 +99,13 @@ def _incidents() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    from tests.unit.storage.test_queries_modern import ChdbClient, insert
+    pytest.importorskip("chdb.session")  # only these tests need chdb
+    from tests.unit.storage.test_queries_modern import insert, migrated
 
-    session = chdb_session.Session(str(tmp_path_factory.mktemp("chdb")))
-    session.query("CREATE DATABASE IF NOT EXISTS db")
-    for migration in MIGRATIONS:
-        for statement in migration.statements:
-            session.query(statement.format(db="db"))
-    c = ChdbClient(session)
+    c = migrated(tmp_path_factory.mktemp("chdb"))
     insert(c, "incidents", _incidents())
     yield c
-    session.close()
+    c.session.close()
 
 
 def _twin_totals() -> dict[str, int]:

@@ -53,14 +53,19 @@ def insert(client: ChdbClient, table: str, rows: list[dict]) -> None:
     client.session.query(f"INSERT INTO db.{table} ({', '.join(columns)}) VALUES {values}")
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    session = chdb_session.Session(str(tmp_path_factory.mktemp("chdb")))
+def migrated(path) -> ChdbClient:
+    """A chdb session in `path` with database `db` at the newest schema."""
+    session = chdb_session.Session(str(path))
     session.query("CREATE DATABASE IF NOT EXISTS db")
     for migration in MIGRATIONS:
         for statement in migration.statements:
             session.query(statement.format(db="db"))
-    c = ChdbClient(session)
+    return ChdbClient(session)
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    c = migrated(tmp_path_factory.mktemp("chdb"))
     now = NOW
     insert(
         c, "events", [an_event(id=f"e{i}", time=now - 10 * i, incident_id="i1") for i in range(5)]
@@ -90,7 +95,7 @@ def client(tmp_path_factory):
     insert(c, "incident_transitions", [a_transition(incident_id="i1", seq=1, at=now - 3000)])
     insert(c, "dept_tasks", [a_task(incident_id="i1", department="water", assigned_at=now - 2000)])
     yield c
-    session.close()
+    c.session.close()
 
 
 NOW = int(time.time())
