@@ -12,7 +12,10 @@ import time
 from dataclasses import replace
 
 from bench.storage_data import generate
-from storage import queries as q
+from storage import event_queries as eq
+from storage import incident_pages as ip
+from storage import search_queries as sq
+from storage import wall_queries as wq
 from storage.client import ClickHouseTarget, check_database_name, connect, migrate
 
 
@@ -37,10 +40,10 @@ def bench_queries(
 ) -> dict:
     """Generate the data set (unless told not to) and time the wall refresh and drill-down."""
     from dashboard.backend import Backend
+    from dashboard.cache.incident_search import search_cached
     from dashboard.pages import wall
     from deploy.settings import Settings
     from storage import incident_state
-    from storage.incident_search import search_cached
 
     check_database_name(database)
     admin = connect(target, database=False)
@@ -88,30 +91,30 @@ def bench_queries(
         "event_hours_refresh": lambda: backend.events.refresh(today_start=midnight, now=now),
         "event_counts_cached": lambda: backend.events.event_counts(today_start=midnight, now=now),
         "top_categories_cached": lambda: backend.events.top_categories(since=midnight),
-        "event_counts_sql": lambda: q.event_counts(client, db, today_start=midnight, now=now),
-        "freshness": lambda: q.freshness(client, db, now=now),
-        "events_per_minute": lambda: q.events_per_minute(client, db, now=now),
+        "event_counts_sql": lambda: eq.event_counts(client, db, today_start=midnight, now=now),
+        "freshness": lambda: eq.freshness(client, db, now=now),
+        "events_per_minute": lambda: eq.events_per_minute(client, db, now=now),
         "events_per_minute_cached": lambda: backend.events.events_per_minute(now=now),
-        "top_categories_sql": lambda: q.top_categories(client, db, since=midnight),
-        "latest_events": lambda: q.latest_events(client, db, since=now - 3600, now=now),
-        "latest_transitions": lambda: q.latest_transitions(client, db, since=now - 3600, now=now),
+        "top_categories_sql": lambda: eq.top_categories(client, db, since=midnight),
+        "latest_events": lambda: eq.latest_events(client, db, since=now - 3600, now=now),
+        "latest_transitions": lambda: eq.latest_transitions(client, db, since=now - 3600, now=now),
     }
-    inc = q.incident(client, db, some_id) or {"reported_at": now}
-    week = q.IncidentFilter(since=now - 7 * 86400, until=now + 86400)
-    month = q.IncidentFilter(since=now - 30 * 86400, until=now + 86400)
+    inc = ip.incident(client, db, some_id) or {"reported_at": now}
+    week = sq.IncidentFilter(since=now - 7 * 86400, until=now + 86400)
+    month = sq.IncidentFilter(since=now - 30 * 86400, until=now + 86400)
     title = replace(month, text="事项 12")
 
     def cached(flt, **how):
         return search_cached(backend.incidents, backend.run, flt, now=now, **how)
 
     drill_queries = {
-        "search_incidents_7d": lambda: q.search_incidents(
-            client, db, q.IncidentFilter(since=now - 7 * 86400, until=now + 86400)
+        "search_incidents_7d": lambda: sq.search_incidents(
+            client, db, sq.IncidentFilter(since=now - 7 * 86400, until=now + 86400)
         ),
-        "search_incidents_district_open": lambda: q.search_incidents(
+        "search_incidents_district_open": lambda: sq.search_incidents(
             client,
             db,
-            q.IncidentFilter(
+            sq.IncidentFilter(
                 since=now - 30 * 86400,
                 until=now + 86400,
                 district=district,
@@ -121,23 +124,23 @@ def bench_queries(
         "search_cached_7d": lambda: cached(week),
         "search_cached_7d_open": lambda: cached(replace(week, statuses=("in_progress",))),
         "search_cached_district_open": lambda: cached(
-            q.IncidentFilter(
+            sq.IncidentFilter(
                 since=now - 30 * 86400,
                 until=now + 86400,
                 district=district,
                 statuses=("in_progress",),
             )
         ),
-        "search_incidents_7d_open": lambda: q.search_incidents(
+        "search_incidents_7d_open": lambda: sq.search_incidents(
             client, db, replace(week, statuses=("in_progress",))
         ),
-        "search_incidents_text_30d": lambda: q.search_incidents(client, db, title),
+        "search_incidents_text_30d": lambda: sq.search_incidents(client, db, title),
         "search_cached_text_30d": lambda: cached(title),
-        "search_incidents_7d_severe": lambda: q.search_incidents(
+        "search_incidents_7d_severe": lambda: sq.search_incidents(
             client, db, replace(week, min_severity=3)
         ),
         "search_cached_7d_severe": lambda: cached(replace(week, min_severity=3)),
-        "search_incidents_street_30d": lambda: q.search_incidents(
+        "search_incidents_street_30d": lambda: sq.search_incidents(
             client, db, replace(month, street=some_street)
         ),
         "search_cached_street_30d": lambda: cached(replace(month, street=some_street)),
@@ -156,26 +159,26 @@ def bench_queries(
         "search_cached_30d_by_resolve_due_asc_page_40": lambda: cached(
             month, sort="resolve_due", descending=False, offset=1000
         ),
-        "search_incidents_7d_by_severity": lambda: q.search_incidents(
+        "search_incidents_7d_by_severity": lambda: sq.search_incidents(
             client, db, week, sort="severity"
         ),
-        "search_incidents_7d_by_category": lambda: q.search_incidents(
+        "search_incidents_7d_by_category": lambda: sq.search_incidents(
             client, db, week, sort="category"
         ),
-        "search_incidents_7d_by_resolve_due": lambda: q.search_incidents(
+        "search_incidents_7d_by_resolve_due": lambda: sq.search_incidents(
             client, db, week, sort="resolve_due"
         ),
-        "incident": lambda: q.incident(client, db, some_id),
-        "transitions": lambda: q.transitions(client, db, some_id),
-        "tasks": lambda: q.tasks_of(client, db, (some_id,)),
-        "incident_events": lambda: q.incident_events(
+        "incident": lambda: ip.incident(client, db, some_id),
+        "transitions": lambda: ip.transitions(client, db, some_id),
+        "tasks": lambda: ip.tasks_of(client, db, (some_id,)),
+        "incident_events": lambda: ip.incident_events(
             client, db, some_id, since=(inc["reported_at"] or now) - 86400
         ),
-        "incident_events_scan": lambda: q.incident_events_scan(
+        "incident_events_scan": lambda: ip.incident_events_scan(
             client, db, some_id, since=(inc["reported_at"] or now) - 86400
         ),
-        "district_streets": lambda: q.district_streets(client, db, district),
-        "district_severe_open": lambda: q.severe_open(client, db, limit=200, scope=district),
+        "district_streets": lambda: ip.district_streets(client, db, district),
+        "district_severe_open": lambda: wq.severe_open(client, db, limit=200, scope=district),
         "district_severe_cached": lambda: backend.incidents.loaded_view(now).severe_open(
             limit=200, scope=district
         ),

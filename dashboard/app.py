@@ -19,7 +19,7 @@ from dashboard.actions import Publisher
 from dashboard.backend import Backend
 from dashboard.pages import district, incident, incidents, wall
 from schemas.topics import Topics
-from storage import queries as q
+from storage.client import ping
 
 ASSETS = Path(__file__).parent / "assets"
 _INCIDENT = re.compile(r"^/incidents/([A-Za-z0-9._:\-]{1,128})/?$")
@@ -38,7 +38,7 @@ def create_app(settings) -> dash.Dash:
     def healthz():
         started = time.perf_counter()
         try:
-            reachable = backend.run(lambda client, _db: q.ping(client))
+            reachable = backend.run(lambda client, _db: ping(client))
         except Exception:  # noqa: BLE001 - liveness reports, it does not fail
             reachable = False
         return jsonify(

@@ -38,7 +38,7 @@ class Backend:
         return client
 
     def run(self, query, *args, **kwargs):
-        """Run a storage.queries function with this thread's client and the database; a broken
+        """Run a storage query function with this thread's client and the database; a broken
         connection is dropped so the next call reconnects (ClickHouse may come back)."""
         try:
             return query(self.client(), self.db, *args, **kwargs)
@@ -63,15 +63,16 @@ class Backend:
 
     @cached_property
     def incidents(self):
-        """The wall's latest-state cache (storage/snapshot.py), shared by every thread."""
-        from storage.snapshot import IncidentSnapshot
+        """The wall's latest-state cache (dashboard/cache/snapshot.py), shared by every thread."""
+        from dashboard.cache.snapshot import IncidentSnapshot
 
         return IncidentSnapshot(self.run)
 
     @cached_property
     def events(self):
-        """The wall's per-hour event counts (storage/event_hours.py), shared by every thread."""
-        from storage.event_hours import EventHours
+        """The wall's per-hour event counts (dashboard/cache/event_hours.py), shared by every
+        thread."""
+        from dashboard.cache.event_hours import EventHours
 
         return EventHours(self.run)
 

@@ -1,9 +1,9 @@
 """The wall's numbers from query results: the eight KPI tiles with their change against the same
 time yesterday, and whether the data on screen may be called live. Pure functions.
 
-Definitions (docs/dashboard.md): counts of open incidents are the current state (open = not yet
-resolved or closed); the three rates are over incidents reported in the last 24 hours, compared
-with the 24 hours before as they stood at this time yesterday.
+Definitions (storage/measures.py, docs/dashboard.md): counts of open incidents are the current
+state (open = not yet resolved or closed); the three rates are over incidents reported in the
+last 24 hours, compared with the 24 hours before as they stood at this time yesterday.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dashboard import ids
+from storage import measures
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,6 @@ _UP_IS_GOOD = {
     ids.KPI_RESOLUTION_RATE: True,
     ids.KPI_REPEAT_RATE: False,
 }
-
-
-def _ratio(num: int, den: int) -> float | None:
-    return num / den if den else None
 
 
 def _trend(kpi: str, diff: float) -> str:
@@ -64,6 +61,13 @@ def rate_kpi(kpi: str, now: float | None, yesterday: float | None) -> Kpi:
     return Kpi(value, f"{arrow} {abs(diff):.1f} pt", _trend(kpi, round(diff, 1)))
 
 
+def _rate_kpi(kpi: str, counters: dict[str, int], rate: str) -> Kpi:
+    """A rate tile (storage/measures.py RATES) now and as it stood yesterday."""
+    return rate_kpi(
+        kpi, measures.rate(counters, rate), measures.rate(counters, rate, yesterday=True)
+    )
+
+
 def wall_kpis(counters: dict[str, int], events: dict[str, int]) -> dict[str, Kpi]:
     """The eight tiles from `IncidentCounters.total` and `event_counts`."""
     c = counters
@@ -73,21 +77,9 @@ def wall_kpis(counters: dict[str, int], events: dict[str, int]) -> dict[str, Kpi
         ids.KPI_JOINT: count_kpi(ids.KPI_JOINT, c["joint"], c["joint_y"]),
         ids.KPI_SLA_BREACHED: count_kpi(ids.KPI_SLA_BREACHED, c["breached"], c["breached_y"]),
         ids.KPI_ESCALATED: count_kpi(ids.KPI_ESCALATED, c["escalated"], c["escalated_y"]),
-        ids.KPI_CLOSURE_RATE: rate_kpi(
-            ids.KPI_CLOSURE_RATE,
-            _ratio(c["win_closed"], c["win"]),
-            _ratio(c["win_closed_y"], c["win_y"]),
-        ),
-        ids.KPI_RESOLUTION_RATE: rate_kpi(
-            ids.KPI_RESOLUTION_RATE,
-            _ratio(c["win_actual"], c["win_done"]),
-            _ratio(c["win_actual_y"], c["win_done_y"]),
-        ),
-        ids.KPI_REPEAT_RATE: rate_kpi(
-            ids.KPI_REPEAT_RATE,
-            _ratio(c["win_repeat"], c["win"]),
-            _ratio(c["win_repeat_y"], c["win_y"]),
-        ),
+        ids.KPI_CLOSURE_RATE: _rate_kpi(ids.KPI_CLOSURE_RATE, c, "closure_rate"),
+        ids.KPI_RESOLUTION_RATE: _rate_kpi(ids.KPI_RESOLUTION_RATE, c, "resolution_rate"),
+        ids.KPI_REPEAT_RATE: _rate_kpi(ids.KPI_REPEAT_RATE, c, "repeat_rate"),
     }
 
 
@@ -99,7 +91,7 @@ def level_counts(counters: dict[str, int]) -> dict[str, int]:
 
 
 def street_or_below_share(counters: dict[str, int]) -> float | None:
-    return _ratio(counters["win_low"], counters["win_done"])
+    return measures.rate(counters, "street_or_below_share")
 
 
 @dataclass(frozen=True)

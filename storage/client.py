@@ -132,3 +132,7 @@ def schema_version(client: Client, database: str) -> int:
     db = check_database_name(database)
     rows = client.execute(f"SELECT max(version) FROM {db}.schema_version")
     return int(rows[0][0] or 0)
+
+
+def ping(client) -> bool:
+    return client.execute("SELECT 1")[0][0] == 1

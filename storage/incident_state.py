@@ -1,21 +1,17 @@
-"""The reads behind the dashboard's latest-state cache (storage/snapshot.py): a narrow load of
-every incident's latest state, the wide rows of the incidents the wall lists, the delta since a
-watermark, and the "same time yesterday" counters. Bound parameters only; 18.16-portable SQL.
-Incidents are keyed by cityHash64(incident_id), the key the other latest-state queries group by.
+"""The reads behind the dashboard's latest-state cache (dashboard/cache/snapshot.py): a narrow
+load of every incident's latest state (storage/latest.py), the wide rows of the incidents the
+wall lists, the delta since a watermark, and the "same time yesterday" counters. Bound
+parameters only; 18.16-portable SQL. Incidents are keyed by cityHash64(incident_id), the key
+the other latest-state queries group by.
 """
 
 from __future__ import annotations
 
+from storage import measures
 from storage.client import check_database_name
-from storage.queries import (
-    _WIDE_KEYS,
-    _WIDE_SELECT,
-    Y_COUNTS,
-    Y_STATE,
-    YESTERDAY_NAMES,
-    _scope,
-    latest_wide,
-)
+from storage.latest import GROUP_KEY, WIDE_KEYS, latest, scope_term
+from storage.measures import YESTERDAY_NAMES
+from storage.wall_queries import Y_COUNTS, Y_STATE, open_listed_sql
 
 # (h, version, updated_at, status, level, district, joint, breached, escalated, repeat,
 #  reopened, satisfied, severity, reported_at, category, resolve_due): one row per incident.
@@ -37,26 +33,34 @@ NARROW_KEYS = (
     "category",
     "resolve_due",
 )
-_NARROW = """
+_FLAG = {"breaches": "breached", "escalations": "escalated", "repeat_count": "repeat"}
+
+
+def _flag(column: str) -> str:
+    """The measure's condition (storage/measures.py) over the latest value, as 0/1."""
+    return measures.condition_sql(_FLAG[column], {column: latest(column)})
+
+
+_NARROW = f"""
 SELECT
-    cityHash64(incident_id) AS h,
-    max(version) AS n_version,
-    toUnixTimestamp(max(updated_at)) AS n_updated_at,
-    argMax(status, version) AS n_status,
-    argMax(level, version) AS n_level,
-    argMax(district, version) AS n_district,
-    argMax(joint, version) AS n_joint,
-    argMax(breaches, version) > 0 AS n_breached,
-    argMax(escalations, version) > 0 AS n_escalated,
-    argMax(repeat_count, version) > 0 AS n_repeat,
-    argMax(reopened, version) > 0 AS n_reopened,
-    ifNull(argMax(satisfied, version), 1) AS n_satisfied,
-    argMax(severity, version) AS n_severity,
-    toUnixTimestamp(min(reported_at)) AS n_reported_at,
-    argMax(category, version) AS n_category,
-    toUnixTimestamp(argMax(resolve_due, version)) AS n_resolve_due
-FROM {db}.{table}
-WHERE {where}
+    {GROUP_KEY} AS h,
+    {latest("version")} AS n_version,
+    toUnixTimestamp({latest("updated_at")}) AS n_updated_at,
+    {latest("status")} AS n_status,
+    {latest("level")} AS n_level,
+    {latest("district")} AS n_district,
+    {latest("joint")} AS n_joint,
+    {_flag("breaches")} AS n_breached,
+    {_flag("escalations")} AS n_escalated,
+    {_flag("repeat_count")} AS n_repeat,
+    {latest("reopened")} > 0 AS n_reopened,
+    {latest("satisfied")} AS n_satisfied,
+    {latest("severity")} AS n_severity,
+    toUnixTimestamp({latest("reported_at")}) AS n_reported_at,
+    {latest("category")} AS n_category,
+    toUnixTimestamp({latest("resolve_due")}) AS n_resolve_due
+FROM {{db}}.{{table}}
+WHERE {{where}}
 GROUP BY h
 """
 
@@ -69,15 +73,15 @@ def load_latest(client, db: str, *, block_rows: int = 65536):
     return client.execute_iter(sql, {}, settings={"max_block_size": block_rows})
 
 
-_DELTA_WIDE = """,
-    any(incident_id) AS w_id, argMax(unit_code, version) AS w_unit_code,
-    argMax(street, version) AS w_street,
-    argMax(title, version) AS w_title, argMax(lead_department, version) AS w_lead_department,
-    argMax(departments, version) AS w_departments,
-    toUnixTimestamp(argMax(accept_due, version)) AS w_accept_due,
-    argMax(breaches, version) AS w_breaches, argMax(escalations, version) AS w_escalations,
-    argMax(repeat_count, version) AS w_repeat_count,
-    argMax(lat, version) AS w_lat, argMax(lon, version) AS w_lon
+_DELTA_WIDE = f""",
+    {latest("incident_id")} AS w_id, {latest("unit_code")} AS w_unit_code,
+    {latest("street")} AS w_street,
+    {latest("title")} AS w_title, {latest("lead_department")} AS w_lead_department,
+    {latest("departments")} AS w_departments,
+    toUnixTimestamp({latest("accept_due")}) AS w_accept_due,
+    {latest("breaches")} AS w_breaches, {latest("escalations")} AS w_escalations,
+    {latest("repeat_count")} AS w_repeat_count,
+    {latest("lat")} AS w_lat, {latest("lon")} AS w_lon
 FROM"""
 # The wide columns of a delta row, after the narrow ones (category and resolve_due are narrow).
 DELTA_WIDE_KEYS = (
@@ -102,7 +106,7 @@ def delta_heads(client, db: str, *, since: int) -> list[tuple[int, int, int]]:
     version it already holds before reading any wide column."""
     db = check_database_name(db)
     sql = f"""
-    SELECT cityHash64(incident_id) AS h, max(version), toUnixTimestamp(max(updated_at))
+    SELECT {GROUP_KEY} AS h, {latest("version")}, toUnixTimestamp({latest("updated_at")})
     FROM {db}.incident_changes
     WHERE updated_at >= toDateTime(%(since)s)
     GROUP BY h
@@ -127,32 +131,26 @@ def listed_wide(client, db: str, *, min_severity: int) -> list[tuple[int, dict]]
     """Wide rows of the open incidents the wall lists: severity >= min_severity (map markers and
     alerts) or in joint handling (the joint board), as (hash, row). Used once per full load."""
     db = check_database_name(db)
-    where = (
-        f"incident_id IN (SELECT incident_id FROM {db}.incidents "
-        "WHERE severity >= %(sev)s OR joint = 1)"
+    sql = open_listed_sql(
+        db, "severity >= %(sev)s OR joint = 1", "s_severity >= %(sev)s OR s_joint = 1"
     )
-    sql = f"""
-    SELECT cityHash64(s_id), {_WIDE_SELECT} FROM ({latest_wide(db, where)})
-    WHERE s_status NOT IN ('resolved', 'closed') AND (s_severity >= %(sev)s OR s_joint = 1)
-    """
     rows = client.execute(sql, {"sev": min_severity})
-    return [(r[0], dict(zip(_WIDE_KEYS, r[1:], strict=True))) for r in rows]
+    return [(r[0], dict(zip(WIDE_KEYS, r[1:], strict=True))) for r in rows]
 
 
-# The "same time yesterday" half of queries._COUNTERS, from the same fragments.
-_YESTERDAY = (
-    "SELECT s_district AS district,"
-    + Y_COUNTS
-    + """FROM (
-    SELECT argMax(district, version) AS s_district, min(reported_at) AS s_reported_at,"""
-    + Y_STATE
-    + """    FROM {db}.incidents
-    WHERE 1 {scope}
-    GROUP BY cityHash64(incident_id)
+# The "same time yesterday" half of wall_queries._COUNTERS, from the same fragments.
+_YESTERDAY = f"""
+SELECT s_district AS district,
+{Y_COUNTS}
+FROM (
+    SELECT {latest("district")} AS s_district, {latest("reported_at")} AS s_reported_at,
+    {Y_STATE}
+    FROM {{db}}.incidents
+    WHERE 1 {{scope}}
+    GROUP BY {GROUP_KEY}
 )
 GROUP BY district
 """
-)
 
 
 def yesterday_counters(
@@ -161,7 +159,7 @@ def yesterday_counters(
     """Per district: the wall's counters as the stored versions stood at now - 24 h (the change
     indicators). Scans every incident version, so it runs in the background, on one thread."""
     db = check_database_name(db)
-    sql = _YESTERDAY.format(db=db, scope=_scope(scope))
+    sql = _YESTERDAY.format(db=db, scope=scope_term(scope))
     params = {
         "yesterday": now - 86400,
         "window": now - 86400,

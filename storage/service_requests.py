@@ -1,6 +1,6 @@
 """The gateway's ClickHouse reads (Open311 status of service requests). Every value is a bound
 parameter; only the database name, whitelisted by check_database_name, is formatted in.
-Portable to ClickHouse 18.16: argMax by version, tuples after IN (not lists).
+Portable to ClickHouse 18.16: the latest state of storage/latest.py, tuples after IN (not lists).
 
 Public reads (`opened_by_prefix`) keep only incidents opened by a report whose id starts with the
 prefix: the Open311 intake gives its reports such ids, and the engine keeps the opening report's
@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from storage.client import check_database_name
+from storage.latest import select
 
 REQUEST_COLUMNS = (
     "incident_id",
@@ -41,31 +42,14 @@ REQUEST_COLUMNS = (
 # Identity columns never change for an incident, so they are filtered before grouping (cheap);
 # the mutable status after it. Aliases must not shadow column names: ClickHouse would then see
 # the aggregate inside WHERE.
-_REQUESTS = """
+_REQUESTS = f"""
 SELECT
     incident_id,
-    argMax(status, version) AS last_status,
-    argMax(category, version) AS last_category,
-    argMax(title, version) AS last_title,
-    argMax(lead_department, version) AS last_lead_department,
-    argMax(district, version) AS last_district,
-    argMax(street, version) AS last_street,
-    argMax(unit_code, version) AS last_unit_code,
-    argMax(micro_grid, version) AS last_micro_grid,
-    argMax(level, version) AS last_level,
-    argMax(lat, version) AS last_lat,
-    argMax(lon, version) AS last_lon,
-    argMax(reported_at, version) AS last_reported_at,
-    max(updated_at) AS last_updated_at,
-    argMax(resolve_due, version) AS last_resolve_due,
-    argMax(resolved_at, version) AS last_resolved_at,
-    argMax(closed_at, version) AS last_closed_at,
-    argMax(escalations, version) AS last_escalations,
-    argMax(reopened, version) AS last_reopened
-FROM {db}.incidents
-WHERE {where}
+    {select(REQUEST_COLUMNS[1:], "last_")}
+FROM {{db}}.incidents
+WHERE {{where}}
 GROUP BY incident_id
-{having}
+{{having}}
 ORDER BY last_reported_at DESC, incident_id
 LIMIT %(limit)s
 """

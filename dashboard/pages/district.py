@@ -9,7 +9,8 @@ from dash import dcc, html
 
 from dashboard import figures, ids
 from dashboard import labels as L
-from storage import queries as q
+from storage import incident_pages as ip
+from storage import wall_queries as wq
 
 
 def layout(backend, user, adcode: str, lang: str = "zh") -> html.Div:
@@ -21,12 +22,12 @@ def layout(backend, user, adcode: str, lang: str = "zh") -> html.Div:
     try:
         # the street counts (SQL) read while the markers come from the wall's latest-state
         # cache when a wall has loaded it (its delta read included), else from SQL
-        streets = backend.pool.submit(backend.run, q.district_streets, adcode)
+        streets = backend.pool.submit(backend.run, ip.district_streets, adcode)
         view = backend.incidents.loaded_view(int(time.time()))
         if view is not None:
             severe = view.severe_open(limit=200, scope=adcode)
         else:
-            severe = backend.run(q.severe_open, limit=200, scope=adcode)
+            severe = backend.run(wq.severe_open, limit=200, scope=adcode)
         streets = streets.result()
     except Exception:  # noqa: BLE001 - shown as a message, not a traceback
         return html.Div(L.t("数据库不可达", "storage unreachable"), className="error")

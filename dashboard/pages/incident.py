@@ -16,7 +16,7 @@ from dashboard.actions import ACTIONS, PublishError, action_event, officer_refus
 from dashboard.auth import current_scope, signed_in
 from dashboard.backend import TZ
 from dashboard.kpis import format_age
-from storage import queries as q
+from storage import incident_pages as ip
 
 
 def _fmt(ts: int | None) -> str:
@@ -74,15 +74,15 @@ def location_chain(backend, inc: dict) -> html.Div:
 
 def details(backend, incident_id: str, scope: str | None) -> html.Div:
     """Everything below the header; re-rendered while the page is open."""
-    inc = backend.run(q.incident, incident_id, scope=scope)
+    inc = backend.run(ip.incident, incident_id, scope=scope)
     if inc is None:
         return html.Div(
             L.t("事项不存在或不在您的辖区", "no such incident in your area"), className="denied"
         )
     now = int(time.time())
-    steps = backend.run(q.transitions, incident_id)
-    tasks = backend.run(q.tasks_of, (incident_id,))
-    events = backend.run(q.incident_events, incident_id, since=(inc["reported_at"] or now) - 86400)
+    steps = backend.run(ip.transitions, incident_id)
+    tasks = backend.run(ip.tasks_of, (incident_id,))
+    events = backend.run(ip.incident_events, incident_id, since=(inc["reported_at"] or now) - 86400)
     reports = [e for e in events if e["type"] == "city.report.v1"]
     timeline = html.Ol(
         [
@@ -263,7 +263,7 @@ def actions_panel() -> html.Section:
 
 def layout(backend, user, incident_id: str) -> html.Div:
     try:
-        inc = backend.run(q.incident, incident_id, scope=user.scope)
+        inc = backend.run(ip.incident, incident_id, scope=user.scope)
         body = details(backend, incident_id, user.scope) if inc else None
     except Exception:  # noqa: BLE001
         return html.Div(L.t("数据库不可达", "storage unreachable"), className="error")
@@ -315,7 +315,7 @@ def register(app, backend, publisher) -> None:
             return html.Div(L.t("请先登录", "sign in to act"), className="error")
         action = ctx.triggered_id["action"]
         try:
-            inc = backend.run(q.incident, incident_id, scope=user.scope)
+            inc = backend.run(ip.incident, incident_id, scope=user.scope)
         except Exception:  # noqa: BLE001
             return html.Div(L.t("数据库不可达", "storage unreachable"), className="error")
         if inc is None:

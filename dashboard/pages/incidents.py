@@ -1,5 +1,6 @@
 """`/incidents`: search and list. Filters (district, street, category, status, severity, time range,
-text in title), sorting and paging all happen in ClickHouse (storage.queries.search_incidents);
+text in title), sorting and paging happen in the cache (dashboard/cache/incident_search.py) or in
+ClickHouse (storage.search_queries.search_incidents);
 the browser receives one page of rows. An officer's district scope is applied in the query.
 """
 
@@ -15,9 +16,9 @@ from dashboard import ids
 from dashboard import labels as L
 from dashboard.auth import current_scope, signed_in
 from dashboard.backend import TZ
+from dashboard.cache.incident_search import search_cached
 from schemas.taxonomy import CATEGORIES
-from storage import queries as q
-from storage.incident_search import search_cached
+from storage import search_queries as sq
 
 PAGE_SIZE = 25
 RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "365d": 365 * 86400}
@@ -87,7 +88,7 @@ def layout(backend, user, search: str) -> html.Div:
             ),
             dcc.Dropdown(
                 id=ids.SORT_BY,
-                options=[{"label": k, "value": k} for k in q.SORTABLE],
+                options=[{"label": k, "value": k} for k in sq.SORTABLE],
                 value="reported_at",
                 clearable=False,
             ),
@@ -214,7 +215,7 @@ def register(app, backend) -> None:
         else:
             page = 0
         now = int(time.time())
-        flt = q.IncidentFilter(
+        flt = sq.IncidentFilter(
             since=now - RANGES.get(span or "7d", RANGES["7d"]),
             until=now + 86400,
             district=district or None,
@@ -234,7 +235,7 @@ def register(app, backend) -> None:
         try:
             # the wall's latest-state cache answers the common searches; SQL the rest
             found = search_cached(backend.incidents, backend.run, flt, now=now, **how)
-            total, rows = found or backend.run(q.search_incidents, flt, **how)
+            total, rows = found or backend.run(sq.search_incidents, flt, **how)
         except Exception as exc:  # noqa: BLE001 - shown to the officer, not a traceback
             app.logger.warning("incident search failed: %s", exc)
             return (

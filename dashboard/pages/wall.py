@@ -20,7 +20,8 @@ from dashboard import figures, ids, kpis, panels
 from dashboard import labels as L
 from dashboard.auth import current_scope
 from dashboard.backend import TZ
-from storage import queries as q
+from storage import event_queries as eq
+from storage import incident_pages as ip
 
 KPI_LABELS = {
     ids.KPI_EVENTS_TODAY: ("今日事件", "events today"),
@@ -156,14 +157,14 @@ def layout(backend, lang: str = "zh") -> html.Div:
 
 def snapshot(backend, scope: str | None, now: int) -> dict:
     """Everything one refresh shows. The incident counters and lists come from the latest-state
-    cache (one delta read per refresh, storage/snapshot.py), the event counts and events per
-    minute from the per-hour cache (storage/event_hours.py); the other event queries run beside
-    them in parallel (each pool thread has its own ClickHouse connection)."""
+    cache (one delta read per refresh, dashboard/cache/snapshot.py), the event counts and events
+    per minute from the per-hour cache (dashboard/cache/event_hours.py); the other event queries
+    run beside them in parallel (each pool thread has its own ClickHouse connection)."""
     midnight = int(_local_midnight(now))
     calls = {
-        "fresh": (q.freshness, {"now": now}),
-        "events_feed": (q.latest_events, {"since": now - 3600, "now": now}),
-        "transitions": (q.latest_transitions, {"since": now - 3600, "now": now}),
+        "fresh": (eq.freshness, {"now": now}),
+        "events_feed": (eq.latest_events, {"since": now - 3600, "now": now}),
+        "transitions": (eq.latest_transitions, {"since": now - 3600, "now": now}),
     }
     cache = backend.pool.submit(backend.incidents.refresh, now)
     hours = backend.pool.submit(backend.events.refresh, today_start=midnight, now=now)
@@ -181,7 +182,7 @@ def snapshot(backend, scope: str | None, now: int) -> dict:
     data["counters"] = view.counters(scope)
     data["severe"] = view.severe_open(limit=200, scope=scope)
     data["joint"] = view.joint_open(limit=6, scope=scope)
-    data["tasks"] = backend.run(q.tasks_of, tuple(i["incident_id"] for i in data["joint"]))
+    data["tasks"] = backend.run(ip.tasks_of, tuple(i["incident_id"] for i in data["joint"]))
     return data
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from schemas.topics import Topics
+from storage.latest import restore_states_sql
 from storage.writer import ClickHouseWriter
 from streams.incidents import out, rows
 from streams.incidents.logic import incident_id_for, partition_key_of, step
@@ -376,11 +377,7 @@ def _items_of(store: Store, partition: int, partition_of) -> Iterable[tuple[str,
 
 def restore_query(database: str) -> str:
     """Latest snapshot of every incident still open, or closed within the repeat window."""
-    return (
-        f"SELECT argMax(state, version) FROM {database}.incidents GROUP BY incident_id "
-        "HAVING argMax(status, version) != 'closed' "
-        "OR argMax(closed_at, version) >= %(since)s"
-    )
+    return restore_states_sql(database)
 
 
 def restore_since(now: datetime, policy: Policy) -> datetime:

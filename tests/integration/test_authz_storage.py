@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from storage import queries as q
+from storage import event_queries, incident_pages
 from tests.e2e.builders import an_event, insert
 
 
@@ -28,10 +28,14 @@ def test_a_look_alike_event_of_another_incident_is_not_shown_on_this_one(
     )
     for row in [look_alike, real] if look_alike_first else [real, look_alike]:
         insert(isolated.ch, "events", [row])
-    found = q.incident_events(isolated.ch, isolated.database, "320105001-real", since=now - 10)
+    found = incident_pages.incident_events(
+        isolated.ch, isolated.database, "320105001-real", since=now - 10
+    )
     assert [(e["id"], e["source"]) for e in found] == [("evt-1", "/departments/hotline12345")]
     assert json.loads(found[0]["payload"])["data"]["title"] == "真实上报"
-    scan = q.incident_events_scan(isolated.ch, isolated.database, "320105001-real", since=now - 10)
+    scan = incident_pages.incident_events_scan(
+        isolated.ch, isolated.database, "320105001-real", since=now - 10
+    )
     assert found == scan
 
 
@@ -41,7 +45,9 @@ def test_a_look_alike_event_does_not_hide_the_real_one_in_the_ticker(isolated):
     look_alike = an_event(id="evt-2", time=now - 1, department="gas", title="伪造")
     others = [an_event(id=f"other-{n}", time=now - 10 - n) for n in range(3)]
     insert(isolated.ch, "events", [real, look_alike, *others])
-    feed = q.latest_events(isolated.ch, isolated.database, since=now - 3600, limit=3, now=now)
+    feed = event_queries.latest_events(
+        isolated.ch, isolated.database, since=now - 3600, limit=3, now=now
+    )
     assert [(e["id"], e["department"], e["title"]) for e in feed] == [
         ("evt-2", "gas", "伪造"),
         ("evt-2", "hotline12345", "真实上报"),

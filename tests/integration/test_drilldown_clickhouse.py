@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import time
 
+from dashboard.cache.event_hours import EventHours
+from dashboard.cache.incident_search import search_cached
+from dashboard.cache.snapshot import IncidentSnapshot
 from dashboard.pages.wall import _local_midnight
-from storage import queries as q
-from storage.event_hours import EventHours
-from storage.incident_search import search_cached
-from storage.snapshot import IncidentSnapshot
+from storage import event_queries as eq
+from storage import incident_pages as ip
+from storage import search_queries as sq
 from tests.e2e.builders import an_event, an_incident, insert
 from tests.waiting import wait_until
 
@@ -80,12 +82,12 @@ def a_busy_cache(isolated):
     now = int(time.time())
     a_busy_city(isolated.ch, now)
     cache = a_loaded_cache(isolated, now)
-    return now, cache, q.IncidentFilter(since=now - 12 * 86400, until=now + 60)
+    return now, cache, sq.IncidentFilter(since=now - 12 * 86400, until=now + 60)
 
 
 def both_answers(isolated, cache, now, flt, **how):
     """(the cached search's answer, the SQL search's) for one filter and page."""
-    expected = q.search_incidents(isolated.ch, isolated.database, flt, **how)
+    expected = sq.search_incidents(isolated.ch, isolated.database, flt, **how)
     return search_cached(cache, a_runner(isolated), flt, now=now, **how), expected
 
 
@@ -93,16 +95,16 @@ def test_the_cached_search_answers_as_the_sql_search(isolated):
     now, cache, days = a_busy_cache(isolated)
     filters = [
         days,
-        q.IncidentFilter(now - 3 * 86400, now + 60),
-        q.IncidentFilter(days.since, days.until, statuses=("in_progress", "closed")),
-        q.IncidentFilter(days.since, days.until, district="320105", statuses=("dispatched",)),
-        q.IncidentFilter(days.since, days.until, min_severity=3),
-        q.IncidentFilter(days.since, days.until, street="320102001"),
-        q.IncidentFilter(days.since, days.until, category="waterlogging", min_severity=2),
-        q.IncidentFilter(days.since, days.until, text="井盖"),  # incident 10 renamed since
-        q.IncidentFilter(days.since, days.until, text="waterLOGGING", statuses=("closed",)),
-        q.IncidentFilter(days.since, days.until, text="无此标题"),
-        q.IncidentFilter(days.since, days.until, statuses=("no-such-status",)),
+        sq.IncidentFilter(now - 3 * 86400, now + 60),
+        sq.IncidentFilter(days.since, days.until, statuses=("in_progress", "closed")),
+        sq.IncidentFilter(days.since, days.until, district="320105", statuses=("dispatched",)),
+        sq.IncidentFilter(days.since, days.until, min_severity=3),
+        sq.IncidentFilter(days.since, days.until, street="320102001"),
+        sq.IncidentFilter(days.since, days.until, category="waterlogging", min_severity=2),
+        sq.IncidentFilter(days.since, days.until, text="井盖"),  # incident 10 renamed since
+        sq.IncidentFilter(days.since, days.until, text="waterLOGGING", statuses=("closed",)),
+        sq.IncidentFilter(days.since, days.until, text="无此标题"),
+        sq.IncidentFilter(days.since, days.until, statuses=("no-such-status",)),
     ]
     for flt in filters:
         for descending in (True, False):
@@ -111,7 +113,7 @@ def test_the_cached_search_answers_as_the_sql_search(isolated):
                 found, expected = both_answers(isolated, cache, now, flt, **how)
                 assert found == expected, (flt, how)
     for scope in ("320105", "320106"):
-        expected = q.search_incidents(isolated.ch, isolated.database, days, scope=scope)
+        expected = sq.search_incidents(isolated.ch, isolated.database, days, scope=scope)
         assert search_cached(cache, a_runner(isolated), days, now=now, scope=scope) == expected
 
 
@@ -122,11 +124,11 @@ def test_the_cached_search_sorts_by_every_column_as_the_sql(isolated):
     now, cache, days = a_busy_cache(isolated)
     filters = [
         days,
-        q.IncidentFilter(now - 3 * 86400, now + 60),
-        q.IncidentFilter(days.since, days.until, statuses=("in_progress", "dispatched")),
-        q.IncidentFilter(days.since, days.until, district="320105", min_severity=2),
-        q.IncidentFilter(days.since, days.until, street="320102001"),
-        q.IncidentFilter(days.since, days.until, text="waterLOGGING"),
+        sq.IncidentFilter(now - 3 * 86400, now + 60),
+        sq.IncidentFilter(days.since, days.until, statuses=("in_progress", "dispatched")),
+        sq.IncidentFilter(days.since, days.until, district="320105", min_severity=2),
+        sq.IncidentFilter(days.since, days.until, street="320102001"),
+        sq.IncidentFilter(days.since, days.until, text="waterLOGGING"),
     ]
     for sort in ("severity", "status", "district", "category", "resolve_due"):
         for flt in filters:
@@ -137,7 +139,7 @@ def test_the_cached_search_sorts_by_every_column_as_the_sql(isolated):
                     assert found == expected, (sort, flt, how)
     for sort, scope in (("severity", "320105"), ("category", "320106"), ("resolve_due", "320105")):
         how = dict(sort=sort, descending=False, offset=3, limit=7, scope=scope)
-        expected = q.search_incidents(isolated.ch, isolated.database, days, **how)
+        expected = sq.search_incidents(isolated.ch, isolated.database, days, **how)
         assert search_cached(cache, a_runner(isolated), days, now=now, **how) == expected
 
 
@@ -146,7 +148,7 @@ def test_no_deadline_sorts_first_ascending_and_last_descending(isolated):
     now, cache, days = a_busy_cache(isolated)
     for descending, at in ((False, 0), (True, -1)):
         how = dict(sort="resolve_due", descending=descending, limit=200)
-        _, rows = q.search_incidents(isolated.ch, isolated.database, days, **how)
+        _, rows = sq.search_incidents(isolated.ch, isolated.database, days, **how)
         assert rows[at]["resolve_due"] == 0
         assert search_cached(cache, a_runner(isolated), days, now=now, **how) == (len(rows), rows)
 
@@ -184,7 +186,7 @@ def test_the_cached_search_follows_new_versions(isolated):
     now = int(time.time())
     a_busy_city(isolated.ch, now)
     cache = a_loaded_cache(isolated, now)
-    days = q.IncidentFilter(since=now - 12 * 86400, until=now + 60, statuses=("closed",))
+    days = sq.IncidentFilter(since=now - 12 * 86400, until=now + 60, statuses=("closed",))
     search_cached(cache, a_runner(isolated), days, now=now)  # the index is built
     insert(isolated.ch, "incidents", [
         an_incident(incident_id="320105001-0000", reported_at=now, status="closed", version=3,
@@ -193,7 +195,7 @@ def test_the_cached_search_follows_new_versions(isolated):
                     updated_at=now),
     ])  # fmt: skip
     cache.refresh(now + 1)
-    expected = q.search_incidents(isolated.ch, isolated.database, days)
+    expected = sq.search_incidents(isolated.ch, isolated.database, days)
     assert search_cached(cache, a_runner(isolated), days, now=now + 1) == expected
     assert expected[1][0]["incident_id"] == "320105001-0000"
 
@@ -210,14 +212,14 @@ def test_incident_events_by_lookup_equal_the_scan(isolated):
     events.append(an_event(id="none", time=now - 86400))
     insert(isolated.ch, "events", events)
     for since, limit in ((now - 4 * 86400, 200), (now - 2 * 86400, 200), (now - 4 * 86400, 5)):
-        expected = q.incident_events_scan(
+        expected = ip.incident_events_scan(
             isolated.ch, isolated.database, "320105001-a", since=since, limit=limit
         )
-        found = q.incident_events(
+        found = ip.incident_events(
             isolated.ch, isolated.database, "320105001-a", since=since, limit=limit
         )
         assert found == expected and found
-    assert q.incident_events(isolated.ch, isolated.database, "nothing", since=0) == []
+    assert ip.incident_events(isolated.ch, isolated.database, "nothing", since=0) == []
 
 
 def test_cached_events_per_minute_equal_the_sql(isolated):
@@ -235,7 +237,7 @@ def test_cached_events_per_minute_equal_the_sql(isolated):
     for t in (now, now + 13, now + 60):
         hours.refresh(today_start=midnight, now=t)
         for scope in (None, "320102"):
-            expected = q.events_per_minute(isolated.ch, isolated.database, now=t, scope=scope)
+            expected = eq.events_per_minute(isolated.ch, isolated.database, now=t, scope=scope)
             assert hours.events_per_minute(now=t, scope=scope) == expected and expected
 
 
@@ -244,9 +246,9 @@ def test_tickers_equal_their_limit_1_by_form(isolated):
     rows = [an_event(id=f"t{n:02d}", time=now - n * 7) for n in range(30)]
     rows += [an_event(id="t00", time=now)] * 60  # many redeliveries of the newest event
     insert(isolated.ch, "events", rows)
-    feed = q.latest_events(isolated.ch, isolated.database, since=now - 3600, now=now)
+    feed = eq.latest_events(isolated.ch, isolated.database, since=now - 3600, now=now)
     assert [e["id"] for e in feed] == [f"t{n:02d}" for n in range(12)]
-    scoped = q.latest_events(
+    scoped = eq.latest_events(
         isolated.ch, isolated.database, since=now - 3600, now=now, scope="320102", limit=3
     )
     assert scoped == []
@@ -258,10 +260,10 @@ def test_a_search_without_a_wall_answers_from_sql_and_loads_the_cache(isolated):
     cache = IncidentSnapshot(
         a_runner_of_its_own(isolated), min_interval=0, yesterday_seconds=0, reload_seconds=0
     )
-    days = q.IncidentFilter(since=now - 12 * 86400, until=now + 60, min_severity=2)
+    days = sq.IncidentFilter(since=now - 12 * 86400, until=now + 60, min_severity=2)
     assert search_cached(cache, a_runner(isolated), days, now=now) is None  # SQL's turn
     wait_until(lambda: cache.view() is not None, 20, "the cache loaded in the background")
-    expected = q.search_incidents(isolated.ch, isolated.database, days)
+    expected = sq.search_incidents(isolated.ch, isolated.database, days)
     assert search_cached(cache, a_runner(isolated), days, now=now) == expected
 
 

@@ -81,16 +81,10 @@ def test_anonymous_readers_see_only_open311_requests_and_no_exact_location(
         rows = requests.get(url, params={"api_key": key}, timeout=10).json()
         return rows if len(rows) == 2 else None
 
-    full = {
-        r["service_code"]: r
-        for r in wait_until(
-            both_stored,
-            60,
-            "both incidents",
-            interval=0.25,
-            details=lambda: svc.log_tail(worker, 30),
-        )
-    }
+    stored = wait_until(
+        both_stored, 60, "both incidents", interval=0.25, details=lambda: svc.log_tail(worker, 30)
+    )
+    full = {r["service_code"]: r for r in stored}
     assert (full["gas_leak"]["lat"], full["gas_leak"]["long"]) == (lat, lon)
     assert full["noise"]["address_id"] == OPEN311_MICRO_GRID
 

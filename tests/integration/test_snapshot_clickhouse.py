@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 
-from storage import queries as q
-from storage.snapshot import IncidentSnapshot
+from dashboard.cache.snapshot import IncidentSnapshot
+from storage import wall_queries as wq
 from tests.e2e.builders import an_incident, insert
 
 
@@ -36,11 +36,11 @@ def a_small_city(ch, now: int) -> None:
 def same_as_sql(isolated, cache: IncidentSnapshot, now: int, scope=None) -> None:
     cache.update_yesterday(now)  # the background thread's job, every minute
     view = cache.refresh(now)
-    expected = q.incident_counters(isolated.ch, isolated.database, now=now, scope=scope)
+    expected = wq.incident_counters(isolated.ch, isolated.database, now=now, scope=scope)
     assert view.counters(scope).by_district == expected.by_district
-    sql_severe = q.severe_open(isolated.ch, isolated.database, limit=200, scope=scope)
+    sql_severe = wq.severe_open(isolated.ch, isolated.database, limit=200, scope=scope)
     assert view.severe_open(limit=200, scope=scope) == sql_severe
-    sql_joint = q.joint_open(isolated.ch, isolated.database, limit=6, scope=scope)
+    sql_joint = wq.joint_open(isolated.ch, isolated.database, limit=6, scope=scope)
     assert view.joint_open(limit=6, scope=scope) == sql_joint
 
 

@@ -22,6 +22,7 @@ from flask import Response, request
 
 from schemas.taxonomy import CATEGORIES, DEPARTMENTS
 from storage import service_requests as queries
+from storage.measures import OPEN_EXCLUDED
 from streams.publish.gateway.app import gateway
 from streams.publish.gateway.open311 import (
     OPEN311_ID_PREFIX,
@@ -34,7 +35,7 @@ from streams.publish.gateway.ratelimit import retry_after
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 OPEN_STATUSES = ("reported", "dispatched", "accepted", "in_progress", "reopened")
-CLOSED_STATUSES = ("resolved", "closed")
+CLOSED_STATUSES = OPEN_EXCLUDED  # Open311 "closed": resolved or closed (storage/measures.py)
 STATUS_NOTES = {
     "reported": "Received; being routed to the responsible department.",
     "dispatched": "Dispatched to {agency}.",

@@ -6,7 +6,7 @@ from dash import html
 
 from dashboard import figures, ids, kpis, panels
 from dashboard.backend import TZ
-from storage.queries import COUNTER_NAMES
+from storage.measures import COUNTER_NAMES
 
 DISTRICTS = [("320102", "玄武区", "Xuanwu"), ("320105", "建邺区", "Jianye")]
 GEOJSON = {"type": "FeatureCollection", "features": []}

@@ -8,7 +8,10 @@ import time
 
 import pytest
 
-from storage import queries as q
+from storage import event_queries as eq
+from storage import incident_pages as ip
+from storage import search_queries as sq
+from storage import wall_queries as wq
 from storage.ddl import MIGRATIONS
 from tests.e2e.builders import a_task, a_transition, an_event, an_incident
 
@@ -50,14 +53,19 @@ def insert(client: ChdbClient, table: str, rows: list[dict]) -> None:
     client.session.query(f"INSERT INTO db.{table} ({', '.join(columns)}) VALUES {values}")
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    session = chdb_session.Session(str(tmp_path_factory.mktemp("chdb")))
+def migrated(path) -> ChdbClient:
+    """A chdb session in `path` with database `db` at the newest schema."""
+    session = chdb_session.Session(str(path))
     session.query("CREATE DATABASE IF NOT EXISTS db")
     for migration in MIGRATIONS:
         for statement in migration.statements:
             session.query(statement.format(db="db"))
-    c = ChdbClient(session)
+    return ChdbClient(session)
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    c = migrated(tmp_path_factory.mktemp("chdb"))
     now = NOW
     insert(
         c, "events", [an_event(id=f"e{i}", time=now - 10 * i, incident_id="i1") for i in range(5)]
@@ -87,48 +95,48 @@ def client(tmp_path_factory):
     insert(c, "incident_transitions", [a_transition(incident_id="i1", seq=1, at=now - 3000)])
     insert(c, "dept_tasks", [a_task(incident_id="i1", department="water", assigned_at=now - 2000)])
     yield c
-    session.close()
+    c.session.close()
 
 
 NOW = int(time.time())
 
 
 def test_counters_on_current_clickhouse(client):
-    total = q.incident_counters(client, "db", now=NOW).total
+    total = wq.incident_counters(client, "db", now=NOW).total
     assert (total["open"], total["breached"], total["win"], total["win_closed"]) == (1, 1, 2, 1)
-    assert q.incident_counters(client, "db", now=NOW, scope="320105").total["open"] == 0
+    assert wq.incident_counters(client, "db", now=NOW, scope="320105").total["open"] == 0
 
 
 def test_search_and_detail_on_current_clickhouse(client):
-    total, rows = q.search_incidents(
-        client, "db", q.IncidentFilter(since=NOW - 86400, until=NOW + 60), sort="severity"
+    total, rows = sq.search_incidents(
+        client, "db", sq.IncidentFilter(since=NOW - 86400, until=NOW + 60), sort="severity"
     )
     assert total == 2 and [r["incident_id"] for r in rows] == ["i2", "i1"]
-    assert q.incident(client, "db", "i1")["status"] == "closed"
-    assert q.incident(client, "db", "i1", scope="320102") is None
-    assert [s["seq"] for s in q.transitions(client, "db", "i1")] == [1]
-    assert len(q.incident_events(client, "db", "i1", since=NOW - 86400)) == 5
-    assert q.severe_open(client, "db")[0]["incident_id"] == "i2"
-    assert q.freshness(client, "db", now=NOW)["newest"] == NOW
-    assert q.tasks_of(client, "db", ("i1",))[0]["department"] == "water"
+    assert ip.incident(client, "db", "i1")["status"] == "closed"
+    assert ip.incident(client, "db", "i1", scope="320102") is None
+    assert [s["seq"] for s in ip.transitions(client, "db", "i1")] == [1]
+    assert len(ip.incident_events(client, "db", "i1", since=NOW - 86400)) == 5
+    assert wq.severe_open(client, "db")[0]["incident_id"] == "i2"
+    assert eq.freshness(client, "db", now=NOW)["newest"] == NOW
+    assert ip.tasks_of(client, "db", ("i1",))[0]["department"] == "water"
 
 
 def test_wall_event_queries_on_current_clickhouse(client):
     # the materialized views of migration 4 saw the inserts above
-    hours = dict(q.event_hour_rows(client, "db", since=NOW - 2 * 86400))
+    hours = dict(eq.event_hour_rows(client, "db", since=NOW - 2 * 86400))
     assert sum(hours.values()) == 5
-    counted = q.event_hour_counts(client, "db", since=min(hours), until=max(hours) + 3600)
+    counted = eq.event_hour_counts(client, "db", since=min(hours), until=max(hours) + 3600)
     assert sum(row[4] for row in counted) == 5
-    feed = q.latest_events(client, "db", since=NOW - 3600, limit=3, now=NOW)
+    feed = eq.latest_events(client, "db", since=NOW - 3600, limit=3, now=NOW)
     assert [e["id"] for e in feed] == ["e0", "e1", "e2"]
-    moves = q.latest_transitions(client, "db", since=NOW - 3600, now=NOW)
+    moves = eq.latest_transitions(client, "db", since=NOW - 3600, now=NOW)
     assert [(m["incident_id"], m["seq"]) for m in moves] == [("i1", 1)]
 
 
 def test_cached_search_page_rows_on_current_clickhouse(client):
-    from storage.incident_search import Found, page_rows
-    from storage.snapshot import LatestState
-    from tests.unit.storage.test_snapshot import a_row
+    from dashboard.cache.incident_search import Found, page_rows
+    from dashboard.cache.latest_state import LatestState
+    from tests.unit.dashboard.cache.test_snapshot import a_row
 
     h = int(client.execute("SELECT cityHash64('i2')")[0][0])
     state = LatestState()

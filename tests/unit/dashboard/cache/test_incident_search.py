@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from storage.incident_search import match_candidates, search_state
-from storage.queries import IncidentFilter
-from storage.search_index import ReportedIndex
-from storage.snapshot import DAY, LatestState
-from tests.unit.storage.test_snapshot import NOW, a_row
+from dashboard.cache.incident_search import match_candidates, search_state
+from dashboard.cache.latest_state import DAY, LatestState
+from dashboard.cache.search_index import ReportedIndex
+from storage.search_queries import IncidentFilter
+from tests.unit.dashboard.cache.test_snapshot import NOW, a_row
 
 WEEK = IncidentFilter(since=NOW - 7 * 86400, until=NOW + 1)
 
@@ -29,8 +29,8 @@ def brute_force(state, flt: IncidentFilter, descending=True):
     slots = []
     for slot in range(len(state)):
         code = state.code[slot]
-        status = state._status.values[code & 0xFFFF]
-        district = state._district.values[(code >> 32) & 0xFFFF]
+        status = state.statuses.values[code & 0xFFFF]
+        district = state.districts.values[(code >> 32) & 0xFFFF]
         if not flt.since <= state.reported[slot] < flt.until:
             continue
         if flt.district and district != flt.district:
@@ -49,12 +49,12 @@ def sort_value(state, slot, sort):
     if sort == "severity":
         return code >> 56
     if sort == "status":
-        return state._status.values[code & 0xFFFF]
+        return state.statuses.values[code & 0xFFFF]
     if sort == "category":  # ClickHouse compares the bytes of a String
         return state.category_of(slot).encode()
     if sort == "resolve_due":
         return state.resolve_due[slot]
-    return state._district.values[(code >> 32) & 0xFFFF]
+    return state.districts.values[(code >> 32) & 0xFFFF]
 
 
 def sql_order(state, slots, sort, descending, incident_id):

@@ -5,8 +5,8 @@ channel)."""
 
 from __future__ import annotations
 
-from storage import queries as q
-from storage.event_hours import DAY, HOUR, EventHours, stale_hours
+from dashboard.cache.event_hours import DAY, HOUR, EventHours, stale_hours
+from storage import event_queries as eq
 
 MIDNIGHT = 1_800_000_000 - 1_800_000_000 % HOUR
 REPORT = "city.report.v1"
@@ -27,22 +27,22 @@ class FakeStorage:
         self.inserted[hour] = self.inserted.get(hour, 0) + 1
 
     def run(self, query, **kw):
-        if query is q.event_hour_rows:
+        if query is eq.event_hour_rows:
             return [(h, n) for h, n in self.inserted.items() if h >= kw["since"]]
-        if query is q.event_hour_counts:
+        if query is eq.event_hour_counts:
             self.counted.append((kw["since"], kw["until"]))
             groups: dict[tuple, set] = {}
             for t, i, d, c, ty, _ in self.events:
                 if kw["since"] <= t < kw["until"]:
                     groups.setdefault((t - t % HOUR, d, c, ty == REPORT), set()).add(i)
             return [(*key, len(ids)) for key, ids in groups.items()]
-        if query is q.events_between:
+        if query is eq.events_between:
             groups = {}
             for t, i, d, *_ in self.events:
                 if kw["since"] <= t < kw["until"]:
                     groups.setdefault(d, set()).add(i)
             return [(d, len(ids)) for d, ids in groups.items()]
-        if query is q.event_minute_counts:
+        if query is eq.event_minute_counts:
             self.minutes_read.append((kw["since"], kw["until"]))
             groups = {}
             for t, i, d, _, ty, ch in self.events:
@@ -52,7 +52,7 @@ class FakeStorage:
         raise AssertionError(query)
 
     def events_per_minute(self, now, scope=None) -> list[tuple]:
-        """The reference: storage.queries.events_per_minute over the fake's events."""
+        """The reference: storage.event_queries.events_per_minute over the fake's events."""
         groups: dict[tuple, set] = {}
         for t, i, d, _, ty, ch in self.events:
             if t >= now - HOUR and ty == REPORT and (not scope or d == scope):

@@ -1,6 +1,7 @@
 """The drill-down search's in-memory index over the latest-state cache: its slots sorted by report
 time, by group (status, district, severity, category) and by report day for the deadline sort.
-storage/snapshot.py keeps it up to date; storage/incident_search.py pages through it.
+dashboard/cache/snapshot.py keeps it up to date; dashboard/cache/incident_search.py pages through
+it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 import weakref
 from array import array
 
-from storage.queries import IncidentFilter
+from storage.search_queries import IncidentFilter
 
 # The part of a packed state (snapshot.LatestState.pack) a search filters on:
 # status | district << 32 | severity << 56.
@@ -76,7 +77,7 @@ class ReportedIndex:
                 # changes logged from here on are filed below, whatever this pass read
                 self._changes = len(state.changed)
                 self._build(state, n)
-            by_time, by_due = self._key(reported), self._due_key(reported)
+            by_time, by_due = self.key(reported), self._due_key(reported)
             for slot in range(self.indexed, n):
                 bisect.insort(self.order, slot, key=reported.__getitem__)
                 key = _keyed(state, slot)
@@ -144,7 +145,7 @@ class ReportedIndex:
             bisect.insort(day, slot, key=by_due)
 
     @staticmethod
-    def _key(reported):
+    def key(reported):
         return lambda slot: (reported[slot], slot)
 
     def _due_key(self, reported):
@@ -169,7 +170,7 @@ def _sort_value(state, sort: str):
     ClickHouse: UTF-8 bytes, the order of their code points, as Python compares them)."""
     if sort == "severity":
         return severity_of
-    interned = {"status": state._status, "district": state._district, "category": state._category}
+    interned = {"status": state.statuses, "district": state.districts, "category": state.categories}
     values, part = interned[sort].values, GROUP_SORTS[sort]
     return lambda key: values[part(key)]
 

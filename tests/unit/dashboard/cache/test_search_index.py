@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from storage.queries import IncidentFilter
-from storage.search_index import ReportedIndex, by_deadline
-from tests.unit.storage.test_incident_search import (
+from dashboard.cache.search_index import ReportedIndex, by_deadline
+from storage.search_queries import IncidentFilter
+from tests.unit.dashboard.cache.test_incident_search import (
     DEADLINE_FILTERS,
     a_city_of_deadlines,
     a_city_of_ties,
     a_state,
     brute_force,
 )
-from tests.unit.storage.test_snapshot import NOW, a_row
+from tests.unit.dashboard.cache.test_snapshot import NOW, a_row
 
 
 def filed(index: ReportedIndex) -> dict:
@@ -40,7 +40,7 @@ def test_the_deadline_index_lists_matches_in_the_sql_order_up_to_the_incident_id
     """The merged report days (the path of dense matches) give every match once, by deadline,
     then newest first."""
     state, index = a_city_of_deadlines()
-    closed = {k for k in index.groups if state._status.values[k & 0xFFFF] == "closed"}
+    closed = {k for k in index.groups if state.statuses.values[k & 0xFFFF] == "closed"}
     for flt in DEADLINE_FILTERS[::3]:
         for wanted, statuses in ((None, ()), (closed, ("closed",))):
             matching = brute_force(state, IncidentFilter(flt.since, flt.until, statuses=statuses))

@@ -1,6 +1,7 @@
-"""Drill-down search (`/incidents`) served from the wall's latest-state cache (storage/snapshot.py)
-when it can be: the page's slots are chosen with the cache's index (storage/search_index.py), so
-counting and paging need no aggregation over every version; None sends the caller to SQL.
+"""Drill-down search (`/incidents`) served from the wall's latest-state cache
+(dashboard/cache/snapshot.py) when it can be: the page's slots are chosen with the cache's index
+(dashboard/cache/search_index.py), so counting and paging need no aggregation over every version;
+None sends the caller to SQL (storage/search_queries.py, which also holds the SQL this module runs).
 
 Only the page's rows are read from ClickHouse, from `incidents_by_report` (migration 5: the
 incident rows ordered by report time) as one primary-key range. Street, category and title filters
@@ -16,17 +17,7 @@ import heapq
 from itertools import islice
 from typing import NamedTuple
 
-from storage.client import check_database_name
-from storage.queries import (
-    _WIDE_SELECT,
-    IncidentFilter,
-    _wide_rows,
-    filter_params,
-    latest_wide,
-    opening_terms,
-    text_bounded,
-)
-from storage.search_index import (
+from dashboard.cache.search_index import (
     CACHED_SORTS,
     ReportedIndex,
     by_deadline,
@@ -37,6 +28,8 @@ from storage.search_index import (
     sort_buckets,
     status_of,
 )
+from storage.latest import wide_rows
+from storage.search_queries import IncidentFilter, candidates, rows_by_report, text_bounded
 
 
 def _codes(interned, values) -> set[int]:
@@ -162,7 +155,7 @@ def _page(runs, reported, *, descending: bool, offset: int, limit: int) -> list[
         run = runs[0]
         span = range(len(run) - 1, -1, -1) if descending else range(len(run))
         return [run[i] for i in span[offset : offset + limit]]
-    key = ReportedIndex._key(reported)
+    key = ReportedIndex.key(reported)
     merged = heapq.merge(
         *((reversed(r) if descending else r) for r in runs), key=key, reverse=descending
     )
@@ -175,8 +168,8 @@ def _filters(state, flt: IncidentFilter, scope: str | None):
     districts = [d for d in (flt.district, scope) if d]
     if len(set(districts)) > 1:
         return None
-    district = _codes(state._district, districts) if districts else None
-    statuses = _codes(state._status, flt.statuses) if flt.statuses else None
+    district = _codes(state.districts, districts) if districts else None
+    statuses = _codes(state.statuses, flt.statuses) if flt.statuses else None
     if district == set() or statuses == set():
         return None
     return district, statuses, flt.min_severity or 0
@@ -247,21 +240,6 @@ def search_state(
     return _found(total, [r for _, r in runs], reported, **how)
 
 
-def candidates(client, db: str, flt: IncidentFilter, *, scope: str | None = None) -> list:
-    """(hash, newest matching version) of the incidents reported in the filter's range whose
-    rows match its street, category and title (any version), from `incidents_by_report`."""
-    db = check_database_name(db)
-    where = opening_terms(flt, scope)
-    if flt.text:
-        where.append("positionCaseInsensitiveUTF8(title, %(text)s) > 0")
-    sql = f"""
-    SELECT cityHash64(incident_id) AS h, max(version) FROM {db}.incidents_by_report
-    WHERE {" AND ".join(where)}
-    GROUP BY h
-    """
-    return client.execute(sql, filter_params(flt, scope))
-
-
 def match_candidates(
     state,
     found,
@@ -290,7 +268,7 @@ def match_candidates(
         if _matches(code[slot], district, statuses, min_severity):
             slots.append(slot)
     reported = state.reported
-    slots.sort(key=ReportedIndex._key(reported))
+    slots.sort(key=ReportedIndex.key(reported))
     offset, limit = max(0, int(offset)), max(1, min(int(limit), 200))
     if sort != "reported_at":
         value_of = slot_value(state, sort)
@@ -313,27 +291,9 @@ def page_rows(
     slots = found.window or found.page
     if not slots:
         return []
-    db = check_database_name(db)
     hashes = [state.keys[s] for s in slots]
     times = [state.reported[s] for s in slots]
-    # PREWHERE: only the range's rows of the page's incidents are read in full (18.16 moves at
-    # most one condition there by itself)
-    params: dict = {"hashes": tuple(hashes)}
-    if found.sort == "reported_at":
-        at = "reported_at >= toDateTime(%(lo)s) AND reported_at <= toDateTime(%(hi)s)"
-        params.update(lo=min(times), hi=max(times))
-    else:
-        # the window's report times lie apart (one run of them per value of the sort column):
-        # each second is its own key range
-        distinct = sorted(set(times))
-        each = (f"reported_at = toDateTime(%(t{i})s)" for i in range(len(distinct)))
-        at = "(" + " OR ".join(each) + ")"
-        params.update({f"t{i}": t for i, t in enumerate(distinct)})
-    prewhere = f"{at} AND cityHash64(incident_id) IN %(hashes)s"
-    latest = latest_wide(db, "1", table="incidents_by_report", prewhere=prewhere)
-    sql = f"SELECT cityHash64(s_id), {_WIDE_SELECT} FROM ({latest})"
-    rows = client.execute(sql, params)
-    by_hash = {row[0]: row[1:] for row in rows}
+    by_hash = rows_by_report(client, db, hashes, times, one_range=found.sort == "reported_at")
     reported = dict(zip(hashes, times, strict=True))
     if found.sort == "reported_at":
         ordered = sorted(
@@ -350,7 +310,7 @@ def page_rows(
         )
         ordered.sort(key=value.__getitem__, reverse=descending)
     skip = max(0, found.skip) if found.window else 0
-    return _wide_rows(by_hash[h] for h in ordered[skip : skip + max(1, min(int(limit), 200))])
+    return wide_rows(by_hash[h] for h in ordered[skip : skip + max(1, min(int(limit), 200))])
 
 
 def search_cached(
@@ -366,8 +326,8 @@ def search_cached(
     scope: str | None = None,
     max_age: float = 5.0,
 ) -> tuple[int, list[dict]] | None:
-    """`search_incidents` from the cache (storage.snapshot.IncidentSnapshot), or None when the
-    cache is not loaded (no wall has refreshed yet) or the sort is not cached (CACHED_SORTS:
+    """`search_incidents` from the cache (dashboard.cache.snapshot.IncidentSnapshot), or None when
+    the cache is not loaded (no wall has refreshed yet) or the sort is not cached (CACHED_SORTS:
     report time, severity, status, district, category, resolve_due). A cache older than
     `max_age` seconds applies its delta first. `run` is dashboard.backend.Backend.run."""
     if sort not in CACHED_SORTS or snapshot.loaded_view(now, max_age=max_age) is None:

@@ -1,5 +1,5 @@
 """The wall's event counts from per-hour counts cached in the dashboard process. Reads come from
-storage/queries.py (`event_hour_rows`, `event_hour_counts`, `event_minute_counts`,
+storage/event_queries.py (`event_hour_rows`, `event_hour_counts`, `event_minute_counts`,
 `events_between`); the wall (dashboard/pages/wall.py) reads `EventHours.refresh(now)`.
 
 Why: "events today" and the top categories are `uniqExact(id)` over everything since yesterday's
@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from storage import queries as q
+from storage import event_queries as q
 
 HOUR = 3600
 DAY = 86400
@@ -136,7 +136,7 @@ class EventHours:
             self._minutes.update(minute_counts(rows, todo))
         return len(todo)
 
-    # -- answers (the same shapes as storage.queries.event_counts / top_categories) --------------
+    # -- answers (the same shapes as storage.event_queries.event_counts / top_categories) ----
     def _sum_events(self, lo: int, hi: int | None, scope: str | None) -> int:
         total = 0
         for hour, counts in self._hours.items():

@@ -1,0 +1,193 @@
+"""The centre's measures, each defined once: its SQL and its in-memory twin side by side.
+
+A *condition* says something of one incident's latest state (open, closed, actually resolved,
+in joint handling …): `sql` is a ClickHouse condition over the state's columns, named by
+placeholders (`{status}`, `{level}`, `{joint}`, `{breaches}`, `{escalations}`, `{repeat_count}`,
+`{reopened}`, `{satisfied}` with NULL read as 1), and `holds` is the same test on a `State`.
+A *counter* of the wall counts the incidents for which all its conditions hold: the open ones,
+or the ones reported in the 24-hour window. A *rate* is one counter over another.
+
+Readers: the wall's SQL counters (storage/wall_queries.py, `counters_sql`), the wall's cache
+(dashboard/cache/latest_state.py, `contribution`), the wall's tiles (dashboard/kpis.py, `RATES`),
+the district page and the wall's lists (`condition_sql`), the cache's loads
+(storage/incident_state.py), the engine's restore (storage/latest.py), the gateway's Open311
+status (`OPEN_EXCLUDED`). The shared `measures` view (migration 2, frozen text) states the same
+conditions; tests/unit/storage/test_measures.py checks that the view, the SQL and the twin agree
+on the same data.
+Definitions in docs/dashboard.md (办结率, 实际解决率).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import NamedTuple
+
+OPEN_EXCLUDED = ("resolved", "closed")  # an incident is open until it is resolved or closed
+LOW_LEVELS = ("street", "community", "grid", "micro_grid")  # "street level or below"
+
+
+class State(NamedTuple):
+    """What the measures read of one incident's latest state (flags as bools)."""
+
+    status: str
+    level: str
+    joint: bool = False
+    breached: bool = False
+    escalated: bool = False
+    repeat: bool = False
+    reopened: bool = False
+    satisfied: bool = True  # no feedback counts as satisfied
+
+
+@dataclass(frozen=True)
+class Condition:
+    sql: str
+    holds: Callable[[State], bool]
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def _level(*levels: str) -> Condition:
+    if len(levels) == 1:
+        return Condition(f"{{level}} = '{levels[0]}'", lambda s: s.level == levels[0])
+    return Condition(f"{{level}} IN {_in(levels)}", lambda s: s.level in levels)
+
+
+CONDITIONS: dict[str, Condition] = {
+    "open": Condition(
+        f"{{status}} NOT IN {_in(OPEN_EXCLUDED)}", lambda s: s.status not in OPEN_EXCLUDED
+    ),
+    "done": Condition(f"{{status}} IN {_in(OPEN_EXCLUDED)}", lambda s: s.status in OPEN_EXCLUDED),
+    "closed": Condition("{status} = 'closed'", lambda s: s.status == "closed"),
+    # 实际解决: closed, never reopened, not reported unsatisfied
+    "actually_resolved": Condition(
+        "{status} = 'closed' AND {reopened} = 0 AND {satisfied} = 1",
+        lambda s: s.status == "closed" and not s.reopened and s.satisfied,
+    ),
+    "joint": Condition("{joint} = 1", lambda s: bool(s.joint)),
+    "breached": Condition("{breaches} > 0", lambda s: bool(s.breached)),
+    "escalated": Condition("{escalations} > 0", lambda s: bool(s.escalated)),
+    "repeat": Condition("{repeat_count} > 0", lambda s: bool(s.repeat)),
+    "low_level": _level(*LOW_LEVELS),
+    "level_city": _level("city"),
+    "level_district": _level("district"),
+    "level_street": _level("street"),
+    "level_community": _level("community"),
+    "level_grid": _level("grid", "micro_grid"),
+}
+
+
+def condition_sql(name: str, columns: Mapping[str, str]) -> str:
+    """The SQL of one condition over the given column names (placeholder -> column)."""
+    return CONDITIONS[name].sql.format_map(columns)
+
+
+# The wall's counters: open ones count the open incidents; window ones count the incidents
+# reported in the last 24 hours (their `_y` twins: the 24 hours before, as stood yesterday).
+OPEN_COUNTERS: dict[str, tuple[str, ...]] = {
+    "open": ("open",),
+    "joint": ("open", "joint"),
+    "breached": ("open", "breached"),
+    "escalated": ("open", "escalated"),
+    "lvl_city": ("open", "level_city"),
+    "lvl_district": ("open", "level_district"),
+    "lvl_street": ("open", "level_street"),
+    "lvl_community": ("open", "level_community"),
+    "lvl_grid": ("open", "level_grid"),
+}
+WINDOW_COUNTERS: dict[str, tuple[str, ...]] = {
+    "win": (),
+    "win_closed": ("closed",),
+    "win_done": ("done",),
+    "win_actual": ("actually_resolved",),
+    "win_repeat": ("repeat",),
+    "win_low": ("done", "low_level"),
+}
+OPEN_NAMES = tuple(OPEN_COUNTERS)
+WIN_NAMES = tuple(WINDOW_COUNTERS)
+# yesterday's twins shown as change indicators (no level split, no win_low)
+YESTERDAY_OF = ("open", "joint", "breached", "escalated", "win", "win_closed", "win_done",
+                "win_actual", "win_repeat")  # fmt: skip
+YESTERDAY_NAMES = tuple(f"{name}_y" for name in YESTERDAY_OF)
+COUNTER_NAMES = OPEN_NAMES + WIN_NAMES + YESTERDAY_NAMES  # every counter of the wall
+
+# The rates: (numerator, denominator) counters over the 24-hour window.
+RATES: dict[str, tuple[str, str]] = {
+    "closure_rate": ("win_closed", "win"),  # 办结率
+    "resolution_rate": ("win_actual", "win_done"),  # 实际解决率
+    "repeat_rate": ("win_repeat", "win"),
+    "street_or_below_share": ("win_low", "win_done"),
+}
+
+
+def rate(counters: Mapping[str, int], name: str, *, yesterday: bool = False) -> float | None:
+    """One rate of a counters row (None with a zero denominator)."""
+    num, den = RATES[name]
+    if yesterday:
+        num, den = f"{num}_y", f"{den}_y"
+    return counters[num] / counters[den] if counters[den] else None
+
+
+# -- in memory -------------------------------------------------------------------------------------
+
+
+def _all(conditions: tuple[str, ...], state: State) -> bool:
+    return all(CONDITIONS[c].holds(state) for c in conditions)
+
+
+def contribution(state: State) -> tuple[tuple[int, ...] | None, tuple[int, ...]]:
+    """What one incident adds to the counters: (OPEN_NAMES increments, or None when it is not
+    open; WIN_NAMES increments, counted when it was reported in the window)."""
+    opened = None
+    if CONDITIONS["open"].holds(state):
+        opened = tuple(int(_all(conds, state)) for conds in OPEN_COUNTERS.values())
+    return opened, tuple(int(_all(conds, state)) for conds in WINDOW_COUNTERS.values())
+
+
+# -- SQL -------------------------------------------------------------------------------------------
+
+COLUMNS = ("status", "level", "joint", "breaches", "escalations", "repeat_count", "reopened",
+           "satisfied")  # fmt: skip
+
+
+def _columns(prefix: str) -> dict[str, str]:
+    return {c: f"{prefix}{c}" for c in COLUMNS}
+
+
+def _count_if(terms: list[str], alias: str) -> str:
+    return f"    countIf({' AND '.join(terms) or '1'}) AS {alias}"
+
+
+def counters_sql(*, prefix: str = "s_", reported: str = "s_reported_at") -> str:
+    """countIf(...) AS <name> for OPEN_NAMES then WIN_NAMES, over latest-state columns named
+    `prefix` + column; the window is `reported >= toDateTime(%(window)s)`."""
+    cols = _columns(prefix)
+    window = f"{reported} >= toDateTime(%(window)s)"
+    parts = [
+        _count_if([condition_sql(c, cols) for c in conds], name)
+        for name, conds in OPEN_COUNTERS.items()
+    ]
+    parts += [
+        _count_if([window] + [condition_sql(c, cols) for c in conds], name)
+        for name, conds in WINDOW_COUNTERS.items()
+    ]
+    return ",\n".join(parts)
+
+
+def yesterday_counters_sql(*, prefix: str = "y_", reported: str = "s_reported_at") -> str:
+    """countIf(...) AS <name>_y for YESTERDAY_NAMES, over the states as they stood yesterday
+    (`prefix` + column; an empty status: the incident did not exist yet); the window is
+    [%(window_y)s, %(window)s)."""
+    cols = _columns(prefix)
+    existed = f"{prefix}status != ''"
+    window = f"{reported} >= toDateTime(%(window_y)s) AND {reported} < toDateTime(%(window)s)"
+    conds_of = {**OPEN_COUNTERS, **WINDOW_COUNTERS}
+    parts = []
+    for name in YESTERDAY_OF:
+        terms = [existed] + ([window] if name in WINDOW_COUNTERS else [])
+        terms += [condition_sql(c, cols) for c in conds_of[name]]
+        parts.append(_count_if(terms, f"{name}_y"))
+    return ",\n".join(parts)
