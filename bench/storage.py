@@ -11,12 +11,12 @@ import statistics
 import time
 from dataclasses import replace
 
-from bench.storage_data import generate
-from storage import event_queries as eq
-from storage import incident_pages as ip
-from storage import search_queries as sq
-from storage import wall_queries as wq
-from storage.client import ClickHouseTarget, check_database_name, connect, migrate
+from cityops.bench.storage_data import generate
+from cityops.storage import event_queries as eq
+from cityops.storage import incident_pages as ip
+from cityops.storage import search_queries as sq
+from cityops.storage import wall_queries as wq
+from cityops.storage.client import ClickHouseTarget, check_database_name, connect, migrate
 
 
 def _time(fn, runs: int) -> dict:
@@ -39,11 +39,11 @@ def bench_queries(
     generate_data: bool = True,
 ) -> dict:
     """Generate the data set (unless told not to) and time the wall refresh and drill-down."""
-    from dashboard.backend import Backend
-    from dashboard.cache.incident_search import search_cached
-    from dashboard.pages import wall
-    from deploy.settings import Settings
-    from storage import incident_state
+    from cityops.dashboard.backend import Backend
+    from cityops.dashboard.cache.incident_search import search_cached
+    from cityops.dashboard.pages import wall
+    from cityops.settings import Settings
+    from cityops.storage import incident_state
 
     check_database_name(database)
     admin = connect(target, database=False)
@@ -201,8 +201,7 @@ def refresh_bytes(backend, now: int) -> dict:
     """Bytes of the wall callback's response: the first refresh (every panel) and a steady one
     (nothing changed but the numbers), encoded as Dash encodes them."""
     import plotly.utils
-
-    from dashboard.pages import wall
+    from cityops.dashboard.pages import wall
 
     data = wall.snapshot(backend, None, now)
     first = wall._outputs(backend, data, now, "zh", {})

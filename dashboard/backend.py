@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from deploy.settings import Settings
-from storage.client import connect
+from cityops.settings import Settings
+from cityops.storage.client import connect
 
 TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
 GEOJSON = Path(__file__).resolve().parents[1] / "schemas" / "data" / "nanjing_districts.geojson"
@@ -64,7 +64,7 @@ class Backend:
     @cached_property
     def incidents(self):
         """The wall's latest-state cache (dashboard/cache/snapshot.py), shared by every thread."""
-        from dashboard.cache.snapshot import IncidentSnapshot
+        from cityops.dashboard.cache.snapshot import IncidentSnapshot
 
         return IncidentSnapshot(self.run)
 
@@ -72,13 +72,13 @@ class Backend:
     def events(self):
         """The wall's per-hour event counts (dashboard/cache/event_hours.py), shared by every
         thread."""
-        from dashboard.cache.event_hours import EventHours
+        from cityops.dashboard.cache.event_hours import EventHours
 
         return EventHours(self.run)
 
     @cached_property
     def registry(self):
-        from schemas.registry import load_registry
+        from cityops.schemas.registry import load_registry
 
         return load_registry()
 

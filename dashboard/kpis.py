@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dashboard import ids
-from storage import measures
+from cityops.dashboard import ids
+from cityops.storage import measures
 
 
 @dataclass(frozen=True)

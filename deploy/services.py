@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.settings import KafkaConnection, kafka_connection
+from cityops.settings import KafkaConnection, kafka_connection
 
 
 class StackError(RuntimeError):
@@ -204,7 +204,7 @@ def start_secure_broker(home: Path, port: int, files, platform: KafkaConnection)
     broker = spawn("broker", argv, home / "logs" / "broker.log")
     wait_until(lambda: tcp_open(inner), 30, broker, "Kafka broker")
     front_argv = [
-        sys.executable, "-m", "deploy.broker_front",
+        sys.executable, "-m", "cityops.deploy.broker_front",
         "--listen", f"127.0.0.1:{port}", "--origin", f"127.0.0.1:{inner}",
         "--cert", str(files.broker_cert), "--key", str(files.broker_key),
         "--users", str(files.broker_users),
@@ -453,14 +453,14 @@ def connection_env(settings) -> dict[str, str]:
 
 
 def start_worker(settings, log: Path, extra_env: dict[str, str] | None = None):
-    """A real worker process (`python -m streams worker`, its bridge process included) in a
+    """A real worker process (`python -m cityops.streams worker`, its bridge process included) in a
     session of its own, so a process-group signal reaches both."""
     import sys
 
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as fh:
         return subprocess.Popen(
-            [sys.executable, "-m", "streams", "worker"],
+            [sys.executable, "-m", "cityops.streams", "worker"],
             env={**os.environ, **(extra_env or {}), **worker_env(settings)},
             stdout=fh,
             stderr=subprocess.STDOUT,

@@ -12,9 +12,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
+from cityops.storage.ddl import MIGRATIONS, SCHEMA_VERSION_TABLE
 from clickhouse_driver import Client
-
-from storage.ddl import MIGRATIONS, SCHEMA_VERSION_TABLE
 
 _DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 

@@ -6,8 +6,8 @@ query to one district in SQL. All SQL runs on ClickHouse 18.16 and on current Cl
 
 from __future__ import annotations
 
-from storage.client import check_database_name
-from storage.latest import scope_term
+from cityops.storage.client import check_database_name
+from cityops.storage.latest import scope_term
 
 
 def event_counts(client, db: str, *, today_start: int, now: int, scope: str | None = None) -> dict:

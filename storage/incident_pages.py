@@ -5,9 +5,9 @@ officer inside their district in SQL. All SQL runs on ClickHouse 18.16 and on cu
 
 from __future__ import annotations
 
-from storage import measures
-from storage.client import check_database_name
-from storage.latest import GROUP_KEY, latest, scope_term
+from cityops.storage import measures
+from cityops.storage.client import check_database_name
+from cityops.storage.latest import GROUP_KEY, latest, scope_term
 
 _INCIDENT_COLUMNS = (
     "incident_id", "status", "level", "unit_code", "owner_unit", "district", "street",

@@ -7,11 +7,11 @@ the other latest-state queries group by.
 
 from __future__ import annotations
 
-from storage import measures
-from storage.client import check_database_name
-from storage.latest import GROUP_KEY, WIDE_KEYS, latest, scope_term
-from storage.measures import YESTERDAY_NAMES
-from storage.wall_queries import Y_COUNTS, Y_STATE, open_listed_sql
+from cityops.storage import measures
+from cityops.storage.client import check_database_name
+from cityops.storage.latest import GROUP_KEY, WIDE_KEYS, latest, scope_term
+from cityops.storage.measures import YESTERDAY_NAMES
+from cityops.storage.wall_queries import Y_COUNTS, Y_STATE, open_listed_sql
 
 # (h, version, updated_at, status, level, district, joint, breached, escalated, repeat,
 #  reopened, satisfied, severity, reported_at, category, resolve_due): one row per incident.

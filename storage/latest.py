@@ -18,8 +18,8 @@ frozen view `incidents_current` (migration 2) states the same for outside tools.
 
 from __future__ import annotations
 
-from storage import measures
-from storage.client import check_database_name
+from cityops.storage import measures
+from cityops.storage.client import check_database_name
 
 GROUP_KEY = "cityHash64(incident_id)"
 _SPECIAL = {

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from storage.client import check_database_name
-from storage.latest import GROUP_KEY, WIDE_SELECT, latest, latest_wide, wide_rows
+from cityops.storage.client import check_database_name
+from cityops.storage.latest import GROUP_KEY, WIDE_SELECT, latest, latest_wide, wide_rows
 
 TEXT_SEARCH_MAX_SECONDS = 30 * 86400  # title search looks back at most 30 days from `until`
 SORTABLE = {
@@ -129,7 +129,7 @@ def search_incidents(
         order += ", s_id"
     else:
         # ties in the sort column: newest first (the default sort), then incident id — the
-        # order the latest-state cache reproduces (dashboard.cache.incident_search)
+        # order the latest-state cache reproduces (cityops.dashboard.cache.incident_search)
         order += ", s_reported_at DESC, s_id"
     params = {
         **filter_params(flt, scope),

@@ -14,8 +14,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from storage.client import check_database_name
-from storage.latest import select
+from cityops.storage.client import check_database_name
+from cityops.storage.latest import select
 
 REQUEST_COLUMNS = (
     "incident_id",

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from storage import measures
-from storage.client import check_database_name
-from storage.latest import (
+from cityops.storage import measures
+from cityops.storage.client import check_database_name
+from cityops.storage.latest import (
     GROUP_KEY,
     WIDE_SELECT,
     as_of,

@@ -17,7 +17,7 @@ import heapq
 from itertools import islice
 from typing import NamedTuple
 
-from dashboard.cache.search_index import (
+from cityops.dashboard.cache.search_index import (
     CACHED_SORTS,
     ReportedIndex,
     by_deadline,
@@ -28,8 +28,8 @@ from dashboard.cache.search_index import (
     sort_buckets,
     status_of,
 )
-from storage.latest import wide_rows
-from storage.search_queries import IncidentFilter, candidates, rows_by_report, text_bounded
+from cityops.storage.latest import wide_rows
+from cityops.storage.search_queries import IncidentFilter, candidates, rows_by_report, text_bounded
 
 
 def _codes(interned, values) -> set[int]:
@@ -326,10 +326,10 @@ def search_cached(
     scope: str | None = None,
     max_age: float = 5.0,
 ) -> tuple[int, list[dict]] | None:
-    """`search_incidents` from the cache (dashboard.cache.snapshot.IncidentSnapshot), or None when
+    """`search_incidents` from the cache (cityops.dashboard.cache.snapshot.IncidentSnapshot), or None when
     the cache is not loaded (no wall has refreshed yet) or the sort is not cached (CACHED_SORTS:
     report time, severity, status, district, category, resolve_due). A cache older than
-    `max_age` seconds applies its delta first. `run` is dashboard.backend.Backend.run."""
+    `max_age` seconds applies its delta first. `run` is cityops.dashboard.backend.Backend.run."""
     if sort not in CACHED_SORTS or snapshot.loaded_view(now, max_age=max_age) is None:
         return None
     state = snapshot.state()

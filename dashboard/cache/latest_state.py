@@ -9,8 +9,8 @@ from __future__ import annotations
 import bisect
 from array import array
 
-from storage import measures
-from storage.measures import OPEN_NAMES, WIN_NAMES
+from cityops.storage import measures
+from cityops.storage.measures import OPEN_NAMES, WIN_NAMES
 
 # flag bits of a packed state
 _JOINT, _BREACHED, _ESCALATED, _REPEAT, _REOPENED, _SATISFIED = 1, 2, 4, 8, 16, 32

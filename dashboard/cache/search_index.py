@@ -12,7 +12,7 @@ import threading
 import weakref
 from array import array
 
-from storage.search_queries import IncidentFilter
+from cityops.storage.search_queries import IncidentFilter
 
 # The part of a packed state (snapshot.LatestState.pack) a search filters on:
 # status | district << 32 | severity << 56.

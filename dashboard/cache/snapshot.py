@@ -18,12 +18,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from dashboard.cache.latest_state import DAY, LatestState
-from dashboard.cache.search_index import ReportedIndex
-from storage import incident_state as st
-from storage.latest import WIDE_KEYS
-from storage.measures import COUNTER_NAMES, OPEN_NAMES, WIN_NAMES
-from storage.wall_queries import IncidentCounters
+from cityops.dashboard.cache.latest_state import DAY, LatestState
+from cityops.dashboard.cache.search_index import ReportedIndex
+from cityops.storage import incident_state as st
+from cityops.storage.latest import WIDE_KEYS
+from cityops.storage.measures import COUNTER_NAMES, OPEN_NAMES, WIN_NAMES
+from cityops.storage.wall_queries import IncidentCounters
 
 __all__ = ["DAY", "IncidentSnapshot", "LatestState", "View", "wide_row"]
 
@@ -70,7 +70,7 @@ class View:
 
 
 def wide_row(row) -> dict:
-    """The wall's wide row (storage.latest.WIDE_KEYS) of a delta row (NARROW_KEYS +
+    """The wall's wide row (cityops.storage.latest.WIDE_KEYS) of a delta row (NARROW_KEYS +
     DELTA_WIDE_KEYS)."""
     width = len(st.NARROW_KEYS)
     narrow = dict(zip(st.NARROW_KEYS, row[:width], strict=True))
@@ -82,7 +82,7 @@ def wide_row(row) -> dict:
 
 class IncidentSnapshot:
     """The cache with its threads. `run(query, **kwargs)` runs a storage query with the calling
-    thread's ClickHouse client (dashboard.backend.Backend.run). One refresher at a time; a
+    thread's ClickHouse client (cityops.dashboard.backend.Backend.run). One refresher at a time; a
     refresh that finds one in progress waits for it and reads its result."""
 
     def __init__(

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import time
 
+from cityops.dashboard import figures, ids
+from cityops.dashboard import labels as L
+from cityops.storage import incident_pages as ip
+from cityops.storage import wall_queries as wq
 from dash import dcc, html
-
-from dashboard import figures, ids
-from dashboard import labels as L
-from storage import incident_pages as ip
-from storage import wall_queries as wq
 
 
 def layout(backend, user, adcode: str, lang: str = "zh") -> html.Div:

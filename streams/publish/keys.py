@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from schemas.taxonomy import DEPARTMENTS
+from cityops.schemas.taxonomy import DEPARTMENTS
 
 KEY_PREFIX = "cok_"
 SCOPES = ("events", "open311")

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import time
 
-from dashboard.cache.event_hours import EventHours
-from dashboard.cache.incident_search import search_cached
-from dashboard.cache.snapshot import IncidentSnapshot
-from dashboard.pages.wall import _local_midnight
-from storage import event_queries as eq
-from storage import incident_pages as ip
-from storage import search_queries as sq
+from cityops.dashboard.cache.event_hours import EventHours
+from cityops.dashboard.cache.incident_search import search_cached
+from cityops.dashboard.cache.snapshot import IncidentSnapshot
+from cityops.dashboard.pages.wall import _local_midnight
+from cityops.storage import event_queries as eq
+from cityops.storage import incident_pages as ip
+from cityops.storage import search_queries as sq
+
 from tests.e2e.builders import an_event, an_incident, insert
 from tests.waiting import wait_until
 
@@ -269,7 +270,7 @@ def test_a_search_without_a_wall_answers_from_sql_and_loads_the_cache(isolated):
 
 def a_runner_of_its_own(isolated):
     """A runner with its own connection, for a background thread (clients are not shared)."""
-    from storage.client import connect
+    from cityops.storage.client import connect
 
     client = connect(isolated.settings.clickhouse)
 

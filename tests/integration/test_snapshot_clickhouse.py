@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import time
 
-from dashboard.cache.snapshot import IncidentSnapshot
-from storage import wall_queries as wq
+from cityops.dashboard.cache.snapshot import IncidentSnapshot
+from cityops.storage import wall_queries as wq
+
 from tests.e2e.builders import an_incident, insert
 
 

@@ -7,9 +7,8 @@ import threading
 import uuid
 
 import pytest
-
-from storage.client import connect, migrate
-from storage.writer import ClickHouseWriter
+from cityops.storage.client import connect, migrate
+from cityops.storage.writer import ClickHouseWriter
 
 
 def an_event(event_id: str) -> tuple:

@@ -9,11 +9,11 @@ import itertools
 import time
 
 import pytest
+from cityops.storage import measures
+from cityops.storage import wall_queries as wq
+from cityops.storage.latest import restore_states_sql
+from cityops.storage.measures import State
 
-from storage import measures
-from storage import wall_queries as wq
-from storage.latest import restore_states_sql
-from storage.measures import State
 from tests.e2e.builders import an_incident
 
 NOW = int(time.time())
@@ -167,8 +167,8 @@ def test_the_restore_reads_open_and_recently_closed_incidents(client):
 
 
 def test_the_engine_and_the_gateway_call_open_what_the_measure_calls_open():
-    from streams.incidents.model import OPEN_STATUSES, STATUSES
-    from streams.publish.gateway import open311_reads
+    from cityops.streams.incidents.model import OPEN_STATUSES, STATUSES
+    from cityops.streams.publish.gateway import open311_reads
 
     is_open = {s for s in STATUSES if measures.CONDITIONS["open"].holds(State(s, "street"))}
     assert is_open == set(OPEN_STATUSES) == set(open311_reads.OPEN_STATUSES)
