@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.settings import KafkaConnection, kafka_connection
+from cityops.settings import KafkaConnection
+from cityops.topics_admin import kafka_ready
 
 
 class StackError(RuntimeError):
@@ -204,7 +205,7 @@ def start_secure_broker(home: Path, port: int, files, platform: KafkaConnection)
     broker = spawn("broker", argv, home / "logs" / "broker.log")
     wait_until(lambda: tcp_open(inner), 30, broker, "Kafka broker")
     front_argv = [
-        sys.executable, "-m", "deploy.broker_front",
+        sys.executable, "-m", "cityops.deploy.broker_front",
         "--listen", f"127.0.0.1:{port}", "--origin", f"127.0.0.1:{inner}",
         "--cert", str(files.broker_cert), "--key", str(files.broker_key),
         "--users", str(files.broker_users),
@@ -216,21 +217,6 @@ def start_secure_broker(home: Path, port: int, files, platform: KafkaConnection)
         stop(broker)
         raise
     return [broker, front]
-
-
-def kafka_ready(kafka: KafkaConnection | str) -> bool:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(
-        **kafka_connection(kafka).kafka_python(),
-        request_timeout_ms=3000,
-        client_id="cityops-probe",
-    )
-    try:
-        admin.list_topics()
-    finally:
-        admin.close()
-    return True
 
 
 # -- ClickHouse -------------------------------------------------------------------------------
@@ -388,33 +374,6 @@ def clickhouse_ready(
         client.disconnect()
 
 
-# -- topics -----------------------------------------------------------------------------------
-
-
-def create_topics(kafka: KafkaConnection | str, names: list[str], partitions: int) -> list[str]:
-    """Create the topics that do not exist yet (Tansu does not auto-create for every client)."""
-    from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
-    admin = KafkaAdminClient(
-        **kafka_connection(kafka).kafka_python(),
-        client_id="cityops-admin",
-        request_timeout_ms=10000,
-    )
-    try:
-        existing = set(admin.list_topics())
-        missing = [n for n in dict.fromkeys(names) if n not in existing]
-        if missing:
-            try:
-                admin.create_topics([NewTopic(n, partitions, 1) for n in missing])
-            except TopicAlreadyExistsError:
-                pass
-        return missing
-    finally:
-        admin.close()
-
-
 def worker_env(settings) -> dict[str, str]:
     """The CITYOPS_* variables that give a child process exactly `settings`."""
     env = {
@@ -453,14 +412,14 @@ def connection_env(settings) -> dict[str, str]:
 
 
 def start_worker(settings, log: Path, extra_env: dict[str, str] | None = None):
-    """A real worker process (`python -m streams worker`, its bridge process included) in a
+    """A real worker process (`python -m cityops.streams worker`, its bridge process included) in a
     session of its own, so a process-group signal reaches both."""
     import sys
 
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as fh:
         return subprocess.Popen(
-            [sys.executable, "-m", "streams", "worker"],
+            [sys.executable, "-m", "cityops.streams", "worker"],
             env={**os.environ, **(extra_env or {}), **worker_env(settings)},
             stdout=fh,
             stderr=subprocess.STDOUT,

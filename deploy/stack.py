@@ -13,9 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy import services
-from deploy.private_files import rotate_kiosk_token, stack_secrets, write_private
-from deploy.secure import (
+from cityops.deploy import services
+from cityops.deploy.secure import (
     CLICKHOUSE_USER,
     MECHANISM,
     PLATFORM_USER,
@@ -23,23 +22,12 @@ from deploy.secure import (
     ensure_secrets,
     secure_files,
 )
-from deploy.services import Process, StackError
-from deploy.settings import Settings
-from schemas.topics import Topics
-from storage.client import ClickHouseTarget, connect, migrate
+from cityops.deploy.services import Process, StackError
+from cityops.storage.client import ClickHouseTarget, connect, migrate
 
-
-def all_topics(settings: Settings) -> list[str]:
-    from schemas.taxonomy import DEPARTMENTS
-
-    topics = Topics(settings.topic_prefix)
-    return [
-        topics.events,
-        topics.rejected,
-        topics.incidents,
-        topics.bundles,
-        *(topics.tasks(code) for code in DEPARTMENTS),
-    ]
+from cityops.private_files import rotate_kiosk_token, stack_secrets, write_private
+from cityops.settings import Settings
+from cityops.topics_admin import all_topics, create_topics
 
 
 @dataclass
@@ -113,7 +101,7 @@ class Stack:
         client = connect(target, database=False)
         migrate(client, target.database)
         client.disconnect()
-        services.create_topics(s.kafka, all_topics(s), s.partitions)
+        create_topics(s.kafka, all_topics(s), s.partitions)
         # The dashboard reads the kiosk token from secrets.json on each request (so `cityops kiosk
         # rotate` takes effect at once), not from a variable fixed at its start.
         env = {
@@ -132,7 +120,7 @@ class Stack:
         }
         if s.clock_epoch is None:
             env["CITYOPS_CLOCK_EPOCH"] = str(time.time())
-        exe = [sys.executable, "-m", "deploy.cli"]
+        exe = [sys.executable, "-m", "cityops.deploy.cli"]
         for n in range(workers or s.workers):
             self._spawn(f"worker-{n + 1}", [*exe, "worker"], env)
         self._spawn("gateway", [*exe, "gateway"], env, port=s.gateway_port)

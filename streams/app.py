@@ -10,16 +10,17 @@ import logging
 import os
 
 import faust
+from cityops.schemas.topics import Topics
+from cityops.streams import faust_patches
+from cityops.streams.bridge_process import BridgeProcess, bridge_for
+from cityops.streams.clock import clock_from
+from cityops.streams.incidents.agent import Runtime, attach
+from cityops.streams.incidents.policy import load_policy
+from cityops.streams.incidents.store import STORE_URL, claim_state_dir
+from cityops.streams.intake import BUNDLE_MAX_BYTES
 
-from deploy.settings import Settings
-from schemas.topics import Topics
-from streams import faust_patches
-from streams.bridge_process import BridgeProcess, bridge_for
-from streams.clock import clock_from
-from streams.incidents.agent import Runtime, attach
-from streams.incidents.policy import load_policy
-from streams.incidents.store import STORE_URL, claim_state_dir
-from streams.intake import BUNDLE_MAX_BYTES
+from cityops.settings import Settings
+from cityops.topics_admin import all_topics, create_topics
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +109,6 @@ def create_app(
 
 def run_worker(settings: Settings) -> int:
     """Runs one worker until SIGTERM or SIGINT; SIGKILL loses nothing (at-least-once)."""
-    from deploy.services import create_topics
-    from deploy.stack import all_topics
-
     faust_patches.check_versions(settings.allow_unverified_faust)  # before any patch or broker
     _bound_malloc()
     create_topics(settings.kafka, all_topics(settings), settings.partitions)

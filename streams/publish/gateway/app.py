@@ -11,14 +11,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from cityops.schemas.registry import Registry, load_registry
+from cityops.streams.publish.gateway.problems import problem
+from cityops.streams.publish.gateway.ratelimit import RateLimiter
+from cityops.streams.publish.keys import ApiKey, KeyStore
+from cityops.streams.publish.sdk import Publisher
 from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
-
-from schemas.registry import Registry, load_registry
-from streams.publish.gateway.problems import problem
-from streams.publish.gateway.ratelimit import RateLimiter
-from streams.publish.keys import ApiKey, KeyStore
-from streams.publish.sdk import Publisher
 
 log = logging.getLogger("cityops.gateway")
 
@@ -63,7 +62,7 @@ class Gateway:
         """A ClickHouse client per thread (clickhouse-driver clients are not thread-safe)."""
         client = getattr(self._local, "client", None)
         if client is None:
-            from storage.client import connect
+            from cityops.storage.client import connect
 
             client = connect(self.settings.clickhouse)
             self._local.client = client
@@ -113,9 +112,9 @@ def create_app(settings, *, registry: Registry | None = None) -> Flask:
     )
     app.extensions["cityops_gateway"] = gateway
 
-    from streams.publish.gateway import open311_reads  # noqa: F401 - registers the GET routes
-    from streams.publish.gateway.events import events_api
-    from streams.publish.gateway.open311 import open311_api, open311_error
+    from cityops.streams.publish.gateway import open311_reads  # noqa: F401 - registers the GET routes
+    from cityops.streams.publish.gateway.events import events_api
+    from cityops.streams.publish.gateway.open311 import open311_api, open311_error
 
     app.register_blueprint(events_api)
     app.register_blueprint(open311_api)
@@ -148,7 +147,7 @@ def _reporter_key(settings) -> bytes:
     start, mode 0600)."""
     if settings.reporter_secret is not None:
         return settings.reporter_secret.get_secret_value().encode()
-    from deploy.stack import stack_secrets
+    from cityops.private_files import stack_secrets
 
     return stack_secrets(settings.home)["reporter_secret"].encode()
 

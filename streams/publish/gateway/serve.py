@@ -15,7 +15,7 @@ ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
 class CleanLogger(Logger):
     def atoms(self, resp, req, environ, request_time):
-        from streams.publish.gateway.app import clean
+        from cityops.streams.publish.gateway.app import clean
 
         atoms = super().atoms(resp, req, environ, request_time)
         return {k: clean(v, 500) if isinstance(v, str) else v for k, v in atoms.items()}
@@ -32,7 +32,7 @@ class GatewayServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from streams.publish.gateway.app import create_app
+        from cityops.streams.publish.gateway.app import create_app
 
         return create_app(self.settings_obj)
 
@@ -61,7 +61,7 @@ def serve(settings) -> int:
         # Read (or made) once here, before gunicorn forks: every worker hashes with the same key.
         from pydantic import SecretStr
 
-        from deploy.stack import stack_secrets
+        from cityops.private_files import stack_secrets
 
         secret = SecretStr(stack_secrets(settings.home)["reporter_secret"])
         settings = settings.model_copy(update={"reporter_secret": secret})
