@@ -7,12 +7,13 @@ import asyncio
 import threading
 import time
 
-from bench.env import BenchEnv
-from bench.events import publish_all
-from bench.workers import measure, per_event, services_cpu
-from deploy.settings import kafka_connection
-from schemas.topics import Topics
-from storage.client import connect
+from cityops.bench.env import BenchEnv
+from cityops.bench.events import publish_all
+from cityops.bench.workers import measure, per_event, services_cpu
+from cityops.schemas.topics import Topics
+from cityops.storage.client import connect
+
+from cityops.settings import kafka_connection
 
 BASELINE_TABLE = """
 CREATE TABLE IF NOT EXISTS {db}.baseline_events (

@@ -1,4 +1,4 @@
-"""`cityops bench engine` (or `python -m bench.engine --events 100000`): the CPU cost per
+"""`cityops bench engine` (or `python -m cityops.bench.engine --events 100000`): the CPU cost per
 event of the incident engine's pure apply path, in process: the worker's Engine over in-memory
 tables, fed the simulator's events as the intake bridge bundles them. No broker, no ClickHouse:
 rows stay in the writer's batches.
@@ -29,19 +29,18 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-
-from schemas.registry import load_registry
-from schemas.topics import Topics
-from storage.client import ClickHouseTarget
-from storage.writer import ClickHouseWriter
-from streams.clock import Clock
-from streams.incidents.engine import Engine
-from streams.incidents.model import Bundle, Incident, Item, Tick
-from streams.incidents.policy import load_policy
-from streams.incidents.repeat import Candidate
-from streams.intake import BUNDLE_MAX_ITEMS, encode_bundle, to_item
-from streams.kafka import Outbox, partition_for
-from streams.tuning import tune_gc
+from cityops.schemas.registry import load_registry
+from cityops.schemas.topics import Topics
+from cityops.storage.client import ClickHouseTarget
+from cityops.storage.writer import ClickHouseWriter
+from cityops.streams.clock import Clock
+from cityops.streams.incidents.engine import Engine
+from cityops.streams.incidents.model import Bundle, Incident, Item, Tick
+from cityops.streams.incidents.policy import load_policy
+from cityops.streams.incidents.repeat import Candidate
+from cityops.streams.intake import BUNDLE_MAX_ITEMS, encode_bundle, to_item
+from cityops.streams.kafka import Outbox, partition_for
+from cityops.streams.tuning import tune_gc
 
 START = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)  # fixed, so a seed always gives the same events
 FETCH_EVENTS = 2_000  # events per fetch of the bridge (its LINGER_ITEMS)
@@ -53,8 +52,7 @@ def fetches(events: int, seed: int, partitions: int) -> list[list[tuple[int, byt
     bundle per partition (at most BUNDLE_MAX_ITEMS items), each ending in a clock tick at the
     fetch's last event time (so SLA timers fire as city time passes)."""
     import orjson
-
-    from streams.publish.simulator.run import DEFAULT_INTERVAL, generate
+    from cityops.streams.publish.simulator.run import DEFAULT_INTERVAL, generate
 
     registry = load_registry()
     clock = Clock()

@@ -15,9 +15,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy import services as svc
-from deploy.settings import KafkaConnection, Settings, kafka_connection
-from storage.client import ClickHouseTarget, connect, migrate
+from cityops.deploy import services as svc
+from cityops.storage.client import ClickHouseTarget, connect, migrate
+
+from cityops.settings import KafkaConnection, Settings, kafka_connection
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -33,7 +34,7 @@ class BenchEnv:
 
     def isolated(self, name: str, partitions: int | None = None) -> tuple[Settings, dict[str, str]]:
         """Own topics and database for one measured run."""
-        from deploy.stack import all_topics
+        from cityops.topics_admin import all_topics
 
         token = f"{name}_{uuid.uuid4().hex[:8]}"
         target = self.clickhouse.with_database(f"bench_{token}")

@@ -12,10 +12,9 @@ import time
 import uuid
 
 import orjson
-
-from bench.env import BenchEnv
-from bench.events import event_mix, publish_all
-from bench.workers import (
+from cityops.bench.env import BenchEnv
+from cityops.bench.events import event_mix, publish_all
+from cityops.bench.workers import (
     alive_check,
     cpu_seconds,
     services_cpu,
@@ -23,16 +22,17 @@ from bench.workers import (
     stop_workers,
     stored_count,
 )
-from deploy.settings import kafka_connection
-from schemas.topics import Topics
-from storage.client import connect
+from cityops.schemas.topics import Topics
+from cityops.storage.client import connect
+
+from cityops.settings import kafka_connection
 
 
 def valid_mix(n: int, tag: str) -> list[tuple[bytes, dict]]:
     """Valid reports only (a rejected event never becomes queryable); ids tagged by key and
     order."""
-    from schemas.events import InvalidEvent, parse_event
-    from schemas.registry import load_registry
+    from cityops.schemas.events import InvalidEvent, parse_event
+    from cityops.schemas.registry import load_registry
 
     registry, now = load_registry(), dt.datetime.now(dt.UTC)
     out, seq = [], 0

@@ -8,12 +8,11 @@ import asyncio
 import time
 
 import psutil
-
-from bench.env import BenchEnv
-from bench.events import one_incident_each, publish_all
-from bench.workers import start_workers, stop_workers
-from schemas.topics import Topics
-from storage.client import connect
+from cityops.bench.env import BenchEnv
+from cityops.bench.events import one_incident_each, publish_all
+from cityops.bench.workers import start_workers, stop_workers
+from cityops.schemas.topics import Topics
+from cityops.storage.client import connect
 
 
 def suite(env: BenchEnv, events=None, quick=False) -> dict:

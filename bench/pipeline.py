@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bench.env import BenchEnv
-from bench.events import publish_all
-from bench.workers import (
+from cityops.bench.env import BenchEnv
+from cityops.bench.events import publish_all
+from cityops.bench.workers import (
     alive_check,
     cpu_seconds,
     measure,
@@ -19,8 +19,8 @@ from bench.workers import (
     stop_workers,
     stored_count,
 )
-from schemas.topics import Topics
-from storage.client import connect
+from cityops.schemas.topics import Topics
+from cityops.storage.client import connect
 
 
 def run_pipeline(
@@ -28,7 +28,7 @@ def run_pipeline(
 ) -> dict:
     """`profile_seconds`: sample the (first) worker's engine process with py-spy for that long
     from the moment events start arriving in ClickHouse (bench/profile.py)."""
-    from bench.profile import Profiler
+    from cityops.bench.profile import Profiler
 
     settings, env_vars = env.isolated(f"pipeline{workers}")
     client = connect(settings.clickhouse)

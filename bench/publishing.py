@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
-
-from streams.publish.sdk import Publisher, complete
-from streams.publish.simulator.batches import numbered_reports
+from cityops.streams.publish.sdk import Publisher, complete
+from cityops.streams.publish.simulator.batches import numbered_reports
 
 BATCH = 100
 CLIENTS = 8
@@ -44,7 +43,7 @@ def bench_cli(env: dict, n: int) -> float:
         )
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "deploy.cli", "publish", str(path)],
+            [sys.executable, "-m", "cityops.deploy.cli", "publish", str(path)],
             env=env,
             check=True,
             capture_output=True,
@@ -54,9 +53,8 @@ def bench_cli(env: dict, n: int) -> float:
 
 def bench_gateway(settings, env: dict, n: int, batch: int) -> float:
     import requests
-
-    from deploy import services as svc
-    from streams.publish.keys import create_key
+    from cityops.deploy import services as svc
+    from cityops.streams.publish.keys import create_key
 
     port = svc.free_port()
     env = {
@@ -66,7 +64,9 @@ def bench_gateway(settings, env: dict, n: int, batch: int) -> float:
         "CITYOPS_GATEWAY_BURST": "1000000",
     }
     log = Path(settings.home) / "logs" / "bench-gateway.log"
-    proc = svc.spawn("gateway", [sys.executable, "-m", "deploy.cli", "gateway"], log, env=env)
+    proc = svc.spawn(
+        "gateway", [sys.executable, "-m", "cityops.deploy.cli", "gateway"], log, env=env
+    )
     try:
         svc.wait_until(lambda: svc.tcp_open(port), 30, proc, "gateway")
         by_source: dict[str, list[dict]] = {}

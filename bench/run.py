@@ -9,18 +9,18 @@ import importlib
 import json
 from collections.abc import Callable
 
-from deploy.settings import Settings
+from cityops.settings import Settings
 
 # suite name -> its module; `cityops bench all` runs them in this order
 SUITES = {
-    "validator": "bench.validator",
-    "engine": "bench.engine",
-    "throughput": "bench.throughput",
-    "latency": "bench.latency",
-    "scaling": "bench.scaling",
-    "memory": "bench.memory",
-    "publishing": "bench.publishing",
-    "storage": "bench.storage",
+    "validator": "cityops.bench.validator",
+    "engine": "cityops.bench.engine",
+    "throughput": "cityops.bench.throughput",
+    "latency": "cityops.bench.latency",
+    "scaling": "cityops.bench.scaling",
+    "memory": "cityops.bench.memory",
+    "publishing": "cityops.bench.publishing",
+    "storage": "cityops.bench.storage",
 }
 
 
@@ -51,7 +51,7 @@ def run_bench(
     rates: tuple[float, ...] | None = None,
     profile: bool = False,
 ) -> int:
-    from bench.env import bench_services, write_result
+    from cityops.bench.env import bench_services, write_result
 
     names = list(SUITES) if name == "all" else [name]
     with bench_services(settings) as env:

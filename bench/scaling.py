@@ -3,10 +3,10 @@ simulator's everyday mix), timed as the throughput suite times it."""
 
 from __future__ import annotations
 
-from bench.env import BenchEnv
-from bench.events import event_mix
-from bench.pipeline import run_pipeline
-from bench.throughput import ratio
+from cityops.bench.env import BenchEnv
+from cityops.bench.events import event_mix
+from cityops.bench.pipeline import run_pipeline
+from cityops.bench.throughput import ratio
 
 
 def scaling(env: BenchEnv, events: int) -> dict:

@@ -11,9 +11,9 @@ import statistics
 import time
 from dataclasses import replace
 
-from bench.storage_data import generate
-from storage import queries as q
-from storage.client import ClickHouseTarget, check_database_name, connect, migrate
+from cityops.bench.storage_data import generate
+from cityops.storage import queries as q
+from cityops.storage.client import ClickHouseTarget, check_database_name, connect, migrate
 
 
 def _time(fn, runs: int) -> dict:
@@ -36,11 +36,12 @@ def bench_queries(
     generate_data: bool = True,
 ) -> dict:
     """Generate the data set (unless told not to) and time the wall refresh and drill-down."""
-    from dashboard.backend import Backend
-    from dashboard.pages import wall
-    from deploy.settings import Settings
-    from storage import incident_state
-    from storage.incident_search import search_cached
+    from cityops.dashboard.backend import Backend
+    from cityops.dashboard.pages import wall
+    from cityops.storage import incident_state
+    from cityops.storage.incident_search import search_cached
+
+    from cityops.settings import Settings
 
     check_database_name(database)
     admin = connect(target, database=False)
@@ -198,8 +199,7 @@ def refresh_bytes(backend, now: int) -> dict:
     """Bytes of the wall callback's response: the first refresh (every panel) and a steady one
     (nothing changed but the numbers), encoded as Dash encodes them."""
     import plotly.utils
-
-    from dashboard.pages import wall
+    from cityops.dashboard.pages import wall
 
     data = wall.snapshot(backend, None, now)
     first = wall._outputs(backend, data, now, "zh", {})

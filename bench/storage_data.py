@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 
-from storage.client import check_database_name
+from cityops.storage.client import check_database_name
 
 
 def _arr(values) -> str:
@@ -28,8 +28,8 @@ def generate(
     client, db: str, *, events: int, incidents: int, days: int = 100, now: int | None = None
 ) -> dict:
     """Insert the synthetic data set; returns timings of the inserts."""
-    from schemas.registry import load_registry
-    from schemas.taxonomy import CATEGORIES
+    from cityops.schemas.registry import load_registry
+    from cityops.schemas.taxonomy import CATEGORIES
 
     db = check_database_name(db)
     now = int(now or time.time())

@@ -4,10 +4,10 @@ in bench/workers.py; `--profile` samples the engine with py-spy for 20 s (bench/
 
 from __future__ import annotations
 
-from bench.baseline import run_baseline
-from bench.env import BenchEnv
-from bench.events import event_mix
-from bench.pipeline import run_pipeline
+from cityops.bench.baseline import run_baseline
+from cityops.bench.env import BenchEnv
+from cityops.bench.events import event_mix
+from cityops.bench.pipeline import run_pipeline
 
 
 def ratio(a: float | None, b: float | None) -> float | None:

@@ -1,5 +1,5 @@
 """`cityops bench validator`: the validator (schemas/events.py) on one core over the simulator's
-everyday mix of reports. `python -m bench.validator [N]` prints {"events", "eps", "us_per_event",
+everyday mix of reports. `python -m cityops.bench.validator [N]` prints {"events", "eps", "us_per_event",
 "bytes_per_event"}; the target is at least 50,000 typical reports per second.
 
 The reports are the simulator's (`generate`, seed 7): a few thousand distinct documents, repeated
@@ -22,9 +22,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-
-from schemas.registry import Registry, load_registry
-from streams.publish.simulator.run import generate
+from cityops.schemas.registry import Registry, load_registry
+from cityops.streams.publish.simulator.run import generate
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 INTERVAL = 0.5  # seconds of city time between the reports, all before NOW
@@ -41,7 +40,7 @@ def sample_reports(n: int, registry: Registry | None = None) -> list[bytes]:
 
 
 def bench_validator(n: int = 100_000) -> dict:
-    from schemas.events import parse_event
+    from cityops.schemas.events import parse_event
 
     registry = load_registry()
     payloads = sample_reports(n, registry)

@@ -24,7 +24,7 @@ def start_workers(env_vars: dict, count: int, log_dir) -> list[subprocess.Popen]
         log = open(log_dir / f"worker-{n + 1}.log", "ab")
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "deploy.cli", "worker"],
+                [sys.executable, "-m", "cityops.deploy.cli", "worker"],
                 env=env_vars,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -97,7 +97,7 @@ def alive_check(procs, log_dir):
     def check() -> None:
         for n, proc in enumerate(procs):
             if proc.poll() is not None:
-                from deploy import services as svc
+                from cityops.deploy import services as svc
 
                 tail = svc.log_tail(log_dir / f"worker-{n + 1}.log", 30)
                 raise RuntimeError(f"worker {n + 1} exited with {proc.returncode}:\n{tail}")

@@ -16,10 +16,10 @@ import threading
 import uuid
 
 import msgspec
+from cityops.schemas.binding import structured_bytes
+from cityops.schemas.taxonomy import DEPARTMENTS
 
-from deploy.settings import KafkaConnection, kafka_connection
-from schemas.binding import structured_bytes
-from schemas.taxonomy import DEPARTMENTS
+from cityops.settings import KafkaConnection, kafka_connection
 
 ACTIONS = {
     "acknowledge": ("city.incident.note.v1", "已阅知", "acknowledged"),

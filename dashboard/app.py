@@ -10,16 +10,15 @@ import time
 from pathlib import Path
 
 import dash
+from cityops.dashboard import auth, ids
+from cityops.dashboard import labels as L
+from cityops.dashboard.actions import Publisher
+from cityops.dashboard.backend import Backend
+from cityops.dashboard.pages import district, incident, incidents, wall
+from cityops.schemas.topics import Topics
+from cityops.storage import queries as q
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 from flask import Flask, jsonify
-
-from dashboard import auth, ids
-from dashboard import labels as L
-from dashboard.actions import Publisher
-from dashboard.backend import Backend
-from dashboard.pages import district, incident, incidents, wall
-from schemas.topics import Topics
-from storage import queries as q
 
 ASSETS = Path(__file__).parent / "assets"
 _INCIDENT = re.compile(r"^/incidents/([A-Za-z0-9._:\-]{1,128})/?$")

@@ -29,14 +29,14 @@ from html import escape
 from pathlib import Path
 from urllib.parse import urlparse
 
+from cityops.dashboard.kiosk import KioskToken
+from cityops.dashboard.throttle import THRESHOLD, LoginThrottle, retry_after_header
 from flask import Flask, abort, jsonify, redirect, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from dashboard.kiosk import KioskToken
-from dashboard.throttle import THRESHOLD, LoginThrottle, retry_after_header
-from deploy.private_files import write_private
+from cityops.private_files import write_private
 
 log = logging.getLogger("cityops.dashboard.auth")
 
@@ -185,7 +185,7 @@ def add_user_cli(settings, name: str, role: str, district: str | None = None) ->
     """`cityops users add NAME --role … [--district ADCODE] --password-stdin`."""
     password = sys.stdin.readline().rstrip("\r\n")
     if district:
-        from schemas.registry import load_registry
+        from cityops.schemas.registry import load_registry
 
         unit = load_registry().unit(district)
         if unit is None or unit.level != "district":

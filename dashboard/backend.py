@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from deploy.settings import Settings
-from storage.client import connect
+from cityops.storage.client import connect
+
+from cityops.settings import Settings
 
 TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
 GEOJSON = Path(__file__).resolve().parents[1] / "schemas" / "data" / "nanjing_districts.geojson"
@@ -38,7 +39,7 @@ class Backend:
         return client
 
     def run(self, query, *args, **kwargs):
-        """Run a storage.queries function with this thread's client and the database; a broken
+        """Run a cityops.storage.queries function with this thread's client and the database; a broken
         connection is dropped so the next call reconnects (ClickHouse may come back)."""
         try:
             return query(self.client(), self.db, *args, **kwargs)
@@ -64,20 +65,20 @@ class Backend:
     @cached_property
     def incidents(self):
         """The wall's latest-state cache (storage/snapshot.py), shared by every thread."""
-        from storage.snapshot import IncidentSnapshot
+        from cityops.storage.snapshot import IncidentSnapshot
 
         return IncidentSnapshot(self.run)
 
     @cached_property
     def events(self):
         """The wall's per-hour event counts (storage/event_hours.py), shared by every thread."""
-        from storage.event_hours import EventHours
+        from cityops.storage.event_hours import EventHours
 
         return EventHours(self.run)
 
     @cached_property
     def registry(self):
-        from schemas.registry import load_registry
+        from cityops.schemas.registry import load_registry
 
         return load_registry()
 

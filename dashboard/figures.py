@@ -83,7 +83,7 @@ def _marker_arrays(markers: list[dict], lang: str) -> dict:
 
 
 def _sev(severity) -> tuple[str, str]:
-    from dashboard.labels import SEVERITY
+    from cityops.dashboard.labels import SEVERITY
 
     return SEVERITY.get(int(severity), (str(severity), str(severity)))
 
@@ -180,7 +180,7 @@ def map_patch(
 
 def chain_figure(level_counts: dict[str, int], *, lang: str = "zh") -> go.Figure:
     """Open incidents at each level, city at the top."""
-    from dashboard.labels import LEVEL
+    from cityops.dashboard.labels import LEVEL
 
     names = [_text(LEVEL[level], lang) for level in LEVELS]
     values = [level_counts.get(level, 0) for level in LEVELS]
@@ -206,7 +206,7 @@ def chain_figure(level_counts: dict[str, int], *, lang: str = "zh") -> go.Figure
 
 
 def chain_patch(level_counts: dict[str, int], *, lang: str = "zh") -> Patch:
-    from dashboard.labels import LEVEL
+    from cityops.dashboard.labels import LEVEL
 
     patch = Patch()
     values = [level_counts.get(level, 0) for level in LEVELS]
@@ -243,7 +243,7 @@ def _minute_labels(minutes: list[int], tz) -> list[str]:
 def events_per_minute_figure(
     rows: list[tuple[int, str, int]], now: int, tz, *, lang: str = "zh"
 ) -> go.Figure:
-    from dashboard.labels import CHANNEL
+    from cityops.dashboard.labels import CHANNEL
 
     minutes = minute_axis(now)
     labels = _minute_labels(minutes, tz)
@@ -276,7 +276,7 @@ def events_per_minute_figure(
 def events_per_minute_patch(
     rows: list[tuple[int, str, int]], now: int, tz, *, lang: str = "zh"
 ) -> Patch:
-    from dashboard.labels import CHANNEL
+    from cityops.dashboard.labels import CHANNEL
 
     minutes = minute_axis(now)
     labels = _minute_labels(minutes, tz)
@@ -292,7 +292,7 @@ def events_per_minute_patch(
 
 
 def _category_names(top: list[tuple[str, int]], lang: str) -> list[str]:
-    from dashboard.labels import category_text
+    from cityops.dashboard.labels import category_text
 
     return [_text(category_text(code), lang) for code, _ in top]
 

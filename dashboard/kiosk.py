@@ -15,7 +15,7 @@ import os
 import threading
 from pathlib import Path
 
-from deploy.private_files import secrets_path
+from cityops.private_files import secrets_path
 
 
 def fingerprint(token: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dashboard import ids
+from cityops.dashboard import ids
 
 
 @dataclass(frozen=True)

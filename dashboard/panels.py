@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from cityops.dashboard import labels as L
+from cityops.dashboard.kpis import format_age
 from dash import html
-
-from dashboard import labels as L
-from dashboard.kpis import format_age
 
 
 def _hhmm(ts: int, tz) -> str:

@@ -44,7 +44,7 @@ def gunicorn_options(settings) -> dict:
 
 
 def serve(settings, dev: bool = False) -> int:
-    from dashboard.app import create_app
+    from cityops.dashboard.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(settings)

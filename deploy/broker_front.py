@@ -8,7 +8,7 @@ the SASL exchange against the users file (SCRAM-SHA-256/512, or PLAIN checked ag
 keys), refuses every other request until the client has proved who it is, and from then on
 copies bytes both ways without looking at them.
 
-    python -m deploy.broker_front --listen 127.0.0.1:9092 --origin 127.0.0.1:PORT \\
+    python -m cityops.deploy.broker_front --listen 127.0.0.1:9092 --origin 127.0.0.1:PORT \\
         --cert broker.pem --key broker.key --users broker-users.json
 """
 
@@ -23,7 +23,7 @@ import ssl
 import struct
 from pathlib import Path
 
-from deploy.scram import AuthFailed, ScramServer, check_plain
+from cityops.deploy.scram import AuthFailed, ScramServer, check_plain
 
 log = logging.getLogger("cityops.broker_front")
 
@@ -263,7 +263,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m deploy.broker_front")
+    parser = argparse.ArgumentParser(prog="python -m cityops.deploy.broker_front")
     parser.add_argument("--listen", required=True)
     parser.add_argument("--origin", required=True)
     parser.add_argument("--cert", type=Path, required=True)

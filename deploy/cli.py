@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from deploy.services import StackError
+from cityops.deploy.services import StackError
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -177,7 +177,7 @@ def _rates(text: str) -> tuple[float, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from deploy.settings import load_settings
+    from cityops.settings import load_settings
 
     try:
         settings = load_settings()
@@ -207,7 +207,7 @@ def _interrupt(signum, frame) -> None:
 def dispatch(args: argparse.Namespace, settings) -> int:
     command = args.command
     if command == "up":
-        from deploy.stack import Stack
+        from cityops.deploy.stack import Stack
 
         stack = Stack(settings)
         stack.up(
@@ -216,7 +216,7 @@ def dispatch(args: argparse.Namespace, settings) -> int:
             workers=args.workers,
             secure=args.secure,
         )
-        from deploy.stack import status
+        from cityops.deploy.stack import status
 
         print(json.dumps(status(settings.home), indent=1, ensure_ascii=False))
         if args.detach:
@@ -224,11 +224,11 @@ def dispatch(args: argparse.Namespace, settings) -> int:
         print("cityops: running; Ctrl-C stops everything", file=sys.stderr)
         return stack.watch()
     if command == "down":
-        from deploy.stack import down
+        from cityops.deploy.stack import down
 
         return down(settings.home)
     if command == "status":
-        from deploy.stack import status
+        from cityops.deploy.stack import status
 
         info = status(settings.home)
         if args.json:
@@ -238,27 +238,27 @@ def dispatch(args: argparse.Namespace, settings) -> int:
                 print(f"{key:12} {value}")
         return 0
     if command == "registry":
-        from deploy.registry_cli import counts, export
+        from cityops.deploy.registry_cli import counts, export
 
         if args.registry_command == "export":
             return export(args.kind)
         return counts(as_json=args.json)
     if command == "worker":
-        from streams.app import run_worker
-        from streams.tuning import tune_gc
+        from cityops.streams.app import run_worker
+        from cityops.streams.tuning import tune_gc
 
         tune_gc()
         return run_worker(settings) or 0
     if command == "gateway":
-        from streams.publish.gateway.serve import serve
+        from cityops.streams.publish.gateway.serve import serve
 
         return serve(settings) or 0
     if command == "dashboard":
-        from dashboard.serve import serve
+        from cityops.dashboard.serve import serve
 
         return serve(settings, dev=args.dev) or 0
     if command == "publish":
-        from streams.publish.jsonl import publish_file
+        from cityops.streams.publish.jsonl import publish_file
 
         return publish_file(
             settings,
@@ -268,7 +268,7 @@ def dispatch(args: argparse.Namespace, settings) -> int:
             binary=args.binary,
         )
     if command == "simulate":
-        from streams.publish.simulator.run import run
+        from cityops.streams.publish.simulator.run import run
 
         return (
             run(
@@ -282,13 +282,13 @@ def dispatch(args: argparse.Namespace, settings) -> int:
             or 0
         )
     if command == "users":
-        from dashboard.auth import add_user_cli, passwd_cli
+        from cityops.dashboard.auth import add_user_cli, passwd_cli
 
         if args.users_command == "passwd":
             return passwd_cli(settings, args.name)
         return add_user_cli(settings, args.name, role=args.role, district=args.district)
     if command == "kiosk":
-        from deploy.stack import rotate_kiosk
+        from cityops.deploy.stack import rotate_kiosk
 
         wall = rotate_kiosk(settings.home)
         print("kiosk token rotated; walls opened with the old token are signed out")
@@ -300,7 +300,7 @@ def dispatch(args: argparse.Namespace, settings) -> int:
             )
         return 0
     if command == "keys":
-        from streams.publish import keys
+        from cityops.streams.publish import keys
 
         if args.keys_command == "list":
             return keys.list_keys_cli(settings, as_json=args.json)
@@ -308,7 +308,7 @@ def dispatch(args: argparse.Namespace, settings) -> int:
             return keys.revoke_key_cli(settings, args.key_id)
         return keys.create_key_cli(settings, args.department, args.scope)
     if command == "bench":
-        from bench.run import run_bench
+        from cityops.bench.run import run_bench
 
         # A benchmark starts its own broker, ClickHouse and workers: on SIGTERM stop them as on
         # Ctrl+C (the `finally` blocks run) instead of leaving them behind.

@@ -40,7 +40,7 @@ run --add --allow-principal "User:$platform" --operation Create --operation Desc
   --operation IdempotentWrite --cluster
 
 # Each department of the registry: write city.events, read its own task queue with its group.
-departments=$("$python" -m deploy.cli registry export --kind departments |
+departments=$("$python" -m cityops.deploy.cli registry export --kind departments |
   "$python" -c 'import json,sys; print(" ".join(json.loads(l)["code"] for l in sys.stdin))')
 for dept in $departments; do
   run --add --allow-principal "User:$dept" --operation Write --operation Describe \

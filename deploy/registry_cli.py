@@ -7,8 +7,8 @@ import sys
 
 
 def counts(as_json: bool) -> int:
-    from schemas.registry import load_registry
-    from schemas.taxonomy import CATEGORIES, DEPARTMENTS
+    from cityops.schemas.registry import load_registry
+    from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
 
     result = {
         **load_registry().counts(),
@@ -24,8 +24,8 @@ def counts(as_json: bool) -> int:
 
 
 def export(kind: str) -> int:
-    from schemas.registry import load_registry
-    from schemas.taxonomy import CATEGORIES, DEPARTMENTS
+    from cityops.schemas.registry import load_registry
+    from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
 
     out = sys.stdout
     if kind == "departments":

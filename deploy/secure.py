@@ -17,8 +17,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.scram import credentials_for
-from deploy.services import StackError
+from cityops.deploy.scram import credentials_for
+from cityops.deploy.services import StackError
 
 PLATFORM_USER = "platform"
 CLICKHOUSE_USER = "cityops"
@@ -63,7 +63,7 @@ def secure_files(home: Path) -> SecureFiles:
 
 def broker_users() -> list[str]:
     """`platform` and one user per department code of the registry."""
-    from schemas.taxonomy import DEPARTMENTS
+    from cityops.schemas.taxonomy import DEPARTMENTS
 
     return [PLATFORM_USER, *sorted(DEPARTMENTS)]
 

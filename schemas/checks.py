@@ -4,7 +4,7 @@ checked against the taxonomy and the city registry. Called by the validator (sch
 
 from __future__ import annotations
 
-from schemas.event_types import (
+from cityops.schemas.event_types import (
     ASSIST_TYPE,
     CHANNELS,
     FEEDBACK_TYPE,
@@ -20,8 +20,8 @@ from schemas.event_types import (
     Location,
     Report,
 )
-from schemas.registry import Registry
-from schemas.taxonomy import CATEGORIES, DEPARTMENTS
+from cityops.schemas.registry import Registry
+from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
 
 _CHANNELS = frozenset(CHANNELS)
 # The optional location codes from the top down; each must lie in the nearest code given above it.

@@ -10,10 +10,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-
-from schemas.binding import REQUIRED_HEADERS, is_binary, structured_bytes, to_binary, to_structured
-from schemas.checks import check_action, check_report, quote
-from schemas.event_types import (
+from cityops.schemas.binding import (
+    REQUIRED_HEADERS,
+    is_binary,
+    structured_bytes,
+    to_binary,
+    to_structured,
+)
+from cityops.schemas.checks import check_action, check_report, quote
+from cityops.schemas.event_types import (
     ACTION_TYPES,
     CHANNELS,
     CONTENT_TYPE,
@@ -32,8 +37,8 @@ from schemas.event_types import (
     Report,
     Sensor,
 )
-from schemas.registry import Registry, load_registry
-from schemas.taxonomy import DEPARTMENTS
+from cityops.schemas.registry import Registry, load_registry
+from cityops.schemas.taxonomy import DEPARTMENTS
 
 __all__ = [
     "ACTION_TYPES",

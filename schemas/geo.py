@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from schemas.gridgen import unit_hash
+from cityops.schemas.gridgen import unit_hash
 
 # Cell size (degrees) of the lookup cache: a cell no boundary crosses has one answer
 # for all its points.

@@ -1,7 +1,7 @@
 """Builds the published JSON Schema files (schemas/json/, draft 2020-12) from the Python contract,
 so departments writing Java, Go or anything else validate against the same rules as the validator.
 
-`python -m schemas.json_schema` rewrites the files; tests/contract fails when they drift.
+`python -m cityops.schemas.json_schema` rewrites the files; tests/contract fails when they drift.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from schemas.event_types import (
+from cityops.schemas.event_types import (
     ACTION_TYPES,
     ASSIST_TYPE,
     CHANNELS,
@@ -29,7 +29,7 @@ from schemas.event_types import (
     SOURCE_PREFIX,
     SPECVERSION,
 )
-from schemas.taxonomy import CATEGORIES, DEPARTMENTS
+from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
 
 JSON_DIR = Path(__file__).parent / "json"
 EXAMPLES_DIR = Path(__file__).parent / "examples" / "valid"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from schemas.geo import DistrictShapes, jitter
-from schemas.gridgen import MICRO_GRID_TOTAL, GridPlan, allocate_micro_grids, plan_community
+from cityops.schemas.geo import DistrictShapes, jitter
+from cityops.schemas.gridgen import MICRO_GRID_TOTAL, GridPlan, allocate_micro_grids, plan_community
 
 DATA_DIR = Path(__file__).parent / "data"
 CITY_CODE = "320100"

@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from storage import queries as q
+from cityops.storage import queries as q
 
 HOUR = 3600
 DAY = 86400
@@ -80,7 +80,7 @@ def stale_hours(cached_rows: dict[int, int], stored_rows: dict[int, int]) -> lis
 class EventHours:
     """Per-hour distinct event counts since yesterday's midnight, kept up to date by recounting
     only the hours that received rows. `run(query, **kwargs)` runs a storage query with the
-    calling thread's client (dashboard.backend.Backend.run). One refresher at a time."""
+    calling thread's client (cityops.dashboard.backend.Backend.run). One refresher at a time."""
 
     def __init__(self, run, *, min_interval: float = 1.0) -> None:
         self._run = run
@@ -136,7 +136,7 @@ class EventHours:
             self._minutes.update(minute_counts(rows, todo))
         return len(todo)
 
-    # -- answers (the same shapes as storage.queries.event_counts / top_categories) --------------
+    # -- answers (the same shapes as cityops.storage.queries.event_counts / top_categories) --------------
     def _sum_events(self, lo: int, hi: int | None, scope: str | None) -> int:
         total = 0
         for hour, counts in self._hours.items():

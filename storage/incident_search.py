@@ -16,8 +16,8 @@ import heapq
 from itertools import islice
 from typing import NamedTuple
 
-from storage.client import check_database_name
-from storage.queries import (
+from cityops.storage.client import check_database_name
+from cityops.storage.queries import (
     _WIDE_SELECT,
     IncidentFilter,
     _wide_rows,
@@ -26,7 +26,7 @@ from storage.queries import (
     opening_terms,
     text_bounded,
 )
-from storage.search_index import (
+from cityops.storage.search_index import (
     CACHED_SORTS,
     ReportedIndex,
     by_deadline,
@@ -366,10 +366,10 @@ def search_cached(
     scope: str | None = None,
     max_age: float = 5.0,
 ) -> tuple[int, list[dict]] | None:
-    """`search_incidents` from the cache (storage.snapshot.IncidentSnapshot), or None when the
+    """`search_incidents` from the cache (cityops.storage.snapshot.IncidentSnapshot), or None when the
     cache is not loaded (no wall has refreshed yet) or the sort is not cached (CACHED_SORTS:
     report time, severity, status, district, category, resolve_due). A cache older than
-    `max_age` seconds applies its delta first. `run` is dashboard.backend.Backend.run."""
+    `max_age` seconds applies its delta first. `run` is cityops.dashboard.backend.Backend.run."""
     if sort not in CACHED_SORTS or snapshot.loaded_view(now, max_age=max_age) is None:
         return None
     state = snapshot.state()

@@ -6,8 +6,8 @@ Incidents are keyed by cityHash64(incident_id), the key the other latest-state q
 
 from __future__ import annotations
 
-from storage.client import check_database_name
-from storage.queries import (
+from cityops.storage.client import check_database_name
+from cityops.storage.queries import (
     _WIDE_KEYS,
     _WIDE_SELECT,
     Y_COUNTS,

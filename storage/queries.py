@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from storage.client import check_database_name
+from cityops.storage.client import check_database_name
 
 TEXT_SEARCH_MAX_SECONDS = 30 * 86400  # title search looks back at most 30 days from `until`
 OPEN_EXCLUDED = ("resolved", "closed")  # an incident is open until it is resolved or closed
@@ -512,6 +512,7 @@ def latest_wide(db: str, where: str, table: str = "incidents", prewhere: str = "
         db=db, table=table, where=where, prewhere=f"PREWHERE {prewhere}\n" if prewhere else ""
     )
 
+
 _WIDE_KEYS = (
     "incident_id",
     "status",
@@ -708,7 +709,7 @@ def search_incidents(
         order += ", s_id"
     else:
         # ties in the sort column: newest first (the default sort), then incident id — the
-        # order the latest-state cache reproduces (storage.incident_search)
+        # order the latest-state cache reproduces (cityops.storage.incident_search)
         order += ", s_reported_at DESC, s_id"
     params = {
         **filter_params(flt, scope),

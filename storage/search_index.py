@@ -11,7 +11,7 @@ import threading
 import weakref
 from array import array
 
-from storage.queries import IncidentFilter
+from cityops.storage.queries import IncidentFilter
 
 # The part of a packed state (snapshot.LatestState.pack) a search filters on:
 # status | district << 32 | severity << 56.

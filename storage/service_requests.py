@@ -14,7 +14,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from storage.client import check_database_name
+from cityops.storage.client import check_database_name
 
 REQUEST_COLUMNS = (
     "incident_id",

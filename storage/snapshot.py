@@ -20,9 +20,9 @@ import time
 from array import array
 from dataclasses import dataclass, field
 
-from storage import incident_state as st
-from storage.queries import _WIDE_KEYS, COUNTER_NAMES, OPEN_EXCLUDED, IncidentCounters
-from storage.search_index import ReportedIndex
+from cityops.storage import incident_state as st
+from cityops.storage.queries import _WIDE_KEYS, COUNTER_NAMES, OPEN_EXCLUDED, IncidentCounters
+from cityops.storage.search_index import ReportedIndex
 
 OPEN_NAMES = (
     "open", "joint", "breached", "escalated",
@@ -352,7 +352,7 @@ def wide_row(row) -> dict:
 
 class IncidentSnapshot:
     """The cache with its threads. `run(query, **kwargs)` runs a storage query with the calling
-    thread's ClickHouse client (dashboard.backend.Backend.run). One refresher at a time; a
+    thread's ClickHouse client (cityops.dashboard.backend.Backend.run). One refresher at a time; a
     refresh that finds one in progress waits for it and reads its result."""
 
     def __init__(

@@ -28,8 +28,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from storage import tables
-from storage.client import ClickHouseTarget, check_database_name, connect
+from cityops.storage import tables
+from cityops.storage.client import ClickHouseTarget, check_database_name, connect
 
 log = logging.getLogger(__name__)
 # {table: column names in insert order}, for the tables the writer fills

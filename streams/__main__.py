@@ -1,16 +1,17 @@
-"""`python -m streams worker`: the same as `cityops worker` (settings from CITYOPS_* variables)."""
+"""`python -m cityops.streams worker`: the same as `cityops worker` (settings from CITYOPS_* variables)."""
 
 from __future__ import annotations
 
 import sys
 
-from deploy.settings import load_settings
-from streams.app import run_worker
+from cityops.streams.app import run_worker
+
+from cityops.settings import load_settings
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] != ["worker"]:
-        print("usage: python -m streams worker", file=sys.stderr)
+        print("usage: python -m cityops.streams worker", file=sys.stderr)
         return 2
     return run_worker(load_settings())
 

@@ -17,8 +17,9 @@ import os
 import signal
 import time
 
-from deploy.settings import Settings
-from streams.tuning import tune_gc
+from cityops.streams.tuning import tune_gc
+
+from cityops.settings import Settings
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
@@ -27,10 +28,10 @@ STOP_GRACE = 5.0  # seconds a cleanly exited bridge waits for its worker's own s
 
 def bridge_for(settings: Settings):
     """The Bridge of `settings` (in whatever process calls it)."""
-    from schemas.registry import load_registry
-    from schemas.topics import Topics
-    from streams.clock import clock_from
-    from streams.intake import Bridge
+    from cityops.schemas.registry import load_registry
+    from cityops.schemas.topics import Topics
+    from cityops.streams.clock import clock_from
+    from cityops.streams.intake import Bridge
 
     topics = Topics(settings.topic_prefix)
     return Bridge(

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from cityops.deploy import services as svc
+from cityops.schemas.topics import Topics
+from cityops.storage.client import ClickHouseTarget, connect, migrate
 
-from deploy import services as svc
-from deploy.settings import Settings
-from schemas.topics import Topics
-from storage.client import ClickHouseTarget, connect, migrate
+from cityops.settings import Settings
 
 
 @dataclass
@@ -85,7 +85,7 @@ class Isolated:
 @pytest.fixture
 def isolated(services, tmp_path) -> Isolated:
     """A unique topic prefix, consumer-group prefix and migrated database for one test."""
-    from deploy.stack import all_topics
+    from cityops.topics_admin import all_topics
 
     token = uuid.uuid4().hex[:10]
     prefix, database = f"t{token}.", f"t_{token}"

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import time
 
+from cityops.dashboard import figures, ids
+from cityops.dashboard import labels as L
+from cityops.storage import queries as q
 from dash import dcc, html
-
-from dashboard import figures, ids
-from dashboard import labels as L
-from storage import queries as q
 
 
 def layout(backend, user, adcode: str, lang: str = "zh") -> html.Div:

@@ -8,15 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+from cityops.dashboard import ids
+from cityops.dashboard import labels as L
+from cityops.dashboard.actions import ACTIONS, PublishError, action_event, officer_refusal
+from cityops.dashboard.auth import current_scope, signed_in
+from cityops.dashboard.backend import TZ
+from cityops.dashboard.kpis import format_age
+from cityops.storage import queries as q
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
-
-from dashboard import ids
-from dashboard import labels as L
-from dashboard.actions import ACTIONS, PublishError, action_event, officer_refusal
-from dashboard.auth import current_scope, signed_in
-from dashboard.backend import TZ
-from dashboard.kpis import format_age
-from storage import queries as q
 
 
 def _fmt(ts: int | None) -> str:

@@ -1,5 +1,5 @@
 """`/incidents`: search and list. Filters (district, street, category, status, severity, time range,
-text in title), sorting and paging all happen in ClickHouse (storage.queries.search_incidents);
+text in title), sorting and paging all happen in ClickHouse (cityops.storage.queries.search_incidents);
 the browser receives one page of rows. An officer's district scope is applied in the query.
 """
 
@@ -9,15 +9,14 @@ import datetime as dt
 import time
 from urllib.parse import parse_qs
 
+from cityops.dashboard import ids
+from cityops.dashboard import labels as L
+from cityops.dashboard.auth import current_scope, signed_in
+from cityops.dashboard.backend import TZ
+from cityops.schemas.taxonomy import CATEGORIES
+from cityops.storage import queries as q
+from cityops.storage.incident_search import search_cached
 from dash import Input, Output, State, ctx, dcc, html, no_update
-
-from dashboard import ids
-from dashboard import labels as L
-from dashboard.auth import current_scope, signed_in
-from dashboard.backend import TZ
-from schemas.taxonomy import CATEGORIES
-from storage import queries as q
-from storage.incident_search import search_cached
 
 PAGE_SIZE = 25
 RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "365d": 365 * 86400}

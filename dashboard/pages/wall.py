@@ -14,13 +14,12 @@ import hashlib
 import json
 import time
 
+from cityops.dashboard import figures, ids, kpis, panels
+from cityops.dashboard import labels as L
+from cityops.dashboard.auth import current_scope
+from cityops.dashboard.backend import TZ
+from cityops.storage import queries as q
 from dash import Input, Output, State, dcc, html, no_update
-
-from dashboard import figures, ids, kpis, panels
-from dashboard import labels as L
-from dashboard.auth import current_scope
-from dashboard.backend import TZ
-from storage import queries as q
 
 KPI_LABELS = {
     ids.KPI_EVENTS_TODAY: ("今日事件", "events today"),

@@ -12,26 +12,26 @@ from collections import defaultdict
 
 import faust
 import msgspec
-from faust.serializers import codecs
-
-from deploy.settings import Settings
-from schemas.topics import Topics
-from storage.client import connect
-from storage.writer import ClickHouseWriter
-from streams.clock import Clock
-from streams.faust_patches import committed_offset, forget_acks, release, release_all
-from streams.incidents import rows
-from streams.incidents.engine import Engine, restore_query, restore_since
-from streams.incidents.model import Bundle, Incident
-from streams.incidents.policy import Policy
-from streams.incidents.repeat import Candidate
-from streams.incidents.store import (
+from cityops.schemas.topics import Topics
+from cityops.storage.client import connect
+from cityops.storage.writer import ClickHouseWriter
+from cityops.streams.clock import Clock
+from cityops.streams.faust_patches import committed_offset, forget_acks, release, release_all
+from cityops.streams.incidents import rows
+from cityops.streams.incidents.engine import Engine, restore_query, restore_since
+from cityops.streams.incidents.model import Bundle, Incident
+from cityops.streams.incidents.policy import Policy
+from cityops.streams.incidents.repeat import Candidate
+from cityops.streams.incidents.store import (
     BUCKET_CACHE_ITEMS,
     FaustStore,
     bucket_partition,
     incident_partition,
 )
-from streams.kafka import Outbox, producer
+from cityops.streams.kafka import Outbox, producer
+from faust.serializers import codecs
+
+from cityops.settings import Settings
 
 log = logging.getLogger(__name__)
 

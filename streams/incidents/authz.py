@@ -7,10 +7,10 @@ the gateway asks `sender_refusal` before publishing.
 
 from __future__ import annotations
 
-from schemas.checks import quote, sender_mismatch
-from schemas.taxonomy import DEPARTMENTS
-from streams.incidents.model import ActionIn, Incident
-from streams.incidents.policy import Policy
+from cityops.schemas.checks import quote, sender_mismatch
+from cityops.schemas.taxonomy import DEPARTMENTS
+from cityops.streams.incidents.model import ActionIn, Incident
+from cityops.streams.incidents.policy import Policy
 
 
 def sender_refusal(sender: str, claimed: str) -> str | None:

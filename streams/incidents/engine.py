@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from schemas.topics import Topics
-from storage.writer import ClickHouseWriter
-from streams.incidents import out, rows
-from streams.incidents.logic import incident_id_for, partition_key_of, step
-from streams.incidents.model import (
+from cityops.schemas.topics import Topics
+from cityops.storage.writer import ClickHouseWriter
+from cityops.streams.incidents import out, rows
+from cityops.streams.incidents.logic import incident_id_for, partition_key_of, step
+from cityops.streams.incidents.model import (
     ActionIn,
     Incident,
     Item,
@@ -29,8 +29,8 @@ from streams.incidents.model import (
     TaskNotice,
     Tick,
 )
-from streams.incidents.policy import Policy
-from streams.incidents.repeat import (
+from cityops.streams.incidents.policy import Policy
+from cityops.streams.incidents.repeat import (
     MAX_ENTRIES_PER_KEY,
     Candidate,
     candidate_of,
@@ -41,9 +41,9 @@ from streams.incidents.repeat import (
     key_prefix,
     over_cap,
 )
-from streams.incidents.sla import next_due
-from streams.incidents.timers import Timers
-from streams.kafka import Outbox, partition_for, street_partitions
+from cityops.streams.incidents.sla import next_due
+from cityops.streams.incidents.timers import Timers
+from cityops.streams.kafka import Outbox, partition_for, street_partitions
 
 log = logging.getLogger(__name__)
 RESTORED_KEY = "#restored/{partition}"

@@ -12,9 +12,9 @@ import hashlib
 from datetime import datetime
 from functools import lru_cache
 
-from schemas.taxonomy import CATEGORIES
-from streams.incidents.authz import authorize
-from streams.incidents.model import (
+from cityops.schemas.taxonomy import CATEGORIES
+from cityops.streams.incidents.authz import authorize
+from cityops.streams.incidents.model import (
     MAX_REPEAT_IDS,
     ActionIn,
     Chain,
@@ -29,10 +29,10 @@ from streams.incidents.model import (
     event_key,
     was_applied,
 )
-from streams.incidents.moves import Outcome, change, escalate, move, notice, reopen
-from streams.incidents.policy import Policy
-from streams.incidents.routing import level_above, route
-from streams.incidents.sla import deadlines, due_after, due_escalations, fired_key
+from cityops.streams.incidents.moves import Outcome, change, escalate, move, notice, reopen
+from cityops.streams.incidents.policy import Policy
+from cityops.streams.incidents.routing import level_above, route
+from cityops.streams.incidents.sla import deadlines, due_after, due_escalations, fired_key
 
 
 @lru_cache(maxsize=64)  # asked twice per report: the engine's redelivery check, then `_open`

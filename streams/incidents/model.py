@@ -8,8 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
-
-from schemas.event_types import Action, Report
+from cityops.schemas.event_types import Action, Report
 
 # Statuses (CONTRACT §5) and the unit levels an incident moves through, bottom up.
 STATUSES = ("reported", "dispatched", "accepted", "in_progress", "resolved", "closed", "reopened")

@@ -8,8 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
-
-from streams.incidents.model import (
+from cityops.streams.incidents.model import (
     MAX_APPLIED_IDS,
     DeptTask,
     Emitted,
@@ -17,9 +16,9 @@ from streams.incidents.model import (
     TaskNotice,
     Transition,
 )
-from streams.incidents.policy import Policy
-from streams.incidents.routing import level_above
-from streams.incidents.sla import deadlines
+from cityops.streams.incidents.policy import Policy
+from cityops.streams.incidents.routing import level_above
+from cityops.streams.incidents.sla import deadlines
 
 Outcome = tuple[Incident | None, list[Transition], list[Emitted]]
 
@@ -112,7 +111,5 @@ def reopen(
     return move(inc, "reopened", "reopened", now, eid, dept, actor, reason)
 
 
-def notice(
-    inc: Incident, task: DeptTask, kind: str, now: datetime, reason: str = ""
-) -> TaskNotice:
+def notice(inc: Incident, task: DeptTask, kind: str, now: datetime, reason: str = "") -> TaskNotice:
     return TaskNotice(task.department, kind, inc.id, task.role, inc.seq, now, reason)

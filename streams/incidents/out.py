@@ -8,8 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
-
-from streams.incidents.model import Incident, RejectIn, TaskNotice, Transition
+from cityops.streams.incidents.model import Incident, RejectIn, TaskNotice, Transition
 
 SOURCE = "/platform/cityops"
 CHANGED_TYPE = "city.incident.changed.v1"

@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from schemas.taxonomy import DEPARTMENTS
+from cityops.schemas.taxonomy import DEPARTMENTS
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "deploy" / "config" / "policy.toml"
 LEVELS = ("grid", "community", "street", "district")

@@ -12,10 +12,9 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 import msgspec
-
-from schemas.event_types import Report
-from streams.incidents.model import Incident
-from streams.incidents.policy import Policy
+from cityops.schemas.event_types import Report
+from cityops.streams.incidents.model import Incident
+from cityops.streams.incidents.policy import Policy
 
 _EARTH_RADIUS_M = 6_371_008.8
 

@@ -5,11 +5,10 @@ work on it. Pure: report + chain + policy in, a Dispatch out.
 from __future__ import annotations
 
 import msgspec
-
-from schemas.event_types import Report
-from schemas.taxonomy import CATEGORIES, dispatch_desk
-from streams.incidents.model import ESCALATION_CHAIN, Chain
-from streams.incidents.policy import Policy
+from cityops.schemas.event_types import Report
+from cityops.schemas.taxonomy import CATEGORIES, dispatch_desk
+from cityops.streams.incidents.model import ESCALATION_CHAIN, Chain
+from cityops.streams.incidents.policy import Policy
 
 _CHAIN_LEVELS = ("district", "street", "community", "grid", "micro_grid")  # top down
 

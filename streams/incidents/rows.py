@@ -15,9 +15,8 @@ import hashlib
 from datetime import datetime
 
 import msgspec
-
-from storage.tables import column_names
-from streams.incidents.model import ActionIn, Incident, RejectIn, ReportIn, Transition
+from cityops.storage.tables import column_names
+from cityops.streams.incidents.model import ActionIn, Incident, RejectIn, ReportIn, Transition
 
 _state = msgspec.json.Encoder()
 _state_decoder = msgspec.json.Decoder(Incident)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from streams.incidents.calendar import add_working_days
-from streams.incidents.model import Incident
-from streams.incidents.policy import Duration, Policy
+from cityops.streams.incidents.calendar import add_working_days
+from cityops.streams.incidents.model import Incident
+from cityops.streams.incidents.policy import Duration, Policy
 
 
 def due_after(start: datetime, duration: Duration) -> datetime:

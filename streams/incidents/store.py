@@ -18,11 +18,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import rocksdict
+from cityops.streams.incidents.logic import partition_key_of
+from cityops.streams.kafka import Outbox, partition_for, street_partitions
 from faust.stores import STORES
 from faust.stores import rocksdb as faust_rocksdb
-
-from streams.incidents.logic import partition_key_of
-from streams.kafka import Outbox, partition_for, street_partitions
 
 log = logging.getLogger(__name__)
 STORE_URL = "cityops-rocksdb://"

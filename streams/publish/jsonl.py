@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import TextIO
 
 import orjson
-
-from schemas.events import InvalidEvent
-from streams.publish.sdk import Publisher
+from cityops.schemas.events import InvalidEvent
+from cityops.streams.publish.sdk import Publisher
 
 MAX_REASONS = 1000  # lines reported one by one; the summary still counts every line
 

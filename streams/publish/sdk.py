@@ -14,11 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-
-from deploy.settings import KafkaConnection, kafka_connection
-from schemas.binding import format_time
-from schemas.event_types import CONTENT_TYPE, SOURCE_PREFIX, SPECVERSION
-from schemas.events import (
+from cityops.schemas.binding import format_time
+from cityops.schemas.event_types import CONTENT_TYPE, SOURCE_PREFIX, SPECVERSION
+from cityops.schemas.events import (
     REPORT_TYPE,
     Event,
     InvalidEvent,
@@ -26,9 +24,11 @@ from schemas.events import (
     partition_key,
     to_binary,
 )
-from schemas.registry import Registry, load_registry
-from schemas.taxonomy import DEPARTMENTS
-from schemas.topics import Topics
+from cityops.schemas.registry import Registry, load_registry
+from cityops.schemas.taxonomy import DEPARTMENTS
+from cityops.schemas.topics import Topics
+
+from cityops.settings import KafkaConnection, kafka_connection
 
 ErrorCallback = Callable[[str, BaseException], None]
 

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-
-from schemas.taxonomy import DEPARTMENTS
-from schemas.topics import Topics
+from cityops.schemas.taxonomy import DEPARTMENTS
+from cityops.schemas.topics import Topics
 
 DONE_WORDS = ("cancel", "closed", "done", "withdrawn", "completed")
 

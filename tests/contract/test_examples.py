@@ -10,11 +10,10 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from cityops.schemas.events import InvalidEvent, parse_event
+from cityops.schemas.json_schema import JSON_DIR
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
-
-from schemas.events import InvalidEvent, parse_event
-from schemas.json_schema import JSON_DIR
 
 EXAMPLES = Path(__file__).parents[2] / "schemas" / "examples"
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -74,7 +73,7 @@ def test_invalid_example_is_rejected_with_its_error(invalid_example: Path) -> No
 
 
 def test_every_type_has_a_valid_example() -> None:
-    from schemas.events import EVENT_TYPES
+    from cityops.schemas.events import EVENT_TYPES
 
     names = {p.name.split(".json")[0] for p in (EXAMPLES / "valid").glob("*.json")}
     assert {t for t in EVENT_TYPES if not any(n.startswith(t) for n in names)} == set()

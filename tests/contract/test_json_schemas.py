@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from cityops.schemas.events import EVENT_TYPES
+from cityops.schemas.json_schema import JSON_DIR, build_schemas, render
+from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
 from jsonschema import Draft202012Validator
-
-from schemas.events import EVENT_TYPES
-from schemas.json_schema import JSON_DIR, build_schemas, render
-from schemas.taxonomy import CATEGORIES, DEPARTMENTS
 
 FILES = sorted(JSON_DIR.glob("*.schema.json"))
 
@@ -34,7 +33,7 @@ def test_there_is_one_schema_per_event_type_plus_the_envelope() -> None:
 def test_schema_file_matches_the_python_contract(name: str) -> None:
     on_disk = (JSON_DIR / name).read_text(encoding="utf-8")
 
-    assert on_disk == render(build_schemas()[name]), "run: python -m schemas.json_schema"
+    assert on_disk == render(build_schemas()[name]), "run: python -m cityops.schemas.json_schema"
 
 
 def test_report_schema_lists_every_category_and_envelope_every_department() -> None:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cityops.dashboard.auth import save_user
+from cityops.deploy import services as svc
 
-from dashboard.auth import save_user
-from deploy import services as svc
 from tests.waiting import wait_until
 
 CHROMIUM = "/usr/bin/chromium"
@@ -77,7 +77,7 @@ def start_dashboard(
     full.update({f"CITYOPS_{k.upper()}": str(v) for k, v in settings.items()})
     log = artifacts / f"dashboard-{name}.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "deploy.cli", "dashboard"],
+        [sys.executable, "-m", "cityops.deploy.cli", "dashboard"],
         env=full,
         cwd=ROOT,
         stdout=log.open("w"),

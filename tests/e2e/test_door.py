@@ -12,8 +12,8 @@ import time
 
 import pytest
 import requests
+from cityops.dashboard import ids
 
-from dashboard import ids
 from tests.e2e.builders import an_incident, insert
 from tests.e2e.conftest import PASSWORD, ROOT
 from tests.waiting import wait_until
@@ -53,7 +53,7 @@ def stolen(browser: requests.Session) -> requests.Session:
 
 def cityops(env: dict, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "deploy.cli", *args],
+        [sys.executable, "-m", "cityops.deploy.cli", *args],
         input=stdin,
         env={**env, "PYTHONPATH": str(ROOT)},
         cwd=ROOT,

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from bench import env as bench
-from bench.run import suite
+from cityops.bench import env as bench
+from cityops.bench.run import suite
 
 # (suite, events): a few hundred events; latency 300 events at 200/s (1.5 s).
 SIZES = [

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import time
 
-from dashboard.pages.wall import _local_midnight
-from storage import queries as q
-from storage.event_hours import EventHours
-from storage.incident_search import search_cached
-from storage.snapshot import IncidentSnapshot
+from cityops.dashboard.pages.wall import _local_midnight
+from cityops.storage import queries as q
+from cityops.storage.event_hours import EventHours
+from cityops.storage.incident_search import search_cached
+from cityops.storage.snapshot import IncidentSnapshot
+
 from tests.e2e.builders import an_event, an_incident, insert
 from tests.waiting import wait_until
 
@@ -267,7 +268,7 @@ def test_a_search_without_a_wall_answers_from_sql_and_loads_the_cache(isolated):
 
 def a_runner_of_its_own(isolated):
     """A runner with its own connection, for a background thread (clients are not shared)."""
-    from storage.client import connect
+    from cityops.storage.client import connect
 
     client = connect(isolated.settings.clickhouse)
 

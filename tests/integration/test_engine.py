@@ -1,5 +1,5 @@
 """The incident engine end to end: a real Tansu broker, a real ClickHouse server and real worker
-processes (`python -m streams worker`). Scenarios (a)–(f) of the engine issue; every wait polls
+processes (`python -m cityops.streams worker`). Scenarios (a)–(f) of the engine issue; every wait polls
 with a deadline and names what it awaited."""
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from pathlib import Path
 
 import orjson
 import pytest
+from cityops.bench.events import publish_all, sample_reports
+from cityops.deploy import services as svc
+from cityops.schemas.topics import Topics
+from cityops.storage.client import connect, migrate
 
-from bench.events import publish_all, sample_reports
-from deploy import services as svc
-from deploy.settings import Settings
-from deploy.stack import all_topics
-from schemas.topics import Topics
-from storage.client import connect, migrate
+from cityops.settings import Settings
+from cityops.topics_admin import all_topics
 from tests.waiting import wait_until
 
 MICRO = "3201050010010101"  # a micro-grid of 建邺区
@@ -325,11 +325,11 @@ def test_valid_and_invalid_events_are_stored_and_rejected_with_reasons(engine):
 # -- (e) ----------------------------------------------------------------------------------------
 def expected_incidents(pairs) -> int:
     """The incident count of an uninterrupted run: the engine's own logic, in process."""
-    from schemas.registry import load_registry
-    from streams.clock import Clock
-    from streams.incidents.engine import Engine
-    from streams.incidents.policy import load_policy
-    from streams.intake import to_item
+    from cityops.schemas.registry import load_registry
+    from cityops.streams.clock import Clock
+    from cityops.streams.incidents.engine import Engine
+    from cityops.streams.incidents.policy import load_policy
+    from cityops.streams.intake import to_item
 
     class Rows:
         pending = 0

@@ -12,11 +12,11 @@ from pathlib import Path
 import orjson
 import pytest
 import requests
+from cityops.deploy import services as svc
+from cityops.schemas.events import parse_event
+from cityops.streams.publish.keys import create_key
+from cityops.streams.publish.sdk import complete, report
 
-from deploy import services as svc
-from schemas.events import parse_event
-from streams.publish.keys import create_key
-from streams.publish.sdk import complete, report
 from tests.integration.test_sdk import read_topic
 from tests.waiting import wait_until
 
@@ -47,7 +47,7 @@ class Gateway:
 
 
 def start_gateway(env: dict, home: Path, log: Path, **settings) -> Gateway:
-    """`python -m deploy.cli gateway` on a free port, waited on until /healthz answers."""
+    """`python -m cityops.deploy.cli gateway` on a free port, waited on until /healthz answers."""
     port = svc.free_port()
     env = {
         **env,
@@ -56,7 +56,7 @@ def start_gateway(env: dict, home: Path, log: Path, **settings) -> Gateway:
     }
     out = open(log, "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "deploy.cli", "gateway"],
+        [sys.executable, "-m", "cityops.deploy.cli", "gateway"],
         env=env,
         stdout=out,
         stderr=subprocess.STDOUT,

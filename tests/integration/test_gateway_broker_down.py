@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 
-from deploy import services as svc
+from cityops.deploy import services as svc
+
 from tests.integration.test_gateway import BATCH, an_event, start_gateway, stop_gateway
 
 

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 import requests
+from cityops.streams.publish.keys import create_key
+from cityops.streams.publish.sdk import action, complete
 
-from streams.publish.keys import create_key
-from streams.publish.sdk import action, complete
 from tests.integration.test_gateway import (
     BATCH,
     STRUCTURED,
@@ -42,7 +42,7 @@ def gateway(isolated, tmp_path):
 
 def cli(isolated, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "deploy.cli", *args],
+        [sys.executable, "-m", "cityops.deploy.cli", *args],
         env=isolated.env,
         capture_output=True,
         text=True,

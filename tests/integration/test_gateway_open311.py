@@ -9,9 +9,9 @@ import sys
 
 import pytest
 import requests
+from cityops.deploy import services as svc
+from cityops.schemas.taxonomy import CATEGORIES
 
-from deploy import services as svc
-from schemas.taxonomy import CATEGORIES
 from tests.integration.test_gateway import start_gateway, stop_gateway
 from tests.waiting import wait_until
 
@@ -30,7 +30,7 @@ def worker(isolated, tmp_path):
     log = tmp_path / "worker.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "deploy.cli", "worker"],
+            [sys.executable, "-m", "cityops.deploy.cli", "worker"],
             env=isolated.env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -38,8 +38,6 @@ def worker(isolated, tmp_path):
         )
     yield log
     svc.stop(svc.Process("worker", proc, proc.pid, log))
-
-
 
 
 def test_services_come_from_the_taxonomy(gateway):

@@ -9,13 +9,12 @@ import subprocess
 import sys
 
 import pytest
-
-from deploy import services as svc
+from cityops.deploy import services as svc
 
 
 def cityops(env, *args, timeout=180, stdin=None):
     return subprocess.run(
-        [sys.executable, "-m", "deploy.cli", *args],
+        [sys.executable, "-m", "cityops.deploy.cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -9,8 +9,9 @@ import os
 import stat
 from datetime import UTC, datetime
 
-from deploy import services as svc
-from deploy.settings import KafkaConnection
+from cityops.deploy import services as svc
+
+from cityops.settings import KafkaConnection
 from tests.integration.test_launcher import cityops, stack_env  # noqa: F401 - the fixture
 from tests.waiting import wait_until
 
@@ -60,7 +61,7 @@ def test_secure_stack_reports_its_credentials_and_refuses_strangers(stack_env): 
     assert ("events",) in ch.execute("SHOW TABLES FROM cityops")
     ch.disconnect()
     # The whole pipeline: a department's report over SASL_SSL, stored by the stack's worker.
-    from streams.publish.sdk import Publisher, report
+    from cityops.streams.publish.sdk import Publisher, report
 
     secret = os.path.join(os.path.dirname(kafka["password_file"]), "kafka-water.password")
     water = platform.as_user("water", open(secret).read().strip())

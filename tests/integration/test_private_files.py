@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
-
-from deploy import services as svc
+from cityops.deploy import services as svc
 
 ROOT = Path(__file__).resolve().parents[2]
 PRIVATE = ("secrets.json", "stack.json")
@@ -37,7 +36,7 @@ def traced(env: dict, trace: Path, *args: str) -> subprocess.CompletedProcess:
             "trace=open,openat,creat,chmod,fchmod,fchmodat",
             sys.executable,
             "-m",
-            "deploy.cli",
+            "cityops.deploy.cli",
             *args,
         ],
         env={**env, "PYTHONPATH": str(ROOT)},
@@ -71,7 +70,7 @@ def stack_env(isolated):
     }
     yield env
     subprocess.run(
-        [sys.executable, "-m", "deploy.cli", "down"],
+        [sys.executable, "-m", "cityops.deploy.cli", "down"],
         env={**env, "PYTHONPATH": str(ROOT)},
         cwd=ROOT,
         capture_output=True,
@@ -117,7 +116,7 @@ def test_stack_secrets_are_private_from_their_first_byte(isolated, stack_env, tm
 
 def status(env: dict) -> dict:
     done = subprocess.run(
-        [sys.executable, "-m", "deploy.cli", "status", "--json"],
+        [sys.executable, "-m", "cityops.deploy.cli", "status", "--json"],
         env={**env, "PYTHONPATH": str(ROOT)},
         cwd=ROOT,
         capture_output=True,

@@ -7,15 +7,15 @@ import sys
 from datetime import UTC, datetime
 
 import orjson
+from cityops.schemas.events import parse_event
+from cityops.streams.publish.sdk import complete, report
 
-from schemas.events import parse_event
-from streams.publish.sdk import complete, report
 from tests.integration.test_sdk import read_topic
 
 
 def cityops(env, *args, timeout=120):
     return subprocess.run(
-        [sys.executable, "-m", "deploy.cli", *args],
+        [sys.executable, "-m", "cityops.deploy.cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from cityops.deploy import services as svc
+from cityops.schemas.events import InvalidEvent, parse_event, to_structured
+from cityops.streams.publish.sdk import Publisher, PublishError, action, report
 
-from deploy import services as svc
-from schemas.events import InvalidEvent, parse_event, to_structured
-from streams.publish.sdk import Publisher, PublishError, action, report
 from tests.waiting import wait_until
 
 

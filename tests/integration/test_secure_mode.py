@@ -14,18 +14,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-from deploy import services as svc
-from deploy.secure import (
+from cityops.deploy import services as svc
+from cityops.deploy.secure import (
     CLICKHOUSE_USER,
     PLATFORM_USER,
     clickhouse_password_sha256,
     ensure_secrets,
 )
-from deploy.settings import KafkaConnection, Settings
-from deploy.stack import all_topics, secure_settings
-from storage.client import ClickHouseTarget, connect, migrate
-from streams.publish.sdk import Publisher, report
+from cityops.deploy.stack import secure_settings
+from cityops.storage.client import ClickHouseTarget, connect, migrate
+from cityops.streams.publish.sdk import Publisher, report
+
+from cityops.settings import KafkaConnection, Settings
+from cityops.topics_admin import all_topics
 from tests.waiting import wait_until
 
 

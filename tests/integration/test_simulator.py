@@ -7,7 +7,8 @@ import subprocess
 import sys
 import time
 
-from deploy import services as svc
+from cityops.deploy import services as svc
+
 from tests.waiting import wait_until
 
 
@@ -16,7 +17,7 @@ def test_a_rainstorm_minute_produces_joint_incidents_in_jianye(isolated, tmp_pat
     log = tmp_path / "worker.log"
     with open(log, "wb") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "deploy.cli", "worker"],
+            [sys.executable, "-m", "cityops.deploy.cli", "worker"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -28,7 +29,7 @@ def test_a_rainstorm_minute_produces_joint_incidents_in_jianye(isolated, tmp_pat
             [
                 sys.executable,
                 "-m",
-                "deploy.cli",
+                "cityops.deploy.cli",
                 "simulate",
                 "--rate",
                 "20",
@@ -74,7 +75,7 @@ def test_the_simulator_stops_on_sigterm_with_a_summary(isolated):
         [
             sys.executable,
             "-m",
-            "deploy.cli",
+            "cityops.deploy.cli",
             "simulate",
             "--rate",
             "50",

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import time
 
-from storage import queries as q
-from storage.snapshot import IncidentSnapshot
+from cityops.storage import queries as q
+from cityops.storage.snapshot import IncidentSnapshot
+
 from tests.e2e.builders import an_incident, insert
 
 

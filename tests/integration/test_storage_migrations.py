@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from storage.client import connect, migrate, schema_version
-from storage.ddl import MIGRATIONS, TABLES
-from storage.tables import WRITTEN
+from cityops.storage.client import connect, migrate, schema_version
+from cityops.storage.ddl import MIGRATIONS, TABLES
+from cityops.storage.tables import WRITTEN
 
 
 def a_database(services):
@@ -98,7 +98,7 @@ def test_latest_incident_state_and_measures_ignore_redelivered_rows(services):
 
 
 def test_migration_5_copies_the_incidents_and_event_ids_stored_before_it(services):
-    from storage.ddl import SCHEMA_VERSION_TABLE
+    from cityops.storage.ddl import SCHEMA_VERSION_TABLE
 
     target = a_database(services)
     client = connect(target, database=False)

@@ -9,9 +9,8 @@ import importlib
 from pathlib import Path
 
 import pytest
-
-from bench.run import SUITES, suite
-from deploy.cli import build_parser
+from cityops.bench.run import SUITES, suite
+from cityops.deploy.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 LOWER_PACKAGES = ("schemas", "storage", "streams", "dashboard", "deploy")
@@ -65,7 +64,7 @@ def test_nothing_below_the_launcher_imports_bench(package):
         "deploy.profile",
         "dashboard.bench",
         "schemas.bench",
-        "streams.publish.bench",
+        "cityops.streams.publish.bench",
     ],
 )
 def test_the_old_benchmark_modules_are_gone(old):

@@ -1,4 +1,4 @@
-from bench.profile import summarise
+from cityops.bench.profile import summarise
 
 
 def test_samples_are_summarised_by_stage_and_leaf():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import stat
 
-from deploy.stack import stack_secrets
+from cityops.private_files import stack_secrets
 
 
 def test_secrets_are_made_once_in_a_private_file(tmp_path):

@@ -13,16 +13,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from cityops.schemas.event_types import ACTION_TYPES, SOURCE_PREFIX
+from cityops.schemas.events import Event, InvalidEvent, parse_event
+from cityops.streams.incidents.authz import sender_refusal
+from cityops.streams.publish.gateway.app import authenticated, gateway
+from cityops.streams.publish.gateway.open311 import OPEN311_ID_PREFIX
+from cityops.streams.publish.gateway.problems import all_errors, error_entry, problem, too_deep
+from cityops.streams.publish.gateway.ratelimit import retry_after
+from cityops.streams.publish.sdk import PublishError
 from flask import Blueprint, Response, request
-
-from schemas.event_types import ACTION_TYPES, SOURCE_PREFIX
-from schemas.events import Event, InvalidEvent, parse_event
-from streams.incidents.authz import sender_refusal
-from streams.publish.gateway.app import authenticated, gateway
-from streams.publish.gateway.open311 import OPEN311_ID_PREFIX
-from streams.publish.gateway.problems import all_errors, error_entry, problem, too_deep
-from streams.publish.gateway.ratelimit import retry_after
-from streams.publish.sdk import PublishError
 
 events_api = Blueprint("events_api", __name__)
 
@@ -288,7 +287,7 @@ def _publish(events: list[Event], *, rejected: list[dict]) -> Response:
 
 
 def gateway_log_unavailable(exc: BaseException) -> None:
-    from streams.publish.gateway.app import log
+    from cityops.streams.publish.gateway.app import log
 
     log.warning("broker unavailable: %s", type(exc).__name__)
 

@@ -11,14 +11,13 @@ import uuid
 from typing import Any
 
 import orjson
+from cityops.schemas.binding import format_time
+from cityops.schemas.events import InvalidEvent
+from cityops.schemas.taxonomy import CATEGORIES
+from cityops.streams.publish.gateway.app import authenticated, gateway
+from cityops.streams.publish.gateway.ratelimit import retry_after
+from cityops.streams.publish.sdk import report
 from flask import Blueprint, Response, request
-
-from schemas.binding import format_time
-from schemas.events import InvalidEvent
-from schemas.taxonomy import CATEGORIES
-from streams.publish.gateway.app import authenticated, gateway
-from streams.publish.gateway.ratelimit import retry_after
-from streams.publish.sdk import report
 
 open311_api = Blueprint("open311_api", __name__, url_prefix="/open311/v2")
 

@@ -18,19 +18,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Response, request
-
-from schemas.taxonomy import CATEGORIES, DEPARTMENTS
-from storage import service_requests as queries
-from streams.publish.gateway.app import gateway
-from streams.publish.gateway.open311 import (
+from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
+from cityops.storage import service_requests as queries
+from cityops.streams.publish.gateway.app import gateway
+from cityops.streams.publish.gateway.open311 import (
     OPEN311_ID_PREFIX,
     _json,
     _only_json,
     open311_api,
     open311_error,
 )
-from streams.publish.gateway.ratelimit import retry_after
+from cityops.streams.publish.gateway.ratelimit import retry_after
+from flask import Response, request
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 OPEN_STATUSES = ("reported", "dispatched", "accepted", "in_progress", "reopened")

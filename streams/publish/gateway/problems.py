@@ -8,11 +8,10 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from cityops.schemas.binding import format_time
+from cityops.schemas.events import InvalidEvent, parse_event
+from cityops.schemas.registry import Registry
 from flask import Response
-
-from schemas.binding import format_time
-from schemas.events import InvalidEvent, parse_event
-from schemas.registry import Registry
 
 PROBLEM_TYPE = "application/problem+json"
 MAX_ERRORS_PER_EVENT = 20

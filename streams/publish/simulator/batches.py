@@ -9,10 +9,10 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from schemas.registry import Registry, load_registry
-from schemas.taxonomy import CATEGORIES
-from streams.publish.simulator.run import envelope, generate
-from streams.publish.simulator.traffic import report_data
+from cityops.schemas.registry import Registry, load_registry
+from cityops.schemas.taxonomy import CATEGORIES
+from cityops.streams.publish.simulator.run import envelope, generate
+from cityops.streams.publish.simulator.traffic import report_data
 
 
 def numbered_reports(

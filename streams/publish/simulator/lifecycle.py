@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas.taxonomy import CATEGORIES
-from streams.publish.sdk import action
-from streams.publish.simulator.scenarios import GAS_LEAK_COMMUNITY
-from streams.publish.tasks import Task
+from cityops.schemas.taxonomy import CATEGORIES
+from cityops.streams.publish.sdk import action
+from cityops.streams.publish.simulator.scenarios import GAS_LEAK_COMMUNITY
+from cityops.streams.publish.tasks import Task
 
 MIN, HOUR, DAY = 60.0, 3600.0, 86400.0
 # (accept delay range, resolve delay range) in simulated seconds, by the category's SLA kind.

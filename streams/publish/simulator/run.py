@@ -22,11 +22,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from schemas.binding import format_time
-from schemas.registry import Registry, load_registry
-from streams.publish.simulator import lifecycle
-from streams.publish.simulator.scenarios import SCENARIOS
-from streams.publish.simulator.traffic import Places, everyday_report, source_of
+from cityops.schemas.binding import format_time
+from cityops.schemas.registry import Registry, load_registry
+from cityops.streams.publish.simulator import lifecycle
+from cityops.streams.publish.simulator.scenarios import SCENARIOS
+from cityops.streams.publish.simulator.traffic import Places, everyday_report, source_of
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 REPEAT_SHARE = 0.06  # a citizen calls again about a matter already reported
@@ -128,8 +128,8 @@ class Responder:
     """Listens to every department's task queue in a thread and plans their answers."""
 
     def __init__(self, settings, seed: int, scenario: str) -> None:
-        from schemas.taxonomy import DEPARTMENTS
-        from streams.publish.tasks import TaskQueue
+        from cityops.schemas.taxonomy import DEPARTMENTS
+        from cityops.streams.publish.tasks import TaskQueue
 
         self.seed, self.scenario = seed, scenario
         self.queue = TaskQueue(settings, list(DEPARTMENTS), group=False, poll_ms=200)
@@ -166,7 +166,7 @@ class Responder:
 def run(
     settings, *, rate: float, duration: float, scenario: str, seed: int | None, progress: bool
 ) -> int:
-    from streams.publish.sdk import Publisher
+    from cityops.streams.publish.sdk import Publisher
 
     if seed is None:
         seed = secrets.randbits(32)

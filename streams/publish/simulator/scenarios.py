@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from streams.publish.simulator.traffic import Places, pick, report_data
+from cityops.streams.publish.simulator.traffic import Places, pick, report_data
 
 JIANYE, QINHUAI, GULOU = "320105", "320104", "320106"
 FUZIMIAO_STREET = "320104002"  # 夫子庙街道

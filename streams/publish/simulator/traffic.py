@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.registry import Registry
-from schemas.taxonomy import CATEGORIES
+from cityops.schemas.registry import Registry
+from cityops.schemas.taxonomy import CATEGORIES
 
 CHANNEL_SHARE = {
     "hotline": 0.42,

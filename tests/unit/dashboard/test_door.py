@@ -8,11 +8,12 @@ import os
 import stat
 
 import pytest
+from cityops.dashboard import auth, figures, kiosk
+from cityops.dashboard.throttle import CAP, FORGET, LoginThrottle, backoff, retry_after_header
+from cityops.deploy import stack
 
-from dashboard import auth, figures, kiosk
-from dashboard.throttle import CAP, FORGET, LoginThrottle, backoff, retry_after_header
-from deploy import private_files, stack
-from deploy.settings import Settings
+from cityops import private_files
+from cityops.settings import Settings
 
 
 @pytest.mark.parametrize(

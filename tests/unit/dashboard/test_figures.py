@@ -2,11 +2,10 @@
 
 import datetime as dt
 
+from cityops.dashboard import figures, ids, kpis, panels
+from cityops.dashboard.backend import TZ
+from cityops.storage.queries import COUNTER_NAMES
 from dash import html
-
-from dashboard import figures, ids, kpis, panels
-from dashboard.backend import TZ
-from storage.queries import COUNTER_NAMES
 
 DISTRICTS = [("320102", "玄武区", "Xuanwu"), ("320105", "建邺区", "Jianye")]
 GEOJSON = {"type": "FeatureCollection", "features": []}

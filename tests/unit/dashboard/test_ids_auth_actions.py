@@ -5,9 +5,8 @@ import json
 import os
 
 import pytest
-
-from dashboard import actions, auth, ids
-from schemas.events import parse_event
+from cityops.dashboard import actions, auth, ids
+from cityops.schemas.events import parse_event
 
 
 def test_wall_ids_are_the_contract_names():

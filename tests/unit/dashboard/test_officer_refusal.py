@@ -4,9 +4,8 @@ known department; a district's desk only for its district (from the attacker's s
 from __future__ import annotations
 
 import pytest
-
-from dashboard.actions import officer_refusal
-from dashboard.auth import User
+from cityops.dashboard.actions import officer_refusal
+from cityops.dashboard.auth import User
 
 # (user, incident district) -> start of the refusal, or None (allowed)
 CASES = [

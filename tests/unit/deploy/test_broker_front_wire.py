@@ -4,20 +4,19 @@ against kafka-python's own encoders and decoders for every version clients use."
 from __future__ import annotations
 
 import pytest
-from kafka.protocol.sasl import (
-    SaslAuthenticateRequest,
-    SaslAuthenticateResponse,
-    SaslHandshakeRequest,
-    SaslHandshakeResponse,
-)
-
-from deploy.broker_front import (
+from cityops.deploy.broker_front import (
     MECHANISMS,
     SASL_AUTHENTICATION_FAILED,
     authenticate_bytes,
     authenticate_response,
     handshake_mechanism,
     handshake_response,
+)
+from kafka.protocol.sasl import (
+    SaslAuthenticateRequest,
+    SaslAuthenticateResponse,
+    SaslHandshakeRequest,
+    SaslHandshakeResponse,
 )
 
 

@@ -9,12 +9,11 @@ from datetime import datetime, timedelta
 
 import msgspec
 import pytest
-
-from streams.publish.gateway.app import clean
-from streams.publish.gateway.open311 import reporter_hash
-from streams.publish.gateway.open311_reads import _QueryError, service_request, window
-from streams.publish.gateway.problems import too_deep
-from streams.publish.gateway.ratelimit import RateLimiter, retry_after
+from cityops.streams.publish.gateway.app import clean
+from cityops.streams.publish.gateway.open311 import reporter_hash
+from cityops.streams.publish.gateway.open311_reads import _QueryError, service_request, window
+from cityops.streams.publish.gateway.problems import too_deep
+from cityops.streams.publish.gateway.ratelimit import RateLimiter, retry_after
 
 
 class Clock:
@@ -187,8 +186,9 @@ def test_the_reporter_pseudonym_is_a_keyed_hash():
 
 def test_the_public_marker_is_found_in_the_state_the_engine_stores():
     """storage/service_requests.py finds Open311 incidents by this text in `incidents.state`."""
-    from streams.incidents.logic import step
-    from streams.incidents.rows import encode_state
+    from cityops.streams.incidents.logic import step
+    from cityops.streams.incidents.rows import encode_state
+
     from tests.unit.streams.builders import POLICY, T0, a_report
 
     marker = b'"opened_by":"open311-'

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from schemas.registry import load_registry
-from streams.publish.gateway.problems import _pointer, all_errors
-from streams.publish.gateway.ratelimit import RateLimiter
+from cityops.schemas.registry import load_registry
+from cityops.streams.publish.gateway.problems import _pointer, all_errors
+from cityops.streams.publish.gateway.ratelimit import RateLimiter
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import stat
 
 import pytest
-
-from streams.publish.keys import (
+from cityops.streams.publish.keys import (
     KeyStore,
     create_key,
     create_key_cli,

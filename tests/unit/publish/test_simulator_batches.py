@@ -7,11 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
-
-from schemas.events import parse_event
-from schemas.registry import load_registry
-from streams.publish.simulator.batches import distinct_incidents, numbered_reports
-from streams.publish.simulator.run import generate
+from cityops.schemas.events import parse_event
+from cityops.schemas.registry import load_registry
+from cityops.streams.publish.simulator.batches import distinct_incidents, numbered_reports
+from cityops.streams.publish.simulator.run import generate
 
 START = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
 

@@ -7,12 +7,15 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-
-from schemas.events import parse_event
-from streams.publish.simulator.lifecycle import plan
-from streams.publish.simulator.run import generate
-from streams.publish.simulator.scenarios import FUZIMIAO_STREET, GAS_LEAK_COMMUNITY, SCENARIOS
-from streams.publish.tasks import Task, parse_task
+from cityops.schemas.events import parse_event
+from cityops.streams.publish.simulator.lifecycle import plan
+from cityops.streams.publish.simulator.run import generate
+from cityops.streams.publish.simulator.scenarios import (
+    FUZIMIAO_STREET,
+    GAS_LEAK_COMMUNITY,
+    SCENARIOS,
+)
+from cityops.streams.publish.tasks import Task, parse_task
 
 START = datetime(2026, 7, 15, 9, 0, tzinfo=UTC)
 
@@ -86,7 +89,7 @@ def a_task(**overrides) -> Task:
 
 
 def test_department_answers_are_deterministic_and_valid():
-    from streams.publish.sdk import Publisher
+    from cityops.streams.publish.sdk import Publisher
 
     class NoProducer:
         config: dict = {}

@@ -8,8 +8,7 @@ from typing import Any
 
 import msgspec
 import pytest
-
-from schemas.registry import Registry, load_registry
+from cityops.schemas.registry import Registry, load_registry
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 DELETE = object()  # a change that removes the field

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
-from schemas.events import (
+from cityops.schemas.events import (
     EVENT_TYPES,
     Action,
     InvalidEvent,
@@ -15,6 +14,7 @@ from schemas.events import (
     partition_key,
     to_structured,
 )
+
 from tests.unit.schemas.conftest import (
     COMMUNITY,
     DELETE,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from schemas.taxonomy import (
+from cityops.schemas.taxonomy import (
     CATEGORIES,
     DEPARTMENTS,
     KINDS,

@@ -5,8 +5,8 @@ channel)."""
 
 from __future__ import annotations
 
-from storage import queries as q
-from storage.event_hours import DAY, HOUR, EventHours, stale_hours
+from cityops.storage import queries as q
+from cityops.storage.event_hours import DAY, HOUR, EventHours, stale_hours
 
 MIDNIGHT = 1_800_000_000 - 1_800_000_000 % HOUR
 REPORT = "city.report.v1"
@@ -52,7 +52,7 @@ class FakeStorage:
         raise AssertionError(query)
 
     def events_per_minute(self, now, scope=None) -> list[tuple]:
-        """The reference: storage.queries.events_per_minute over the fake's events."""
+        """The reference: cityops.storage.queries.events_per_minute over the fake's events."""
         groups: dict[tuple, set] = {}
         for t, i, d, _, ty, ch in self.events:
             if t >= now - HOUR and ty == REPORT and (not scope or d == scope):

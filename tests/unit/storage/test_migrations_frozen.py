@@ -7,8 +7,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
-from storage import ddl, tables
+from cityops.storage import ddl, tables
 
 # version -> sha256 of the migration's statements joined by "\n;\n". Pin a migration here once it
 # ships; never change a pin.

@@ -9,9 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
-
-from storage.ddl import MIGRATIONS
-from storage.tables import WRITTEN
+from cityops.storage.ddl import MIGRATIONS
+from cityops.storage.tables import WRITTEN
 
 JSON_DIR = Path(__file__).resolve().parents[3] / "schemas" / "json"
 

@@ -1,9 +1,9 @@
 """The latest-state cache as pure data: versions, late rows, the 24-hour window and the district
-scope, without ClickHouse (rows shaped as storage.incident_state.NARROW_KEYS)."""
+scope, without ClickHouse (rows shaped as cityops.storage.incident_state.NARROW_KEYS)."""
 
 from __future__ import annotations
 
-from storage.snapshot import DAY, LatestState, View
+from cityops.storage.snapshot import DAY, LatestState, View
 
 NOW = 1_800_000_000
 
@@ -120,8 +120,8 @@ def test_a_closed_incident_leaves_the_wall_lists():
 
 
 def test_a_delta_looks_up_only_heads_it_has_not_decided_before():
-    from storage import incident_state as st
-    from storage.snapshot import IncidentSnapshot
+    from cityops.storage import incident_state as st
+    from cityops.storage.snapshot import IncidentSnapshot
 
     stored = {1: a_row(1, updated_at=NOW - 10), 2: a_row(2, updated_at=NOW - 5)}
     wide_reads: list[tuple] = []
@@ -161,9 +161,9 @@ def test_the_latest_category_and_deadline_are_held_and_their_changes_logged():
 
 
 def test_a_delta_rows_wide_row_takes_category_and_deadline_from_the_narrow_columns():
-    from storage import incident_state as st
-    from storage.queries import _WIDE_KEYS
-    from storage.snapshot import wide_row
+    from cityops.storage import incident_state as st
+    from cityops.storage.queries import _WIDE_KEYS
+    from cityops.storage.snapshot import wide_row
 
     narrow = a_row(7, severity=4, category="gas_leak", resolve_due=NOW + 900)
     wide = wide_row((*narrow, *(f"w{i}" for i in range(len(st.DELTA_WIDE_KEYS)))))

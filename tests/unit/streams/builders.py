@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from schemas.event_types import Action, Location, Report, Sensor
-from streams.incidents.logic import step
-from streams.incidents.model import ActionIn, Chain, Incident, ReportIn, Tick
-from streams.incidents.policy import Policy
+from cityops.schemas.event_types import Action, Location, Report, Sensor
+from cityops.streams.incidents.logic import step
+from cityops.streams.incidents.model import ActionIn, Chain, Incident, ReportIn, Tick
+from cityops.streams.incidents.policy import Policy
 
 T0 = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Beijing
 DISTRICT, STREET = "320105", "320105001"
@@ -139,7 +139,7 @@ class NoRows:
 
 def an_engine(incidents: dict, repeats: dict, partitions: int = 4):
     """An Engine over plain dicts."""
-    from schemas.topics import Topics
-    from streams.incidents.engine import Engine
+    from cityops.schemas.topics import Topics
+    from cityops.streams.incidents.engine import Engine
 
     return Engine(incidents, repeats, NoRows(), Topics(""), partitions, POLICY)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from streams.incidents.engine import Engine
-from streams.kafka import partition_for
+from cityops.streams.incidents.engine import Engine
+from cityops.streams.kafka import partition_for
+
 from tests.unit.streams.builders import STREET, T0, a_report, an_engine
 
 P = partition_for(STREET, 4)

@@ -3,8 +3,9 @@ repeats changelog lost (separate topics); a repeat report must still find its in
 
 from __future__ import annotations
 
-from streams.incidents.engine import Engine
-from streams.kafka import partition_for
+from cityops.streams.incidents.engine import Engine
+from cityops.streams.kafka import partition_for
+
 from tests.unit.streams.builders import STREET, a_report, an_engine
 
 P = partition_for(STREET, 4)  # the street's partition, where its bundles arrive

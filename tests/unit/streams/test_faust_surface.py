@@ -22,6 +22,16 @@ from weakref import WeakSet
 import aiokafka
 import faust
 import pytest
+from cityops.streams import faust_patches
+from cityops.streams.app import create_app, run_worker
+from cityops.streams.faust_patches import VERIFIED, ReadOffsets, check_versions, unverified
+from cityops.streams.incidents.agent import INCIDENT_CODEC, _table
+from cityops.streams.incidents.store import (
+    STORE_URL,
+    BoundedOptions,
+    FaustStore,
+    incident_partition,
+)
 from faust.serializers import codecs
 from faust.stores import rocksdb as faust_rocksdb
 from faust.transport.consumer import Consumer
@@ -30,12 +40,7 @@ from faust.types import TP
 from faust.types.tuples import Message
 from mode.threads import QueueServiceThread
 
-from deploy.settings import Settings
-from streams import faust_patches
-from streams.app import create_app, run_worker
-from streams.faust_patches import VERIFIED, ReadOffsets, check_versions, unverified
-from streams.incidents.agent import INCIDENT_CODEC, _table
-from streams.incidents.store import STORE_URL, BoundedOptions, FaustStore, incident_partition
+from cityops.settings import Settings
 
 # (owner, attribute, signature): every upstream callable a patch replaces (marked) or wraps, or
 # the engine calls although it is private, and the public ones whose exact use a patch assumes.
@@ -271,7 +276,7 @@ def test_the_refusal_is_one_line_on_stderr_without_a_traceback():
     script = (
         "import sys; from importlib import metadata; real = metadata.version\n"
         "metadata.version = lambda n: '0.16.0' if n == 'faust-streaming' else real(n)\n"
-        "from streams.__main__ import main; sys.exit(main(['worker']))\n"
+        "from cityops.streams.__main__ import main; sys.exit(main(['worker']))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script],

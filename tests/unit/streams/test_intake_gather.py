@@ -2,9 +2,9 @@
 
 import asyncio
 
-from schemas.registry import load_registry
-from streams.clock import Clock
-from streams.intake import STEP_MAX_ITEMS, Bridge
+from cityops.schemas.registry import load_registry
+from cityops.streams.clock import Clock
+from cityops.streams.intake import STEP_MAX_ITEMS, Bridge
 
 
 class ScriptedConsumer:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from streams.incidents.policy import (
+from cityops.streams.incidents.policy import (
     DEFAULT_FILE,
     Duration,
     Policy,

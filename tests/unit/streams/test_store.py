@@ -7,14 +7,12 @@ from types import SimpleNamespace
 
 import faust
 import pytest
-from faust.types import TP
-
-from schemas.topics import Topics
-from streams.incidents.agent import BUCKET_CODEC, INCIDENT_CODEC, _table
-from streams.incidents.engine import Engine
-from streams.incidents.logic import incident_id_for
-from streams.incidents.repeat import Candidate
-from streams.incidents.store import (
+from cityops.schemas.topics import Topics
+from cityops.streams.incidents.agent import BUCKET_CODEC, INCIDENT_CODEC, _table
+from cityops.streams.incidents.engine import Engine
+from cityops.streams.incidents.logic import incident_id_for
+from cityops.streams.incidents.repeat import Candidate
+from cityops.streams.incidents.store import (
     STORE_URL,
     FaustStore,
     TableStore,
@@ -22,7 +20,9 @@ from streams.incidents.store import (
     claim_state_dir,
     incident_partition,
 )
-from streams.kafka import Outbox, partition_for
+from cityops.streams.kafka import Outbox, partition_for
+from faust.types import TP
+
 from tests.unit.streams.builders import MICRO, POLICY, STREET, a_report, an_incident
 
 PARTITIONS = 4

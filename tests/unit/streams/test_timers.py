@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import random
 
-from streams.incidents.timers import Timers
+from cityops.streams.incidents.timers import Timers
 
 T = 1_764_036_000.0  # a minute boundary (2025-11-25 02:00 UTC)
 

@@ -1,6 +1,6 @@
 import gc
 
-from streams.tuning import YOUNG_THRESHOLD, tune_gc
+from cityops.streams.tuning import YOUNG_THRESHOLD, tune_gc
 
 
 def test_tune_gc_raises_the_young_threshold_and_keeps_the_collector_on():
