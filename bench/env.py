@@ -34,7 +34,7 @@ class BenchEnv:
 
     def isolated(self, name: str, partitions: int | None = None) -> tuple[Settings, dict[str, str]]:
         """Own topics and database for one measured run."""
-        from cityops.topics_admin import all_topics
+        from cityops.topics_admin import all_topics, create_topics
 
         token = f"{name}_{uuid.uuid4().hex[:8]}"
         target = self.clickhouse.with_database(f"bench_{token}")
@@ -50,7 +50,7 @@ class BenchEnv:
             database=target.database,
         )
         settings.home.mkdir(parents=True, exist_ok=True)
-        svc.create_topics(self.bootstrap, all_topics(settings), settings.partitions)
+        create_topics(self.bootstrap, all_topics(settings), settings.partitions)
         return settings, {**os.environ, **svc.worker_env(settings)}
 
 

@@ -39,8 +39,8 @@ class Backend:
         return client
 
     def run(self, query, *args, **kwargs):
-        """Run a cityops.storage.queries function with this thread's client and the database; a broken
-        connection is dropped so the next call reconnects (ClickHouse may come back)."""
+        """Run a cityops.storage.queries function with this thread's client and the database; a
+        broken connection is dropped so the next call reconnects (ClickHouse may come back)."""
         try:
             return query(self.client(), self.db, *args, **kwargs)
         except Exception:

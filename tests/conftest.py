@@ -85,7 +85,7 @@ class Isolated:
 @pytest.fixture
 def isolated(services, tmp_path) -> Isolated:
     """A unique topic prefix, consumer-group prefix and migrated database for one test."""
-    from cityops.topics_admin import all_topics
+    from cityops.topics_admin import all_topics, create_topics
 
     token = uuid.uuid4().hex[:10]
     prefix, database = f"t{token}.", f"t_{token}"
@@ -102,7 +102,7 @@ def isolated(services, tmp_path) -> Isolated:
         database=database,
     )
     settings.home.mkdir(parents=True, exist_ok=True)
-    svc.create_topics(services.bootstrap, all_topics(settings), settings.partitions)
+    create_topics(services.bootstrap, all_topics(settings), settings.partitions)
     env = {
         **os.environ,
         "CITYOPS_HOME": str(settings.home),
