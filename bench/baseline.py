@@ -11,9 +11,8 @@ from cityops.bench.env import BenchEnv
 from cityops.bench.events import publish_all
 from cityops.bench.workers import measure, per_event, services_cpu
 from cityops.schemas.topics import Topics
-from cityops.storage.client import connect
-
 from cityops.settings import kafka_connection
+from cityops.storage.client import connect
 
 BASELINE_TABLE = """
 CREATE TABLE IF NOT EXISTS {db}.baseline_events (

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cityops.deploy import services as svc
-from cityops.storage.client import ClickHouseTarget, connect, migrate
-
 from cityops.settings import KafkaConnection, Settings, kafka_connection
+from cityops.storage.client import ClickHouseTarget, connect, migrate
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

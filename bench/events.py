@@ -18,10 +18,10 @@ import datetime as dt
 import time
 
 import orjson
-from cityops.streams.publish.simulator.batches import distinct_incidents, numbered_reports
-from cityops.streams.publish.simulator.run import generate
 
 from cityops.settings import KafkaConnection, kafka_connection
+from cityops.streams.publish.simulator.batches import distinct_incidents, numbered_reports
+from cityops.streams.publish.simulator.run import generate
 
 
 def pairs(events: list[dict]) -> list[tuple[bytes, bytes]]:

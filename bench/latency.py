@@ -12,6 +12,7 @@ import time
 import uuid
 
 import orjson
+
 from cityops.bench.env import BenchEnv
 from cityops.bench.events import event_mix, publish_all
 from cityops.bench.workers import (
@@ -23,9 +24,8 @@ from cityops.bench.workers import (
     stored_count,
 )
 from cityops.schemas.topics import Topics
-from cityops.storage.client import connect
-
 from cityops.settings import kafka_connection
+from cityops.storage.client import connect
 
 
 def valid_mix(n: int, tag: str) -> list[tuple[bytes, dict]]:

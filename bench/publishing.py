@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+
 from cityops.streams.publish.sdk import Publisher, complete
 from cityops.streams.publish.simulator.batches import numbered_reports
 
@@ -53,6 +54,7 @@ def bench_cli(env: dict, n: int) -> float:
 
 def bench_gateway(settings, env: dict, n: int, batch: int) -> float:
     import requests
+
     from cityops.deploy import services as svc
     from cityops.streams.publish.keys import create_key
 

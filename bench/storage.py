@@ -38,10 +38,9 @@ def bench_queries(
     """Generate the data set (unless told not to) and time the wall refresh and drill-down."""
     from cityops.dashboard.backend import Backend
     from cityops.dashboard.pages import wall
+    from cityops.settings import Settings
     from cityops.storage import incident_state
     from cityops.storage.incident_search import search_cached
-
-    from cityops.settings import Settings
 
     check_database_name(database)
     admin = connect(target, database=False)
@@ -199,6 +198,7 @@ def refresh_bytes(backend, now: int) -> dict:
     """Bytes of the wall callback's response: the first refresh (every panel) and a steady one
     (nothing changed but the numbers), encoded as Dash encodes them."""
     import plotly.utils
+
     from cityops.dashboard.pages import wall
 
     data = wall.snapshot(backend, None, now)

@@ -22,6 +22,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+
 from cityops.schemas.registry import Registry, load_registry
 from cityops.streams.publish.simulator.run import generate
 

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from cityops.storage.client import connect
-
 from cityops.settings import Settings
+from cityops.storage.client import connect
 
 TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
 GEOJSON = Path(__file__).resolve().parents[1] / "schemas" / "data" / "nanjing_districts.geojson"

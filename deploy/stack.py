@@ -23,10 +23,9 @@ from cityops.deploy.secure import (
     secure_files,
 )
 from cityops.deploy.services import Process, StackError
-from cityops.storage.client import ClickHouseTarget, connect, migrate
-
 from cityops.private_files import rotate_kiosk_token, stack_secrets, write_private
 from cityops.settings import Settings
+from cityops.storage.client import ClickHouseTarget, connect, migrate
 from cityops.topics_admin import all_topics, create_topics
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from cityops.storage.ddl import MIGRATIONS, SCHEMA_VERSION_TABLE
 from clickhouse_driver import Client
 
 # The target lives in the configuration layer; storage modules keep importing it from here.
 from cityops.clickhouse_target import ClickHouseTarget, check_database_name
+from cityops.storage.ddl import MIGRATIONS, SCHEMA_VERSION_TABLE
 
 __all__ = ["ClickHouseTarget", "check_database_name", "connect", "migrate", "schema_version"]
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from cityops.streams.app import run_worker
-
 from cityops.settings import load_settings
+from cityops.streams.app import run_worker
 
 
 def main(argv: list[str]) -> int:

@@ -10,7 +10,9 @@ import logging
 import os
 
 import faust
+
 from cityops.schemas.topics import Topics
+from cityops.settings import Settings
 from cityops.streams import faust_patches
 from cityops.streams.bridge_process import BridgeProcess, bridge_for
 from cityops.streams.clock import clock_from
@@ -18,8 +20,6 @@ from cityops.streams.incidents.agent import Runtime, attach
 from cityops.streams.incidents.policy import load_policy
 from cityops.streams.incidents.store import STORE_URL, claim_state_dir
 from cityops.streams.intake import BUNDLE_MAX_BYTES
-
-from cityops.settings import Settings
 from cityops.topics_admin import all_topics, create_topics
 
 log = logging.getLogger(__name__)

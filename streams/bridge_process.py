@@ -17,9 +17,8 @@ import os
 import signal
 import time
 
-from cityops.streams.tuning import tune_gc
-
 from cityops.settings import Settings
+from cityops.streams.tuning import tune_gc
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1

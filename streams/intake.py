@@ -17,17 +17,17 @@ from datetime import UTC, datetime
 
 import msgspec
 from aiokafka import AIOKafkaConsumer
+
 from cityops.schemas.event_types import Action, InvalidEvent, Report
 from cityops.schemas.events import parse_event
 from cityops.schemas.registry import Registry
+from cityops.settings import KafkaConnection, kafka_connection
 from cityops.streams.clock import Clock
 from cityops.streams.incidents.logic import partition_key_of
 from cityops.streams.incidents.model import ActionIn, Bundle, Item, RejectIn, ReportIn, Tick
 from cityops.streams.incidents.routing import chain_of
 from cityops.streams.incidents.rows import reject_id_for
 from cityops.streams.kafka import MAX_RECORD_BYTES, Outbox, partition_for, producer
-
-from cityops.settings import KafkaConnection, kafka_connection
 
 log = logging.getLogger(__name__)
 BUNDLE_MAX_ITEMS = 2_000

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from cityops.deploy import services as svc
 from cityops.schemas.topics import Topics
-from cityops.storage.client import ClickHouseTarget, connect, migrate
-
 from cityops.settings import Settings
+from cityops.storage.client import ClickHouseTarget, connect, migrate
 
 
 @dataclass

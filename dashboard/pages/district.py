@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import time
 
+from dash import dcc, html
+
 from cityops.dashboard import figures, ids
 from cityops.dashboard import labels as L
 from cityops.storage import queries as q
-from dash import dcc, html
 
 
 def layout(backend, user, adcode: str, lang: str = "zh") -> html.Div:

@@ -12,7 +12,10 @@ from collections import defaultdict
 
 import faust
 import msgspec
+from faust.serializers import codecs
+
 from cityops.schemas.topics import Topics
+from cityops.settings import Settings
 from cityops.storage.client import connect
 from cityops.storage.writer import ClickHouseWriter
 from cityops.streams.clock import Clock
@@ -29,9 +32,6 @@ from cityops.streams.incidents.store import (
     incident_partition,
 )
 from cityops.streams.kafka import Outbox, producer
-from faust.serializers import codecs
-
-from cityops.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cityops.schemas.taxonomy import DEPARTMENTS
-
 from cityops.private_files import write_private
+from cityops.schemas.taxonomy import DEPARTMENTS
 
 KEY_PREFIX = "cok_"
 SCOPES = ("events", "open311")

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
 from cityops.schemas.binding import format_time
 from cityops.schemas.event_types import CONTENT_TYPE, SOURCE_PREFIX, SPECVERSION
 from cityops.schemas.events import (
@@ -27,7 +28,6 @@ from cityops.schemas.events import (
 from cityops.schemas.registry import Registry, load_registry
 from cityops.schemas.taxonomy import DEPARTMENTS
 from cityops.schemas.topics import Topics
-
 from cityops.settings import KafkaConnection, kafka_connection
 
 ErrorCallback = Callable[[str, BaseException], None]

@@ -8,8 +8,8 @@ import json
 import time
 
 import pytest
-from cityops.storage import queries as q
 
+from cityops.storage import queries as q
 from tests.e2e.builders import an_event, insert
 
 

@@ -12,7 +12,6 @@ from cityops.storage import queries as q
 from cityops.storage.event_hours import EventHours
 from cityops.storage.incident_search import search_cached
 from cityops.storage.snapshot import IncidentSnapshot
-
 from tests.e2e.builders import an_event, an_incident, insert
 from tests.waiting import wait_until
 

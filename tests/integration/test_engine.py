@@ -16,12 +16,12 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from cityops.bench.events import publish_all, sample_reports
 from cityops.deploy import services as svc
 from cityops.schemas.topics import Topics
-from cityops.storage.client import connect, migrate
-
 from cityops.settings import Settings
+from cityops.storage.client import connect, migrate
 from cityops.topics_admin import all_topics, create_topics
 from tests.waiting import wait_until
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 from cityops.deploy import services as svc
-
 from cityops.topics_admin import create_topics
 from tests.integration.test_gateway import BATCH, an_event, start_gateway, stop_gateway
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from cityops.deploy import services as svc
 from cityops.schemas.events import InvalidEvent, parse_event, to_structured
 from cityops.streams.publish.sdk import Publisher, PublishError, action, report
-
 from cityops.topics_admin import create_topics
 from tests.waiting import wait_until
 

@@ -8,7 +8,6 @@ import time
 
 from cityops.storage import queries as q
 from cityops.storage.snapshot import IncidentSnapshot
-
 from tests.e2e.builders import an_incident, insert
 
 

@@ -7,6 +7,7 @@ import threading
 import uuid
 
 import pytest
+
 from cityops.storage.client import connect, migrate
 from cityops.storage.writer import ClickHouseWriter
 

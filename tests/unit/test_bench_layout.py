@@ -9,6 +9,7 @@ import importlib
 from pathlib import Path
 
 import pytest
+
 from cityops.bench.run import SUITES, suite
 from cityops.deploy.cli import build_parser
 

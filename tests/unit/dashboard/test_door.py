@@ -8,13 +8,13 @@ import os
 import stat
 
 import pytest
+
+from cityops import private_files
 from cityops.dashboard import auth, figures, kiosk
 from cityops.dashboard.throttle import CAP, FORGET, LoginThrottle, backoff, retry_after_header
 from cityops.deploy import stack
-from cityops.streams.publish.keys import create_key
-
-from cityops import private_files
 from cityops.settings import Settings
+from cityops.streams.publish.keys import create_key
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from cityops.storage.client import ClickHouseTarget
 
 from cityops.settings import KafkaConnection, Settings, kafka_connection
+from cityops.storage.client import ClickHouseTarget
 
 SECURE = KafkaConnection("b1:9093,b2:9093", "SASL_SSL", "SCRAM-SHA-256", "water", "pw", None)
 

@@ -4,11 +4,11 @@ would give, over a state built from narrow rows (no ClickHouse)."""
 from __future__ import annotations
 
 import pytest
+
 from cityops.storage.incident_search import match_candidates, search_state
 from cityops.storage.queries import IncidentFilter
 from cityops.storage.search_index import ReportedIndex
 from cityops.storage.snapshot import DAY, LatestState
-
 from tests.unit.storage.test_snapshot import NOW, a_row
 
 WEEK = IncidentFilter(since=NOW - 7 * 86400, until=NOW + 1)

@@ -7,9 +7,9 @@ import json
 import time
 
 import pytest
+
 from cityops.storage import queries as q
 from cityops.storage.ddl import MIGRATIONS
-
 from tests.e2e.builders import a_task, a_transition, an_event, an_incident
 
 chdb_session = pytest.importorskip("chdb.session")
@@ -128,7 +128,6 @@ def test_wall_event_queries_on_current_clickhouse(client):
 def test_cached_search_page_rows_on_current_clickhouse(client):
     from cityops.storage.incident_search import Found, page_rows
     from cityops.storage.snapshot import LatestState
-
     from tests.unit.storage.test_snapshot import a_row
 
     h = int(client.execute("SELECT cityHash64('i2')")[0][0])

@@ -5,9 +5,9 @@ report days in the SQL's order (no ClickHouse)."""
 from __future__ import annotations
 
 import pytest
+
 from cityops.storage.queries import IncidentFilter
 from cityops.storage.search_index import ReportedIndex, by_deadline
-
 from tests.unit.storage.test_incident_search import (
     DEADLINE_FILTERS,
     a_city_of_deadlines,

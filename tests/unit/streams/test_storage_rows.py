@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 import pytest
+
 from cityops.schemas.registry import load_registry
 from cityops.storage.client import ClickHouseTarget
 from cityops.storage.writer import COLUMNS, FLUSH_ORDER, ClickHouseWriter
@@ -14,7 +15,6 @@ from cityops.streams.incidents import rows
 from cityops.streams.incidents.logic import step
 from cityops.streams.incidents.model import ActionIn, RejectIn, ReportIn
 from cityops.streams.intake import to_item
-
 from tests.unit.streams.builders import POLICY, T0, a_report, an_action
 
 
@@ -91,9 +91,8 @@ def test_writer_fills_exactly_the_declared_tables_in_a_fixed_order():
 
 
 def test_faust_tables_use_the_msgpack_codecs():
-    from cityops.streams.app import create_app
-
     from cityops.settings import Settings
+    from cityops.streams.app import create_app
 
     _, runtime, _ = create_app(Settings(topic_prefix="t."))
     for table, codec in (
