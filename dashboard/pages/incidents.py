@@ -1,6 +1,7 @@
 """`/incidents`: search and list. Filters (district, street, category, status, severity, time range,
 text in title), sorting and paging all happen in ClickHouse
-(cityops.storage.queries.search_incidents); the browser receives one page of rows. An officer's district scope is applied in the query.
+(cityops.storage.queries.search_incidents); the browser receives one page of rows. An officer's
+district scope is applied in the query.
 """
 
 from __future__ import annotations
