@@ -29,6 +29,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+
 from cityops.schemas.registry import load_registry
 from cityops.schemas.topics import Topics
 from cityops.storage.client import ClickHouseTarget
@@ -52,6 +53,7 @@ def fetches(events: int, seed: int, partitions: int) -> list[list[tuple[int, byt
     bundle per partition (at most BUNDLE_MAX_ITEMS items), each ending in a clock tick at the
     fetch's last event time (so SLA timers fire as city time passes)."""
     import orjson
+
     from cityops.streams.publish.simulator.run import DEFAULT_INTERVAL, generate
 
     registry = load_registry()

@@ -18,6 +18,7 @@ from pathlib import Path
 from cityops.deploy import services as svc
 from cityops.settings import KafkaConnection, Settings, kafka_connection
 from cityops.storage.client import ClickHouseTarget, connect, migrate
+from cityops.topics_admin import create_topics
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -49,7 +50,7 @@ class BenchEnv:
             database=target.database,
         )
         settings.home.mkdir(parents=True, exist_ok=True)
-        svc.create_topics(self.bootstrap, all_topics(settings), settings.partitions)
+        create_topics(self.bootstrap, all_topics(settings), settings.partitions)
         return settings, {**os.environ, **svc.worker_env(settings)}
 
 

@@ -18,6 +18,7 @@ import datetime as dt
 import time
 
 import orjson
+
 from cityops.settings import KafkaConnection, kafka_connection
 from cityops.streams.publish.simulator.batches import distinct_incidents, numbered_reports
 from cityops.streams.publish.simulator.run import generate

@@ -12,6 +12,7 @@ import time
 import uuid
 
 import orjson
+
 from cityops.bench.env import BenchEnv
 from cityops.bench.events import event_mix, publish_all
 from cityops.bench.workers import (

@@ -8,6 +8,7 @@ import asyncio
 import time
 
 import psutil
+
 from cityops.bench.env import BenchEnv
 from cityops.bench.events import one_incident_each, publish_all
 from cityops.bench.workers import start_workers, stop_workers

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+
 from cityops.streams.publish.sdk import Publisher, complete
 from cityops.streams.publish.simulator.batches import numbered_reports
 
@@ -53,6 +54,7 @@ def bench_cli(env: dict, n: int) -> float:
 
 def bench_gateway(settings, env: dict, n: int, batch: int) -> float:
     import requests
+
     from cityops.deploy import services as svc
     from cityops.streams.publish.keys import create_key
 
@@ -64,7 +66,9 @@ def bench_gateway(settings, env: dict, n: int, batch: int) -> float:
         "CITYOPS_GATEWAY_BURST": "1000000",
     }
     log = Path(settings.home) / "logs" / "bench-gateway.log"
-    proc = svc.spawn("gateway", [sys.executable, "-m", "cityops.deploy.cli", "gateway"], log, env=env)
+    proc = svc.spawn(
+        "gateway", [sys.executable, "-m", "cityops.deploy.cli", "gateway"], log, env=env
+    )
     try:
         svc.wait_until(lambda: svc.tcp_open(port), 30, proc, "gateway")
         by_source: dict[str, list[dict]] = {}

@@ -201,6 +201,7 @@ def refresh_bytes(backend, now: int) -> dict:
     """Bytes of the wall callback's response: the first refresh (every panel) and a steady one
     (nothing changed but the numbers), encoded as Dash encodes them."""
     import plotly.utils
+
     from cityops.dashboard.pages import wall
 
     data = wall.snapshot(backend, None, now)

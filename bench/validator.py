@@ -1,6 +1,6 @@
 """`cityops bench validator`: the validator (schemas/events.py) on one core over the simulator's
-everyday mix of reports. `python -m cityops.bench.validator [N]` prints {"events", "eps", "us_per_event",
-"bytes_per_event"}; the target is at least 50,000 typical reports per second.
+everyday mix of reports. `python -m cityops.bench.validator [N]` prints {"events", "eps",
+"us_per_event", "bytes_per_event"}; the target is at least 50,000 typical reports per second.
 
 The reports are the simulator's (`generate`, seed 7): a few thousand distinct documents, repeated
 (100k unique ones would time the builder). Until 2026-12-06 the suite built its own reports
@@ -22,6 +22,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+
 from cityops.schemas.registry import Registry, load_registry
 from cityops.streams.publish.simulator.run import generate
 

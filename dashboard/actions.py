@@ -16,6 +16,7 @@ import threading
 import uuid
 
 import msgspec
+
 from cityops.schemas.binding import structured_bytes
 from cityops.schemas.taxonomy import DEPARTMENTS
 from cityops.settings import KafkaConnection, kafka_connection

@@ -10,6 +10,9 @@ import time
 from pathlib import Path
 
 import dash
+from dash import ClientsideFunction, Input, Output, State, dcc, html
+from flask import Flask, jsonify
+
 from cityops.dashboard import auth, ids
 from cityops.dashboard import labels as L
 from cityops.dashboard.actions import Publisher
@@ -17,8 +20,6 @@ from cityops.dashboard.backend import Backend
 from cityops.dashboard.pages import district, incident, incidents, wall
 from cityops.schemas.topics import Topics
 from cityops.storage.client import ping
-from dash import ClientsideFunction, Input, Output, State, dcc, html
-from flask import Flask, jsonify
 
 ASSETS = Path(__file__).parent / "assets"
 _INCIDENT = re.compile(r"^/incidents/([A-Za-z0-9._:\-]{1,128})/?$")

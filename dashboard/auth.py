@@ -29,13 +29,14 @@ from html import escape
 from pathlib import Path
 from urllib.parse import urlparse
 
-from cityops.dashboard.kiosk import KioskToken
-from cityops.dashboard.throttle import THRESHOLD, LoginThrottle, retry_after_header
-from cityops.private_files import write_private
 from flask import Flask, abort, jsonify, redirect, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash, generate_password_hash
+
+from cityops.dashboard.kiosk import KioskToken
+from cityops.dashboard.throttle import THRESHOLD, LoginThrottle, retry_after_header
+from cityops.private_files import write_private
 
 log = logging.getLogger("cityops.dashboard.auth")
 

@@ -3,8 +3,9 @@ language class on the root element (set client-side) hides one, so switching cos
 
 from __future__ import annotations
 
-from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
 from dash import html
+
+from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
 
 STATUS = {
     "reported": ("已上报", "reported"),

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from dash import html
+
 from cityops.dashboard import labels as L
 from cityops.dashboard.kpis import format_age
-from dash import html
 
 
 def _hhmm(ts: int, tz) -> str:

@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cityops.settings import KafkaConnection, kafka_connection
+from cityops.settings import KafkaConnection
+from cityops.topics_admin import kafka_ready
 
 
 class StackError(RuntimeError):
@@ -218,21 +219,6 @@ def start_secure_broker(home: Path, port: int, files, platform: KafkaConnection)
     return [broker, front]
 
 
-def kafka_ready(kafka: KafkaConnection | str) -> bool:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(
-        **kafka_connection(kafka).kafka_python(),
-        request_timeout_ms=3000,
-        client_id="cityops-probe",
-    )
-    try:
-        admin.list_topics()
-    finally:
-        admin.close()
-    return True
-
-
 # -- ClickHouse -------------------------------------------------------------------------------
 
 CLICKHOUSE_CONFIG = """<?xml version="1.0"?>
@@ -386,33 +372,6 @@ def clickhouse_ready(
         return client.execute("SELECT 1") == [(1,)]
     finally:
         client.disconnect()
-
-
-# -- topics -----------------------------------------------------------------------------------
-
-
-def create_topics(kafka: KafkaConnection | str, names: list[str], partitions: int) -> list[str]:
-    """Create the topics that do not exist yet (Tansu does not auto-create for every client)."""
-    from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
-    admin = KafkaAdminClient(
-        **kafka_connection(kafka).kafka_python(),
-        client_id="cityops-admin",
-        request_timeout_ms=10000,
-    )
-    try:
-        existing = set(admin.list_topics())
-        missing = [n for n in dict.fromkeys(names) if n not in existing]
-        if missing:
-            try:
-                admin.create_topics([NewTopic(n, partitions, 1) for n in missing])
-            except TopicAlreadyExistsError:
-                pass
-        return missing
-    finally:
-        admin.close()
 
 
 def worker_env(settings) -> dict[str, str]:

@@ -24,22 +24,9 @@ from cityops.deploy.secure import (
 )
 from cityops.deploy.services import Process, StackError
 from cityops.private_files import rotate_kiosk_token, stack_secrets, write_private
-from cityops.schemas.topics import Topics
 from cityops.settings import Settings
 from cityops.storage.client import ClickHouseTarget, connect, migrate
-
-
-def all_topics(settings: Settings) -> list[str]:
-    from cityops.schemas.taxonomy import DEPARTMENTS
-
-    topics = Topics(settings.topic_prefix)
-    return [
-        topics.events,
-        topics.rejected,
-        topics.incidents,
-        topics.bundles,
-        *(topics.tasks(code) for code in DEPARTMENTS),
-    ]
+from cityops.topics_admin import all_topics, create_topics
 
 
 @dataclass
@@ -113,7 +100,7 @@ class Stack:
         client = connect(target, database=False)
         migrate(client, target.database)
         client.disconnect()
-        services.create_topics(s.kafka, all_topics(s), s.partitions)
+        create_topics(s.kafka, all_topics(s), s.partitions)
         # The dashboard reads the kiosk token from secrets.json on each request (so `cityops kiosk
         # rotate` takes effect at once), not from a variable fixed at its start.
         env = {

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import msgspec
+
 from cityops.schemas.event_types import CONTENT_TYPE, SPECVERSION, Event
 
 _encode = msgspec.json.encode

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+
 from cityops.schemas.binding import (
     REQUIRED_HEADERS,
     is_binary,

@@ -1,87 +1,21 @@
 """Connections to ClickHouse and the migration step.
 
-The one place that turns a `clickhouse://user:password@host:port/database` URL into a
-clickhouse-driver client; processors, dashboard, launcher and tests all come through here.
+The one place that turns a ClickHouse target (`cityops.clickhouse_target`, parsed from the
+`clickhouse://user:password@host:port/database` URL) into a clickhouse-driver client; processors,
+dashboard, launcher and tests all come through here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import re
-from dataclasses import dataclass
-from urllib.parse import parse_qs, quote, unquote, urlparse
 
-from cityops.storage.ddl import MIGRATIONS, SCHEMA_VERSION_TABLE
 from clickhouse_driver import Client
 
-_DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# The target lives in the configuration layer; storage modules keep importing it from here.
+from cityops.clickhouse_target import ClickHouseTarget, check_database_name
+from cityops.storage.ddl import MIGRATIONS, SCHEMA_VERSION_TABLE
 
-
-@dataclass(frozen=True)
-class ClickHouseTarget:
-    host: str = "127.0.0.1"
-    port: int = 9000
-    user: str = "default"
-    password: str = ""
-    database: str = "cityops"
-    # TLS on the native protocol (clickhouses://… or ?secure=true), checked against ca_file.
-    secure: bool = False
-    ca_file: str | None = None
-
-    def __repr__(self) -> str:  # never print the password
-        return f"ClickHouseTarget({self.redacted_url()!r})"
-
-    @classmethod
-    def from_url(cls, url: str) -> ClickHouseTarget:
-        parts = urlparse(url)
-        if parts.scheme not in ("clickhouse", "clickhouses", "tcp"):
-            raise ValueError(
-                "ClickHouse URL must start with clickhouse:// (or clickhouses:// for TLS), got "
-                f"{parts.scheme}://…"
-            )
-        database = (parts.path or "/cityops").lstrip("/") or "cityops"
-        check_database_name(database)
-        query = parse_qs(parts.query)
-        secure = parts.scheme == "clickhouses" or query.get("secure", ["false"])[-1].lower() in (
-            "1",
-            "true",
-            "yes",
-        )
-        return cls(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or (9440 if secure else 9000),
-            user=unquote(parts.username or "default"),
-            password=unquote(parts.password or ""),
-            database=database,
-            secure=secure,
-            ca_file=query["ca_file"][-1] if "ca_file" in query else None,
-        )
-
-    def replace(self, **changes) -> ClickHouseTarget:
-        return dataclasses.replace(self, **changes)
-
-    def with_database(self, database: str) -> ClickHouseTarget:
-        check_database_name(database)
-        return self.replace(database=database)
-
-    def url(self, *, password: bool = True) -> str:
-        auth = quote(self.user, safe="")
-        if self.password and password:
-            auth += ":" + quote(self.password, safe="")
-        scheme = "clickhouses" if self.secure else "clickhouse"
-        query = f"?ca_file={quote(self.ca_file)}" if self.ca_file else ""
-        return f"{scheme}://{auth}@{self.host}:{self.port}/{self.database}{query}"
-
-    def redacted_url(self) -> str:
-        return self.url(password=False)
-
-
-def check_database_name(name: str) -> str:
-    # Identifiers cannot be bound parameters, so database names are whitelisted instead.
-    if not _DB_NAME.match(name):
-        raise ValueError(f"invalid ClickHouse database name {name!r}")
-    return name
+__all__ = ["ClickHouseTarget", "check_database_name", "connect", "migrate", "schema_version"]
 
 
 def connect(target: ClickHouseTarget, *, database: bool = True, **settings) -> Client:

@@ -1,4 +1,5 @@
-"""`python -m cityops.streams worker`: the same as `cityops worker` (settings from CITYOPS_* variables)."""
+"""`python -m cityops.streams worker`: the same as `cityops worker` (settings from CITYOPS_*
+variables)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ import logging
 import os
 
 import faust
+
 from cityops.schemas.topics import Topics
 from cityops.settings import Settings
 from cityops.streams import faust_patches

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import msgspec
 from aiokafka import AIOKafkaConsumer
+
 from cityops.schemas.event_types import Action, InvalidEvent, Report
 from cityops.schemas.events import parse_event
 from cityops.schemas.registry import Registry

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaProducer
+
 from cityops.settings import KafkaConnection, kafka_connection
 
 Record = tuple[bytes | None, bytes, list[tuple[str, bytes]]]  # key, value, headers

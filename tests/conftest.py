@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from cityops.deploy import services as svc
 from cityops.schemas.topics import Topics
 from cityops.settings import Settings
 from cityops.storage.client import ClickHouseTarget, connect, migrate
+from cityops.topics_admin import create_topics
 
 
 @dataclass
@@ -101,7 +103,7 @@ def isolated(services, tmp_path) -> Isolated:
         database=database,
     )
     settings.home.mkdir(parents=True, exist_ok=True)
-    svc.create_topics(services.bootstrap, all_topics(settings), settings.partitions)
+    create_topics(services.bootstrap, all_topics(settings), settings.partitions)
     env = {
         **os.environ,
         "CITYOPS_HOME": str(settings.home),

@@ -136,7 +136,7 @@ class EventHours:
             self._minutes.update(minute_counts(rows, todo))
         return len(todo)
 
-    # -- answers (the same shapes as cityops.storage.event_queries.event_counts / top_categories) ----
+    # -- answers (the shapes of cityops.storage.event_queries.event_counts / top_categories) --
     def _sum_events(self, lo: int, hi: int | None, scope: str | None) -> int:
         total = 0
         for hour, counts in self._hours.items():

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 
+from dash import dcc, html
+
 from cityops.dashboard import figures, ids
 from cityops.dashboard import labels as L
 from cityops.storage import incident_pages as ip
 from cityops.storage import wall_queries as wq
-from dash import dcc, html
 
 
 def layout(backend, user, adcode: str, lang: str = "zh") -> html.Div:

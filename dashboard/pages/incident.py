@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+
 from cityops.dashboard import ids
 from cityops.dashboard import labels as L
 from cityops.dashboard.actions import ACTIONS, PublishError, action_event, officer_refusal
@@ -15,7 +17,6 @@ from cityops.dashboard.auth import current_scope, signed_in
 from cityops.dashboard.backend import TZ
 from cityops.dashboard.kpis import format_age
 from cityops.storage import incident_pages as ip
-from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 
 def _fmt(ts: int | None) -> str:

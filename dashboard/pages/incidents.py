@@ -10,6 +10,8 @@ import datetime as dt
 import time
 from urllib.parse import parse_qs
 
+from dash import Input, Output, State, ctx, dcc, html, no_update
+
 from cityops.dashboard import ids
 from cityops.dashboard import labels as L
 from cityops.dashboard.auth import current_scope, signed_in
@@ -17,7 +19,6 @@ from cityops.dashboard.backend import TZ
 from cityops.dashboard.cache.incident_search import search_cached
 from cityops.schemas.taxonomy import CATEGORIES
 from cityops.storage import search_queries as sq
-from dash import Input, Output, State, ctx, dcc, html, no_update
 
 PAGE_SIZE = 25
 RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "365d": 365 * 86400}

@@ -14,13 +14,14 @@ import hashlib
 import json
 import time
 
+from dash import Input, Output, State, dcc, html, no_update
+
 from cityops.dashboard import figures, ids, kpis, panels
 from cityops.dashboard import labels as L
 from cityops.dashboard.auth import current_scope
 from cityops.dashboard.backend import TZ
 from cityops.storage import event_queries as eq
 from cityops.storage import incident_pages as ip
-from dash import Input, Output, State, dcc, html, no_update
 
 KPI_LABELS = {
     ids.KPI_EVENTS_TODAY: ("今日事件", "events today"),

@@ -12,6 +12,8 @@ from collections import defaultdict
 
 import faust
 import msgspec
+from faust.serializers import codecs
+
 from cityops.schemas.topics import Topics
 from cityops.settings import Settings
 from cityops.storage.client import connect
@@ -30,7 +32,6 @@ from cityops.streams.incidents.store import (
     incident_partition,
 )
 from cityops.streams.kafka import Outbox, producer
-from faust.serializers import codecs
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
+
 from cityops.schemas.event_types import Action, Report
 
 # Statuses (CONTRACT §5) and the unit levels an incident moves through, bottom up.

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
+
 from cityops.streams.incidents.model import (
     MAX_APPLIED_IDS,
     DeptTask,
@@ -111,7 +112,5 @@ def reopen(
     return move(inc, "reopened", "reopened", now, eid, dept, actor, reason)
 
 
-def notice(
-    inc: Incident, task: DeptTask, kind: str, now: datetime, reason: str = ""
-) -> TaskNotice:
+def notice(inc: Incident, task: DeptTask, kind: str, now: datetime, reason: str = "") -> TaskNotice:
     return TaskNotice(task.department, kind, inc.id, task.role, inc.seq, now, reason)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
+
 from cityops.streams.incidents.model import Incident, RejectIn, TaskNotice, Transition
 
 SOURCE = "/platform/cityops"

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 import msgspec
+
 from cityops.schemas.event_types import Report
 from cityops.streams.incidents.model import Incident
 from cityops.streams.incidents.policy import Policy

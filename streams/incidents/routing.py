@@ -5,6 +5,7 @@ work on it. Pure: report + chain + policy in, a Dispatch out.
 from __future__ import annotations
 
 import msgspec
+
 from cityops.schemas.event_types import Report
 from cityops.schemas.taxonomy import CATEGORIES, dispatch_desk
 from cityops.streams.incidents.model import ESCALATION_CHAIN, Chain

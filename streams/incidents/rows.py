@@ -15,6 +15,7 @@ import hashlib
 from datetime import datetime
 
 import msgspec
+
 from cityops.storage.tables import column_names
 from cityops.streams.incidents.model import ActionIn, Incident, RejectIn, ReportIn, Transition
 

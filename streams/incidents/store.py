@@ -18,10 +18,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import rocksdict
-from cityops.streams.incidents.logic import partition_key_of
-from cityops.streams.kafka import Outbox, partition_for, street_partitions
 from faust.stores import STORES
 from faust.stores import rocksdb as faust_rocksdb
+
+from cityops.streams.incidents.logic import partition_key_of
+from cityops.streams.kafka import Outbox, partition_for, street_partitions
 
 log = logging.getLogger(__name__)
 STORE_URL = "cityops-rocksdb://"

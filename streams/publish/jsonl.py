@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 import orjson
+
 from cityops.schemas.events import InvalidEvent
 from cityops.streams.publish.sdk import Publisher
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import sys
 import threading
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cityops.private_files import write_private
 from cityops.schemas.taxonomy import DEPARTMENTS
 
 KEY_PREFIX = "cok_"
@@ -63,7 +63,7 @@ def create_key(home: Path, department: str, scope: str = DEFAULT_SCOPE) -> tuple
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
     )
-    _write_private(path, {"keys": entries})
+    write_private(path, json.dumps({"keys": entries}, indent=1))
     return key, record
 
 
@@ -88,7 +88,7 @@ def revoke_key(home: Path, key_id: str) -> bool:
     for entry in entries:
         if entry.get("key_id") == key_id and not entry.get("revoked_at"):
             entry["revoked_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-            _write_private(path, {"keys": entries})
+            write_private(path, json.dumps({"keys": entries}, indent=1))
             return True
     return False
 
@@ -98,15 +98,6 @@ def _read(path: Path) -> list[dict]:
         return list(json.loads(path.read_text()).get("keys", []))
     except FileNotFoundError:
         return []
-
-
-def _write_private(path: Path, doc: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(doc, out, indent=1)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
 
 
 class KeyStore:

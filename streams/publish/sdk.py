@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
 from cityops.schemas.binding import format_time
 from cityops.schemas.event_types import CONTENT_TYPE, SOURCE_PREFIX, SPECVERSION
 from cityops.schemas.events import (

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
 from cityops.schemas.taxonomy import DEPARTMENTS
 from cityops.schemas.topics import Topics
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from cityops.schemas.events import InvalidEvent, parse_event
-from cityops.schemas.json_schema import JSON_DIR
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
+
+from cityops.schemas.events import InvalidEvent, parse_event
+from cityops.schemas.json_schema import JSON_DIR
 
 EXAMPLES = Path(__file__).parents[2] / "schemas" / "examples"
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from jsonschema import Draft202012Validator
+
 from cityops.schemas.events import EVENT_TYPES
 from cityops.schemas.json_schema import JSON_DIR, build_schemas, render
 from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
-from jsonschema import Draft202012Validator
 
 FILES = sorted(JSON_DIR.glob("*.schema.json"))
 

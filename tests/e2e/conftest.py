@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from cityops.dashboard.auth import save_user
 from cityops.deploy import services as svc
-
 from tests.waiting import wait_until
 
 CHROMIUM = "/usr/bin/chromium"

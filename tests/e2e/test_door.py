@@ -12,8 +12,8 @@ import time
 
 import pytest
 import requests
-from cityops.dashboard import ids
 
+from cityops.dashboard import ids
 from tests.e2e.builders import an_incident, insert
 from tests.e2e.conftest import PASSWORD, ROOT
 from tests.waiting import wait_until

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import time
 
-from cityops.dashboard import ids
 from kafka import KafkaConsumer, TopicPartition
 
+from cityops.dashboard import ids
 from tests.e2e.builders import a_task, a_transition, an_event, an_incident, insert
 from tests.e2e.conftest import login
 from tests.waiting import wait_until

@@ -9,9 +9,9 @@ import threading
 import time
 
 import pytest
+
 from cityops.dashboard import ids
 from cityops.storage.client import connect
-
 from tests.e2e.builders import an_event, an_incident, insert
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from cityops.dashboard import ids
 from cityops.storage.client import connect, migrate
-
 from tests.e2e.builders import an_event, an_incident, insert
 from tests.e2e.conftest import start_dashboard, stop_dashboard
 

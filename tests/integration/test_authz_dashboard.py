@@ -12,9 +12,9 @@ import time
 
 import pytest
 import requests
+
 from cityops.dashboard import ids
 from cityops.dashboard.auth import save_user
-
 from tests.e2e.builders import an_incident, insert
 from tests.e2e.conftest import PASSWORD, start_dashboard, stop_dashboard
 from tests.integration.test_sdk import read_topic

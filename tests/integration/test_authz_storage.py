@@ -8,8 +8,8 @@ import json
 import time
 
 import pytest
-from cityops.storage import event_queries, incident_pages
 
+from cityops.storage import event_queries, incident_pages
 from tests.e2e.builders import an_event, insert
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from cityops.bench import env as bench
 from cityops.bench.run import suite
 

@@ -14,7 +14,6 @@ from cityops.dashboard.pages.wall import _local_midnight
 from cityops.storage import event_queries as eq
 from cityops.storage import incident_pages as ip
 from cityops.storage import search_queries as sq
-
 from tests.e2e.builders import an_event, an_incident, insert
 from tests.waiting import wait_until
 

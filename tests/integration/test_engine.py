@@ -1,6 +1,6 @@
 """The incident engine end to end: a real Tansu broker, a real ClickHouse server and real worker
-processes (`python -m cityops.streams worker`). Scenarios (a)–(f) of the engine issue; every wait polls
-with a deadline and names what it awaited."""
+processes (`python -m cityops.streams worker`). Scenarios (a)–(f) of the engine issue; every wait
+polls with a deadline and names what it awaited."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from cityops.bench.events import publish_all, sample_reports
 from cityops.deploy import services as svc
 from cityops.schemas.topics import Topics
 from cityops.settings import Settings
 from cityops.storage.client import connect, migrate
-from cityops.topics_admin import all_topics
-
+from cityops.topics_admin import all_topics, create_topics
 from tests.waiting import wait_until
 
 MICRO = "3201050010010101"  # a micro-grid of 建邺区
@@ -108,7 +108,7 @@ def make_stack(bootstrap: str, target, home: Path, **overrides) -> Stack:
         **overrides,
     )
     home.mkdir(parents=True, exist_ok=True)
-    svc.create_topics(bootstrap, all_topics(settings), settings.partitions)
+    create_topics(bootstrap, all_topics(settings), settings.partitions)
     return Stack(settings, connect(target.with_database(database)), home / "worker.log")
 
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from cityops.schemas.event_types import MAX_ADDRESS_CHARS
-from cityops.schemas.registry import load_registry
 from kafka import KafkaConsumer, TopicPartition
 
+from cityops.schemas.event_types import MAX_ADDRESS_CHARS
+from cityops.schemas.registry import load_registry
 from tests.integration.test_engine import MICRO, Stack, a_report, make_stack
 
 FLOOD = 720

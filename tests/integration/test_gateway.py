@@ -12,11 +12,11 @@ from pathlib import Path
 import orjson
 import pytest
 import requests
+
 from cityops.deploy import services as svc
 from cityops.schemas.events import parse_event
 from cityops.streams.publish.keys import create_key
 from cityops.streams.publish.sdk import complete, report
-
 from tests.integration.test_sdk import read_topic
 from tests.waiting import wait_until
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from cityops.deploy import services as svc
-
+from cityops.topics_admin import create_topics
 from tests.integration.test_gateway import BATCH, an_event, start_gateway, stop_gateway
 
 
@@ -17,7 +17,7 @@ def test_a_stopped_broker_gives_503_and_nothing_acknowledged(isolated, tmp_path)
     env = {**isolated.env, "CITYOPS_KAFKA_BOOTSTRAP": bootstrap}
     gateway = None
     try:
-        svc.create_topics(bootstrap, [isolated.topics.events], 2)
+        create_topics(bootstrap, [isolated.topics.events], 2)
         gateway = start_gateway(env, isolated.settings.home, tmp_path / "gateway.log")
         key = gateway.key("water")
         assert gateway.post(key, an_event("before-stop")).status_code == 202

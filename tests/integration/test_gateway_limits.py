@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 import requests
+
 from cityops.streams.publish.keys import create_key
 from cityops.streams.publish.sdk import action, complete
-
 from tests.integration.test_gateway import (
     BATCH,
     STRUCTURED,

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 import requests
+
 from cityops.deploy import services as svc
 from cityops.schemas.taxonomy import CATEGORIES
-
 from tests.integration.test_gateway import start_gateway, stop_gateway
 from tests.waiting import wait_until
 

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
+
 from cityops.deploy import services as svc
 from cityops.schemas.events import parse_event
 from cityops.schemas.registry import load_registry
-
 from tests.integration.test_gateway import an_event, start_gateway, stop_gateway
 from tests.integration.test_gateway_open311 import worker  # noqa: F401 - fixture
 from tests.integration.test_sdk import read_topic

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 from cityops.deploy import services as svc
 from cityops.settings import KafkaConnection
-
 from tests.integration.test_launcher import cityops, stack_env  # noqa: F401 - the fixture
 from tests.waiting import wait_until
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from cityops.deploy import services as svc
 
 ROOT = Path(__file__).resolve().parents[2]

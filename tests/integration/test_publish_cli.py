@@ -7,9 +7,9 @@ import sys
 from datetime import UTC, datetime
 
 import orjson
+
 from cityops.schemas.events import parse_event
 from cityops.streams.publish.sdk import complete, report
-
 from tests.integration.test_sdk import read_topic
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from cityops.deploy import services as svc
 from cityops.schemas.events import InvalidEvent, parse_event, to_structured
 from cityops.streams.publish.sdk import Publisher, PublishError, action, report
-
+from cityops.topics_admin import create_topics
 from tests.waiting import wait_until
 
 
@@ -88,7 +89,7 @@ def test_a_retry_after_a_failed_delivery_keeps_the_id(isolated, tmp_path):
     bootstrap = f"127.0.0.1:{port}"
     topic = isolated.topics.events
     try:
-        svc.create_topics(bootstrap, [topic], 2)
+        create_topics(bootstrap, [topic], 2)
         publisher = Publisher(
             bootstrap,
             "water",

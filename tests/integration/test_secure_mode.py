@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from cityops.deploy import services as svc
 from cityops.deploy.secure import (
     CLICKHOUSE_USER,
@@ -25,8 +26,7 @@ from cityops.deploy.stack import secure_settings
 from cityops.settings import KafkaConnection, Settings
 from cityops.storage.client import ClickHouseTarget, connect, migrate
 from cityops.streams.publish.sdk import Publisher, report
-from cityops.topics_admin import all_topics
-
+from cityops.topics_admin import all_topics, create_topics
 from tests.waiting import wait_until
 
 
@@ -83,7 +83,7 @@ def secure(tmp_path_factory):
         client = connect(target, database=False)
         migrate(client, target.database)
         client.disconnect()
-        svc.create_topics(settings.kafka, all_topics(settings), settings.partitions)
+        create_topics(settings.kafka, all_topics(settings), settings.partitions)
         yield SecureStack(settings, settings.kafka, target, home)
     finally:
         for proc in reversed(started):

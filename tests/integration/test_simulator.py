@@ -8,7 +8,6 @@ import sys
 import time
 
 from cityops.deploy import services as svc
-
 from tests.waiting import wait_until
 
 

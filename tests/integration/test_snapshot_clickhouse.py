@@ -8,7 +8,6 @@ import time
 
 from cityops.dashboard.cache.snapshot import IncidentSnapshot
 from cityops.storage import wall_queries as wq
-
 from tests.e2e.builders import an_incident, insert
 
 

@@ -7,13 +7,31 @@ import threading
 import uuid
 
 import pytest
+
 from cityops.storage.client import connect, migrate
 from cityops.storage.writer import ClickHouseWriter
 
 
 def an_event(event_id: str) -> tuple:
-    return (event_id, "city.report.v1", "/departments/x", "x", 1_764_036_000, 1_764_036_000,
-            "", "", "", "", "", "noise", 1, "hotline", "t", "", b"{}")
+    return (
+        event_id,
+        "city.report.v1",
+        "/departments/x",
+        "x",
+        1_764_036_000,
+        1_764_036_000,
+        "",
+        "",
+        "",
+        "",
+        "",
+        "noise",
+        1,
+        "hotline",
+        "t",
+        "",
+        b"{}",
+    )
 
 
 def stored_ids(target) -> list[str]:

@@ -9,6 +9,7 @@ import importlib
 from pathlib import Path
 
 import pytest
+
 from cityops.bench.run import SUITES, suite
 from cityops.deploy.cli import build_parser
 
@@ -29,7 +30,7 @@ def bench_choices() -> set[str]:
 def test_every_cli_suite_is_a_bench_module_with_a_suite_function():
     assert bench_choices() == {*SUITES, "all"}
     for name, module in SUITES.items():
-        assert module.startswith("bench.")
+        assert module.startswith("cityops.bench.")
         assert callable(suite(name)), name
 
 
@@ -50,7 +51,10 @@ def test_nothing_below_the_launcher_imports_bench(package):
         str(path.relative_to(ROOT))
         for path in sorted((ROOT / package).rglob("*.py"))
         if path not in ALLOWED
-        and any(name == "bench" or name.startswith("bench.") for name in imports_of(path))
+        and any(
+            name == "cityops.bench" or name.startswith("cityops.bench.")
+            for name in imports_of(path)
+        )
     ]
     assert offenders == []
 
@@ -58,12 +62,12 @@ def test_nothing_below_the_launcher_imports_bench(package):
 @pytest.mark.parametrize(
     "old",
     [
-        "deploy.bench",
-        "deploy.bench_engine",
-        "deploy.bench_suites",
-        "deploy.profile",
-        "dashboard.bench",
-        "schemas.bench",
+        "cityops.deploy.bench",
+        "cityops.deploy.bench_engine",
+        "cityops.deploy.bench_suites",
+        "cityops.deploy.profile",
+        "cityops.dashboard.bench",
+        "cityops.schemas.bench",
         "cityops.streams.publish.bench",
     ],
 )

@@ -11,13 +11,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import Flask, g, request
+from werkzeug.exceptions import HTTPException
+
 from cityops.schemas.registry import Registry, load_registry
 from cityops.streams.publish.gateway.problems import problem
 from cityops.streams.publish.gateway.ratelimit import RateLimiter
 from cityops.streams.publish.keys import ApiKey, KeyStore
 from cityops.streams.publish.sdk import Publisher
-from flask import Flask, g, request
-from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("cityops.gateway")
 

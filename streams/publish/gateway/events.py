@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from flask import Blueprint, Response, request
+
 from cityops.schemas.event_types import ACTION_TYPES, SOURCE_PREFIX
 from cityops.schemas.events import Event, InvalidEvent, parse_event
 from cityops.streams.incidents.authz import sender_refusal
@@ -21,7 +23,6 @@ from cityops.streams.publish.gateway.open311 import OPEN311_ID_PREFIX
 from cityops.streams.publish.gateway.problems import all_errors, error_entry, problem, too_deep
 from cityops.streams.publish.gateway.ratelimit import retry_after
 from cityops.streams.publish.sdk import PublishError
-from flask import Blueprint, Response, request
 
 events_api = Blueprint("events_api", __name__)
 

@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import Response, request
+
 from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
 from cityops.storage import service_requests as queries
 from cityops.storage.measures import OPEN_EXCLUDED
@@ -30,7 +32,6 @@ from cityops.streams.publish.gateway.open311 import (
     open311_error,
 )
 from cityops.streams.publish.gateway.ratelimit import retry_after
-from flask import Response, request
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 OPEN_STATUSES = ("reported", "dispatched", "accepted", "in_progress", "reopened")

@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from flask import Response
+
 from cityops.schemas.binding import format_time
 from cityops.schemas.events import InvalidEvent, parse_event
 from cityops.schemas.registry import Registry
-from flask import Response
 
 PROBLEM_TYPE = "application/problem+json"
 MAX_ERRORS_PER_EVENT = 20

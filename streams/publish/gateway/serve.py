@@ -59,8 +59,9 @@ def options(settings) -> dict:
 def serve(settings) -> int:
     if settings.reporter_secret is None:
         # Read (or made) once here, before gunicorn forks: every worker hashes with the same key.
-        from cityops.private_files import stack_secrets
         from pydantic import SecretStr
+
+        from cityops.private_files import stack_secrets
 
         secret = SecretStr(stack_secrets(settings.home)["reporter_secret"])
         settings = settings.model_copy(update={"reporter_secret": secret})

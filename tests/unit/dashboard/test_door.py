@@ -8,11 +8,13 @@ import os
 import stat
 
 import pytest
+
 from cityops import private_files
 from cityops.dashboard import auth, figures, kiosk
 from cityops.dashboard.throttle import CAP, FORGET, LoginThrottle, backoff, retry_after_header
 from cityops.deploy import stack
 from cityops.settings import Settings
+from cityops.streams.publish.keys import create_key
 
 
 @pytest.mark.parametrize(
@@ -111,15 +113,16 @@ def test_private_files_are_created_0600_without_a_chmod(tmp_path, monkeypatch):
     monkeypatch.setattr(type(tmp_path), "chmod", lambda *a, **k: chmods.append(a))
     old = os.umask(0o022)
     try:
-        values = stack.stack_secrets(tmp_path)
+        values = private_files.stack_secrets(tmp_path)
         stack.Stack(Settings(home=tmp_path)).write_state()
         auth.save_user(tmp_path, "li", "s3cret-pass", "officer", None)
+        create_key(tmp_path, "hotline12345")
     finally:
         os.umask(old)
-    for name in ("secrets.json", "stack.json", "users.json"):
+    for name in ("secrets.json", "stack.json", "users.json", "keys.json"):
         assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600, name
     assert chmods == []
-    assert stack.stack_secrets(tmp_path) == values  # made once per home
+    assert private_files.stack_secrets(tmp_path) == values  # made once per home
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 

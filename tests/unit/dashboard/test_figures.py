@@ -2,10 +2,11 @@
 
 import datetime as dt
 
+from dash import html
+
 from cityops.dashboard import figures, ids, kpis, panels
 from cityops.dashboard.backend import TZ
 from cityops.storage.measures import COUNTER_NAMES
-from dash import html
 
 DISTRICTS = [("320102", "玄武区", "Xuanwu"), ("320105", "建邺区", "Jianye")]
 GEOJSON = {"type": "FeatureCollection", "features": []}

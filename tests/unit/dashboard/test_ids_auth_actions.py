@@ -5,6 +5,7 @@ import json
 import os
 
 import pytest
+
 from cityops.dashboard import actions, auth, ids
 from cityops.schemas.events import parse_event
 

@@ -4,6 +4,7 @@ known department; a district's desk only for its district (from the attacker's s
 from __future__ import annotations
 
 import pytest
+
 from cityops.dashboard.actions import officer_refusal
 from cityops.dashboard.auth import User
 

@@ -4,6 +4,13 @@ against kafka-python's own encoders and decoders for every version clients use."
 from __future__ import annotations
 
 import pytest
+from kafka.protocol.sasl import (
+    SaslAuthenticateRequest,
+    SaslAuthenticateResponse,
+    SaslHandshakeRequest,
+    SaslHandshakeResponse,
+)
+
 from cityops.deploy.broker_front import (
     MECHANISMS,
     SASL_AUTHENTICATION_FAILED,
@@ -11,12 +18,6 @@ from cityops.deploy.broker_front import (
     authenticate_response,
     handshake_mechanism,
     handshake_response,
-)
-from kafka.protocol.sasl import (
-    SaslAuthenticateRequest,
-    SaslAuthenticateResponse,
-    SaslHandshakeRequest,
-    SaslHandshakeResponse,
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ssl
 
 import pytest
+
 from cityops.settings import KafkaConnection, Settings, kafka_connection
 from cityops.storage.client import ClickHouseTarget
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+
 from cityops.deploy.scram import AuthFailed, ScramServer, check_plain, credentials_for
 
 USERS = {"water": credentials_for("right-password"), "platform": credentials_for("p")}

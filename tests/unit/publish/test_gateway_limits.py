@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 import pytest
+
 from cityops.streams.publish.gateway.app import clean
 from cityops.streams.publish.gateway.open311 import reporter_hash
 from cityops.streams.publish.gateway.open311_reads import _QueryError, service_request, window
@@ -188,7 +189,6 @@ def test_the_public_marker_is_found_in_the_state_the_engine_stores():
     """storage/service_requests.py finds Open311 incidents by this text in `incidents.state`."""
     from cityops.streams.incidents.logic import step
     from cityops.streams.incidents.rows import encode_state
-
     from tests.unit.streams.builders import POLICY, T0, a_report
 
     marker = b'"opened_by":"open311-'

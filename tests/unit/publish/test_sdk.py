@@ -6,6 +6,7 @@ from concurrent.futures import Future
 from datetime import UTC, datetime
 
 import pytest
+
 from cityops.schemas.events import InvalidEvent, parse_event, to_structured
 from cityops.streams.publish.sdk import Publisher, PublishError, action, complete, report
 

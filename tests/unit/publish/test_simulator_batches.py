@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+
 from cityops.schemas.events import parse_event
 from cityops.schemas.registry import load_registry
 from cityops.streams.publish.simulator.batches import distinct_incidents, numbered_reports

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+
 from cityops.schemas.events import parse_event
 from cityops.streams.publish.simulator.lifecycle import plan
 from cityops.streams.publish.simulator.run import generate

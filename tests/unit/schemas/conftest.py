@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 import pytest
+
 from cityops.schemas.registry import Registry, load_registry
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from cityops.schemas.events import InvalidEvent, parse_event, to_binary, to_structured
 
+from cityops.schemas.events import InvalidEvent, parse_event, to_binary, to_structured
 from tests.unit.schemas.conftest import NOW, STREET, a_report, an_action, encoded
 
 REPORT = a_report()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from cityops.schemas.events import (
     EVENT_TYPES,
     Action,
@@ -14,7 +15,6 @@ from cityops.schemas.events import (
     partition_key,
     to_structured,
 )
-
 from tests.unit.schemas.conftest import (
     COMMUNITY,
     DELETE,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from cityops.schemas.events import InvalidEvent, parse_event
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cityops.schemas.events import InvalidEvent, parse_event
 from tests.unit.schemas.conftest import DELETE, NOW, a_report, changed, encoded
 
 REPORT = a_report()

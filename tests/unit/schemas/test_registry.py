@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from cityops.schemas.registry import CITY_CODE, build_registry
 
+from cityops.schemas.registry import CITY_CODE, build_registry
 from tests.unit.schemas.conftest import COMMUNITY, DISTRICT, GRID, MICRO_GRID, STREET
 
 CODE_LENGTHS = {"district": 6, "street": 9, "community": 12, "grid": 14, "micro_grid": 16}

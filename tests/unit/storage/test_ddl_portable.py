@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from cityops.storage.ddl import MIGRATIONS, SCHEMA_VERSION_TABLE
 
 chdb_session = pytest.importorskip("chdb.session")

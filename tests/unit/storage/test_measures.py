@@ -9,11 +9,11 @@ import itertools
 import time
 
 import pytest
+
 from cityops.storage import measures
 from cityops.storage import wall_queries as wq
 from cityops.storage.latest import restore_states_sql
 from cityops.storage.measures import State
-
 from tests.e2e.builders import an_incident
 
 NOW = int(time.time())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+
 from cityops.storage import ddl, tables
 
 # version -> sha256 of the migration's statements joined by "\n;\n". Pin a migration here once it

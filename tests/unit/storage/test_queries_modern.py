@@ -7,12 +7,12 @@ import json
 import time
 
 import pytest
+
 from cityops.storage import event_queries as eq
 from cityops.storage import incident_pages as ip
 from cityops.storage import search_queries as sq
 from cityops.storage import wall_queries as wq
 from cityops.storage.ddl import MIGRATIONS
-
 from tests.e2e.builders import a_task, a_transition, an_event, an_incident
 
 chdb_session = pytest.importorskip("chdb.session")
@@ -136,7 +136,6 @@ def test_wall_event_queries_on_current_clickhouse(client):
 def test_cached_search_page_rows_on_current_clickhouse(client):
     from cityops.dashboard.cache.incident_search import Found, page_rows
     from cityops.dashboard.cache.latest_state import LatestState
-
     from tests.unit.dashboard.cache.test_snapshot import a_row
 
     h = int(client.execute("SELECT cityHash64('i2')")[0][0])

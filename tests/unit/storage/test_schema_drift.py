@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from cityops.storage.ddl import MIGRATIONS
 from cityops.storage.tables import WRITTEN
 

@@ -5,11 +5,11 @@ another district, and another department's event id (CONTRACT §8)."""
 from __future__ import annotations
 
 import pytest
+
 from cityops.streams.incidents.authz import authorize, sender_refusal
 from cityops.streams.incidents.logic import step
 from cityops.streams.incidents.model import Incident, Rejection, was_applied
 from cityops.streams.incidents.policy import Policy
-
 from tests.unit.streams.builders import (
     POLICY,
     T0,

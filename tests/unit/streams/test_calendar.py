@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+
 from cityops.streams.incidents.calendar import add_working_days, covered, is_working_day
 
 

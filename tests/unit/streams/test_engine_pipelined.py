@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from cityops.streams.incidents.engine import Engine
 from cityops.streams.kafka import partition_for
-
 from tests.unit.streams.builders import STREET, T0, a_report, an_engine
 
 P = partition_for(STREET, 4)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from cityops.streams.incidents.engine import Engine
 from cityops.streams.kafka import partition_for
-
 from tests.unit.streams.builders import STREET, a_report, an_engine
 
 P = partition_for(STREET, 4)  # the street's partition, where its bundles arrive

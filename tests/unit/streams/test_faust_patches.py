@@ -4,12 +4,13 @@ rebalance (streams/faust_patches.py), on a real Faust consumer object (no broker
 from __future__ import annotations
 
 import pytest
+from faust.types import TP
+
 from cityops.schemas.topics import Topics
 from cityops.settings import Settings
 from cityops.streams.app import create_app
 from cityops.streams.faust_patches import commit_ready
 from cityops.streams.incidents.agent import BundleOrder
-from faust.types import TP
 
 PREFIX = "fp."
 BUNDLE = TP(Topics(PREFIX).bundles, 0)

@@ -22,6 +22,14 @@ from weakref import WeakSet
 import aiokafka
 import faust
 import pytest
+from faust.serializers import codecs
+from faust.stores import rocksdb as faust_rocksdb
+from faust.transport.consumer import Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.types import TP
+from faust.types.tuples import Message
+from mode.threads import QueueServiceThread
+
 from cityops.settings import Settings
 from cityops.streams import faust_patches
 from cityops.streams.app import create_app, run_worker
@@ -33,13 +41,6 @@ from cityops.streams.incidents.store import (
     FaustStore,
     incident_partition,
 )
-from faust.serializers import codecs
-from faust.stores import rocksdb as faust_rocksdb
-from faust.transport.consumer import Consumer
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
-from faust.types import TP
-from faust.types.tuples import Message
-from mode.threads import QueueServiceThread
 
 # (owner, attribute, signature): every upstream callable a patch replaces (marked) or wraps, or
 # the engine calls although it is private, and the public ones whose exact use a patch assumes.

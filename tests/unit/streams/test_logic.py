@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
 from cityops.streams.incidents.logic import incident_id_for, partition_key_of, step
 from cityops.streams.incidents.model import Rejection, TaskNotice
-
 from tests.unit.streams.builders import (
     POLICY,
     STREET,

@@ -4,10 +4,10 @@ incident and the notice (out.py builds them positionally, so every field is chec
 from __future__ import annotations
 
 import msgspec
+
 from cityops.streams.incidents import out
 from cityops.streams.incidents.logic import step
 from cityops.streams.incidents.model import TaskNotice
-
 from tests.unit.streams.builders import POLICY, T0, a_report, an_action
 
 CHANGED_DATA = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cityops.streams.incidents.policy import (
     DEFAULT_FILE,
     Duration,

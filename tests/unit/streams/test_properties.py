@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cityops.schemas.event_types import ACTION_VERBS
 from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
 from cityops.streams.incidents.logic import step
 from cityops.streams.incidents.model import STATUSES, Rejection
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from tests.unit.streams.builders import POLICY, T0, a_report, a_tick, an_action
 
 LEVELS = ["micro_grid", "grid", "community", "street", "district"]

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+
 from cityops.schemas.event_types import MAX_ADDRESS_CHARS
 from cityops.settings import Settings
 from cityops.streams.incidents import out
 from cityops.streams.incidents.model import Bundle, RejectIn
 from cityops.streams.intake import BUNDLE_MAX_BYTES, _chunks, encode_bundle, encoded_bundles
 from cityops.streams.kafka import MAX_RECORD_BYTES, Outbox, record_size
-
 from tests.unit.streams.builders import T0, a_report, an_incident
 from tests.unit.streams.test_store import P, app, stores  # noqa: F401 - the fixture
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from cityops.streams.incidents.policy import Policy
-from cityops.streams.incidents.repeat import Candidate, address_hash, haversine_m, match_repeat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cityops.streams.incidents.policy import Policy
+from cityops.streams.incidents.repeat import Candidate, address_hash, haversine_m, match_repeat
 from tests.unit.streams.builders import MICRO, T0, a_report
 
 POLICY = Policy()

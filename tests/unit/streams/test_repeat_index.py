@@ -8,6 +8,9 @@ from datetime import timedelta
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cityops.schemas.event_types import MAX_ADDRESS_CHARS
 from cityops.streams.incidents.logic import incident_id_for
 from cityops.streams.incidents.repeat import (
@@ -22,9 +25,6 @@ from cityops.streams.incidents.repeat import (
     match_repeat,
     over_cap,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from tests.unit.streams.builders import (
     MICRO,
     POLICY,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from cityops.streams.incidents.policy import Policy
 from cityops.streams.incidents.routing import chain_of, level_above, route
-
 from tests.unit.streams.builders import COMMUNITY, DISTRICT, GRID, MICRO, STREET, a_report
 
 

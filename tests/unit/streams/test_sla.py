@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from cityops.streams.incidents.logic import step
 from cityops.streams.incidents.policy import Policy, policy_from_dict
 from cityops.streams.incidents.sla import deadlines, due_escalations, next_due
-
 from tests.unit.streams.builders import a_report, a_tick
 
 BJ_0930_10H = datetime(2026, 9, 30, 2, 0, tzinfo=UTC)  # Wednesday 10:00 Beijing

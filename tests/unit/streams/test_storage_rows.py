@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 import pytest
+
 from cityops.schemas.registry import load_registry
 from cityops.storage.client import ClickHouseTarget
 from cityops.storage.writer import COLUMNS, FLUSH_ORDER, ClickHouseWriter
@@ -14,7 +15,6 @@ from cityops.streams.incidents import rows
 from cityops.streams.incidents.logic import step
 from cityops.streams.incidents.model import ActionIn, RejectIn, ReportIn
 from cityops.streams.intake import to_item
-
 from tests.unit.streams.builders import POLICY, T0, a_report, an_action
 
 

@@ -7,6 +7,8 @@ from types import SimpleNamespace
 
 import faust
 import pytest
+from faust.types import TP
+
 from cityops.schemas.topics import Topics
 from cityops.streams.incidents.agent import BUCKET_CODEC, INCIDENT_CODEC, _table
 from cityops.streams.incidents.engine import Engine
@@ -21,8 +23,6 @@ from cityops.streams.incidents.store import (
     incident_partition,
 )
 from cityops.streams.kafka import Outbox, partition_for
-from faust.types import TP
-
 from tests.unit.streams.builders import MICRO, POLICY, STREET, a_report, an_incident
 
 PARTITIONS = 4

@@ -4,11 +4,11 @@ would give, over a state built from narrow rows (no ClickHouse)."""
 from __future__ import annotations
 
 import pytest
+
 from cityops.dashboard.cache.incident_search import match_candidates, search_state
 from cityops.dashboard.cache.latest_state import DAY, LatestState
 from cityops.dashboard.cache.search_index import ReportedIndex
 from cityops.storage.search_queries import IncidentFilter
-
 from tests.unit.dashboard.cache.test_snapshot import NOW, a_row
 
 WEEK = IncidentFilter(since=NOW - 7 * 86400, until=NOW + 1)

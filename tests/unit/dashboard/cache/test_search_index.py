@@ -5,9 +5,9 @@ report days in the SQL's order (no ClickHouse)."""
 from __future__ import annotations
 
 import pytest
+
 from cityops.dashboard.cache.search_index import ReportedIndex, by_deadline
 from cityops.storage.search_queries import IncidentFilter
-
 from tests.unit.dashboard.cache.test_incident_search import (
     DEADLINE_FILTERS,
     a_city_of_deadlines,

@@ -12,9 +12,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from cityops.storage.client import ClickHouseTarget
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cityops.clickhouse_target import ClickHouseTarget
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
