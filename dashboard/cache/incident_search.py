@@ -327,9 +327,9 @@ def search_cached(
     max_age: float = 5.0,
 ) -> tuple[int, list[dict]] | None:
     """`search_incidents` from the cache (cityops.dashboard.cache.snapshot.IncidentSnapshot), or
-    None when the cache is not loaded (no wall has refreshed yet) or the sort is not cached (CACHED_SORTS:
-    report time, severity, status, district, category, resolve_due). A cache older than
-    `max_age` seconds applies its delta first. `run` is cityops.dashboard.backend.Backend.run."""
+    None when the cache is not loaded (no wall has refreshed yet) or the sort is not cached
+    (CACHED_SORTS: report time, severity, status, district, category, resolve_due). A cache older
+    than `max_age` seconds applies its delta first. `run` is cityops.dashboard.backend.Backend.run."""
     if sort not in CACHED_SORTS or snapshot.loaded_view(now, max_age=max_age) is None:
         return None
     state = snapshot.state()
