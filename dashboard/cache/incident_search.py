@@ -329,7 +329,8 @@ def search_cached(
     """`search_incidents` from the cache (cityops.dashboard.cache.snapshot.IncidentSnapshot), or
     None when the cache is not loaded (no wall has refreshed yet) or the sort is not cached
     (CACHED_SORTS: report time, severity, status, district, category, resolve_due). A cache older
-    than `max_age` seconds applies its delta first. `run` is cityops.dashboard.backend.Backend.run."""
+    than `max_age` seconds applies its delta first. `run` is
+    cityops.dashboard.backend.Backend.run."""
     if sort not in CACHED_SORTS or snapshot.loaded_view(now, max_age=max_age) is None:
         return None
     state = snapshot.state()
