@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="broker with SASL (SCRAM) over TLS and ClickHouse with a password (CONTRACT §8)",
     )
+    up.add_argument(
+        "--durable",
+        action="store_true",
+        help="keep the embedded broker's topics and offsets on disk (docs/operations.md)",
+    )
     sub.add_parser("down", help="stop a detached stack")
     st = sub.add_parser("status", help="addresses and state of the stack")
     st.add_argument("--json", action="store_true")
@@ -215,6 +220,7 @@ def dispatch(args: argparse.Namespace, settings) -> int:
             dashboard=not args.no_dashboard,
             workers=args.workers,
             secure=args.secure,
+            durable=args.durable,
         )
         from cityops.deploy.stack import status
 

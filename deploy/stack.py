@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cityops.deploy import services
+from cityops.deploy.durable import start_durable
 from cityops.deploy.secure import (
     CLICKHOUSE_USER,
     MECHANISM,
@@ -52,6 +53,7 @@ class Stack:
         dashboard: bool,
         workers: int | None = None,
         secure: bool = False,
+        durable: bool = False,
     ) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         running = read_state(self.home)
@@ -65,16 +67,32 @@ class Stack:
             self.embedded_clickhouse = not self.settings.clickhouse_url
             if secure or self.settings.secure:
                 self.settings = secure_settings(self.settings)
-            self._start(simulate=simulate, dashboard=dashboard, workers=workers)
+            self._start(simulate=simulate, dashboard=dashboard, workers=workers, durable=durable)
         except BaseException:
             self.stop_all()
             raise
 
-    def _start(self, *, simulate: float | None, dashboard: bool, workers: int | None) -> None:
+    def _start(
+        self, *, simulate: float | None, dashboard: bool, workers: int | None, durable: bool = False
+    ) -> None:
         s = self.settings
         keys = stack_secrets(self.home)
+        if durable and s.kafka_bootstrap:
+            raise StackError(
+                "--durable keeps the embedded broker's data on disk, but CITYOPS_KAFKA_BOOTSTRAP "
+                "points at an external broker; unset one of them"
+            )
+        if durable and s.secure:
+            raise StackError(
+                "--durable and --secure together are not supported yet: the secure front is put "
+                "before the in-memory broker only (docs/operations.md)"
+            )
         if s.kafka_bootstrap:
             bootstrap = s.kafka_bootstrap
+        elif durable:  # topics, records and group offsets on disk (deploy/durable.py)
+            for proc in start_durable(self.home, s.broker_port):
+                self._track(proc)
+            bootstrap = f"127.0.0.1:{s.broker_port}"
         elif s.secure:
             for proc in services.start_secure_broker(
                 self.home, s.broker_port, secure_files(self.home), s.kafka
