@@ -194,6 +194,13 @@ class Settings(BaseSettings):
     gateway_ack_timeout: float = Field(8.0, gt=0)
     gateway_workers: int = Field(1, ge=1, le=16)
     gateway_threads: int = Field(16, ge=1, le=256)
+    # Operations (docs/operations.md): a worker's /healthz, /readyz and /metrics port (0: none;
+    # `cityops up` gives worker n the port worker_http_port + n - 1), the consumer lag per
+    # partition over which a worker is not ready, and the size rotation of the launcher's logs.
+    worker_http_port: int = Field(8070, ge=0, le=65535)
+    ready_max_lag: int = Field(10_000, ge=0)
+    log_max_bytes: int = Field(20 * 2**20, ge=4096)
+    log_backups: int = Field(3, ge=0, le=100)
 
     @cached_property
     def clickhouse(self) -> ClickHouseTarget:

@@ -51,7 +51,15 @@ _KIOSK_PATHS = (
     "/_reload-hash",
     "/_favicon.ico",
 )
-_PUBLIC_PREFIXES = ("/healthz", "/login", "/logout", "/assets/", "/_dash-component-suites/")
+_PUBLIC_PREFIXES = (
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/login",
+    "/logout",
+    "/assets/",
+    "/_dash-component-suites/",
+)
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ server with `--dev`. Binds to loopback; put a reverse proxy in front for other m
 
 from __future__ import annotations
 
-import logging
-
 from gunicorn.app.base import BaseApplication
+
+from cityops.logjson import json_gunicorn_logger
 
 HOST = "127.0.0.1"
 
@@ -40,13 +40,15 @@ def gunicorn_options(settings) -> dict:
         "errorlog": "-",
         "loglevel": "warning",
         "proc_name": "cityops-dashboard",
+        "logger_class": json_gunicorn_logger("dashboard"),
     }
 
 
 def serve(settings, dev: bool = False) -> int:
     from cityops.dashboard.app import create_app
+    from cityops.logjson import configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging("dashboard", settings.log_level)
     app = create_app(settings)
     if dev:
         app.run(host=HOST, port=settings.dashboard_port, debug=True, use_reloader=False)

@@ -86,18 +86,46 @@ def spawn(
     log: Path,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    rotate: tuple[int, int] | None = None,
 ) -> Process:
+    """Starts `argv` with stdout and stderr to `log`; with `rotate` (max bytes, backups) through
+    a log pipe that rotates the file by size (deploy/logpipe.py)."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
+    if rotate is None:
+        with open(log, "ab") as out:
+            popen = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
+            )
+        return Process(name, popen, popen.pid, log)
+    import sys
+
+    pipe = subprocess.Popen(
+        [sys.executable, "-m", "cityops.deploy.logpipe", str(log), "--max-bytes", str(rotate[0])]
+        + ["--backups", str(rotate[1])],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[1],
+        start_new_session=True,  # outlives a stop of the service's group; ends at EOF
+    )
+    try:
         popen = subprocess.Popen(
             argv,
-            stdout=out,
+            stdout=pipe.stdin,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=env,
             cwd=cwd,
             start_new_session=True,
         )
+    finally:
+        pipe.stdin.close()  # the service holds the only write end now
     return Process(name, popen, popen.pid, log)
 
 
@@ -420,7 +448,14 @@ def start_worker(settings, log: Path, extra_env: dict[str, str] | None = None):
     with open(log, "ab") as fh:
         return subprocess.Popen(
             [sys.executable, "-m", "cityops.streams", "worker"],
-            env={**os.environ, **(extra_env or {}), **worker_env(settings)},
+            # No HTTP endpoints unless asked for (CITYOPS_WORKER_HTTP_PORT in extra_env):
+            # several test workers on one machine must not compete for one port.
+            env={
+                **os.environ,
+                "CITYOPS_WORKER_HTTP_PORT": "0",
+                **(extra_env or {}),
+                **worker_env(settings),
+            },
             stdout=fh,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

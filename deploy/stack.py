@@ -138,8 +138,15 @@ class Stack:
         if s.clock_epoch is None:
             env["CITYOPS_CLOCK_EPOCH"] = str(time.time())
         exe = [sys.executable, "-m", "cityops.deploy.cli"]
+        health = {}
         for n in range(workers or s.workers):
-            self._spawn(f"worker-{n + 1}", [*exe, "worker"], env)
+            port = worker_port(s, n)
+            if port:
+                services.require_free(port, f"HTTP endpoints of worker-{n + 1}")
+            worker = {**env, "CITYOPS_WORKER_HTTP_PORT": str(port)}
+            self._spawn(f"worker-{n + 1}", [*exe, "worker"], worker)
+            if port:
+                health[f"worker-{n + 1}"] = f"http://127.0.0.1:{port}"
         self._spawn("gateway", [*exe, "gateway"], env, port=s.gateway_port)
         if dashboard:
             self._spawn("dashboard", [*exe, "dashboard"], env, port=s.dashboard_port)
@@ -147,7 +154,12 @@ class Stack:
             self._spawn(
                 "simulator", [*exe, "simulate", "--rate", str(simulate), "--duration", "0"], env
             )
+        health["gateway"] = f"http://127.0.0.1:{s.gateway_port}"
+        if dashboard:
+            health["dashboard"] = f"http://127.0.0.1:{s.dashboard_port}"
         self.info = {
+            # /healthz, /readyz and /metrics under each address (docs/operations.md)
+            "health": health,
             "broker": bootstrap,
             "clickhouse": {
                 "host": target.host,
@@ -169,7 +181,9 @@ class Stack:
     def _spawn(self, name: str, argv: list[str], env: dict, port: int | None = None) -> None:
         if port is not None:
             services.require_free(port, name)
-        proc = services.spawn(name, argv, self.home / "logs" / f"{name}.log", env=env)
+        rotate = (self.settings.log_max_bytes, self.settings.log_backups)
+        log = self.home / "logs" / f"{name}.log"
+        proc = services.spawn(name, argv, log, env=env, rotate=rotate)
         self._track(proc)
         if port is not None:
             services.wait_until(lambda: services.tcp_open(port), 60, proc, name)
@@ -270,6 +284,11 @@ def _path(path: Path | None) -> str | None:
     return str(path.resolve()) if path else None
 
 
+def worker_port(settings: Settings, index: int) -> int:
+    """The HTTP port of the launcher's worker number `index` (from 0); 0 when turned off."""
+    return settings.worker_http_port + index if settings.worker_http_port else 0
+
+
 def read_state(home: Path) -> dict | None:
     path = home / "stack.json"
     if not path.exists():
@@ -310,6 +329,7 @@ def status(home: Path) -> dict:
     out = {key: state.get(key) for key in ("broker", "clickhouse", "dashboard", "gateway", "wall")}
     if "kafka" in state:
         out["kafka"] = state["kafka"]
+    out["health"] = state.get("health") or {}
     out["services"] = {
         p["name"]: ("up" if services.pid_alive(p["pid"]) else "down")
         for p in state.get("processes", [])

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from cityops.storage import tables
@@ -67,6 +68,7 @@ class ClickHouseWriter:
         self._pending: dict[str, list[tuple]] = {}
         self._since: float | None = None
         self._client = None
+        self.insert_errors: Counter[str] = Counter()  # failed inserts per table (metrics)
 
     # -- batching -----------------------------------------------------------------------------
     def add(self, table: str, row: tuple) -> None:
@@ -110,6 +112,7 @@ class ClickHouseWriter:
             try:
                 self._insert(table, rows)
             except Exception as exc:  # noqa: BLE001 - any failure: reconnect and retry
+                self.insert_errors[table] += 1
                 self._drop_client()
                 if self.stopping.is_set():
                     raise ConnectionError(f"ClickHouse unreachable while stopping: {exc}") from exc

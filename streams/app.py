@@ -20,6 +20,7 @@ from cityops.streams.incidents.agent import Runtime, attach
 from cityops.streams.incidents.policy import load_policy
 from cityops.streams.incidents.store import STORE_URL, claim_state_dir
 from cityops.streams.intake import BUNDLE_MAX_BYTES
+from cityops.streams.metrics import BridgeCounters
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,12 @@ def create_app(
         broker_rebalance_timeout=5.0,
     )
     runtime = attach(app, settings, policy, clock)
-    bridge = BridgeProcess(settings) if settings.intake_process else bridge_for(settings)
+    # the bridge's counts and lag, read by the worker's /metrics
+    counters = BridgeCounters(settings.partitions)
+    if settings.intake_process:
+        bridge = BridgeProcess(settings, counters)
+    else:
+        bridge = bridge_for(settings, counters)
 
     @app.task
     async def intake() -> None:
@@ -108,21 +114,33 @@ def create_app(
 
 def run_worker(settings: Settings) -> int:
     """Runs one worker until SIGTERM or SIGINT; SIGKILL loses nothing (at-least-once)."""
+    from cityops.logjson import configure_logging
     from cityops.topics_admin import all_topics, create_topics
 
+    configure_logging("worker", settings.log_level)
     faust_patches.check_versions(settings.allow_unverified_faust)  # before any patch or broker
     _bound_malloc()
     create_topics(settings.kafka, all_topics(settings), settings.partitions)
     seed_group_offsets(settings)
     loop = _event_loop()
-    app, runtime, _ = create_app(settings, loop)
+    app, runtime, bridge = create_app(settings, loop)
+    probes = None
+    if settings.worker_http_port:
+        from cityops.streams.probe_server import worker_probes
+
+        probes = worker_probes(settings, runtime, bridge)
+        probes.start()
+    # Logging stays as configured above (JSON lines, cityops/logjson.py).
     worker = faust.Worker(
-        app, loop=loop, loglevel=settings.log_level.upper(), override_logging=True
+        app, loop=loop, loglevel=settings.log_level.upper(), override_logging=False
     )
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
         return int(exc.code or 0)
+    finally:
+        if probes is not None:
+            probes.stop()
     return 0
 
 

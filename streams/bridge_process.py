@@ -25,15 +25,16 @@ _PR_SET_PDEATHSIG = 1
 STOP_GRACE = 5.0  # seconds a cleanly exited bridge waits for its worker's own stop
 
 
-def bridge_for(settings: Settings):
-    """The Bridge of `settings` (in whatever process calls it)."""
+def bridge_for(settings: Settings, counters=None):
+    """The Bridge of `settings` (in whatever process calls it), counting into `counters`
+    (streams/metrics.py BridgeCounters) when given."""
     from cityops.schemas.registry import load_registry
     from cityops.schemas.topics import Topics
     from cityops.streams.clock import clock_from
     from cityops.streams.intake import Bridge
 
     topics = Topics(settings.topic_prefix)
-    return Bridge(
+    bridge = Bridge(
         bootstrap=settings.kafka,
         source=topics.events,
         bundles=topics.bundles,
@@ -43,16 +44,17 @@ def bridge_for(settings: Settings):
         registry=load_registry(),
         tick_seconds=settings.tick_seconds,
     )
+    bridge.counters = counters
+    return bridge
 
 
-def run_bridge(settings: Settings, parent: int) -> None:
+def run_bridge(settings: Settings, parent: int, counters=None) -> None:
     """The child's entry point: run the bridge until SIGTERM or until the parent is gone."""
+    from cityops.logjson import configure_logging
+
     with contextlib.suppress(OSError, AttributeError):  # Linux: die with the parent
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="[%(asctime)s] [%(process)d] [%(levelname)s] bridge: %(message)s",
-    )
+    configure_logging("bridge", settings.log_level)
     try:
         import uvloop
 
@@ -60,7 +62,7 @@ def run_bridge(settings: Settings, parent: int) -> None:
     except ImportError:  # pragma: no cover - uvloop is a dependency
         loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    bridge = bridge_for(settings)
+    bridge = bridge_for(settings, counters)
     tune_gc()
 
     async def watch_parent() -> None:
@@ -86,16 +88,20 @@ def run_bridge(settings: Settings, parent: int) -> None:
 class BridgeProcess:
     """Parent side: starts the bridge child, restarts it when it dies, stops it on shutdown."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, counters=None) -> None:
         self.settings = settings
         self._context = multiprocessing.get_context("spawn")
+        self.counters = counters  # shared memory the child counts into (streams/metrics.py)
         self.process = None
         self.restarts = 0
         self._stopping = False
 
     def start(self) -> None:
         self.process = self._context.Process(
-            target=run_bridge, args=(self.settings, os.getpid()), name="cityops-bridge", daemon=True
+            target=run_bridge,
+            args=(self.settings, os.getpid(), self.counters),
+            name="cityops-bridge",
+            daemon=True,
         )
         self.process.start()
         log.info("intake bridge started as process %s", self.process.pid)

@@ -143,10 +143,15 @@ class Bridge:
         self.tick_seconds, self.max_wait = tick_seconds, max_wait
         self.linger, self.min_items = linger, min_items
         self.sent_bundles = 0
+        # Shared with the worker's /metrics when the bridge runs in a child process
+        # (streams/metrics.py BridgeCounters); None: not counted.
+        self.counters = None
         self.stopping = asyncio.Event()
         self.forwarded = 0
         self._last_tick = 0.0
         self._last_report = 0.0
+        self._last_lag = 0.0
+        self._committed: dict = {}  # TopicPartition → offset this process committed last
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -187,10 +192,17 @@ class Bridge:
         batches = await self.gather(consumer)
         outbox, offsets = self.pack(batches)
         if len(outbox):
-            self.sent_bundles += await outbox.send(kafka)
+            sent = await outbox.send(kafka)
+            self.sent_bundles += sent
+            if self.counters is not None:
+                self.counters.add(bundles=sent)
         if offsets:
             await consumer.commit(offsets)
+            self._committed.update(offsets)
         now = time.monotonic()
+        if self.counters is not None and now - self._last_lag >= 1.0:
+            self._last_lag = now
+            self._report_lag(consumer)
         if now - self._last_report >= 10:
             self._last_report = now
             log.info(
@@ -198,6 +210,23 @@ class Bridge:
                 self.forwarded,
                 self.sent_bundles,
             )
+
+    def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Per held partition: the last fetch's high watermark minus the offset this process
+        committed (a partition it fetched nothing from yet is at its high watermark). Not the
+        broker's ListOffsets: Tansu answers the last batch's base offset + 1 there
+        (docs/operations.md). Only reads the consumer's state: never waits, never raises."""
+        lags = {}
+        try:
+            held = consumer.assignment()
+            for tp in held:
+                high = consumer.highwater(tp)
+                if high is not None:
+                    lags[tp.partition] = max(0, high - self._committed.get(tp, high))
+            self._committed = {tp: o for tp, o in self._committed.items() if tp in held}
+        except Exception:  # noqa: BLE001 - a rebalance under way: report next time
+            return
+        self.counters.set_lags(lags)
 
     async def gather(self, consumer: AIOKafkaConsumer) -> dict:
         """One fetch, then more for up to `linger` seconds while fewer than `min_items` arrived.
@@ -232,7 +261,9 @@ class Bridge:
         now = datetime.now(UTC)
         per_partition: dict[int, list[Item]] = {}
         offsets = {}
+        taken = refused = 0
         for tp, messages in batches.items():
+            taken += len(messages)
             for msg in messages:
                 key, item = to_item(
                     msg.value,
@@ -245,8 +276,11 @@ class Bridge:
                     registry=self.registry,
                 )
                 per_partition.setdefault(partition_for(key, self.partitions), []).append(item)
+                refused += isinstance(item, RejectIn)
             if messages:
                 offsets[tp] = messages[-1].offset + 1
+        if self.counters is not None and taken:
+            self.counters.add(events_in=taken, rejected=refused)
         real = time.time()
         if real - self._last_tick >= self.tick_seconds:
             self._last_tick = real

@@ -32,6 +32,7 @@ from cityops.streams.incidents.store import (
     incident_partition,
 )
 from cityops.streams.kafka import Outbox, producer
+from cityops.streams.metrics import EngineMetrics
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,7 @@ class Runtime:
         self._snapshots: dict[int, list[Incident]] | None = None
         self.bundles = 0
         self.timing = CommitTiming()
+        self.metrics = EngineMetrics()  # the worker's /metrics (streams/probe_server.py)
         self.inflight: asyncio.Future | None = None  # the commit being stored (one at a time)
         self._seen: set[int] = set()
         self.order = BundleOrder()
@@ -277,6 +279,7 @@ class Runtime:
         """Store rows → send messages and changelogs → install table values → ack bundles."""
         loop = asyncio.get_running_loop()
         started = time.monotonic()
+        sizes = {table: len(rows) for table, rows in batch.items()}
         rows = await loop.run_in_executor(None, self.writer.flush, batch)
         stored = time.monotonic()
         for partition, items in incidents.items():
@@ -297,6 +300,7 @@ class Runtime:
             if event.message.generation_id in (None, generation):
                 await self.stream.ack(event)
         self.timing.add(rows, stored - started, time.monotonic() - started)
+        self.metrics.landed(sizes, time.monotonic() - started)
 
     async def _restore(self, partition: int) -> None:
         """The broker lost the changelogs: reload open incidents of `partition` from ClickHouse."""

@@ -40,6 +40,7 @@ def stack_env(tmp_path):
             "CITYOPS_CLICKHOUSE_HTTP_PORT": str(svc.free_port()),
             "CITYOPS_GATEWAY_PORT": str(svc.free_port()),
             "CITYOPS_DASHBOARD_PORT": str(svc.free_port()),
+            "CITYOPS_WORKER_HTTP_PORT": str(svc.free_port()),
             "CITYOPS_PARTITIONS": "2",
         }
     )

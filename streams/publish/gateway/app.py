@@ -94,7 +94,12 @@ def _escape(match: re.Match) -> str:
 
 def _log_failure(event_id: str, exc: BaseException) -> None:
     # The request that sent it answers 503; the log names the event, never the key.
-    log.warning("event %s not acknowledged by the broker: %s", clean(event_id), type(exc).__name__)
+    log.warning(
+        "event %s not acknowledged by the broker: %s",
+        clean(event_id),
+        type(exc).__name__,
+        extra={"event_id": event_id},  # a field of the JSON line (cityops/logjson.py)
+    )
 
 
 def create_app(settings, *, registry: Registry | None = None) -> Flask:
@@ -123,6 +128,10 @@ def create_app(settings, *, registry: Registry | None = None) -> Flask:
     @app.get("/healthz")
     def healthz():
         return {"status": "ok"}
+
+    from cityops import http_probes
+
+    http_probes.install(app, "gateway", settings)  # /readyz, /metrics (docs/operations.md)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

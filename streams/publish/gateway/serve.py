@@ -9,11 +9,14 @@ from __future__ import annotations
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
+from cityops.http_probes import mark_dead
+from cityops.logjson import json_gunicorn_logger
+
 # Method, path without the query string, status, size, duration: never %(q)s, %(r)s or headers.
 ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
 
-class CleanLogger(Logger):
+class CleanLogger(json_gunicorn_logger("gateway", Logger)):
     def atoms(self, resp, req, environ, request_time):
         from cityops.streams.publish.gateway.app import clean
 
@@ -53,10 +56,18 @@ def options(settings) -> dict:
         "limit_request_line": 8190,
         "limit_request_fields": 100,
         "proc_name": "cityops-gateway",
+        # Metrics of several worker processes are summed from files (cityops/http_probes.py).
+        "child_exit": lambda server, worker: mark_dead(worker.pid),
     }
 
 
 def serve(settings) -> int:
+    from cityops.http_probes import multiprocess_dir
+    from cityops.logjson import configure_logging
+
+    configure_logging("gateway", settings.log_level)
+    if settings.gateway_workers > 1:  # before gunicorn forks and before any metric is made
+        multiprocess_dir(settings.home / "run" / "prometheus-gateway")
     if settings.reporter_secret is None:
         # Read (or made) once here, before gunicorn forks: every worker hashes with the same key.
         from pydantic import SecretStr

@@ -166,8 +166,10 @@ class Responder:
 def run(
     settings, *, rate: float, duration: float, scenario: str, seed: int | None, progress: bool
 ) -> int:
+    from cityops.logjson import configure_logging
     from cityops.streams.publish.sdk import Publisher
 
+    configure_logging("simulator", settings.log_level)
     if seed is None:
         seed = secrets.randbits(32)
     clock = CityClock(settings.clock_speed, settings.clock_epoch)
