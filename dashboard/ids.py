@@ -40,6 +40,8 @@ def kpi_delta(kpi: str) -> str:
 # -- the wall display (ours) ----------------------------------------------------------------------
 WALL_ROOT = "wall-root"
 STALE_BANNER = "stale-banner"
+STACK_PARTS = "stack-parts"  # which part of the stack is down (broker, database, worker …)
+STACK_PARTS_TICK = "stack-parts-tick"
 CLOCK = "wall-clock"
 REFRESH = "wall-refresh"
 REFRESH_STATE = "wall-refresh-state"

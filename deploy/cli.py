@@ -205,6 +205,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def _foreground_up(args: argparse.Namespace) -> list[str]:
+    """The `cityops up` arguments without --detach: what the background supervisor runs."""
+    argv = ["up"]
+    if args.simulate:
+        argv += ["--simulate", repr(args.simulate)]
+    if args.no_dashboard:
+        argv.append("--no-dashboard")
+    if args.workers:
+        argv += ["--workers", str(args.workers)]
+    if args.secure:
+        argv.append("--secure")
+    return argv
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -212,8 +226,26 @@ def _interrupt(signum, frame) -> None:
 def dispatch(args: argparse.Namespace, settings) -> int:
     command = args.command
     if command == "up":
-        from cityops.deploy.stack import Stack
+        from cityops.deploy.stack import Stack, read_state
+        from cityops.deploy.supervisor import launch_detached
 
+        if args.detach:
+            from cityops.deploy.services import pid_alive
+
+            running = read_state(settings.home)
+            if running and any(pid_alive(p["pid"]) for p in running.get("processes", [])):
+                raise StackError(
+                    f"a stack is already running from {settings.home.resolve()} "
+                    "(see `cityops status --json`); stop it with `cityops down` first"
+                )
+            code = launch_detached(settings.home, _foreground_up(args))
+            if code == 0:
+                from cityops.deploy.stack import status
+
+                print(json.dumps(status(settings.home), indent=1, ensure_ascii=False))
+            return code
+        # A SIGTERM while starting stops what already started (as Ctrl-C does).
+        signal.signal(signal.SIGTERM, _interrupt)
         stack = Stack(settings)
         stack.up(
             simulate=args.simulate,
@@ -224,10 +256,8 @@ def dispatch(args: argparse.Namespace, settings) -> int:
         )
         from cityops.deploy.stack import status
 
-        print(json.dumps(status(settings.home), indent=1, ensure_ascii=False))
-        if args.detach:
-            return 0
-        print("cityops: running; Ctrl-C stops everything", file=sys.stderr)
+        print(json.dumps(status(settings.home), indent=1, ensure_ascii=False), flush=True)
+        print("cityops: running; Ctrl-C stops everything", file=sys.stderr, flush=True)
         return stack.watch()
     if command == "down":
         from cityops.deploy.stack import down

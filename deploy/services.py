@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cityops.settings import KafkaConnection
+from cityops.stack_state import pid_alive  # noqa: F401 - used here and by callers
 from cityops.topics_admin import kafka_ready
 
 
@@ -34,18 +35,6 @@ class Process:
         if self.popen is not None:
             return self.popen.poll() is None
         return pid_alive(self.pid)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    try:  # a zombie is not alive
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return True
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:

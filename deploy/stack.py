@@ -1,6 +1,7 @@
 """`cityops up / down / status`: the local stack of broker, ClickHouse, workers, gateway, dashboard.
 
-State (pids, addresses) lives in `$CITYOPS_HOME/stack.json`; logs in `$CITYOPS_HOME/logs/`.
+State (pids, addresses, each service's state and restarts) lives in `$CITYOPS_HOME/stack.json`;
+logs in `$CITYOPS_HOME/logs/`. `Stack.watch` supervises the stack (deploy/supervisor.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +26,10 @@ from cityops.deploy.secure import (
     secure_files,
 )
 from cityops.deploy.services import Process, StackError
-from cityops.private_files import rotate_kiosk_token, stack_secrets, write_private
+from cityops.deploy.supervision import UP, RestartPolicy
+from cityops.private_files import read_secrets, rotate_kiosk_token, stack_secrets, write_private
 from cityops.settings import Settings
+from cityops.stack_state import read_state, service_states
 from cityops.storage.client import ClickHouseTarget, connect, migrate
 from cityops.topics_admin import all_topics, create_topics
 
@@ -36,6 +40,15 @@ class Stack:
     processes: list[Process] = field(default_factory=list)
     info: dict = field(default_factory=dict)
     embedded_clickhouse: bool = True
+    # How to start each unit again (a unit is one service, or the broker with its TLS front);
+    # the unit each process belongs to; per process its state and restart count (CONTRACT §10).
+    starters: dict[str, Callable[[], list[Process]]] = field(default_factory=dict)
+    unit_of: dict[str, str] = field(default_factory=dict)
+    states: dict[str, str] = field(default_factory=dict)
+    restarts: dict[str, int] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+    worker_names: list[str] = field(default_factory=list)
+    ready: bool = False
 
     @property
     def home(self) -> Path:
@@ -90,30 +103,34 @@ class Stack:
         if s.kafka_bootstrap:
             bootstrap = s.kafka_bootstrap
         elif durable:  # topics, records and group offsets on disk (deploy/durable.py)
-            for proc in start_durable(self.home, s.broker_port):
-                self._track(proc)
+            self._unit("broker", lambda: start_durable(self.home, s.broker_port))
             bootstrap = f"127.0.0.1:{s.broker_port}"
         elif s.secure:
-            for proc in services.start_secure_broker(
-                self.home, s.broker_port, secure_files(self.home), s.kafka
-            ):
-                self._track(proc)
+            self._unit(
+                "broker",
+                lambda: services.start_secure_broker(
+                    self.home, s.broker_port, secure_files(self.home), s.kafka
+                ),
+            )
             bootstrap = f"127.0.0.1:{s.broker_port}"
         else:
-            self._track(services.start_broker(self.home, s.broker_port))
+            self._unit("broker", lambda: [services.start_broker(self.home, s.broker_port)])
             bootstrap = f"127.0.0.1:{s.broker_port}"
         target = s.clickhouse
         if self.embedded_clickhouse:
             hashed = clickhouse_password_sha256(secure_files(self.home)) if s.secure else None
-            self._track(
-                services.start_clickhouse(
-                    self.home,
-                    s.clickhouse_port,
-                    s.clickhouse_http_port,
-                    user=target.user,
-                    password=target.password,
-                    password_sha256=hashed,
-                )
+            self._unit(
+                "clickhouse",
+                lambda: [
+                    services.start_clickhouse(
+                        self.home,
+                        s.clickhouse_port,
+                        s.clickhouse_http_port,
+                        user=target.user,
+                        password=target.password,
+                        password_sha256=hashed,
+                    )
+                ],
             )
         client = connect(target, database=False)
         migrate(client, target.database)
@@ -144,6 +161,7 @@ class Stack:
             if port:
                 services.require_free(port, f"HTTP endpoints of worker-{n + 1}")
             worker = {**env, "CITYOPS_WORKER_HTTP_PORT": str(port)}
+            self.worker_names.append(f"worker-{n + 1}")
             self._spawn(f"worker-{n + 1}", [*exe, "worker"], worker)
             if port:
                 health[f"worker-{n + 1}"] = f"http://127.0.0.1:{port}"
@@ -176,27 +194,63 @@ class Stack:
                 else None
             ),
         }
+        self.ready = True
         self.write_state()
 
     def _spawn(self, name: str, argv: list[str], env: dict, port: int | None = None) -> None:
-        if port is not None:
-            services.require_free(port, name)
-        rotate = (self.settings.log_max_bytes, self.settings.log_backups)
-        log = self.home / "logs" / f"{name}.log"
-        proc = services.spawn(name, argv, log, env=env, rotate=rotate)
-        self._track(proc)
-        if port is not None:
-            services.wait_until(lambda: services.tcp_open(port), 60, proc, name)
+        def start() -> list[Process]:
+            if port is not None:
+                services.require_free(port, name)
+            rotate = (self.settings.log_max_bytes, self.settings.log_backups)
+            log = self.home / "logs" / f"{name}.log"
+            proc = services.spawn(name, argv, log, env=env, rotate=rotate)
+            self._track(proc, name)
+            if port is not None:
+                services.wait_until(lambda: services.tcp_open(port), 60, proc, name)
+            return [proc]
 
-    def _track(self, proc: Process) -> None:
-        self.processes.append(proc)
+        self.starters[name] = start
+        start()
+
+    def _unit(self, name: str, start: Callable[[], list[Process]]) -> None:
+        """Start a unit and remember how to start it again."""
+        self.starters[name] = start
+        for proc in start():
+            self._track(proc, name)
+
+    def _track(self, proc: Process, unit: str | None = None) -> None:
+        """Record a started process (replacing an earlier process of the same name)."""
+        for i, old in enumerate(self.processes):
+            if old.name == proc.name:
+                if old.pid != proc.pid:
+                    self.processes[i] = proc
+                break
+        else:
+            self.processes.append(proc)
+        self.unit_of.setdefault(proc.name, unit or proc.name)
+        self.states.setdefault(proc.name, UP)
         self.write_state()
 
     def write_state(self) -> None:
+        info = dict(self.info)
+        if info.get("wall"):  # `cityops kiosk rotate` may have changed the token since the start
+            token = read_secrets(self.home).get("kiosk_token")
+            if token:
+                info["wall"] = info["wall"].split("?", 1)[0] + f"?kiosk={token}"
         state = {
-            **self.info,
+            **info,
+            "supervisor": os.getpid(),
+            "ready": self.ready,
+            "messages": self.messages,
             "processes": [
-                {"name": p.name, "pid": p.pid, "log": str(p.log)} for p in self.processes
+                {
+                    "name": p.name,
+                    "pid": p.pid,
+                    "log": str(p.log),
+                    "state": self.states.get(p.name, UP),
+                    "restarts": self.restarts.get(p.name, 0),
+                }
+                for p in self.processes
             ],
         }
         write_private(self.state_file, json.dumps(state, indent=1))
@@ -209,8 +263,11 @@ class Stack:
         self.processes.clear()
         self.state_file.unlink(missing_ok=True)
 
-    def watch(self) -> int:
-        """Foreground: wait for Ctrl-C, SIGTERM or a dead service; then stop everything."""
+    def watch(self, policy: RestartPolicy | None = None) -> int:
+        """Foreground (or the detached supervisor): restart what exits (deploy/supervisor.py)
+        until Ctrl-C or SIGTERM; then stop everything."""
+        from cityops.deploy.supervisor import Supervisor
+
         stopping = False
 
         def on_signal(signum, frame):
@@ -219,21 +276,11 @@ class Stack:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        code = 0
-        while not stopping:
-            dead = [p for p in self.processes if not p.alive()]
-            if dead:
-                print(
-                    f"cityops: {dead[0].name} stopped unexpectedly; last lines of {dead[0].log}:\n"
-                    + services.log_tail(dead[0].log),
-                    file=sys.stderr,
-                )
-                code = 1
-                break
-            time.sleep(0.5)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        Supervisor(self, policy or RestartPolicy()).run(lambda: stopping)
         print("cityops: stopping …", file=sys.stderr)
         self.stop_all()
-        return code
+        return 0
 
 
 def secure_settings(settings: Settings) -> Settings:
@@ -289,16 +336,6 @@ def worker_port(settings: Settings, index: int) -> int:
     return settings.worker_http_port + index if settings.worker_http_port else 0
 
 
-def read_state(home: Path) -> dict | None:
-    path = home / "stack.json"
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return None
-
-
 def rotate_kiosk(home: Path) -> str | None:
     """A new kiosk token: wall sessions opened with the old one end at their next request. Returns
     the running stack's new wall address (None when no stack with a dashboard runs here)."""
@@ -316,6 +353,14 @@ def down(home: Path) -> int:
     if not state:
         print(f"cityops: no stack is running from {home.resolve()}")
         return 0
+    supervisor = state.get("supervisor")
+    if supervisor and supervisor != os.getpid() and services.pid_alive(supervisor):
+        # The supervisor stops everything itself (and restarts nothing while it does).
+        os.kill(supervisor, signal.SIGTERM)
+        deadline = time.monotonic() + 90
+        while services.pid_alive(supervisor) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        state = read_state(home) or state
     procs = [Process(p["name"], None, p["pid"], Path(p["log"])) for p in state["processes"]]
     for proc in reversed(procs):
         services.stop(proc)
@@ -325,14 +370,14 @@ def down(home: Path) -> int:
 
 
 def status(home: Path) -> dict:
+    """From the state file, checked against the real processes (CONTRACT §10)."""
     state = read_state(home) or {}
     out = {key: state.get(key) for key in ("broker", "clickhouse", "dashboard", "gateway", "wall")}
     if "kafka" in state:
         out["kafka"] = state["kafka"]
     out["health"] = state.get("health") or {}
-    out["services"] = {
-        p["name"]: ("up" if services.pid_alive(p["pid"]) else "down")
-        for p in state.get("processes", [])
-    }
+    out["services"], out["restarts"] = service_states(state)
+    if state.get("messages"):
+        out["messages"] = state["messages"]
     out["home"] = str(home.resolve())
     return out

@@ -120,7 +120,9 @@ def run_worker(settings: Settings) -> int:
     configure_logging("worker", settings.log_level)
     faust_patches.check_versions(settings.allow_unverified_faust)  # before any patch or broker
     _bound_malloc()
-    create_topics(settings.kafka, all_topics(settings), settings.partitions)
+    _retry_while_broker_away(
+        lambda: create_topics(settings.kafka, all_topics(settings), settings.partitions)
+    )
     seed_group_offsets(settings)
     loop = _event_loop()
     app, runtime, bridge = create_app(settings, loop)
@@ -142,6 +144,29 @@ def run_worker(settings: Settings) -> int:
         if probes is not None:
             probes.stop()
     return 0
+
+
+BROKER_ATTEMPTS = 12  # 1 + 2 + 4 + 8 + 8 … s: about a minute and a half, then exit (and restart)
+
+
+def _retry_while_broker_away(action, attempts: int = BROKER_ATTEMPTS) -> None:
+    """Run `action` (the first broker call of a start), waiting for an absent broker with
+    bounded retries and back-off, one log line per attempt; the last failure is raised."""
+    import time
+
+    for attempt in range(1, attempts + 1):
+        try:
+            action()
+            return
+        except Exception as exc:  # noqa: BLE001 - kafka-python raises several kinds
+            if attempt == attempts:
+                raise
+            delay = min(8.0, 2.0 ** (attempt - 1))
+            log.warning(
+                "broker not reachable (%s); attempt %d of %d, retrying in %.0f s",
+                exc, attempt, attempts, delay,
+            )  # fmt: skip
+            time.sleep(delay)
 
 
 def seed_group_offsets(settings: Settings) -> None:

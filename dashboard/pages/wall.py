@@ -83,6 +83,7 @@ def layout(backend, lang: str = "zh") -> html.Div:
         [
             header,
             html.Div(id=ids.STALE_BANNER, className="stale-banner hidden"),
+            html.Div(id=ids.STACK_PARTS, className="stale-banner parts-banner hidden"),
             html.Div(tiles, className="kpis"),
             html.Div(
                 [
@@ -146,6 +147,7 @@ def layout(backend, lang: str = "zh") -> html.Div:
             ),
             dcc.Interval(id=ids.REFRESH, interval=int(backend.settings.refresh_seconds * 1000)),
             dcc.Interval(id="wall-clock-tick", interval=1000),
+            dcc.Interval(id=ids.STACK_PARTS_TICK, interval=2000),
             dcc.Store(id=ids.REFRESH_STATE, data={"ok_at": None, "reason": "loading"}),
             dcc.Store(id="wall-digests", data={}),
             dcc.Store(id="wall-config", data={"stale": backend.settings.stale_seconds}),
@@ -200,6 +202,22 @@ def _digest(value) -> str:
 
 
 def register(app, backend) -> None:
+    from cityops.dashboard.health import StackHealth, banner_texts
+
+    health = StackHealth(backend.settings)
+
+    @app.callback(
+        Output(ids.STACK_PARTS, "children"),
+        Output(ids.STACK_PARTS, "className"),
+        Input(ids.STACK_PARTS_TICK, "n_intervals"),
+    )
+    def stack_parts(_n):
+        """Its own callback and interval: it answers while a data refresh waits on ClickHouse."""
+        zh, en = banner_texts(health.parts())
+        if not zh:
+            return "", "stale-banner parts-banner hidden"
+        return L.t(zh, en), "stale-banner parts-banner"
+
     kpi_outputs = []
     for kpi in ids.KPIS:
         kpi_outputs += [

@@ -5,6 +5,7 @@ out, and send it to city.events with acks from all in-sync replicas. The first s
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -29,6 +30,8 @@ from cityops.schemas.registry import Registry, load_registry
 from cityops.schemas.taxonomy import DEPARTMENTS
 from cityops.schemas.topics import Topics
 from cityops.settings import KafkaConnection, kafka_connection
+
+log = logging.getLogger(__name__)
 
 ErrorCallback = Callable[[str, BaseException], None]
 
@@ -167,12 +170,15 @@ class Publisher:
         self._failures: list[PublishError] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._make: Callable[[], Any] | None = None
+        self._stale = False  # the broker forgot this producer: make a new one before sending
         if producer is None:
             from kafka import KafkaProducer
 
             config = {**DEFAULT_PRODUCER, **producer_config}
             config.setdefault("client_id", f"cityops-sdk-{department or 'any'}")
-            producer = KafkaProducer(**kafka.kafka_python(), **config)
+            self._make = lambda: KafkaProducer(**kafka.kafka_python(), **config)
+            producer = self._make()
         self._producer = producer
 
     # -- validation -------------------------------------------------------------------------
@@ -204,6 +210,8 @@ class Publisher:
         return delivery.event_id
 
     def _send(self, event: Event, *, watched: bool) -> Delivery:
+        if self._stale:
+            self._renew()
         key = partition_key(event).encode()
         if self.binary:
             headers, value = to_binary(event)
@@ -217,6 +225,8 @@ class Publisher:
             future.set_result(metadata)
 
         def failed(exc: BaseException) -> None:
+            if forgotten_producer(exc):
+                self._stale = True
             future.set_exception(exc)
             if not watched:
                 self._failed(event_id, exc)
@@ -224,6 +234,19 @@ class Publisher:
         kafka_future.add_callback(ok)
         kafka_future.add_errback(failed)
         return Delivery(event_id, event, future)
+
+    def _renew(self) -> None:
+        """A new producer (new producer id) after the broker lost the old one's state: a
+        restarted in-memory broker answers the old producer's every send and its id renewal with
+        an error, for ever. Events that failed were reported; their senders retry, same ids."""
+        if self._make is None:
+            return
+        with self._lock:
+            if not self._stale:
+                return
+            old, self._producer, self._stale = self._producer, self._make(), False
+        log.warning("the broker lost this producer's state; continuing with a new producer")
+        threading.Thread(target=old.close, args=(0,), daemon=True).start()
 
     def _failed(self, event_id: str, exc: BaseException) -> None:
         if self.on_error is not None:
@@ -269,6 +292,15 @@ class Publisher:
                 self.close()
             except PublishError:
                 pass
+
+
+def forgotten_producer(exc: BaseException) -> bool:
+    """The broker no longer knows the idempotent producer (it restarted without its state)."""
+    from kafka.errors import OutOfOrderSequenceNumberError, UnknownProducerIdError
+
+    if isinstance(exc, UnknownProducerIdError | OutOfOrderSequenceNumberError):
+        return True
+    return "InitProducerId" in str(exc)
 
 
 def _describe(exc: BaseException) -> str:

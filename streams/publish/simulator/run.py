@@ -174,11 +174,28 @@ def run(
         seed = secrets.randbits(32)
     clock = CityClock(settings.clock_speed, settings.clock_epoch)
     generator = Generator(seed, scenario)
-    failures: list[str] = []
+    from cityops.streams.publish.simulator.resend import Resender
+
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    publisher = Publisher(settings, None, on_error=lambda event_id, exc: failures.append(event_id))
+    resender = Resender()
+    failures = resender.lost
+    publisher = Publisher(settings, None, on_error=lambda event_id, exc: resender.failed(event_id))
+
+    def send(event: dict) -> bool:
+        """Publish one event; False (and queued for a resend) while the broker is away."""
+        event.setdefault("id", str(uuid.uuid4()))  # fixed now, so a resend keeps it
+        resender.sent(event)
+        try:
+            publisher.publish(event)
+        except Exception as exc:  # noqa: BLE001 - no broker to take it (KafkaTimeoutError …)
+            resender.retry_later(event)
+            print(f"simulator: broker unavailable ({exc}); retrying", file=sys.stderr, flush=True)
+            stop.wait(1.0)
+            return False
+        return True
+
     responder = Responder(settings, seed, scenario)
     by_type: Counter[str] = Counter()
     by_district: Counter[str] = Counter()
@@ -197,18 +214,28 @@ def run(
             now = clock.now()
             stamp = datetime.now(UTC)
             due = min(int(elapsed * rate) + 1, reports + max(1, int(rate)))  # catch up ≤ 1 s
+            # Events the broker did not acknowledge first, with their own ids.
+            retry = resender.due(max(1, int(rate)))
+            for i, event in enumerate(retry):
+                if not send(event):
+                    for rest in retry[i + 1 :]:
+                        resender.retry_later(rest)
+                    break
+            if resender.waiting:
+                continue
             while reports < due:
                 event = generator.next(now, stamp)
-                publisher.publish(event)
                 reports += 1
                 by_type[event["type"]] += 1
                 by_district[event["data"]["location"]["district"]] += 1
+                if not send(event):
+                    break
             for planned in responder.due_plans(now):
                 heapq.heappush(schedule, (planned.due, next(order), planned.event))
             while schedule and schedule[0][0] <= now:
                 _, _, event = heapq.heappop(schedule)
                 event["time"] = format_time(stamp)  # real time; the engine maps it
-                publisher.publish(event)
+                send(event)
                 by_type[event["type"]] += 1
             if show and elapsed - last_bar >= 0.5:
                 last_bar = elapsed

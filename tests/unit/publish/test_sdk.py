@@ -155,3 +155,45 @@ def test_feedback_builder_makes_a_valid_event():
 def test_an_unknown_department_is_refused():
     with pytest.raises(ValueError):
         publisher(department="nope")
+
+
+@pytest.mark.parametrize(
+    "error, renewed",
+    [("unknown-producer", True), ("init-producer-id", True), ("timeout", False)],
+)
+def test_a_producer_the_broker_forgot_is_replaced_and_the_retry_goes_through(
+    monkeypatch, error, renewed
+):
+    from kafka.errors import KafkaError, UnknownProducerIdError
+
+    errors = {
+        "unknown-producer": UnknownProducerIdError(),
+        "init-producer-id": KafkaError("Unexpected error in InitProducerIdResponse: UnknownError"),
+        "timeout": TimeoutError("broker did not answer"),
+    }
+    made: list[FakeProducer] = []
+
+    def make(**config):
+        producer = FakeProducer() if made else FakeProducer(failures=1)
+        producer.send = _failing_once(producer, errors[error]) if not made else producer.send
+        made.append(producer)
+        return producer
+
+    monkeypatch.setattr("kafka.KafkaProducer", make)
+    seen = []
+    pub = Publisher("unused:0", "water", clock=lambda: NOW, on_error=lambda i, e: seen.append(i))
+    first = pub.publish(a_report())
+    assert seen == [first]
+    pub.publish({**a_report(), "id": first})  # the retry, same id
+    assert len(made) == (2 if renewed else 1)
+    assert [len(p.sent) for p in made] == ([1, 1] if renewed else [2])
+
+
+def _failing_once(producer, exc):
+    def send(topic, value=None, key=None, headers=None):
+        producer.sent.append((topic, key, value, headers))
+        if len(producer.sent) == 1:
+            return FakeFuture(exc)
+        return FakeFuture(None)
+
+    return send
