@@ -40,5 +40,3 @@ def decide(exits: list[float], now: float, policy: RestartPolicy = RestartPolicy
         return Decision("give_up")
     delay = min(policy.cap, policy.base * 2 ** max(len(counted) - 1, 0))
     return Decision("restart", delay)
-
-
