@@ -177,3 +177,22 @@ def test_every_package_folder_is_installed():
         if "__pycache__" not in init.parts
     }
     assert set(config["packages"]) == wanted
+
+
+# The unit tests mirror the package tree: tests/unit/<folder>/ tests the folder <folder>/ (its
+# subfolders likewise); only the checks of the tree itself and of the test helpers stay on top.
+TOP_LEVEL_UNIT_TESTS = {"test_layers.py", "test_waiting.py", "test_optional.py"}
+
+
+def test_unit_tests_mirror_the_package_tree():
+    unit = ROOT / "tests" / "unit"
+    strays = sorted(p.name for p in unit.glob("test_*.py") if p.name not in TOP_LEVEL_UNIT_TESTS)
+    assert strays == [], f"move into tests/unit/<folder>/ of what they test: {strays}"
+    unmirrored = sorted(
+        rel.as_posix()
+        for d in unit.rglob("*")
+        if d.is_dir() and "__pycache__" not in d.parts
+        for rel in [d.relative_to(unit)]
+        if not (ROOT / rel).is_dir()
+    )
+    assert unmirrored == [], f"tests/unit folders without a package folder: {unmirrored}"
