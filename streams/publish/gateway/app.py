@@ -15,10 +15,10 @@ from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
 
 from cityops.schemas.registry import Registry, load_registry
+from cityops.sdk import Publisher
 from cityops.streams.publish.gateway.problems import problem
 from cityops.streams.publish.gateway.ratelimit import RateLimiter
 from cityops.streams.publish.keys import ApiKey, KeyStore
-from cityops.streams.publish.sdk import Publisher
 
 log = logging.getLogger("cityops.gateway")
 

@@ -166,7 +166,7 @@ class Responder:
 def run(
     settings, *, rate: float, duration: float, scenario: str, seed: int | None, progress: bool
 ) -> int:
-    from cityops.streams.publish.sdk import Publisher
+    from cityops.sdk import Publisher
 
     if seed is None:
         seed = secrets.randbits(32)
