@@ -53,6 +53,7 @@ def run_bridge(settings: Settings, parent: int) -> None:
         level=settings.log_level.upper(),
         format="[%(asctime)s] [%(process)d] [%(levelname)s] bridge: %(message)s",
     )
+    loop: asyncio.AbstractEventLoop
     try:
         import uvloop
 
@@ -89,16 +90,17 @@ class BridgeProcess:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._context = multiprocessing.get_context("spawn")
-        self.process = None
+        self.process: multiprocessing.process.BaseProcess | None = None
         self.restarts = 0
         self._stopping = False
 
     def start(self) -> None:
-        self.process = self._context.Process(
+        process = self._context.Process(
             target=run_bridge, args=(self.settings, os.getpid()), name="cityops-bridge", daemon=True
         )
-        self.process.start()
-        log.info("intake bridge started as process %s", self.process.pid)
+        process.start()
+        self.process = process
+        log.info("intake bridge started as process %s", process.pid)
 
     async def supervise(self) -> None:
         """Restarts the child when it exits on its own (backoff up to 5 s)."""

@@ -24,7 +24,7 @@ log = logging.getLogger("cityops.gateway")
 
 # Short broker timeouts: a request waits at most gateway_ack_timeout for its acknowledgement and
 # answers 503 after that; the producer must give up on its own within that time too.
-GATEWAY_PRODUCER = {
+GATEWAY_PRODUCER: dict[str, Any] = {
     "linger_ms": 2,
     "request_timeout_ms": 3_000,
     "delivery_timeout_ms": 6_000,
