@@ -11,7 +11,7 @@ from cityops.bench.env import BenchEnv
 from cityops.bench.events import publish_all
 from cityops.bench.workers import measure, per_event, services_cpu
 from cityops.schemas.topics import Topics
-from cityops.settings import kafka_connection
+from cityops.settings import KafkaConnection, kafka_connection
 from cityops.storage.client import connect
 
 BASELINE_TABLE = """
@@ -21,7 +21,9 @@ CREATE TABLE IF NOT EXISTS {db}.baseline_events (
 """
 
 
-async def baseline_loop(bootstrap: str, topic: str, target, database: str, stop: threading.Event):
+async def baseline_loop(
+    bootstrap: KafkaConnection | str, topic: str, target, database: str, stop: threading.Event
+):
     """The bare baseline: aiokafka getmany -> json.loads -> clickhouse-driver insert, nothing
     else."""
     import json

@@ -35,7 +35,7 @@ from cityops.schemas.topics import Topics
 from cityops.storage.client import ClickHouseTarget
 from cityops.storage.writer import ClickHouseWriter
 from cityops.streams.clock import Clock
-from cityops.streams.incidents.engine import Engine
+from cityops.streams.incidents.engine import Engine, Store
 from cityops.streams.incidents.model import Bundle, Incident, Item, Tick
 from cityops.streams.incidents.policy import load_policy
 from cityops.streams.incidents.repeat import Candidate
@@ -162,8 +162,8 @@ def run(
     (`EncodedStore`) instead of plain dicts of the objects themselves."""
     decoder = msgspec.msgpack.Decoder(Bundle)
     decoded = [[(p, decoder.decode(raw).items) for p, raw in fetch] for fetch in bundles]
-    incidents = EncodedStore(Incident) if encoded else {}
-    repeats = EncodedStore(list[Candidate]) if encoded else {}
+    incidents: Store = EncodedStore(Incident) if encoded else {}
+    repeats: Store = EncodedStore(list[Candidate]) if encoded else {}
     writer = ClickHouseWriter(ClickHouseTarget(database="bench_engine"))
     engine = Engine(incidents, repeats, writer, Topics(), partitions, load_policy())
     in_flight = None

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cityops.deploy import services as svc
 from cityops.settings import KafkaConnection, Settings, kafka_connection
-from cityops.storage.client import ClickHouseTarget, connect, migrate
+from cityops.storage.client import ClickHouseTarget, check_database_name, connect, migrate
 from cityops.topics_admin import create_topics
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -31,6 +31,8 @@ class BenchEnv:
     partitions: int
     # The embedded broker and ClickHouse this run started, by name (their CPU is measured too).
     services: dict = field(default_factory=dict)
+    # The databases `isolated` created, for `drop_databases`.
+    databases: list[str] = field(default_factory=list)
 
     def isolated(self, name: str, partitions: int | None = None) -> tuple[Settings, dict[str, str]]:
         """Own topics and database for one measured run."""
@@ -39,6 +41,7 @@ class BenchEnv:
         token = f"{name}_{uuid.uuid4().hex[:8]}"
         target = self.clickhouse.with_database(f"bench_{token}")
         client = connect(target, database=False)
+        self.databases.append(target.database)
         migrate(client, target.database)
         client.disconnect()
         settings = Settings(
@@ -52,6 +55,16 @@ class BenchEnv:
         settings.home.mkdir(parents=True, exist_ok=True)
         create_topics(self.bootstrap, all_topics(settings), settings.partitions)
         return settings, {**os.environ, **svc.worker_env(settings)}
+
+    def drop_databases(self) -> None:
+        """Drops every database `isolated` created (a run on a shared server leaves none)."""
+        client = connect(self.clickhouse, database=False)
+        try:
+            while self.databases:
+                name = check_database_name(self.databases.pop())
+                client.execute(f"DROP DATABASE IF EXISTS {name}")
+        finally:
+            client.disconnect()
 
 
 @contextlib.contextmanager

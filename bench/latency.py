@@ -24,7 +24,7 @@ from cityops.bench.workers import (
     stored_count,
 )
 from cityops.schemas.topics import Topics
-from cityops.settings import kafka_connection
+from cityops.settings import KafkaConnection, kafka_connection
 from cityops.storage.client import connect
 
 
@@ -50,7 +50,9 @@ def valid_mix(n: int, tag: str) -> list[tuple[bytes, dict]]:
     return out
 
 
-async def paced_publish(bootstrap: str, topic: str, items, rate: float, sent_at: dict) -> None:
+async def paced_publish(
+    bootstrap: KafkaConnection | str, topic: str, items, rate: float, sent_at: dict
+) -> None:
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(**kafka_connection(bootstrap).aiokafka(), linger_ms=5, acks=1)

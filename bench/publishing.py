@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from cityops.streams.publish.sdk import Publisher, complete
+from cityops.sdk import Publisher, complete
 from cityops.streams.publish.simulator.batches import numbered_reports
 
 BATCH = 100

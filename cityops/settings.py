@@ -81,6 +81,7 @@ class KafkaConnection:
         import faust
 
         urls = ";".join(f"kafka://{host}" for host in self.bootstrap.split(","))
+        credentials: faust.SASLCredentials | faust.SSLCredentials | None
         if self.uses_sasl:
             credentials = faust.SASLCredentials(
                 username=self.username,

@@ -4,22 +4,47 @@ incident's timeline once processed.
 
 acknowledge, note and urge are `city.incident.note.v1` with the action in `data.action` (and the
 comment); escalate is `city.incident.escalate.v1`. The source is the officer's acting department
-(dashboard/auth.py: a district officer acts as that district's dispatch desk). The publish waits for
-the broker's acknowledgement, so a failure reaches the officer instead of being lost. Before
-that, `officer_refusal` says whether this officer may act on this incident at all.
+(dashboard/auth.py: a district officer acts as that district's dispatch desk). They are built with
+the department SDK's builder and sent through its Publisher (cityops/sdk.py), so an action is
+validated exactly like a department's event: an invalid one is refused (InvalidEvent, with the
+field and the reason for the officer) and nothing is sent. The publish waits for the broker's
+acknowledgement, so a failure reaches the officer instead of being lost. Before all that,
+`officer_refusal` says whether this officer may act on this incident at all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
-import uuid
+from collections.abc import Callable
+from typing import Any
 
-import msgspec
-
-from cityops.schemas.binding import structured_bytes
+from cityops import sdk
+from cityops.schemas.events import Event, InvalidEvent
+from cityops.schemas.registry import Registry
 from cityops.schemas.taxonomy import DEPARTMENTS
-from cityops.settings import KafkaConnection, kafka_connection
+from cityops.sdk import PublishError
+from cityops.settings import KafkaConnection
+
+__all__ = [
+    "ACTIONS",
+    "ActionPublisher",
+    "InvalidEvent",
+    "PublishError",
+    "action_event",
+    "officer_refusal",
+]
+
+# The dashboard's producer: an officer waits for the answer, so it fails within seconds instead
+# of the SDK's default half minute of retries; no batching delay for one event at a time.
+PRODUCER = {
+    "client_id": "cityops-dashboard",
+    "linger_ms": 0,
+    "request_timeout_ms": 8_000,
+    "delivery_timeout_ms": 10_000,
+    "max_block_ms": 8_000,
+    "bootstrap_timeout_ms": 8_000,  # no broker: the officer hears within 8 s, not 30
+}
 
 ACTIONS = {
     "acknowledge": ("city.incident.note.v1", "已阅知", "acknowledged"),
@@ -27,10 +52,6 @@ ACTIONS = {
     "urge": ("city.incident.note.v1", "督办", "urged"),
     "escalate": ("city.incident.escalate.v1", "提级处置", "escalation requested"),
 }
-
-
-class PublishError(RuntimeError):
-    pass
 
 
 def officer_refusal(
@@ -67,64 +88,76 @@ def action_event(
     comment: str,
     now: dt.datetime,
     event_id: str | None = None,
-) -> tuple[str, bytes]:
-    """(Kafka key, structured CloudEvent bytes) of one officer action."""
+) -> dict[str, Any]:
+    """The CloudEvent of one officer action, as a department builds it with the SDK (not yet
+    validated: `ActionPublisher.publish` does that)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     event_type, zh, en = ACTIONS[action]
-    text = comment.strip() or f"{zh} / {en}"
-    data = {
-        "incident_id": incident_id,
-        "department": department,
-        "actor": actor,
-        "comment": text[:2000],
-        "action": action,
-    }
-    value = structured_bytes(
-        id=event_id or str(uuid.uuid4()),
-        source=f"/departments/{department}",
-        type=event_type,
-        time=now.astimezone(dt.UTC),
-        data=msgspec.json.encode(data),
-        subject=incident_id,
+    kind = event_type.split(".")[2]  # city.incident.<kind>.v1
+    doc = sdk.action(
+        kind,
+        incident_id,
+        department=department,
+        actor=actor,
+        comment=comment.strip() or f"{zh} / {en}",
+        id=event_id,
+        time=now,
         partitionkey=partitionkey,
-        datacontenttype="application/json",
     )
-    return partitionkey, value
+    doc["data"]["action"] = action
+    doc["source"] = f"/departments/{department}"
+    return doc
 
 
-class Publisher:
-    """One KafkaProducer per dashboard process, created on first use."""
+class ActionPublisher:
+    """The officer actions of one dashboard process, sent through the SDK's Publisher, which is
+    created on first use (the dashboard starts and shows the wall without a broker)."""
 
-    def __init__(self, bootstrap: KafkaConnection | str, topic: str) -> None:
-        self.bootstrap, self.topic = bootstrap, topic
-        self._producer = None
+    def __init__(
+        self,
+        kafka: KafkaConnection | str,
+        topic: str,
+        *,
+        registry: Registry | None = None,
+        clock: Callable[[], dt.datetime] = sdk.now_utc,
+        **sdk_options: Any,
+    ) -> None:
+        self.kafka, self.topic, self.registry, self.clock = kafka, topic, registry, clock
+        self.sdk_options = {**PRODUCER, **sdk_options}
+        self._publisher: sdk.Publisher | None = None
         self._lock = threading.Lock()
 
-    def _get(self):
+    def validate(self, doc: dict[str, Any]) -> Event:
+        """The action as the engine will read it; InvalidEvent when the contract refuses it.
+        The source is the acting department the event names (department=None)."""
+        return sdk.validated(doc, None, now=self.clock(), registry=self.registry)
+
+    def _get(self) -> sdk.Publisher:
         with self._lock:
-            if self._producer is None:
-                from kafka import KafkaProducer
-
-                self._producer = KafkaProducer(
-                    **kafka_connection(self.bootstrap).kafka_python(),
-                    acks="all",
-                    retries=2,
-                    request_timeout_ms=8000,
-                    max_block_ms=8000,
-                    client_id="cityops-dashboard",
+            if self._publisher is None:
+                self._publisher = sdk.Publisher(
+                    self.kafka,
+                    None,
+                    topic=self.topic,
+                    registry=self.registry,
+                    clock=self.clock,
+                    **self.sdk_options,
                 )
-            return self._producer
+            return self._publisher
 
-    def publish(self, key: str, value: bytes, timeout: float = 10.0) -> None:
+    def publish(self, doc: dict[str, Any]) -> str:
+        """Validates, sends and waits for the broker's acknowledgement; the event id. Raises
+        InvalidEvent (refused, nothing sent) or PublishError (not delivered)."""
+        event = self.validate(doc)
         try:
-            future = self._get().send(self.topic, key=key.encode(), value=value)
-            future.get(timeout=timeout)
-        except Exception as exc:  # noqa: BLE001 - every failure is reported to the officer
-            raise PublishError(f"{type(exc).__name__}: {exc}") from exc
+            publisher = self._get()
+        except Exception as exc:  # noqa: BLE001 - no producer (broker unreachable): the officer hears
+            raise PublishError(event.id, f"{type(exc).__name__}: {exc}") from exc
+        return publisher.publish(event, wait=True)
 
     def close(self) -> None:
         with self._lock:
-            if self._producer is not None:
-                self._producer.close(timeout=2)
-                self._producer = None
+            if self._publisher is not None:
+                publisher, self._publisher = self._publisher, None
+                publisher.close(timeout=2)

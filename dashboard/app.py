@@ -15,7 +15,7 @@ from flask import Flask, jsonify
 
 from cityops.dashboard import auth, ids, probes
 from cityops.dashboard import labels as L
-from cityops.dashboard.actions import Publisher
+from cityops.dashboard.actions import ActionPublisher
 from cityops.dashboard.backend import Backend
 from cityops.dashboard.pages import district, incident, incidents, wall
 from cityops.schemas.topics import Topics
@@ -33,7 +33,9 @@ def create_app(settings) -> dash.Dash:
     backend = Backend(settings)
     # the registry's 40,976 micro-grids are summed once at start, not in the first request
     backend.warm()
-    publisher = Publisher(settings.kafka, Topics(settings.topic_prefix).events)
+    publisher = ActionPublisher(
+        settings.kafka, Topics(settings.topic_prefix).events, registry=backend.registry
+    )
 
     @server.route("/healthz")
     def healthz():
@@ -53,10 +55,11 @@ def create_app(settings) -> dash.Dash:
 
     app = dash.Dash(
         "cityops",
-        server=server,
+        # Dash's hints name only bool or a factory; a Flask app is the documented other choice.
+        server=server,  # type: ignore[arg-type]
         assets_folder=str(ASSETS),
         title="城市运行一网统管 · cityops",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None (documented) turns it off
         suppress_callback_exceptions=True,
         serve_locally=True,
         compress=False,

@@ -266,7 +266,10 @@ def install(server: Flask, settings) -> None:
     server.secret_key = secret_key(settings)
     hops = int(getattr(settings, "trusted_proxies", 0))
     if hops:  # the client's own address for the login throttle, from the proxies we run
-        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops)
+        # Flask's documented way to wrap the WSGI app; its stubs declare wsgi_app a method.
+        server.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            server.wsgi_app, x_for=hops, x_proto=hops
+        )
     secure = bool(getattr(settings, "cookie_secure", False))
     server.config.update(
         SESSION_COOKIE_HTTPONLY=True,

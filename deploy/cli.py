@@ -290,9 +290,9 @@ def dispatch(args: argparse.Namespace, settings) -> int:
 
         return serve(settings) or 0
     if command == "dashboard":
-        from cityops.dashboard.serve import serve
+        from cityops.dashboard.serve import serve as serve_dashboard
 
-        return serve(settings, dev=args.dev) or 0
+        return serve_dashboard(settings, dev=args.dev) or 0
     if command == "publish":
         from cityops.streams.publish.jsonl import publish_file
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 
 
 def counts(as_json: bool) -> int:
@@ -28,6 +29,7 @@ def export(kind: str) -> int:
     from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
 
     out = sys.stdout
+    rows: Iterable[dict[str, object]]
     if kind == "departments":
         rows = (
             {"code": d.code, "name_zh": d.name_zh, "name_en": d.name_en}

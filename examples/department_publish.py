@@ -6,8 +6,8 @@ CITYOPS_KAFKA_BOOTSTRAP=127.0.0.1:9092 python examples/department_publish.py
 from __future__ import annotations
 
 from cityops.schemas.events import InvalidEvent
+from cityops.sdk import Publisher, PublishError, report
 from cityops.settings import load_settings
-from cityops.streams.publish.sdk import Publisher, PublishError, report
 
 
 def main() -> None:

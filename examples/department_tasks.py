@@ -5,8 +5,8 @@ CITYOPS_KAFKA_BOOTSTRAP=127.0.0.1:9092 python examples/department_tasks.py
 
 from __future__ import annotations
 
+from cityops.sdk import Publisher, action
 from cityops.settings import load_settings
-from cityops.streams.publish.sdk import Publisher, action
 from cityops.streams.publish.tasks import TaskQueue
 
 DEPARTMENT = "water"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import msgspec
 
@@ -73,6 +74,7 @@ class _Envelope(msgspec.Struct):
 
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
+_Data = TypeVar("_Data", Report, Action)
 _REPORT = msgspec.json.Decoder(Report)
 _ACTION = msgspec.json.Decoder(Action)
 _ANY = msgspec.json.Decoder()
@@ -207,11 +209,13 @@ def _check_envelope(envelope: _Envelope, now: datetime, registry: Registry) -> E
         raise InvalidEvent("datacontenttype", f'must be "{CONTENT_TYPE}"')
     data: Report | Action
     if event_type == REPORT_TYPE:
-        data = _decode_data(_REPORT, envelope.data)
-        check_report(data, envelope.partitionkey, registry)
+        report = _decode_data(_REPORT, envelope.data)
+        check_report(report, envelope.partitionkey, registry)
+        data = report
     else:
-        data = _decode_data(_ACTION, envelope.data)
-        check_action(data, event_type, department)
+        action = _decode_data(_ACTION, envelope.data)
+        check_action(action, event_type, department)
+        data = action
     return Event(
         id=envelope.id,
         type=event_type,
@@ -241,7 +245,7 @@ def _utc_time(time: datetime, now: datetime) -> datetime:
     return time
 
 
-def _decode_data(decoder: msgspec.json.Decoder, data: msgspec.Raw) -> Report | Action:
+def _decode_data(decoder: msgspec.json.Decoder[_Data], data: msgspec.Raw) -> _Data:
     try:
         return decoder.decode(data)
     except msgspec.ValidationError as exc:

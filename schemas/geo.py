@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from cityops.schemas.gridgen import unit_hash
 
@@ -57,7 +58,7 @@ class DistrictShapes:
         self._cell_answers: dict[tuple[int, int], str | None] = {}
 
     @classmethod
-    def from_geojson(cls, geojson: dict) -> DistrictShapes:
+    def from_geojson(cls, geojson: dict[str, Any]) -> DistrictShapes:
         districts = []
         for feature in geojson["features"]:
             geometry = feature["geometry"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from cityops.schemas.event_types import (
     ACTION_TYPES,
@@ -31,6 +32,9 @@ from cityops.schemas.event_types import (
 )
 from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
 
+# A JSON Schema document (or part of one), as loaded by json.
+Schema = dict[str, Any]
+
 JSON_DIR = Path(__file__).parent / "json"
 EXAMPLES_DIR = Path(__file__).parent / "examples" / "valid"
 BASE_ID = "https://cityops.example/schemas/v1/"
@@ -51,8 +55,8 @@ CODE_PATTERNS = {
 }
 
 
-def _text(max_length: int, description: str | None = None, min_length: int = 0) -> dict:
-    schema: dict = {"type": "string", "maxLength": max_length}
+def _text(max_length: int, description: str | None = None, min_length: int = 0) -> Schema:
+    schema: Schema = {"type": "string", "maxLength": max_length}
     if min_length:
         schema["minLength"] = min_length
     if description:
@@ -60,7 +64,7 @@ def _text(max_length: int, description: str | None = None, min_length: int = 0) 
     return schema
 
 
-def envelope_schema() -> dict:
+def envelope_schema() -> Schema:
     departments = sorted(DEPARTMENTS)
     return {
         "$schema": DRAFT,
@@ -112,7 +116,7 @@ def envelope_schema() -> dict:
     }
 
 
-def _location() -> dict:
+def _location() -> Schema:
     codes = {
         level: {
             "type": "string",
@@ -140,7 +144,7 @@ def _location() -> dict:
     }
 
 
-def _report() -> dict:
+def _report() -> Schema:
     return {
         "type": "object",
         "required": ["channel", "category", "severity", "title", "location"],
@@ -168,7 +172,7 @@ def _report() -> dict:
     }
 
 
-def _sensor() -> dict:
+def _sensor() -> Schema:
     return {
         "type": "object",
         "required": ["sensor_id", "metric", "value"],
@@ -183,9 +187,9 @@ def _sensor() -> dict:
     }
 
 
-def _action(event_type: str) -> dict:
+def _action(event_type: str) -> Schema:
     department = {"enum": sorted(DEPARTMENTS)}
-    schema: dict = {
+    schema: Schema = {
         "type": "object",
         "required": ["incident_id", "department"],
         "properties": {
@@ -208,7 +212,7 @@ def _action(event_type: str) -> dict:
     return schema
 
 
-def type_schema(event_type: str) -> dict:
+def type_schema(event_type: str) -> Schema:
     is_report = event_type == REPORT_TYPE
     defs = (
         {"report": _report(), "location": _location(), "sensor": _sensor()}
@@ -237,12 +241,12 @@ def type_schema(event_type: str) -> dict:
     }
 
 
-def _examples(event_type: str) -> list[dict]:
+def _examples(event_type: str) -> list[Schema]:
     paths = sorted(EXAMPLES_DIR.glob(f"{event_type}*.json"))
     return [json.loads(path.read_text(encoding="utf-8")) for path in paths]
 
 
-def build_schemas() -> dict[str, dict]:
+def build_schemas() -> dict[str, Schema]:
     """File name -> schema document, for every file of schemas/json/."""
     schemas = {ENVELOPE_FILE: envelope_schema()}
     schemas[ENVELOPE_FILE]["examples"] = _examples(REPORT_TYPE)[:1] + _examples(ACTION_TYPES[0])
@@ -251,7 +255,7 @@ def build_schemas() -> dict[str, dict]:
     return schemas
 
 
-def render(schema: dict) -> str:
+def render(schema: Schema) -> str:
     return json.dumps(schema, ensure_ascii=False, indent=2) + "\n"
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from cityops.schemas.geo import DistrictShapes, jitter
 from cityops.schemas.gridgen import MICRO_GRID_TOTAL, GridPlan, allocate_micro_grids, plan_community
@@ -135,7 +136,7 @@ class Registry:
         return origin
 
 
-def _build_units(divisions: dict) -> dict[str, Unit]:
+def _build_units(divisions: dict[str, Any]) -> dict[str, Unit]:
     city = divisions["city"]
     # (code, street code, name) of every community, in file order
     communities = [

@@ -55,6 +55,7 @@ def run_bridge(settings: Settings, parent: int, counters=None) -> None:
     with contextlib.suppress(OSError, AttributeError):  # Linux: die with the parent
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     configure_logging("bridge", settings.log_level)
+    loop: asyncio.AbstractEventLoop
     try:
         import uvloop
 
@@ -92,19 +93,20 @@ class BridgeProcess:
         self.settings = settings
         self._context = multiprocessing.get_context("spawn")
         self.counters = counters  # shared memory the child counts into (streams/metrics.py)
-        self.process = None
+        self.process: multiprocessing.process.BaseProcess | None = None
         self.restarts = 0
         self._stopping = False
 
     def start(self) -> None:
-        self.process = self._context.Process(
+        process = self._context.Process(
             target=run_bridge,
             args=(self.settings, os.getpid(), self.counters),
             name="cityops-bridge",
             daemon=True,
         )
-        self.process.start()
-        log.info("intake bridge started as process %s", self.process.pid)
+        process.start()
+        self.process = process
+        log.info("intake bridge started as process %s", process.pid)
 
     async def supervise(self) -> None:
         """Restarts the child when it exits on its own (backoff up to 5 s)."""

@@ -24,6 +24,10 @@ import logging
 from collections import defaultdict
 from importlib import metadata
 
+# The patches replace methods of library classes in place and mark them (`__wrapped__`, the
+# `_cityops_*` flags); the `type: ignore`s below are on exactly those assignments, which the
+# libraries' types do not allow for.
+
 log = logging.getLogger(__name__)
 # The library versions the patches replace code of (and the private attributes below were read
 # from); mode-streaming is only called through its public methods.
@@ -64,7 +68,7 @@ def check_versions(allow_unverified: bool = False) -> None:
     """Refuses to start (SystemExit with one line, no traceback) unless the installed libraries
     are the verified versions; `allow_unverified` (CITYOPS_ALLOW_UNVERIFIED_FAUST, for testing a
     new version on purpose) only logs a warning."""
-    found = {}
+    found: dict[str, str | None] = {}
     for name in VERIFIED:
         try:
             found[name] = metadata.version(name)
@@ -142,9 +146,9 @@ def _short_fetch_wait() -> None:
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         return consumer
 
-    create_worker_consumer.__wrapped__ = create
-    AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer
-    AIOKafkaConsumerThread._cityops_fetch_wait = True
+    create_worker_consumer.__wrapped__ = create  # type: ignore[attr-defined]
+    AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+    AIOKafkaConsumerThread._cityops_fetch_wait = True  # type: ignore[attr-defined]
 
 
 def _seek_to_committed_zero() -> None:
@@ -178,9 +182,9 @@ def _seek_to_committed_zero() -> None:
     async def seek_to_committed(self):
         return await self.call_thread(seek_in_thread, self)
 
-    seek_to_committed.__wrapped__ = AIOKafkaConsumerThread.seek_to_committed
-    AIOKafkaConsumerThread.seek_to_committed = seek_to_committed
-    AIOKafkaConsumerThread._cityops_seek_zero = True
+    seek_to_committed.__wrapped__ = AIOKafkaConsumerThread.seek_to_committed  # type: ignore[attr-defined]
+    AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
+    AIOKafkaConsumerThread._cityops_seek_zero = True  # type: ignore[attr-defined]
 
 
 def _deliver_every_bundle() -> None:
@@ -196,9 +200,9 @@ def _deliver_every_bundle() -> None:
         init(self, *args, **kwargs)
         self._read_offset = ReadOffsets()
 
-    __init__.__wrapped__ = init
-    Consumer.__init__ = __init__
-    Consumer._cityops_read_offsets = True
+    __init__.__wrapped__ = init  # type: ignore[attr-defined]
+    Consumer.__init__ = __init__  # type: ignore[method-assign]
+    Consumer._cityops_read_offsets = True  # type: ignore[attr-defined]
 
 
 def _commit_only_contiguous() -> None:
@@ -227,6 +231,6 @@ def _commit_only_contiguous() -> None:
             self.__dict__.get("_cityops_waiting", set()).discard(tp)
         return new_offset(self, tp)
 
-    _new_offset.__wrapped__ = new_offset
-    Consumer._new_offset = _new_offset
-    Consumer._cityops_contiguous = True
+    _new_offset.__wrapped__ = new_offset  # type: ignore[attr-defined]
+    Consumer._new_offset = _new_offset  # type: ignore[method-assign]
+    Consumer._cityops_contiguous = True  # type: ignore[attr-defined]

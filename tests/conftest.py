@@ -17,6 +17,7 @@ from cityops.schemas.topics import Topics
 from cityops.settings import Settings
 from cityops.storage.client import ClickHouseTarget, connect, migrate
 from cityops.topics_admin import create_topics
+from tests.databases import drop_database, scratch_databases
 
 
 @dataclass
@@ -67,7 +68,11 @@ def services(tmp_path_factory) -> Services:
             tcp, http = svc.free_port(), svc.free_port()
             started.append(svc.start_clickhouse(home, tcp, http))
             target = ClickHouseTarget(port=tcp, database="default")
+        before = scratch_databases(target)
         yield Services(bootstrap, target, home, started)
+        # Every test drops what it created; one left behind fails the run (listed by name).
+        left = sorted(scratch_databases(target) - before)
+        assert not left, f"test databases left behind on the shared ClickHouse: {left}"
     finally:
         for proc in reversed(started):
             svc.stop(proc)
@@ -114,8 +119,11 @@ def isolated(services, tmp_path) -> Isolated:
         "CITYOPS_DATABASE": database,
     }
     ch = connect(target)
-    yield Isolated(prefix, database, settings, Topics(prefix), ch, env)
-    ch.disconnect()
+    try:
+        yield Isolated(prefix, database, settings, Topics(prefix), ch, env)
+    finally:
+        ch.disconnect()
+        drop_database(target, database)
 
 
 @pytest.fixture

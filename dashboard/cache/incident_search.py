@@ -229,15 +229,28 @@ def search_state(
             if hi > lo:
                 runs.append((key, group[lo:hi]))
     total = sum(len(r) for _, r in runs)
-    how = {"descending": descending, "offset": offset, "limit": limit}
     if sort == "resolve_due":
         unfiltered = district is None and statuses is None and not min_severity
         wanted = None if unfiltered else {key for key, _ in runs}
-        return _found_by_deadline(total, index, reported, runs, wanted, flt, **how)
+        return _found_by_deadline(
+            total,
+            index,
+            reported,
+            runs,
+            wanted,
+            flt,
+            descending=descending,
+            offset=offset,
+            limit=limit,
+        )
     if sort != "reported_at":
         buckets = sort_buckets(state, sort, runs, descending=descending)
-        return _found_sorted(total, buckets, reported, sort, **how)
-    return _found(total, [r for _, r in runs], reported, **how)
+        return _found_sorted(
+            total, buckets, reported, sort, descending=descending, offset=offset, limit=limit
+        )
+    return _found(
+        total, [r for _, r in runs], reported, descending=descending, offset=offset, limit=limit
+    )
 
 
 def match_candidates(
@@ -276,8 +289,9 @@ def match_candidates(
         for slot in slots:  # each value's slots stay sorted by (reported_at, slot)
             by_value.setdefault(value_of(slot), []).append(slot)
         buckets = [[by_value[v]] for v in sorted(by_value, reverse=descending)]
-        how = {"descending": descending, "offset": offset, "limit": limit}
-        return _found_sorted(len(slots), buckets, reported, sort, **how)
+        return _found_sorted(
+            len(slots), buckets, reported, sort, descending=descending, offset=offset, limit=limit
+        )
     return _found(len(slots), [slots], reported, descending=descending, offset=offset, limit=limit)
 
 
@@ -334,18 +348,30 @@ def search_cached(
     if sort not in CACHED_SORTS or snapshot.loaded_view(now, max_age=max_age) is None:
         return None
     state = snapshot.state()
-    how = {
-        "sort": sort,
-        "descending": descending,
-        "offset": offset,
-        "limit": limit,
-        "scope": scope,
-    }
+    found: Found | None
     if flt.street or flt.category or flt.text:
         flt = text_bounded(flt)
-        found = match_candidates(state, run(candidates, flt, scope=scope), flt, **how)
+        found = match_candidates(
+            state,
+            run(candidates, flt, scope=scope),
+            flt,
+            sort=sort,
+            descending=descending,
+            offset=offset,
+            limit=limit,
+            scope=scope,
+        )
     else:
-        found = search_state(state, snapshot.reported_index.update(state), flt, **how)
+        found = search_state(
+            state,
+            snapshot.reported_index.update(state),
+            flt,
+            sort=sort,
+            descending=descending,
+            offset=offset,
+            limit=limit,
+            scope=scope,
+        )
         if found is None:
             return None
     return found.total, run(page_rows, state, found, descending=descending, limit=limit)

@@ -163,9 +163,9 @@ class LatestState:
         for slot, code in enumerate(self.code):
             self._count(slot, code, +1)
         for h, wide in wide_rows:
-            slot = self.slot(h)
-            if slot is not None and self.is_listed(self.code[slot]):
-                self.listed[slot] = wide
+            found = self.slot(h)
+            if found is not None and self.is_listed(self.code[found]):
+                self.listed[found] = wide
 
     def _append(self, row, code: int) -> int:
         """A new slot for the incident of a narrow row; returns it."""
@@ -260,8 +260,14 @@ class LatestState:
         """Bytes held by the cache's containers (arrays, index, window, listed rows; approx.)."""
         import sys
 
-        columns = (self.keys, self.version, self.code, self.reported, self.category)
-        columns += (self.resolve_due,)
+        columns = (
+            self.keys,
+            self.version,
+            self.code,
+            self.reported,
+            self.category,
+            self.resolve_due,
+        )
         arrays = sum(a.buffer_info()[1] * a.itemsize for a in columns)
         window = sys.getsizeof(self.window) + len(self.window) * 120  # tuple + two ints
         overflow = sys.getsizeof(self.overflow) + len(self.overflow) * 70

@@ -7,12 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Any
 
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from cityops.dashboard import ids
 from cityops.dashboard import labels as L
-from cityops.dashboard.actions import ACTIONS, PublishError, action_event, officer_refusal
+from cityops.dashboard.actions import (
+    ACTIONS,
+    InvalidEvent,
+    PublishError,
+    action_event,
+    officer_refusal,
+)
 from cityops.dashboard.auth import current_scope, signed_in
 from cityops.dashboard.backend import TZ
 from cityops.dashboard.kpis import format_age
@@ -54,7 +61,7 @@ def location_chain(backend, inc: dict) -> html.Div:
     chain = backend.registry.chain(code)
     if not chain:
         return html.Div(code, className="chain-path")
-    parts = []
+    parts: list[Any] = []
     for unit in chain:
         if parts:
             parts.append(html.Span(" → ", className="arrow"))
@@ -330,7 +337,7 @@ def register(app, backend, publisher) -> None:
             return html.Div(
                 [L.t("无权操作该事项：", "not allowed: "), html.Code(refusal)], className="error"
             )
-        key, value = action_event(
+        event = action_event(
             action,
             incident_id=incident_id,
             partitionkey=inc["street"] or inc["district"],
@@ -340,7 +347,12 @@ def register(app, backend, publisher) -> None:
             now=dt.datetime.now(dt.UTC),
         )
         try:
-            publisher.publish(key, value)
+            publisher.publish(event)
+        except InvalidEvent as exc:  # refused like any department's invalid event; nothing sent
+            return html.Div(
+                [L.t("操作无效，未发送：", "invalid action, not sent: "), html.Code(str(exc))],
+                className="error",
+            )
         except PublishError as exc:
             return html.Div(
                 [L.t("发送失败：", "publish failed: "), html.Code(str(exc))], className="error"

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import faust
 import msgspec
@@ -33,6 +34,9 @@ from cityops.streams.incidents.store import (
 )
 from cityops.streams.kafka import Outbox, producer
 from cityops.streams.metrics import EngineMetrics
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +86,9 @@ def _table(app: faust.App, name: str, value_serializer: str, partitions: int):
         allow_empty=True,
     )
     table = app.Table(name, partitions=partitions, default=None, changelog_topic=changelog)
-    table.key_serializer, table.value_serializer = "cityops_key", value_serializer
+    # Faust's TableT protocol leaves out the serializer attributes every Table has.
+    table.key_serializer = "cityops_key"  # type: ignore[attr-defined]
+    table.value_serializer = value_serializer  # type: ignore[attr-defined]
     return table
 
 
@@ -91,6 +97,9 @@ class CommitTiming:
     ClickHouse inserts) and landing (inserts, sends, installs, acks), for the worker's log."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.commits = self.rows = 0
         self.store_max = self.land_max = 0.0
 
@@ -105,7 +114,7 @@ class CommitTiming:
             f"{self.commits} commits, {self.rows // max(self.commits, 1)} rows each, "
             f"slowest store {self.store_max:.2f} s, landing {self.land_max:.2f} s"
         )
-        self.__init__()
+        self.reset()
         return text
 
 
@@ -172,8 +181,8 @@ class Runtime:
         self.engine.outbox = self.outbox()
         self.lock = asyncio.Lock()
         self.unacked: list = []
-        self.stream = None
-        self.kafka = None
+        self.stream: faust.StreamT | None = None  # set by the agent when it starts
+        self.kafka: AIOKafkaProducer | None = None
         self._snapshots: dict[int, list[Incident]] | None = None
         self.bundles = 0
         self.timing = CommitTiming()
@@ -298,6 +307,7 @@ class Runtime:
             # rebalance its partition restarts from the committed offset (maybe on another
             # worker), and an ack from the old assignment must not move that offset.
             if event.message.generation_id in (None, generation):
+                assert self.stream is not None  # the events came from it
                 await self.stream.ack(event)
         self.timing.add(rows, stored - started, time.monotonic() - started)
         self.metrics.landed(sizes, time.monotonic() - started)
@@ -370,7 +380,8 @@ def attach(app: faust.App, settings: Settings, policy: Policy, clock: Clock) -> 
             log.exception("incident engine failed to commit")
             raise
 
-    @app.on_partitions_assigned.connect
+    # Faust's hint wants a `signal` keyword parameter; the handler takes it through **kwargs.
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(app, assigned, **kwargs):
         runtime.order.reset()
         bundles = Topics(settings.topic_prefix).bundles

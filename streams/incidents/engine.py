@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from cityops.schemas.topics import Topics
 from cityops.storage.latest import restore_states_sql
@@ -51,15 +51,13 @@ RESTORED_KEY = "#restored/{partition}"
 
 
 class Store(Protocol):
-    """A partitioned key-value table (a Faust Table with its changelog, or a dict in tests)."""
+    """A partitioned key-value table the engine reads (the RocksDB-backed FaustStore, or a dict
+    in tests and benchmarks); the engine writes through the Outbox, not through the store."""
 
-    def get(self, key: str, default=None): ...
+    def get(self, key: str, default: Any = None, /) -> Any: ...
 
-    def put_many(self, partition: int, items: list[tuple[str, object]]) -> list: ...
-
-    def items(self) -> Iterable[tuple[str, object]]: ...
-
-    # Optional: `items_of(partition)`, one partition's items (see `_items_of`).
+    # And either `items_of(partition)`, one partition's items, or `items()`, all of them
+    # (see `_items_of`).
 
 
 @dataclass
@@ -179,7 +177,7 @@ class Engine:
                 if current is None:
                     continue
                 incident, transitions, emitted = step(current, Tick(now), now, self.policy)
-                if transitions:  # else a stale timer entry: the incident changed since
+                if transitions and incident is not None:  # else a stale timer entry
                     self._changed(partition, incident, transitions, emitted, current)
 
     def _reject(self, partition: int, item: RejectIn) -> None:
@@ -372,7 +370,8 @@ def _items_of(store: Store, partition: int, partition_of) -> Iterable[tuple[str,
     items_of = getattr(store, "items_of", None)
     if items_of is not None:
         return items_of(partition)
-    return [(key, value) for key, value in list(store.items()) if partition_of(key) == partition]
+    every = store.items()  # type: ignore[attr-defined]  # a plain dict (see Store)
+    return [(key, value) for key, value in list(every) if partition_of(key) == partition]
 
 
 def restore_query(database: str) -> str:

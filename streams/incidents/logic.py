@@ -147,7 +147,9 @@ def _open(item: ReportIn, now: datetime, policy: Policy) -> Outcome:
     return incident, transitions, out
 
 
-def _link(inc: Incident, item: ReportIn, now: datetime, policy: Policy, out: list) -> list:
+def _link(
+    inc: Incident, item: ReportIn, now: datetime, policy: Policy, out: list[Emitted]
+) -> list[Transition]:
     inc.repeat_count += 1
     inc.repeat_ids = (inc.repeat_ids + [item.id])[-MAX_REPEAT_IDS:]
     transitions = [
@@ -224,7 +226,9 @@ def _release_refusal(inc: Incident, departments: list[str]) -> str | None:
     return None
 
 
-def _act(inc: Incident, item: ActionIn, now: datetime, policy: Policy, out: list) -> list:
+def _act(
+    inc: Incident, item: ActionIn, now: datetime, policy: Policy, out: list[Emitted]
+) -> list[Transition]:
     verb, action = item.verb, item.action
     dept, actor, eid = action.department, action.actor or "", item.id
     comment = action.comment or ""
@@ -232,8 +236,8 @@ def _act(inc: Incident, item: ActionIn, now: datetime, policy: Policy, out: list
         inc.satisfied = bool(action.satisfied)
         if action.satisfied:
             inc.closed_at = now
-            for task in inc.tasks:
-                out.append(notice(inc, task, "closed", now))
+            for each in inc.tasks:
+                out.append(notice(inc, each, "closed", now))
             return [move(inc, "closed", "closed", now, eid, dept, actor, "citizen satisfied")]
         return [reopen(inc, now, policy, eid, "citizen not satisfied", out, dept, actor)]
     if verb == "note":
@@ -302,7 +306,13 @@ def _all_done(inc: Incident) -> bool:
 
 
 def _add_assists(
-    inc: Incident, departments: list[str], now: datetime, eid: str, dept: str, actor: str, out: list
+    inc: Incident,
+    departments: list[str],
+    now: datetime,
+    eid: str,
+    dept: str,
+    actor: str,
+    out: list[Emitted],
 ) -> Transition:
     added = []
     for code in dict.fromkeys(departments):
@@ -339,7 +349,7 @@ def _tick(incident: Incident, now: datetime) -> Outcome:
     if not due:
         return incident, [], []
 
-    def fire(inc: Incident, out: list) -> list:
+    def fire(inc: Incident, out: list[Emitted]) -> list[Transition]:
         transitions = []
         for name, when in due:
             inc.fired = inc.fired + [fired_key(name, when)]

@@ -5,6 +5,7 @@ Pure: they change only the copy they are given.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import msgspec
@@ -24,7 +25,12 @@ from cityops.streams.incidents.sla import deadlines
 Outcome = tuple[Incident | None, list[Transition], list[Emitted]]
 
 
-def change(incident: Incident, event_key: str, now: datetime, apply) -> Outcome:
+def change(
+    incident: Incident,
+    event_key: str,
+    now: datetime,
+    apply: Callable[[Incident, list[Emitted]], list[Transition]],
+) -> Outcome:
     """Runs `apply` on a copy (the input is never mutated) and stamps version and the applied
     event's key (model.event_key: sender and id)."""
     inc = copy_incident(incident)
@@ -77,7 +83,7 @@ def move(
 
 
 def escalate(
-    inc: Incident, now: datetime, eid: str, dept: str, actor: str, reason: str, out: list
+    inc: Incident, now: datetime, eid: str, dept: str, actor: str, reason: str, out: list[Emitted]
 ) -> Transition:
     level = level_above(inc.level)
     while level and not inc.chain.code(level):
@@ -97,7 +103,7 @@ def reopen(
     policy: Policy,
     eid: str,
     reason: str,
-    out: list,
+    out: list[Emitted],
     dept: str = "",
     actor: str = "",
 ) -> Transition:

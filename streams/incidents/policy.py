@@ -9,6 +9,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cityops.schemas.taxonomy import DEPARTMENTS
 
@@ -104,7 +105,7 @@ def load_policy(path: Path | None = None) -> Policy:
     return policy_from_dict(doc, str(path))
 
 
-def policy_from_dict(doc: dict, where: str = "policy") -> Policy:
+def policy_from_dict(doc: dict[str, Any], where: str = "policy") -> Policy:
     base = Policy()
     levels_doc = dict(doc.get("levels", {}))
     city_from = int(levels_doc.pop("city_informed_from", base.city_informed_from))
@@ -157,7 +158,7 @@ def _departments(codes: object, where: str) -> tuple[str, ...]:
     return tuple(codes)
 
 
-def _sla(entry: dict, fallback: Sla | None, where: str) -> Sla:
+def _sla(entry: dict[str, Any], fallback: Sla | None, where: str) -> Sla:
     def get(name: str) -> Duration | None:
         value = entry.get(name)
         if value is None:

@@ -167,7 +167,11 @@ def find_repeat(
         and c.lon is not None
         and west <= c.lon <= east
     ]
-    found = [c for c in _fresh(near, now, window) if haversine_m(lat, lon, c.lat, c.lon) <= radius]
+    found = [
+        c
+        for c in _fresh(near, now, window)
+        if c.lat is not None and c.lon is not None and haversine_m(lat, lon, c.lat, c.lon) <= radius
+    ]
     return max(found, key=_preference) if found else None
 
 
@@ -198,10 +202,11 @@ def over_cap(entries: dict[str, Candidate], cap: int = MAX_ENTRIES_PER_KEY) -> l
     if excess <= 0:
         return []
     closed = sorted(
-        (c for c in entries.values() if c.closed_at is not None), key=lambda c: c.closed_at
+        ((c.closed_at, c) for c in entries.values() if c.closed_at is not None),
+        key=lambda pair: pair[0],
     )
     still_open = [c for c in entries.values() if c.closed_at is None]
-    return [c.incident_id for c in (closed + still_open)[:excess]]
+    return [c.incident_id for c in ([c for _, c in closed] + still_open)[:excess]]
 
 
 def _fresh(candidates: list[Candidate], now: datetime, window: timedelta) -> list[Candidate]:

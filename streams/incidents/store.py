@@ -44,7 +44,7 @@ class _Budget:
 
     @classmethod
     def get(cls) -> tuple[rocksdict.Cache, rocksdict.WriteBufferManager]:
-        if cls.cache is None:
+        if cls.cache is None or cls.write_buffers is None:
             cls.cache = rocksdict.Cache(CACHE_BYTES)
             cls.write_buffers = rocksdict.WriteBufferManager.new_write_buffer_manager_with_cache(
                 WRITE_BUFFERS_BYTES, False, cls.cache
@@ -62,7 +62,8 @@ class BoundedOptions(faust_rocksdb.RocksDBOptions):
         )
         db.set_read_options(rocksdict.ReadOptions())
         writes = rocksdict.WriteOptions()
-        writes.disable_wal = True
+        # rocksdict's stubs declare the property's setter as a method
+        writes.disable_wal = True  # type: ignore[method-assign, assignment]
         db.set_write_options(writes)
         return db
 
@@ -113,7 +114,8 @@ class FaustStore:
         # id(items), but each entry holds the list itself and `install` checks it by identity:
         # while the entry exists the list is alive, so no other list can have its id (a miss
         # only encodes again).
-        self._encoded: dict[int, tuple[list, list[bytes]]] = {}
+        # (items, their encoded values; None: a value too large to store)
+        self._encoded: dict[int, tuple[list, list[bytes | None]]] = {}
         # Recently used list values (repeat buckets are read on every report and decode in
         # time proportional to their length): at most `cache_items` list items in all.
         self.cache_items = cache_items

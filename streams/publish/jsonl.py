@@ -12,7 +12,7 @@ from typing import TextIO
 import orjson
 
 from cityops.schemas.events import InvalidEvent
-from cityops.streams.publish.sdk import Publisher
+from cityops.sdk import Publisher
 
 MAX_REASONS = 1000  # lines reported one by one; the summary still counts every line
 
@@ -86,8 +86,8 @@ def publish_file(
         return 130
     finally:
         publisher.close()
-    for event_id, exc in failures:
-        print(f"line {lines.get(event_id, '?')}: not delivered (id {event_id}): {exc}", file=err)
+    for event_id, error in failures:
+        print(f"line {lines.get(event_id, '?')}: not delivered (id {event_id}): {error}", file=err)
     if dry_run:
         summary = f"valid: {valid}, rejected: {rejected} (dry run, nothing sent)"
     else:

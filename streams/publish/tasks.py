@@ -54,9 +54,9 @@ def parse_task(topic: str, value: bytes) -> Task | None:
         return None
     if not isinstance(doc, dict):
         return None
-    data = doc.get("data") if isinstance(doc.get("data"), dict) else doc
-    incident = data.get("incident") if isinstance(data.get("incident"), dict) else {}
-    location = data.get("location") if isinstance(data.get("location"), dict) else {}
+    data: dict[str, Any] = doc["data"] if isinstance(doc.get("data"), dict) else doc
+    incident = data["incident"] if isinstance(data.get("incident"), dict) else {}
+    location = data["location"] if isinstance(data.get("location"), dict) else {}
 
     def first(*names: str) -> Any:
         for source in (data, incident, location):
@@ -133,7 +133,7 @@ class TaskQueue:
                 auto_offset_reset=reset,
                 enable_auto_commit=False,
             )
-            partitions = []
+            partitions: list[TopicPartition] = []
             for name in names:
                 found = self._consumer.partitions_for_topic(name) or set()
                 partitions.extend(TopicPartition(name, p) for p in sorted(found))

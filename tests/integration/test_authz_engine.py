@@ -25,9 +25,11 @@ LEAD = "traffic_police"  # the lead of disorderly parking (category `parking`)
 
 
 @pytest.fixture(scope="module")
-def engine(services, tmp_path_factory):
+def engine(request, services, tmp_path_factory):
     """One worker for the attacks, each at its own micro-grid."""
-    stack = make_stack(services.bootstrap, services.clickhouse, tmp_path_factory.mktemp("authz"))
+    stack = make_stack(
+        request, services.bootstrap, services.clickhouse, tmp_path_factory.mktemp("authz")
+    )
     stack.start()
     yield stack
     stack.stop()

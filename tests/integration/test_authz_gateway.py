@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from cityops.streams.publish.sdk import action, complete
+from cityops.sdk import action, complete
 from tests.integration.test_gateway import BATCH, ids_in_kafka, start_gateway, stop_gateway
 
 INCIDENT = "320105005-0a1b2c3d4e5f6071"

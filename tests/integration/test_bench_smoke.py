@@ -25,10 +25,13 @@ SIZES = [
 
 @pytest.fixture(scope="module")
 def env(services, tmp_path_factory) -> bench.BenchEnv:
-    """The session's broker and ClickHouse, as a benchmark environment."""
-    return bench.BenchEnv(
+    """The session's broker and ClickHouse, as a benchmark environment; its databases are
+    dropped at the end."""
+    env = bench.BenchEnv(
         services.bootstrap, services.clickhouse, tmp_path_factory.mktemp("bench"), 4
     )
+    yield env
+    env.drop_databases()
 
 
 @pytest.mark.parametrize(("name", "events"), SIZES, ids=[n for n, _ in SIZES])

@@ -23,6 +23,7 @@ from cityops.schemas.topics import Topics
 from cityops.settings import Settings
 from cityops.storage.client import connect, migrate
 from cityops.topics_admin import all_topics, create_topics
+from tests.databases import drop_database
 from tests.waiting import wait_until
 
 MICRO = "3201050010010101"  # a micro-grid of 建邺区
@@ -88,9 +89,14 @@ def key_of(event: dict) -> bytes:
     return (event.get("partitionkey") or event["data"].get("incident_id", "")).encode()
 
 
-def make_stack(bootstrap: str, target, home: Path, **overrides) -> Stack:
+def make_stack(request, bootstrap: str, target, home: Path, **overrides) -> Stack:
+    """A worker's settings, topics and migrated database; the database is dropped when
+    `request` (the test or fixture making the stack) ends (None: it lives on a server of the
+    test's own, gone with it)."""
     token = uuid.uuid4().hex[:10]
     database = f"e_{token}"
+    if request is not None:
+        request.addfinalizer(lambda: drop_database(target, database))
     client = connect(target.with_database(database), database=False)
     migrate(client, database)
     client.disconnect()
@@ -113,9 +119,11 @@ def make_stack(bootstrap: str, target, home: Path, **overrides) -> Stack:
 
 
 @pytest.fixture(scope="module")
-def engine(services, tmp_path_factory):
+def engine(request, services, tmp_path_factory):
     """One worker shared by the scenarios that use distinct places of the city."""
-    stack = make_stack(services.bootstrap, services.clickhouse, tmp_path_factory.mktemp("engine"))
+    stack = make_stack(
+        request, services.bootstrap, services.clickhouse, tmp_path_factory.mktemp("engine")
+    )
     stack.start()
     yield stack
     stack.stop()
@@ -352,8 +360,8 @@ def expected_incidents(pairs) -> int:
     return len(engine.incidents)
 
 
-def test_sigkill_mid_stream_then_restart_stores_every_event_once(services, tmp_path):
-    stack = make_stack(services.bootstrap, services.clickhouse, tmp_path)
+def test_sigkill_mid_stream_then_restart_stores_every_event_once(request, services, tmp_path):
+    stack = make_stack(request, services.bootstrap, services.clickhouse, tmp_path)
     pairs = sample_reports(20_000, seed=11, run=f"k{uuid.uuid4().hex[:6]}")
     try:
         stack.send(*pairs)
@@ -386,7 +394,7 @@ def test_sigkill_mid_stream_then_restart_stores_every_event_once(services, tmp_p
 
 # -- (f) ----------------------------------------------------------------------------------------
 def test_clickhouse_down_for_30_seconds_loses_nothing(services, private_clickhouse, tmp_path):
-    stack = make_stack(services.bootstrap, private_clickhouse.target, tmp_path)
+    stack = make_stack(None, services.bootstrap, private_clickhouse.target, tmp_path)
     run = f"f{uuid.uuid4().hex[:6]}"
     first, second = (
         sample_reports(4000, seed=5, run=run)[:2000],
@@ -421,8 +429,10 @@ def test_clickhouse_down_for_30_seconds_loses_nothing(services, private_clickhou
 
 
 # -- (g) ----------------------------------------------------------------------------------------
-def test_a_second_worker_joins_and_leaves_mid_stream_and_nothing_is_lost(services, tmp_path):
-    first = make_stack(services.bootstrap, services.clickhouse, tmp_path)
+def test_a_second_worker_joins_and_leaves_mid_stream_and_nothing_is_lost(
+    request, services, tmp_path
+):
+    first = make_stack(request, services.bootstrap, services.clickhouse, tmp_path)
     second = Stack(first.settings, first.ch, tmp_path / "worker-2.log")
     pairs = sample_reports(12_000, seed=13, run=f"g{uuid.uuid4().hex[:6]}")
     try:

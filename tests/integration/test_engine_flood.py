@@ -30,9 +30,9 @@ CATEGORY = "noise"
 
 
 @pytest.fixture
-def flood_stack(services, tmp_path):
+def flood_stack(request, services, tmp_path):
     """A worker of this test alone: the flood must not share a worker with other scenarios."""
-    stack = make_stack(services.bootstrap, services.clickhouse, tmp_path / "flood")
+    stack = make_stack(request, services.bootstrap, services.clickhouse, tmp_path / "flood")
     stack.start()
     yield stack
     stack.stop()

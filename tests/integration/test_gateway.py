@@ -15,8 +15,8 @@ import requests
 
 from cityops.deploy import services as svc
 from cityops.schemas.events import parse_event
+from cityops.sdk import complete, report
 from cityops.streams.publish.keys import create_key
-from cityops.streams.publish.sdk import complete, report
 from tests.integration.test_sdk import read_topic
 from tests.waiting import wait_until
 

@@ -14,8 +14,8 @@ import orjson
 import pytest
 import requests
 
+from cityops.sdk import action, complete
 from cityops.streams.publish.keys import create_key
-from cityops.streams.publish.sdk import action, complete
 from tests.integration.test_gateway import (
     BATCH,
     STRUCTURED,

@@ -60,7 +60,7 @@ def test_secure_stack_reports_its_credentials_and_refuses_strangers(stack_env): 
     assert ("events",) in ch.execute("SHOW TABLES FROM cityops")
     ch.disconnect()
     # The whole pipeline: a department's report over SASL_SSL, stored by the stack's worker.
-    from cityops.streams.publish.sdk import Publisher, report
+    from cityops.sdk import Publisher, report
 
     secret = os.path.join(os.path.dirname(kafka["password_file"]), "kafka-water.password")
     water = platform.as_user("water", open(secret).read().strip())

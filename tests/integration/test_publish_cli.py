@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import orjson
 
 from cityops.schemas.events import parse_event
-from cityops.streams.publish.sdk import complete, report
+from cityops.sdk import complete, report
 from tests.integration.test_sdk import read_topic
 
 

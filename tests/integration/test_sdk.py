@@ -8,7 +8,7 @@ import pytest
 
 from cityops.deploy import services as svc
 from cityops.schemas.events import InvalidEvent, parse_event, to_structured
-from cityops.streams.publish.sdk import Publisher, PublishError, action, report
+from cityops.sdk import Publisher, PublishError, action, report
 from cityops.topics_admin import create_topics
 from tests.waiting import wait_until
 

@@ -23,9 +23,9 @@ from cityops.deploy.secure import (
     ensure_secrets,
 )
 from cityops.deploy.stack import secure_settings
+from cityops.sdk import Publisher, report
 from cityops.settings import KafkaConnection, Settings
 from cityops.storage.client import ClickHouseTarget, connect, migrate
-from cityops.streams.publish.sdk import Publisher, report
 from cityops.topics_admin import all_topics, create_topics
 from tests.waiting import wait_until
 

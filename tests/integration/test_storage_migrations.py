@@ -5,13 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import pytest
+
 from cityops.storage.client import connect, migrate, schema_version
 from cityops.storage.ddl import MIGRATIONS, TABLES
 from cityops.storage.tables import WRITTEN
+from tests.databases import drop_database
 
 
+@pytest.fixture
 def a_database(services):
-    return services.clickhouse.with_database(f"m_{uuid.uuid4().hex[:10]}")
+    """A target with a fresh database name on the shared server, dropped after the test."""
+    target = services.clickhouse.with_database(f"m_{uuid.uuid4().hex[:10]}")
+    yield target
+    drop_database(target, target.database)
 
 
 def table_columns(client, database):
@@ -22,8 +29,8 @@ def table_columns(client, database):
     return rows
 
 
-def test_migrations_apply_all_versions_once(services):
-    target = a_database(services)
+def test_migrations_apply_all_versions_once(a_database):
+    target = a_database
     client = connect(target, database=False)
     applied = migrate(client, target.database)
     assert applied == [m.version for m in MIGRATIONS]
@@ -37,10 +44,10 @@ def test_migrations_apply_all_versions_once(services):
     assert set(TABLES) | {"schema_version", "incidents_current", "measures"} <= tables
 
 
-def test_the_written_tables_have_the_declared_columns(services):
+def test_the_written_tables_have_the_declared_columns(a_database):
     """The writer inserts in the order of storage/tables.py: a migrated server has exactly those
     columns, names, types and order."""
-    target = a_database(services)
+    target = a_database
     client = connect(target, database=False)
     migrate(client, target.database)
     for table, columns in WRITTEN.items():
@@ -48,8 +55,8 @@ def test_the_written_tables_have_the_declared_columns(services):
         assert [(row[0], row[1]) for row in described] == list(columns), table
 
 
-def test_migrating_twice_changes_nothing(services):
-    target = a_database(services)
+def test_migrating_twice_changes_nothing(a_database):
+    target = a_database
     client = connect(target, database=False)
     migrate(client, target.database)
     before = table_columns(client, target.database)
@@ -61,8 +68,8 @@ def test_migrating_twice_changes_nothing(services):
     )
 
 
-def test_latest_incident_state_and_measures_ignore_redelivered_rows(services):
-    target = a_database(services)
+def test_latest_incident_state_and_measures_ignore_redelivered_rows(a_database):
+    target = a_database
     client = connect(target, database=False)
     migrate(client, target.database)
     db = target.database
@@ -97,10 +104,10 @@ def test_latest_incident_state_and_measures_ignore_redelivered_rows(services):
     assert abs(resolution - 1 / 2) < 1e-9
 
 
-def test_migration_5_copies_the_incidents_and_event_ids_stored_before_it(services):
+def test_migration_5_copies_the_incidents_and_event_ids_stored_before_it(a_database):
     from cityops.storage.ddl import SCHEMA_VERSION_TABLE
 
-    target = a_database(services)
+    target = a_database
     client = connect(target, database=False)
     db = target.database
     client.execute(f"CREATE DATABASE {db}")

@@ -19,9 +19,9 @@ from cityops.deploy import services as svc
 from cityops.deploy.stack import Stack, status
 from cityops.deploy.supervision import RestartPolicy
 from cityops.deploy.supervisor import Supervisor
+from cityops.sdk import Publisher, report
 from cityops.settings import Settings
 from cityops.streams.publish.keys import create_key
-from cityops.streams.publish.sdk import Publisher, report
 from cityops.topics_admin import all_topics
 from tests.integration.test_gateway import an_event
 from tests.waiting import wait_until

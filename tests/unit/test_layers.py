@@ -1,5 +1,7 @@
-"""Dependencies point one way: the contract (schemas) ← configuration (the cityops/ modules) ←
-storage ← streams and dashboard (which never import each other) ← deploy (the launcher) ← bench.
+"""Dependencies point one way: the contract (schemas) ← configuration and the publishing SDK (the
+cityops/ modules; the SDK needs only the contract and the Kafka settings, so streams and the
+dashboard both publish through it) ← storage ← streams and dashboard (which never import each
+other) ← deploy (the launcher) ← bench.
 
 An AST walk over every module of each folder, lazy imports inside functions included: a module
 that imports from a layer above its own fails, naming the file, the line and the import. Imports
@@ -109,6 +111,9 @@ def python_files(folder: str) -> list[Path]:
         ("streams", "cityops.deploy.services.spawn", True),
         ("streams", "cityops.dashboard.ids", True),
         ("dashboard", "cityops.streams.publish.sdk", True),
+        ("dashboard", "cityops.sdk.Publisher", False),
+        ("streams", "cityops.sdk.Publisher", False),
+        ("cityops", "cityops.schemas.events.parse_event", False),
         ("dashboard", "cityops.settings.Settings", False),
         ("storage", "cityops.clickhouse_target.ClickHouseTarget", False),
         ("cityops", "cityops.storage.client.ClickHouseTarget", True),
@@ -177,3 +182,22 @@ def test_every_package_folder_is_installed():
         if "__pycache__" not in init.parts
     }
     assert set(config["packages"]) == wanted
+
+
+# The unit tests mirror the package tree: tests/unit/<folder>/ tests the folder <folder>/ (its
+# subfolders likewise); only the checks of the tree itself and of the test helpers stay on top.
+TOP_LEVEL_UNIT_TESTS = {"test_layers.py", "test_waiting.py", "test_optional.py"}
+
+
+def test_unit_tests_mirror_the_package_tree():
+    unit = ROOT / "tests" / "unit"
+    strays = sorted(p.name for p in unit.glob("test_*.py") if p.name not in TOP_LEVEL_UNIT_TESTS)
+    assert strays == [], f"move into tests/unit/<folder>/ of what they test: {strays}"
+    unmirrored = sorted(
+        rel.as_posix()
+        for d in unit.rglob("*")
+        if d.is_dir() and "__pycache__" not in d.parts
+        for rel in [d.relative_to(unit)]
+        if not (ROOT / rel).is_dir()
+    )
+    assert unmirrored == [], f"tests/unit folders without a package folder: {unmirrored}"

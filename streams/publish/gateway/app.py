@@ -15,16 +15,16 @@ from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
 
 from cityops.schemas.registry import Registry, load_registry
+from cityops.sdk import Publisher
 from cityops.streams.publish.gateway.problems import problem
 from cityops.streams.publish.gateway.ratelimit import RateLimiter
 from cityops.streams.publish.keys import ApiKey, KeyStore
-from cityops.streams.publish.sdk import Publisher
 
 log = logging.getLogger("cityops.gateway")
 
 # Short broker timeouts: a request waits at most gateway_ack_timeout for its acknowledgement and
 # answers 503 after that; the producer must give up on its own within that time too.
-GATEWAY_PRODUCER = {
+GATEWAY_PRODUCER: dict[str, Any] = {
     "linger_ms": 2,
     "request_timeout_ms": 3_000,
     "delivery_timeout_ms": 6_000,

@@ -17,12 +17,12 @@ from flask import Blueprint, Response, request
 
 from cityops.schemas.event_types import ACTION_TYPES, SOURCE_PREFIX
 from cityops.schemas.events import Event, InvalidEvent, parse_event
+from cityops.sdk import PublishError
 from cityops.streams.incidents.authz import sender_refusal
 from cityops.streams.publish.gateway.app import authenticated, gateway
 from cityops.streams.publish.gateway.open311 import OPEN311_ID_PREFIX
 from cityops.streams.publish.gateway.problems import all_errors, error_entry, problem, too_deep
 from cityops.streams.publish.gateway.ratelimit import retry_after
-from cityops.streams.publish.sdk import PublishError
 
 events_api = Blueprint("events_api", __name__)
 

@@ -16,9 +16,9 @@ from flask import Blueprint, Response, request
 from cityops.schemas.binding import format_time
 from cityops.schemas.events import InvalidEvent
 from cityops.schemas.taxonomy import CATEGORIES
+from cityops.sdk import report
 from cityops.streams.publish.gateway.app import authenticated, gateway
 from cityops.streams.publish.gateway.ratelimit import retry_after
-from cityops.streams.publish.sdk import report
 
 open311_api = Blueprint("open311_api", __name__, url_prefix="/open311/v2")
 

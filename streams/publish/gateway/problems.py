@@ -4,6 +4,7 @@ at that path and validated again, until it passes or an error cannot be repaired
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +47,7 @@ def too_deep(document: Any, limit: int) -> bool:
     stack = [(document, 1)]
     while stack:
         node, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(node, dict):
             children = node.values()
         elif isinstance(node, list):

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cityops.schemas.taxonomy import CATEGORIES
-from cityops.streams.publish.sdk import action
+from cityops.sdk import action
 from cityops.streams.publish.simulator.scenarios import GAS_LEAK_COMMUNITY
 from cityops.streams.publish.tasks import Task
 

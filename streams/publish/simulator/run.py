@@ -167,7 +167,7 @@ def run(
     settings, *, rate: float, duration: float, scenario: str, seed: int | None, progress: bool
 ) -> int:
     from cityops.logjson import configure_logging
-    from cityops.streams.publish.sdk import Publisher
+    from cityops.sdk import Publisher
 
     configure_logging("simulator", settings.log_level)
     if seed is None:

@@ -88,7 +88,7 @@ HOURLY = {
     "department": _WORK,
 }
 
-_CITIZEN = {
+_CITIZEN: dict[str, float] = {
     "noise": 8,
     "parking": 6,
     "garbage_sorting": 6,

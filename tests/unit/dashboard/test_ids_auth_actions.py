@@ -7,7 +7,7 @@ import os
 import pytest
 
 from cityops.dashboard import actions, auth, ids
-from cityops.schemas.events import parse_event
+from cityops.sdk import validated
 
 
 def test_wall_ids_are_the_contract_names():
@@ -74,7 +74,7 @@ def test_redirects_after_login_stay_on_this_site():
 )
 def test_actions_are_valid_cloudevents(action, event_type):
     now = dt.datetime.now(dt.UTC)
-    key, value = actions.action_event(
+    doc = actions.action_event(
         action,
         incident_id="inc-1",
         partitionkey="320105001",
@@ -83,8 +83,8 @@ def test_actions_are_valid_cloudevents(action, event_type):
         comment="",
         now=now,
     )
-    event = parse_event(value, now=now)
-    assert key == "320105001" and event.type == event_type
+    event = validated(doc, None, now=now)  # the SDK's validation, as for a department
+    assert event.partitionkey == "320105001" and event.type == event_type
     assert event.source == "/departments/desk_320105"
-    assert json.loads(value)["data"]["action"] == action
+    assert json.loads(event.raw)["data"]["action"] == action
     assert event.data.comment  # a default comment says what was done

@@ -15,6 +15,7 @@ from cityops.storage import wall_queries as wq
 from cityops.storage.latest import restore_states_sql
 from cityops.storage.measures import State
 from tests.e2e.builders import an_incident
+from tests.optional import require
 
 NOW = int(time.time())
 
@@ -99,7 +100,7 @@ def _incidents() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    pytest.importorskip("chdb.session")  # only these tests need chdb
+    require("chdb.session")  # only these tests need chdb; skips where missing, fails in CI
     from tests.unit.storage.test_queries_modern import insert, migrated
 
     c = migrated(tmp_path_factory.mktemp("chdb"))

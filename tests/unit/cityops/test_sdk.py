@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from cityops.schemas.events import InvalidEvent, parse_event, to_structured
-from cityops.streams.publish.sdk import Publisher, PublishError, action, complete, report
+from cityops.sdk import Publisher, PublishError, action, complete, report
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 

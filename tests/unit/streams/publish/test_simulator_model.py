@@ -90,7 +90,7 @@ def a_task(**overrides) -> Task:
 
 
 def test_department_answers_are_deterministic_and_valid():
-    from cityops.streams.publish.sdk import Publisher
+    from cityops.sdk import Publisher
 
     class NoProducer:
         config: dict = {}

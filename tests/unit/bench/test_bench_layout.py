@@ -13,7 +13,7 @@ import pytest
 from cityops.bench.run import SUITES, suite
 from cityops.deploy.cli import build_parser
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 LOWER_PACKAGES = ("schemas", "storage", "streams", "dashboard", "deploy")
 # The one way down to up: the CLI dispatches `cityops bench` to the bench package.
 ALLOWED = {ROOT / "deploy" / "cli.py"}
