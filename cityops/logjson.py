@@ -67,7 +67,7 @@ def json_gunicorn_logger(service: str, base=None):
     """A gunicorn logger class whose error and access logs are JSON lines of `service`."""
     from gunicorn.glogging import Logger
 
-    class JsonLogger(base or Logger):
+    class JsonLogger(base or Logger):  # type: ignore[misc]  # the base is chosen at run time
         def setup(self, cfg) -> None:
             super().setup(cfg)
             for log in (self.error_log, self.access_log):

@@ -49,7 +49,7 @@ def read_state(home: Path) -> dict | None:
 def service_states(state: dict) -> tuple[dict[str, str], dict[str, int]]:
     """({service: up|down|restarting}, {service: restarts}) of a state file's processes."""
     supervisor = state.get("supervisor")
-    watched = bool(supervisor) and pid_alive(supervisor)
+    watched = isinstance(supervisor, int) and pid_alive(supervisor)
     procs = state.get("processes", [])
     states = {p["name"]: service_state(p.get("state"), pid_alive(p["pid"]), watched) for p in procs}
     return states, {p["name"]: p.get("restarts", 0) for p in procs}

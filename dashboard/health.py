@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from cityops.settings import Settings
 from cityops.stack_state import read_state, service_states
 
 DOWN, RESTARTING = "down", "restarting"
@@ -73,7 +74,7 @@ def banner_texts(parts: list[tuple[str, str]]) -> tuple[str, str]:
 class StackHealth:
     """The probes, cached for `ttl` seconds (thread-safe: gunicorn threads share one)."""
 
-    settings: object
+    settings: Settings
     ttl: float = 3.0
 
     def __post_init__(self) -> None:

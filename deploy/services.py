@@ -114,7 +114,8 @@ def spawn(
             start_new_session=True,
         )
     finally:
-        pipe.stdin.close()  # the service holds the only write end now
+        if pipe.stdin is not None:
+            pipe.stdin.close()  # the service holds the only write end now
     return Process(name, popen, popen.pid, log)
 
 

@@ -128,11 +128,11 @@ class Supervisor:
         """The broker lost its topics, group offsets and changelogs: recreate the topics, then
         start every worker again on an emptied local store (exits so far caused by the lost
         broker do not count towards a crash loop)."""
-        from cityops.topics_admin import all_topics
+        from cityops.topics_admin import all_topics, create_topics
 
         s = self.stack.settings
         try:
-            made = services.create_topics(s.kafka, all_topics(s), s.partitions)
+            made = create_topics(s.kafka, all_topics(s), s.partitions)
             self.say(f"broker restarted: recreated {len(made)} topics")
         except Exception as exc:  # noqa: BLE001 - the workers create them too at their start
             self.say(f"broker restarted; could not create the topics yet ({exc})")
@@ -186,7 +186,7 @@ def launch_detached(home: Path, argv: list[str], timeout: float = 300) -> int:
                 lines = fh.read().decode(errors="replace").splitlines()
             errors = [line for line in lines if line.startswith("cityops")]
             print("\n".join(errors[-3:] or lines[-15:]), file=sys.stderr)
-            return proc.popen.returncode or 1
+            return (proc.popen.returncode if proc.popen else None) or 1
         time.sleep(0.1)
     services.stop(proc, timeout=60)
     print(f"cityops: the stack did not start within {timeout:.0f} s; see {log}", file=sys.stderr)

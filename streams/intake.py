@@ -226,7 +226,8 @@ class Bridge:
             self._committed = {tp: o for tp, o in self._committed.items() if tp in held}
         except Exception:  # noqa: BLE001 - a rebalance under way: report next time
             return
-        self.counters.set_lags(lags)
+        if self.counters is not None:
+            self.counters.set_lags(lags)
 
     async def gather(self, consumer: AIOKafkaConsumer) -> dict:
         """One fetch, then more for up to `linger` seconds while fewer than `min_items` arrived.

@@ -85,7 +85,7 @@ def engine_lags(consumer, topic: str) -> dict[int, int]:
     meanwhile is left out)."""
     from cityops.streams.faust_patches import committed_offset
 
-    lags = {}
+    lags: dict[int, int] = {}
     try:
         assigned = [tp for tp in list(consumer.assignment()) if tp.topic == topic]
     except Exception:  # noqa: BLE001 - not started or rebalancing: nothing to report

@@ -16,7 +16,7 @@ from cityops.logjson import json_gunicorn_logger
 ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
 
-class CleanLogger(json_gunicorn_logger("gateway", Logger)):
+class CleanLogger(json_gunicorn_logger("gateway", Logger)):  # type: ignore[misc]  # built at import
     def atoms(self, resp, req, environ, request_time):
         from cityops.streams.publish.gateway.app import clean
 

@@ -38,7 +38,7 @@ class Resender:
     def due(self, limit: int) -> list[dict]:
         """Up to `limit` failed events to send again, oldest first."""
         with self._lock:
-            out = []
+            out: list[dict] = []
             while self._failed and len(out) < limit:
                 event = self._sent.get(self._failed.popleft())
                 if event is not None:
