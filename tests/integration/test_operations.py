@@ -149,8 +149,8 @@ def test_gateway_metrics_of_several_worker_processes_are_summed(isolated, tmp_pa
         stop_gateway(gateway)
 
 
-def test_worker_endpoints_answer_and_counters_move(services, tmp_path):
-    stack = make_stack(services.bootstrap, services.clickhouse, tmp_path)
+def test_worker_endpoints_answer_and_counters_move(request, services, tmp_path):
+    stack = make_stack(request, services.bootstrap, services.clickhouse, tmp_path)
     port = svc.free_port()
     url = f"http://127.0.0.1:{port}"
     stack.worker = svc.start_worker(
@@ -269,7 +269,7 @@ def test_gateway_readiness_names_a_stopped_broker(isolated, tmp_path):
 def test_worker_counts_clickhouse_insert_errors_and_is_unready_without_it(
     services, private_clickhouse, tmp_path
 ):
-    stack = make_stack(services.bootstrap, private_clickhouse.target, tmp_path)
+    stack = make_stack(None, services.bootstrap, private_clickhouse.target, tmp_path)
     port = svc.free_port()
     url = f"http://127.0.0.1:{port}"
     stack.worker = svc.start_worker(

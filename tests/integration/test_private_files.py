@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from cityops.deploy import services as svc
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PRIVATE = ("secrets.json", "stack.json")
@@ -26,25 +27,47 @@ _OPEN = re.compile(r'\bopen(?:at)?\((?:AT_FDCWD, )?"([^"]+)", ([A-Z_|]+)(?:, (0\
 _CHMOD = re.compile(r'\b(?:chmod|fchmodat)\((?:AT_FDCWD, )?"([^"]+)"')
 
 
+def _strace(trace: Path, *args: str, follow: bool = False) -> list[str]:
+    # --seccomp-bpf: only the listed calls stop the traced processes, so following the stack's
+    # services (-f) costs them little.
+    opts = ["-f", "--seccomp-bpf"] if follow else []
+    return [
+        "strace",
+        *opts,
+        "-o",
+        str(trace),
+        "-e",
+        "trace=open,openat,creat,chmod,fchmod,fchmodat",
+        sys.executable,
+        "-m",
+        "cityops.deploy.cli",
+        *args,
+    ]
+
+
 def traced(env: dict, trace: Path, *args: str) -> subprocess.CompletedProcess:
-    """`cityops ARGS` under strace (this process only: the services it starts are not traced)."""
+    """`cityops ARGS` under strace (this process only)."""
     return subprocess.run(
-        [
-            "strace",
-            "-o",
-            str(trace),
-            "-e",
-            "trace=open,openat,creat,chmod,fchmod,fchmodat",
-            sys.executable,
-            "-m",
-            "cityops.deploy.cli",
-            *args,
-        ],
+        _strace(trace, *args),
         env={**env, "PYTHONPATH": str(ROOT)},
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=180,
+    )
+
+
+def traced_up(env: dict, trace: Path) -> subprocess.Popen:
+    """`cityops up --detach` under strace, its children followed: the detached supervisor writes
+    the stack's files. strace lives as long as the stack (until `cityops down`), so it is started
+    in the background and the caller waits for the stack, not for strace."""
+    return subprocess.Popen(
+        _strace(trace, "up", "--detach", follow=True),
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
@@ -84,15 +107,42 @@ def stack_env(isolated):
 )
 def test_stack_secrets_are_private_from_their_first_byte(isolated, stack_env, tmp_path):
     home = isolated.settings.home
-    up = traced(stack_env, tmp_path / "up.trace", "up", "--detach")
-    assert up.returncode == 0, up.stderr
-    created, chmods = creations(tmp_path / "up.trace")
+    tracer = traced_up(stack_env, tmp_path / "up.trace")
+    try:
+        wait_until(
+            lambda: wall_answers(status(stack_env).get("wall")),
+            180,
+            "the detached stack's wall to answer",
+            interval=0.5,
+            ignoring=(ValueError, requests.RequestException),
+        )
+        created, chmods = creations(tmp_path / "up.trace")
+        _check_created(created, chmods, home)
+        _rotation_ends_the_old_wall(stack_env, tmp_path, home)
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "cityops.deploy.cli", "down"],
+            env={**stack_env, "PYTHONPATH": str(ROOT)},
+            cwd=ROOT,
+            capture_output=True,
+            timeout=120,
+        )
+        try:
+            tracer.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(tracer.pid, 9)
+            tracer.wait(10)
+
+
+def _check_created(created: dict, chmods: list, home: Path) -> None:
     assert set(created) == set(PRIVATE), created
     assert all(mode == "0600" for modes in created.values() for mode in modes), created
     assert chmods == []
     for name in PRIVATE:
         assert stat.S_IMODE((home / name).stat().st_mode) == 0o600, name
 
+
+def _rotation_ends_the_old_wall(stack_env: dict, tmp_path: Path, home: Path) -> None:
     old_wall = status(stack_env)["wall"]
     wall = requests.Session()
     assert wall.get(old_wall, timeout=10).status_code == 200
@@ -113,6 +163,10 @@ def test_stack_secrets_are_private_from_their_first_byte(isolated, stack_env, tm
     fresh = requests.Session()
     assert fresh.get(new_wall, timeout=10).status_code == 200
     assert fresh.get(layout, timeout=10).status_code == 200
+
+
+def wall_answers(url: str | None) -> bool:
+    return bool(url) and requests.get(url, timeout=5).status_code == 200
 
 
 def status(env: dict) -> dict:
