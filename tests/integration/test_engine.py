@@ -210,7 +210,14 @@ def test_incident_whole_life_with_sla_breach_and_escalation(engine):
         "the accept deadline to be breached and the incident escalated",
         lambda: (s := status_of(engine, incident)) and s[2] >= 1 and s[3] >= 1,
     )
-    assert status_of(engine, incident)[1] == "district"  # street → district
+    # street → district at the first escalation (a slow run may pass the resolve deadline too,
+    # which escalates once more: the first escalation's level is what this scenario checks)
+    first = engine.q(
+        "SELECT any(level) FROM {db}.incident_transitions WHERE incident_id = %(i)s "
+        "AND kind = 'escalated' GROUP BY seq ORDER BY seq LIMIT 1",
+        {"i": incident},
+    )
+    assert first == [("district",)], first
     act_and_wait(engine, an_action("accept", incident, "gas"), "accepted", incident)
     act_and_wait(engine, an_action("progress", incident, "gas"), "in_progress", incident)
     for dept in ("fire_rescue", "emergency", "public_security"):  # severity 3: joint
