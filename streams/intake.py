@@ -154,7 +154,36 @@ class Bridge:
         self._committed: dict = {}  # TopicPartition → offset this process committed last
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(
+        consumer = self.consumer()
+        kafka = producer(self.bootstrap, f"{self.group}-producer")
+        await kafka.start()
+        await consumer.start()
+        failures = 0
+        try:
+            while not self.stopping.is_set():
+                try:
+                    await self._step(consumer, kafka)
+                    failures = 0
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001
+                    # A failed send rewound the consumer to the step's first offsets (`_step`);
+                    # a commit refused after a rebalance leaves sent bundles the next owner
+                    # re-sends (the engine drops duplicates). Never die silently: log, back
+                    # off, and go on from where nothing is lost.
+                    failures += 1
+                    delay = retry_delay(failures)
+                    log.warning(
+                        "intake bridge: %s: %s; retrying in %.1f s", type(exc).__name__, exc, delay
+                    )
+                    await asyncio.sleep(delay)
+        finally:
+            await consumer.stop()
+            await kafka.stop()
+
+    def consumer(self) -> AIOKafkaConsumer:
+        """The bridge's consumer of city.events (not started): manual commits only."""
+        return AIOKafkaConsumer(
             self.source,
             **kafka_connection(self.bootstrap).aiokafka(),
             group_id=self.group,
@@ -169,30 +198,18 @@ class Bridge:
             rebalance_timeout_ms=5_000,
             max_poll_interval_ms=600_000,
         )
-        kafka = producer(self.bootstrap, f"{self.group}-producer")
-        await kafka.start()
-        await consumer.start()
-        try:
-            while not self.stopping.is_set():
-                try:
-                    await self._step(consumer, kafka)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001
-                    # E.g. a commit refused after a rebalance: the bundles were sent, so the
-                    # next owner re-sends them and the engine drops the duplicates. Never die
-                    # silently: log and go on from the committed offsets.
-                    log.warning("intake bridge: %s: %s; continuing", type(exc).__name__, exc)
-                    await asyncio.sleep(0.5)
-        finally:
-            await consumer.stop()
-            await kafka.stop()
 
     async def _step(self, consumer: AIOKafkaConsumer, kafka) -> None:
         batches = await self.gather(consumer)
-        outbox, offsets = self.pack(batches)
-        if len(outbox):
-            sent = await outbox.send(kafka)
+        try:
+            outbox, offsets = self.pack(batches)
+            sent = await outbox.send(kafka) if len(outbox) else 0
+        except BaseException:
+            # Not acknowledged: the read position must not stay past the step's events, or
+            # the next step would commit beyond them (they would never be bundled).
+            rewind(consumer, first_offsets(batches))
+            raise
+        if sent:
             self.sent_bundles += sent
             if self.counters is not None:
                 self.counters.add(bundles=sent)
@@ -297,6 +314,36 @@ class Bridge:
         return outbox, offsets
 
 
+RETRY_MAX_SECONDS = 5.0
+
+
+def retry_delay(failures: int) -> float:
+    """Back-off after `failures` failed steps in a row: 0.5 s doubling up to 5 s."""
+    return min(RETRY_MAX_SECONDS, 0.5 * 2 ** max(0, failures - 1))
+
+
+def first_offsets(batches) -> dict:
+    """The offset of each partition's first fetched event of a step: where the consumer must
+    read again when the step's bundles were not acknowledged."""
+    return {tp: messages[0].offset for tp, messages in batches.items() if messages}
+
+
+def rewind(consumer, offsets: dict) -> dict:
+    """Seeks `consumer` back to `offsets` for the partitions it still holds; returns those. A
+    partition taken away by a rebalance is not ours: its new owner resumes from the committed
+    offset, which never passes an unacknowledged step."""
+    held = consumer.assignment()
+    done = {tp: offset for tp, offset in offsets.items() if tp in held}
+    for tp, offset in done.items():
+        consumer.seek(tp, offset)
+    if done:
+        log.warning(
+            "intake bridge: bundles not acknowledged; read position rewound on %d partitions",
+            len(done),
+        )
+    return done
+
+
 def encoded_bundles(chunk: list[Item], limit: int = MAX_RECORD_BYTES) -> list[bytes]:
     """The chunk's bundle, split in halves while one is over `limit` bytes (`_chunks` weighs
     items by their raw bytes; long texts count about twice once decoded). Order kept; a single
@@ -337,4 +384,12 @@ def _chunks(items: list[Item]):
         yield chunk
 
 
-__all__ = ["Bridge", "encode_bundle", "encoded_bundles", "to_item"]
+__all__ = [
+    "Bridge",
+    "encode_bundle",
+    "encoded_bundles",
+    "first_offsets",
+    "retry_delay",
+    "rewind",
+    "to_item",
+]
