@@ -136,6 +136,7 @@ class LossResult:
     seconds_of_traffic: float
     behind_at_kill: float  # seconds of traffic acknowledged but not yet stored just before it
     recovered_in: float | None = None
+    worker_restarts: int = 0  # exits of the worker (restarted as deploy/supervisor.py would)
 
 
 def run_once(
@@ -168,6 +169,18 @@ def run_once(
     run = f"l{token}"
     pairs = sample_reports(int(rate * (warmup + 60)), seed=5, run=run)
     worker = svc.start_worker(settings, home / f"worker-{token}.log")
+    restarts = 0
+
+    def supervised():
+        """The worker, restarted if it exited (the worker exits when its engine cannot go on
+        safely; `cityops up` restarts it)."""
+        nonlocal worker, restarts
+        if worker.poll() is not None:
+            restarts += 1
+            print(f"worker exited with {worker.returncode}; restarting it", flush=True)
+            worker = svc.start_worker(settings, home / f"worker-{token}-{restarts}.log")
+        return worker
+
     topic = Topics(settings.topic_prefix).events
     prime = int(rate)  # one second's worth, stored before the steady traffic starts
     publisher = SteadyPublisher(bootstrap, topic, pairs[prime:], rate)
@@ -199,9 +212,15 @@ def run_once(
         if restart_broker is not None:
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline and not acked_ids <= stored_ids(client, database):
+                supervised()
                 time.sleep(0.5)
             recovered_in = time.monotonic() - live["killed"]
-        stored = wait_stable(lambda: stored_ids(client, database) & acked_ids, 4.0, 60)
+
+        def stored_now() -> set[str]:
+            supervised()
+            return stored_ids(client, database) & acked_ids
+
+        stored = wait_stable(stored_now, 4.0, 60)
         if restart_broker is not None and stored != acked_ids:
             in_topic = asyncio.run(topic_ids(bootstrap, topic, settings.partitions))
             missing = acked_ids - stored
@@ -211,7 +230,8 @@ def run_once(
                 flush=True,
             )
             # Not counted as stored: whether a worker restart (SIGTERM, start) brings them.
-            os.killpg(worker.pid, signal.SIGTERM)
+            if supervised().poll() is None:
+                os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(60)
             worker = svc.start_worker(settings, home / f"worker-{token}-again.log")
             deadline = time.monotonic() + 120
@@ -228,7 +248,14 @@ def run_once(
         client.disconnect()
     lost = len(acked_ids) - len(stored)
     return LossResult(
-        rate, len(acked_ids), len(stored), lost, lost / rate, behind[0] / rate, recovered_in
+        rate,
+        len(acked_ids),
+        len(stored),
+        lost,
+        lost / rate,
+        behind[0] / rate,
+        recovered_in,
+        restarts,
     )
 
 

@@ -21,6 +21,7 @@ from cityops.storage.client import connect
 from cityops.storage.writer import ClickHouseWriter
 from cityops.streams.clock import Clock
 from cityops.streams.faust_patches import committed_offset, forget_acks, release, release_all
+from cityops.streams.halt import halt
 from cityops.streams.incidents import rows
 from cityops.streams.incidents.engine import Engine, restore_query, restore_since
 from cityops.streams.incidents.model import Bundle, Incident
@@ -366,8 +367,10 @@ def attach(app: faust.App, settings: Settings, policy: Policy, clock: Clock) -> 
             try:
                 await runtime.on_bundle(event)
             except Exception:
+                # Not `raise`: Faust's agent supervisor would restart the agent without this
+                # bundle, and the commits would stay stuck behind it (docs/engine.md).
                 log.exception("incident engine failed on a bundle; stopping the worker")
-                raise
+                halt()
 
     # A quarter of flush_seconds: a row waits at most flush_seconds plus a quarter of it.
     @app.timer(interval=settings.flush_seconds / 4)
@@ -377,8 +380,8 @@ def attach(app: faust.App, settings: Settings, policy: Policy, clock: Clock) -> 
         try:
             await runtime.commit_if_due()
         except Exception:
-            log.exception("incident engine failed to commit")
-            raise
+            log.exception("incident engine failed to commit; stopping the worker")
+            halt()
 
     # Faust's hint wants a `signal` keyword parameter; the handler takes it through **kwargs.
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
