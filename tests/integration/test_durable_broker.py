@@ -184,3 +184,28 @@ def test_worker_stores_every_acknowledged_event_across_a_broker_sigkill(services
     )
     assert result.acked >= 1500, result
     assert result.lost == 0, result
+
+
+def test_worker_stores_every_acknowledged_event_across_a_20_second_broker_outage(
+    services, tmp_path, store
+):
+    """Reports at 500/s for 6 s; the broker SIGKILLed and left down 20 s (the bridge's and the
+    engine's sends fail meanwhile), then restarted on its store: every acknowledged event is in
+    ClickHouse. A worker that exits is restarted as `cityops up` would (bench/loss.py)."""
+    port = svc.free_port()
+    bootstrap = f"127.0.0.1:{port}"
+
+    def start():
+        return durable.start_durable_broker(tmp_path, port, store), bootstrap
+
+    result = run_once(
+        rate=500,
+        warmup=6,
+        home=tmp_path,
+        target=services.clickhouse,
+        start_broker=start,
+        restart_broker=lambda: start()[0],
+        outage=20,
+    )
+    assert result.acked >= 2000, result
+    assert result.lost == 0, result
