@@ -47,6 +47,7 @@ class SteadyPublisher:
 
     async def run(self) -> None:
         from aiokafka import AIOKafkaProducer
+        from aiokafka.errors import KafkaTimeoutError
 
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap, acks="all", linger_ms=5, request_timeout_ms=5000
@@ -57,9 +58,14 @@ class SteadyPublisher:
         try:
             while not self.stopping and self.sent < len(self.pairs):
                 due = min(len(self.pairs), int(self.rate * (time.monotonic() - started)))
-                while self.sent < due:
+                while self.sent < due and not self.stopping:
                     key, value = self.pairs[self.sent]
-                    future = await producer.send(self.topic, value, key=key)
+                    try:
+                        future = await producer.send(self.topic, value, key=key)
+                    except KafkaTimeoutError:  # buffer full, the broker gone: not acknowledged
+                        self.failed += 1
+                        self.stopping = True
+                        break
                     future.add_done_callback(self._done(self.sent))
                     pending.append(future)
                     self.sent += 1
