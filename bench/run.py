@@ -21,7 +21,10 @@ SUITES = {
     "memory": "cityops.bench.memory",
     "publishing": "cityops.bench.publishing",
     "storage": "cityops.bench.storage",
+    # the fault matrix: kills the broker and ClickHouse, so it starts its own stack; not in `all`
+    "chaos": "cityops.bench.chaos",
 }
+NOT_IN_ALL = {"chaos"}
 
 
 def suite(name: str) -> Callable[..., dict]:
@@ -50,10 +53,23 @@ def run_bench(
     quick: bool,
     rates: tuple[float, ...] | None = None,
     profile: bool = False,
+    seed: int = 1,
+    durable: bool = False,
 ) -> int:
     from cityops.bench.env import bench_services, write_result
 
-    names = list(SUITES) if name == "all" else [name]
+    if name == "chaos":
+        from cityops.bench.chaos import print_rows
+
+        result = suite("chaos")(None, quick=quick, seed=seed, durable=durable)
+        path = write_result("chaos", result)
+        if as_json:
+            print(json.dumps(result))
+        else:
+            print_rows(result)
+            print(f"  written to {path}")
+        return 0
+    names = [n for n in SUITES if n not in NOT_IN_ALL] if name == "all" else [name]
     with bench_services(settings) as env:
         for one in names:
             options: dict = {"rates": rates} if one == "latency" and rates else {}

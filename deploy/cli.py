@@ -150,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
             "storage",
             "validator",
             "engine",
+            "chaos",
             "all",
         ],
     )
@@ -161,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=_rates,
         default=None,
         help="latency: steady rates in events/s, comma-separated (default 1000,2000,5000)",
+    )
+    bench.add_argument("--seed", type=int, default=1, help="chaos: the fault schedule's seed")
+    bench.add_argument(
+        "--durable", action="store_true", help="chaos: the broker keeps its data on disk"
     )
     bench.add_argument(
         "--profile",
@@ -357,6 +362,8 @@ def dispatch(args: argparse.Namespace, settings) -> int:
             quick=args.quick,
             rates=args.rates,
             profile=args.profile,
+            seed=args.seed,
+            durable=args.durable,
         )
     raise UsageError(f"unknown command {command}")
 
