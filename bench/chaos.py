@@ -37,7 +37,7 @@ from pathlib import Path
 
 from cityops.bench.chaos_stack import ChaosStack, NotRun
 from cityops.bench.events import sample_reports
-from cityops.bench.loss import SteadyPublisher, wait_stable
+from cityops.bench.loss import SteadyPublisher
 from cityops.schemas.topics import Topics
 from cityops.storage.client import connect
 
@@ -52,15 +52,16 @@ FULL: dict[str, tuple[int, float, list[dict]]] = {
     "disk_full": (1, 40.0, [{"hold": 10.0}]),
 }
 QUICK: dict[str, tuple[int, float, list[dict]]] = {
-    "worker_kill": (2, 20.0, [{}]),
-    "bridge_kill": (1, 10.0, [{}]),
-    "clickhouse_kill": (1, 15.0, [{"down": 10.0}]),
-    "rebalance": (1, 15.0, [{"stay": 8.0}]),
-    "broker_kill": (1, 12.0, [{"down": 1.0}]),
+    "worker_kill": (2, 12.0, [{}]),
+    "bridge_kill": (1, 8.0, [{}]),
+    "clickhouse_kill": (1, 12.0, [{"down": 10.0}]),
+    "rebalance": (1, 10.0, [{"stay": 6.0}]),
+    "broker_kill": (1, 8.0, [{"down": 1.0}]),
 }
 RATE = 200.0  # events per second of steady load
 MIN_GAP = 2.0  # seconds between two faults of a phase at least
 RECOVERY_TIMEOUT = 180.0
+DRAIN_QUIET = 20.0
 
 
 def schedule(
@@ -96,6 +97,7 @@ class Row:
     wrong_states: int
     incidents_checked: int
     recovery_s: float | None
+    seconds: float = 0.0  # the whole phase: start, load, faults, drain, checks
     note: str = ""
 
 
@@ -183,8 +185,22 @@ def newest_stored(client, database: str, run: str) -> int:
     return int(rows[0][0]) if rows and rows[0][0] is not None else -1
 
 
+def drain(read, want: int) -> int:
+    """Polls `read()` until it reaches `want`, or has not grown for DRAIN_QUIET seconds, or
+    RECOVERY_TIMEOUT passes; the last value."""
+    deadline = time.monotonic() + RECOVERY_TIMEOUT
+    value, since = read(), time.monotonic()
+    while value < want and time.monotonic() < deadline and time.monotonic() - since < DRAIN_QUIET:
+        time.sleep(0.5)
+        current = read()
+        if current > value:
+            value, since = current, time.monotonic()
+    return value
+
+
 def run_phase(stack: ChaosStack, kind: str, plan: tuple, seed: int) -> Row:
     count, duration, params_list = plan
+    phase_began = time.monotonic()
     settings = stack.phase(kind)
     database, run = settings.database, f"c{uuid.uuid4().hex[:6]}"
     n = int(RATE * (duration + 90))
@@ -248,7 +264,9 @@ def run_phase(stack: ChaosStack, kind: str, plan: tuple, seed: int) -> Row:
         ids = {r[0] for r in client.execute(f"SELECT DISTINCT id FROM {database}.events")}
         return len(ids & acked)
 
-    stored = wait_stable(lambda: poll(stored_acked, -1), 5.0, 90)
+    # Drained: every acknowledged event stored, or no progress for DRAIN_QUIET seconds (a worker
+    # recovering its tables stores nothing for a while, so "stable for a moment" is not enough).
+    stored = drain(lambda: poll(stored_acked, -1), len(acked))
     wrong, checked = replay_disagreements(client, database, by_id)
     row = Row(
         kind,
@@ -261,6 +279,7 @@ def run_phase(stack: ChaosStack, kind: str, plan: tuple, seed: int) -> Row:
         wrong,
         checked,
         max(recoveries) if recoveries else None,
+        round(time.monotonic() - phase_began, 1),
         note,
     )
     client.disconnect()
@@ -285,12 +304,16 @@ def run_matrix(
                 stack.stop()
                 stack = ChaosStack(home / "again", durable=durable)
                 stack.start()
-                rows.append(Row("disk_full", 0, 0, 0, 0, 0, 0, 0, 0, None, f"not run: {why}"))
+                rows.append(Row("disk_full", 0, 0, 0, 0, 0, 0, 0, 0, None, 0.0, f"not run: {why}"))
                 kinds = [k for k in kinds if k != "disk_full"]
         else:
             stack.start()
         for number, kind in enumerate(k for k in kinds if k in plans):
-            rows.append(run_phase(stack, kind, plans[kind], seed + number))
+            try:
+                rows.append(run_phase(stack, kind, plans[kind], seed + number))
+            except Exception as exc:  # noqa: BLE001 - a row that says so, and the next kind
+                stack.end_phase()
+                rows.append(Row(kind, 0, 0, 0, 0, 0, 0, 0, 0, None, 0.0, f"error: {exc}"))
     finally:
         stack.stop()
         shutil.rmtree(home, ignore_errors=True)

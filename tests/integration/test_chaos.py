@@ -27,6 +27,7 @@ def matrix(tmp_path_factory) -> dict[str, dict]:
     return {row["kind"]: row for row in result["rows"]}
 
 
+@pytest.mark.timeout(480)  # the first test runs the whole matrix (its fixture)
 @pytest.mark.parametrize(
     "kind", [pytest.param(k, marks=BROKER_DEFECT) if k == "broker_kill" else k for k in KINDS]
 )
