@@ -345,12 +345,14 @@ def print_rows(result: dict) -> None:
         "wrong",
         "checked",
         "recov s",
+        "phase s",
     )
     print(f"chaos ({result['broker']} broker, seed {result['seed']})")
-    print("  " + "  ".join(f"{h:>9}" for h in head))
+    print("  " + f"{head[0]:<15}" + "  ".join(f"{h:>9}" for h in head[1:]))
     for row in result["rows"]:
         cells = [row[k] for k in Row.__dataclass_fields__ if k != "note"]
-        print("  " + "  ".join(f"{str(c):>9}" for c in cells) + f"  {row['note']}")
+        line = f"{cells[0]:<15}" + "  ".join(f"{str(c):>9}" for c in cells[1:])
+        print(f"  {line}  {row['note']}")
 
 
 def main(argv: list[str] | None = None) -> int:
