@@ -291,6 +291,7 @@ def run_matrix(
     kinds: list[str], quick: bool, seed: int, durable: bool, home: Path | None = None
 ) -> dict:
     plans = QUICK if quick else FULL
+    own_home = home is None  # a caller's home (a test's tmp_path) is the caller's to remove
     home = home or Path(tempfile.mkdtemp(prefix="cityops-chaos-"))
     rows: list[Row] = []
     disk = "disk_full" in kinds and "disk_full" in plans
@@ -316,7 +317,8 @@ def run_matrix(
                 rows.append(Row(kind, 0, 0, 0, 0, 0, 0, 0, 0, None, 0.0, f"error: {exc}"))
     finally:
         stack.stop()
-        shutil.rmtree(home, ignore_errors=True)
+        if own_home:
+            shutil.rmtree(home, ignore_errors=True)
     return {
         "quick": quick,
         "seed": seed,
