@@ -48,6 +48,7 @@ class ChaosStack:
     workers: list[subprocess.Popen] = field(default_factory=list)
     settings: Settings | None = None
     restarts: int = 0
+    revived: int = 0  # workers that exited by themselves and were started again
 
     @property
     def bootstrap(self) -> str:
@@ -122,6 +123,18 @@ class ChaosStack:
         assert settings is not None
         self.restarts += 1
         return svc.start_worker(settings, settings.home / f"worker-{self.restarts}.log")
+
+    def revive(self) -> int:
+        """Starts again every worker that exited by itself (the engine ends its process with
+        status 70 when it cannot go on safely, streams/halt.py), as `cityops up`'s supervisor
+        does; how many were started."""
+        started = 0
+        for n, worker in enumerate(self.workers):
+            if worker.poll() is not None:
+                self.workers[n] = self._start_worker()
+                self.revived += 1
+                started += 1
+        return started
 
     def worker_log(self) -> Path:
         assert self.settings is not None
