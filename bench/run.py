@@ -21,6 +21,7 @@ SUITES = {
     "memory": "cityops.bench.memory",
     "publishing": "cityops.bench.publishing",
     "storage": "cityops.bench.storage",
+    "disk": "cityops.bench.disk",
     # the fault matrix: kills the broker and ClickHouse, so it starts its own stack; not in `all`
     "chaos": "cityops.bench.chaos",
 }
@@ -72,7 +73,7 @@ def run_bench(
     names = [n for n in SUITES if n not in NOT_IN_ALL] if name == "all" else [name]
     with bench_services(settings) as env:
         for one in names:
-            options: dict = {"rates": rates} if one == "latency" and rates else {}
+            options: dict = {"rates": rates} if one in ("latency", "disk") and rates else {}
             if one == "throughput" and profile:
                 options["profile"] = True
             result = suite(one)(env, events=events, quick=quick, **options)

@@ -148,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
             "memory",
             "publishing",
             "storage",
+            "disk",
             "validator",
             "engine",
             "chaos",
@@ -161,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--rates",
         type=_rates,
         default=None,
-        help="latency: steady rates in events/s, comma-separated (default 1000,2000,5000)",
+        help="latency, disk: steady rates in events/s, comma-separated "
+        "(latency 1000,2000,5000; disk 200,2000)",
     )
     bench.add_argument("--seed", type=int, default=1, help="chaos: the fault schedule's seed")
     bench.add_argument(

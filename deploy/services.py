@@ -105,6 +105,13 @@ CLICKHOUSE_CONFIG = """<?xml version="1.0"?>
     <users_config>{users}</users_config>
     <default_profile>default</default_profile>
     <default_database>default</default_database>
+    <!-- Merged-away parts stay on disk this long (default 480 s). Every merge rewrites the
+         month's part, so with 480 s the merged-away copies outweigh the data many times over
+         (bench/results/disk.json; docs/performance.md "Disk"). A process kill loses nothing
+         with 30 s: the page cache keeps what was written. -->
+    <merge_tree>
+        <old_parts_lifetime>30</old_parts_lifetime>
+    </merge_tree>
 </yandex>
 """
 
