@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     # with clickhouses:// or ?secure=true, verified against this CA file.
     clickhouse_password_file: Path | None = None
     clickhouse_ca_file: Path | None = None
+    # CONTRACT §9: the name of the ClickHouse cluster (its `remote_servers` entry) the migrations
+    # create the schema on: replicated local tables, Distributed tables with the contract names.
+    # Unset: one server. `cityops up --cluster` sets it for its embedded cluster ("cityops").
+    clickhouse_cluster: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
     # `cityops up --secure` (CONTRACT §8): the embedded broker and ClickHouse require credentials.
     secure: bool = False
     # Topic prefix lets tests (and several stacks on one broker) keep their topics apart.

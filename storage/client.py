@@ -13,6 +13,11 @@ from clickhouse_driver import Client
 
 # The target lives in the configuration layer; storage modules keep importing it from here.
 from cityops.clickhouse_target import ClickHouseTarget, check_database_name
+from cityops.storage.cluster_ddl import (
+    cluster_statements,
+    create_database_statement,
+    schema_version_statement,
+)
 from cityops.storage.ddl import MIGRATIONS, SCHEMA_VERSION_TABLE
 
 __all__ = ["ClickHouseTarget", "check_database_name", "connect", "migrate", "schema_version"]
@@ -35,18 +40,30 @@ def connect(target: ClickHouseTarget, *, database: bool = True, **settings) -> C
     )
 
 
-def migrate(client: Client, database: str) -> list[int]:
-    """Apply pending migrations to `database`; returns the versions applied (idempotent)."""
+def migrate(client: Client, database: str, cluster: str | None = None) -> list[int]:
+    """Apply pending migrations to `database`; returns the versions applied (idempotent).
+
+    With `cluster` (CITYOPS_CLICKHOUSE_CLUSTER) every statement runs in its cluster form
+    (storage/cluster_ddl.py): DDL `ON CLUSTER`, backfills once through the Distributed tables,
+    waiting until every shard stored them. The single-node statements are those of ddl.py as
+    they are."""
     db = check_database_name(database)
-    client.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
-    client.execute(SCHEMA_VERSION_TABLE.format(db=db))
+    client.execute(create_database_statement(db, cluster))
+    version_table = SCHEMA_VERSION_TABLE.format(db=db)
+    if cluster is not None:
+        version_table = schema_version_statement(version_table, cluster)
+    client.execute(version_table)
     done = {row[0] for row in client.execute(f"SELECT version FROM {db}.schema_version")}
+    # A backfill through a Distributed table returns only once every shard stored its rows.
+    settings = {"insert_distributed_sync": 1} if cluster is not None else None
     applied = []
     for migration in MIGRATIONS:
         if migration.version in done:
             continue
         for statement in migration.statements:
-            client.execute(statement.format(db=db))
+            sql = statement.format(db=db)
+            for step in [sql] if cluster is None else cluster_statements(sql, cluster):
+                client.execute(step, settings=settings)
         client.execute(
             f"INSERT INTO {db}.schema_version (version, description, applied_at) VALUES",
             [
