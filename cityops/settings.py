@@ -165,6 +165,9 @@ class Settings(BaseSettings):
     broker_port: int = 9092
     clickhouse_port: int = 9000
     clickhouse_http_port: int = 8123
+    # `cityops up --cluster`: node n (from 1) listens on clickhouse_port + n - 1 (native),
+    # clickhouse_http_port + n - 1 (HTTP) and clickhouse_http_port + 99 + n (interserver).
+    zookeeper_port: int = 2181
     refresh_seconds: float = Field(5.0, gt=0)
     stale_seconds: float = Field(30.0, gt=0)
     secret_key: SecretStr | None = None

@@ -175,6 +175,32 @@ def node_config(
 """
 
 
+# The nodes' one user, as the single server's (deploy/services.py), and two defaults for every
+# client: `in_order` sends a Distributed query or insert to each shard's first live replica (so
+# whoever reads through the same node sees what the writer inserted, without waiting for the
+# other replica to fetch it; the second replica takes over when the first is down), and
+# Distributed inserts return once stored on every shard (docs/deployment-cluster.md).
+CLUSTER_USERS = """<?xml version="1.0"?>
+<yandex>
+    <profiles><default>
+        <max_memory_usage>4000000000</max_memory_usage>
+        <load_balancing>in_order</load_balancing>
+        <insert_distributed_sync>1</insert_distributed_sync>
+    </default></profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+    </users>
+    <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
+        <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time>
+    </interval></default></quotas>
+</yandex>
+"""
+
 # -- processes ----------------------------------------------------------------------------------
 
 
@@ -204,9 +230,32 @@ def zookeeper_command(config: Path) -> list[str]:
 
 
 def zookeeper_ready(port: int, host: str = "127.0.0.1") -> bool:
+    """Serving sessions: `srvr` names the server's mode. (`ruok` answers `imok` before the server
+    takes sessions; a ClickHouse 18.16 node whose first ZooKeeper handshake is refused that way
+    crashed in its DDL worker.)"""
     with socket.create_connection((host, port), timeout=1) as sock:
-        sock.sendall(b"ruok")
-        return sock.recv(16) == b"imok"
+        sock.sendall(b"srvr")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    return b"Mode: " in answer
+
+
+def node_ready(port: int) -> bool:
+    """Answers queries and has its ZooKeeper session (replicated tables and ON CLUSTER DDL)."""
+    import logging
+
+    from clickhouse_driver import Client
+
+    # Refused connections are expected while the node starts; keep the driver from logging them.
+    logging.getLogger("clickhouse_driver.connection").setLevel(logging.CRITICAL)
+
+    client = Client(host="127.0.0.1", port=port, connect_timeout=1, send_receive_timeout=3)
+    try:
+        rows = client.execute("SELECT count() FROM system.zookeeper WHERE path = '/'")
+        return rows[0][0] > 0
+    finally:
+        client.disconnect()
 
 
 def start_zookeeper(home: Path, port: int) -> Process:
@@ -227,11 +276,11 @@ def start_node(
     nodes: list[Node],
     cluster: str,
     zookeeper_port: int,
-    users_xml: str,
+    users_xml: str = CLUSTER_USERS,
 ) -> Process:
     """One clickhouse-server of the cluster, with its own data folder under the stack home (kept
     across restarts: a restarted replica catches up from the others through ZooKeeper)."""
-    from cityops.deploy.services import clickhouse_binary, clickhouse_ready
+    from cityops.deploy.services import clickhouse_binary
 
     for port, what in (
         (node.tcp_port, "native port"),
@@ -249,5 +298,57 @@ def start_node(
     config.write_text(node_config(node, nodes, cluster, zookeeper_port, data, logs, users))
     argv = [*clickhouse_binary(), f"--config-file={config}"]
     proc = spawn(node.name, argv, logs / f"{node.name}.stdout.log", cwd=base)
-    wait_until(lambda: clickhouse_ready(node.tcp_port), 60, proc, f"ClickHouse server {node.name}")
+    wait_until(lambda: node_ready(node.tcp_port), 60, proc, f"ClickHouse server {node.name}")
     return proc
+
+
+DEFAULT_CLUSTER = "cityops"  # the embedded cluster's name when CITYOPS_CLICKHOUSE_CLUSTER is unset
+
+
+def cluster_mode(settings, cluster: bool, embedded: bool) -> tuple[str | None, list[Node]]:
+    """What `cityops up [--cluster]` runs ClickHouse as: (the cluster's name or None, the
+    embedded nodes to start, none for one server or an external cluster)."""
+    name = settings.clickhouse_cluster
+    if not cluster:
+        if embedded and name:
+            raise StackError(
+                "CITYOPS_CLICKHOUSE_CLUSTER names a cluster, but the embedded ClickHouse is one "
+                "server: start the embedded cluster with `cityops up --cluster`, or point "
+                "CITYOPS_CLICKHOUSE_URL at a node of your cluster"
+            )
+        return name, []
+    if settings.secure:
+        raise StackError(
+            "--cluster and --secure together are not supported yet: the nodes' interserver "
+            "queries use the password-less default user (docs/deployment-cluster.md)"
+        )
+    if not embedded:
+        if not name:
+            raise StackError(
+                "--cluster with an external ClickHouse (CITYOPS_CLICKHOUSE_URL) needs the "
+                "cluster's name in CITYOPS_CLICKHOUSE_CLUSTER"
+            )
+        return name, []
+    return name or DEFAULT_CLUSTER, embedded_nodes(settings)
+
+
+def cluster_status(name: str | None, target) -> dict:
+    """CONTRACT §9: the cluster's name and every node's native address (the target's node and
+    the nodes it fails over to)."""
+    if not name:
+        return {}
+    return {"cluster": name, "nodes": [f"{target.host}:{target.port}", *target.alt_hosts]}
+
+
+def embedded_nodes(settings) -> list[Node]:
+    """The 2 × 2 nodes of `cityops up --cluster`, on the ports the settings give."""
+    return plan_nodes(*consecutive_ports(settings.clickhouse_port, settings.clickhouse_http_port))
+
+
+def cluster_target(target, nodes: list[Node]):
+    """The stack's ClickHouse target on the cluster: the first node, the others to fail over to."""
+    return target.replace(
+        host=nodes[0].host,
+        port=nodes[0].tcp_port,
+        alt_hosts=tuple(node.address for node in nodes[1:]),
+    )

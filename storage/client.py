@@ -37,6 +37,8 @@ def connect(target: ClickHouseTarget, *, database: bool = True, **settings) -> C
         secure=target.secure,
         verify=True,
         ca_certs=target.ca_file,
+        # a cluster's other nodes, tried in turn when one does not answer
+        alt_hosts=",".join(target.alt_hosts) or None,
     )
 
 
