@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cityops.deploy import services
 from cityops.deploy.cluster import (
+    Node,
     cluster_mode,
     cluster_status,
     cluster_target,
@@ -138,7 +139,7 @@ class Stack:
             bootstrap = f"127.0.0.1:{s.broker_port}"
         target = s.clickhouse
         cluster_name, nodes = cluster_mode(s, cluster, embedded=self.embedded_clickhouse)
-        if nodes:
+        if nodes and cluster_name:
             target = self._start_cluster(cluster_name, nodes, target)
         elif self.embedded_clickhouse:
             hashed = clickhouse_password_sha256(secure_files(self.home)) if s.secure else None
@@ -222,16 +223,21 @@ class Stack:
         self.ready = True
         self.write_state()
 
-    def _start_cluster(self, name: str, nodes: list, target: ClickHouseTarget):
+    def _start_cluster(
+        self, name: str, nodes: list[Node], target: ClickHouseTarget
+    ) -> ClickHouseTarget:
         """ZooKeeper, then every node as a unit of its own (clickhouse-1 …, CONTRACT §9)."""
         s = self.settings
         self._unit("zookeeper", lambda: [start_zookeeper(self.home, s.zookeeper_port)])
         for node in nodes:
-            self._unit(
-                node.name,
-                lambda node=node: [start_node(self.home, node, nodes, name, s.zookeeper_port)],
-            )
+            self._unit(node.name, self._node_starter(node, nodes, name))
         return cluster_target(target, nodes)
+
+    def _node_starter(
+        self, node: Node, nodes: list[Node], name: str
+    ) -> Callable[[], list[Process]]:
+        zookeeper_port = self.settings.zookeeper_port
+        return lambda: [start_node(self.home, node, nodes, name, zookeeper_port)]
 
     def _spawn(self, name: str, argv: list[str], env: dict, port: int | None = None) -> None:
         def start() -> list[Process]:
