@@ -175,17 +175,19 @@ def node_config(
 """
 
 
-# The nodes' one user, as the single server's (deploy/services.py), and two defaults for every
+# The nodes' one user, as the single server's (deploy/services.py), and three defaults for every
 # client: `in_order` sends a Distributed query or insert to each shard's first live replica (so
 # whoever reads through the same node sees what the writer inserted, without waiting for the
 # other replica to fetch it; the second replica takes over when the first is down), and
-# Distributed inserts return once stored on every shard (docs/deployment-cluster.md).
+# Distributed inserts return once stored on every shard; `IN` subqueries over co-sharded tables
+# run shard-locally, as every cityops client asks for too (storage/client.py, CLIENT_SETTINGS).
 CLUSTER_USERS = """<?xml version="1.0"?>
 <yandex>
     <profiles><default>
         <max_memory_usage>4000000000</max_memory_usage>
         <load_balancing>in_order</load_balancing>
         <insert_distributed_sync>1</insert_distributed_sync>
+        <distributed_product_mode>local</distributed_product_mode>
     </default></profiles>
     <users>
         <default>

@@ -23,6 +23,14 @@ from cityops.storage.ddl import MIGRATIONS, SCHEMA_VERSION_TABLE
 __all__ = ["ClickHouseTarget", "check_database_name", "connect", "migrate", "schema_version"]
 
 
+# On a cluster (CONTRACT §9) the named tables are Distributed, and a query over one with an
+# `IN (SELECT … FROM <another Distributed table>)` is refused by default ("double-distributed").
+# `local` runs the subquery on each shard against its local table: correct here because every
+# incident-keyed table is sharded by the same key (storage/cluster_ddl.py), so an incident's
+# rows of every table live on one shard. No effect on a single server.
+CLIENT_SETTINGS = {"distributed_product_mode": "local"}
+
+
 def connect(target: ClickHouseTarget, *, database: bool = True, **settings) -> Client:
     """A client for `target`; `database=False` connects without selecting the database."""
     return Client(
@@ -33,7 +41,7 @@ def connect(target: ClickHouseTarget, *, database: bool = True, **settings) -> C
         database=target.database if database else "default",
         connect_timeout=5,
         send_receive_timeout=60,
-        settings=settings or None,
+        settings={**CLIENT_SETTINGS, **settings},
         secure=target.secure,
         verify=True,
         ca_certs=target.ca_file,

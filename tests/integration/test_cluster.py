@@ -459,3 +459,41 @@ def test_cityops_up_cluster_reports_the_nodes_and_restarts_a_killed_one(tmp_path
         ["pgrep", "-f", str(home)], capture_output=True, text=True
     ).stdout.split()
     assert leftover == [], "processes of the stack left running"
+
+
+def test_the_dashboards_scoped_queries_answer_on_the_cluster(stack):
+    """The wall's and drill-down's queries that filter one Distributed table by an `IN` subquery
+    over another (a district's scope) answer on the cluster, with the same incident found."""
+    from cityops.storage import event_queries, incident_pages, wall_queries
+
+    reports = spread_reports(6, f"dash{uuid.uuid4().hex[:6]}")
+    stack.send(reports)
+    ids = tuple(r["id"] for r in reports)
+    sql = (
+        "SELECT incident_id, district FROM {db}.incidents_current WHERE incident_id IN "
+        "(SELECT incident_id FROM {db}.events WHERE id IN %(ids)s)"
+    )
+    third = stack.cluster.nodes[2]
+    opened = stack.wait(
+        "the 6 incidents", lambda: len(rows := stack.on(third, sql, {"ids": ids})) == 6 and rows
+    )
+    incident_id, district = opened[0]
+    client = connect(stack.settings.clickhouse)
+    try:
+        page = incident_pages.incident(client, stack.db, incident_id, scope=district)
+        assert page is not None and page["incident_id"] == incident_id
+        assert incident_pages.transitions(client, stack.db, incident_id)
+        assert incident_pages.incident_events(client, stack.db, incident_id, since=0)
+        changes = event_queries.latest_transitions(
+            client, stack.db, since=0, scope=district, limit=500
+        )
+        assert incident_id in {change["incident_id"] for change in changes}
+        severe = wall_queries.severe_open(client, stack.db, min_severity=1, scope=district)
+        assert incident_id in {row["incident_id"] for row in severe}
+        wall_queries.joint_open(client, stack.db, scope=district)
+        counters = wall_queries.incident_counters(
+            client, stack.db, now=int(time.time()), scope=district
+        )
+        assert counters is not None
+    finally:
+        client.disconnect()
