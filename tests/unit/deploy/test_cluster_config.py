@@ -108,10 +108,11 @@ def test_zookeeper_listens_on_loopback_and_answers_srvr():
     assert cfg["admin.enableServer"] == "false"
 
 
-def test_the_nodes_send_distributed_work_to_the_first_live_replica_and_wait_for_inserts():
+def test_the_nodes_profile_first_live_replica_synchronous_inserts_shard_local_subqueries():
     profile = ET.fromstring(CLUSTER_USERS).find("profiles/default")
     assert profile.findtext("load_balancing") == "in_order"
     assert profile.findtext("insert_distributed_sync") == "1"
+    assert profile.findtext("distributed_product_mode") == "local"
 
 
 def test_the_stack_target_is_the_first_node_failing_over_to_the_others():
