@@ -149,3 +149,11 @@ def test_cluster_mode(flag, embedded, name, secure, expected):
         return
     got_name, nodes = cluster_mode(settings, flag, embedded=embedded)
     assert (got_name, len(nodes)) == expected
+
+
+def test_a_detached_up_passes_cluster_on_to_the_supervisor():
+    from cityops.deploy.cli import _foreground_up, build_parser
+
+    args = build_parser().parse_args(["up", "--detach", "--cluster", "--no-dashboard"])
+    assert _foreground_up(args) == ["up", "--no-dashboard", "--cluster"]
+    assert "--cluster" not in _foreground_up(build_parser().parse_args(["up", "--detach"]))
