@@ -155,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
             "storage",
             "validator",
             "engine",
+            "cluster",
             "all",
         ],
     )
