@@ -22,6 +22,8 @@ SUITES = {
     "publishing": "cityops.bench.publishing",
     "storage": "cityops.bench.storage",
     "disk": "cityops.bench.disk",
+    # starts its own ClickHouse cluster (ZooKeeper and 2 × 2 nodes)
+    "cluster": "cityops.bench.cluster",
     # the fault matrix: kills the broker and ClickHouse, so it starts its own stack; not in `all`
     "chaos": "cityops.bench.chaos",
 }

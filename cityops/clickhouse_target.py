@@ -23,6 +23,9 @@ class ClickHouseTarget:
     # TLS on the native protocol (clickhouses://… or ?secure=true), checked against ca_file.
     secure: bool = False
     ca_file: str | None = None
+    # Other nodes ("host:port") a client fails over to when this one does not answer: the
+    # replicas of a cluster (CONTRACT §9); `?alt_hosts=h:p,h:p` in the URL.
+    alt_hosts: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # never print the password
         return f"ClickHouseTarget({self.redacted_url()!r})"
@@ -51,6 +54,7 @@ class ClickHouseTarget:
             database=database,
             secure=secure,
             ca_file=query["ca_file"][-1] if "ca_file" in query else None,
+            alt_hosts=parse_alt_hosts(query.get("alt_hosts", [""])[-1]),
         )
 
     def replace(self, **changes) -> ClickHouseTarget:
@@ -65,7 +69,12 @@ class ClickHouseTarget:
         if self.password and password:
             auth += ":" + quote(self.password, safe="")
         scheme = "clickhouses" if self.secure else "clickhouse"
-        query = f"?ca_file={quote(self.ca_file)}" if self.ca_file else ""
+        options = []
+        if self.ca_file:
+            options.append(f"ca_file={quote(self.ca_file)}")
+        if self.alt_hosts:
+            options.append(f"alt_hosts={','.join(self.alt_hosts)}")
+        query = "?" + "&".join(options) if options else ""
         return f"{scheme}://{auth}@{self.host}:{self.port}/{self.database}{query}"
 
     def redacted_url(self) -> str:
@@ -77,3 +86,13 @@ def check_database_name(name: str) -> str:
     if not _DB_NAME.match(name):
         raise ValueError(f"invalid ClickHouse database name {name!r}")
     return name
+
+
+def parse_alt_hosts(text: str) -> tuple[str, ...]:
+    """`h1:p1,h2:p2` → ("h1:p1", "h2:p2"); each must name a host and a port."""
+    hosts = tuple(part.strip() for part in text.split(",") if part.strip())
+    for host in hosts:
+        name, sep, port = host.rpartition(":")
+        if not sep or not name or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"alt_hosts: expected host:port, got {host!r}")
+    return hosts

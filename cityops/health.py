@@ -120,6 +120,7 @@ def clickhouse_check(target, timeout: float = TIMEOUT_SECONDS) -> Callable[[], s
             database=target.database,
             connect_timeout=timeout,
             send_receive_timeout=timeout,
+            alt_hosts=",".join(target.alt_hosts) or None,  # a cluster's other nodes
         )
         try:
             if client.execute("SELECT 1") != [(1,)]:

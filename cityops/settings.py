@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     # with clickhouses:// or ?secure=true, verified against this CA file.
     clickhouse_password_file: Path | None = None
     clickhouse_ca_file: Path | None = None
+    # CONTRACT §9: the name of the ClickHouse cluster (its `remote_servers` entry) the migrations
+    # create the schema on: replicated local tables, Distributed tables with the contract names.
+    # Unset: one server. `cityops up --cluster` sets it for its embedded cluster ("cityops").
+    clickhouse_cluster: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
     # `cityops up --secure` (CONTRACT §8): the embedded broker and ClickHouse require credentials.
     secure: bool = False
     # Topic prefix lets tests (and several stacks on one broker) keep their topics apart.
@@ -161,6 +165,9 @@ class Settings(BaseSettings):
     broker_port: int = 9092
     clickhouse_port: int = 9000
     clickhouse_http_port: int = 8123
+    # `cityops up --cluster`: node n (from 1) listens on clickhouse_port + n - 1 (native),
+    # clickhouse_http_port + n - 1 (HTTP) and clickhouse_http_port + 99 + n (interserver).
+    zookeeper_port: int = 2181
     refresh_seconds: float = Field(5.0, gt=0)
     stale_seconds: float = Field(30.0, gt=0)
     secret_key: SecretStr | None = None

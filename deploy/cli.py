@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep the embedded broker's topics and offsets on disk (docs/operations.md)",
     )
+    up.add_argument(
+        "--cluster",
+        action="store_true",
+        help="ClickHouse as a cluster: ZooKeeper and 2 shards x 2 replicas (CONTRACT §9)",
+    )
     sub.add_parser("down", help="stop a detached stack")
     st = sub.add_parser("status", help="addresses and state of the stack")
     st.add_argument("--json", action="store_true")
@@ -152,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
             "validator",
             "engine",
             "chaos",
+            "cluster",
             "all",
         ],
     )
@@ -223,6 +229,8 @@ def _foreground_up(args: argparse.Namespace) -> list[str]:
         argv += ["--workers", str(args.workers)]
     if args.secure:
         argv.append("--secure")
+    if args.cluster:
+        argv.append("--cluster")
     return argv
 
 
@@ -260,6 +268,7 @@ def dispatch(args: argparse.Namespace, settings) -> int:
             workers=args.workers,
             secure=args.secure,
             durable=args.durable,
+            cluster=args.cluster,
         )
         from cityops.deploy.stack import status
 

@@ -11,7 +11,7 @@ case "$mode" in
   *) echo "usage: deploy/run.sh up|test [options]" >&2; exit 2 ;;
 esac
 
-apt_packages=(clickhouse-server clickhouse-client chromium fonts-wqy-microhei strace python3-venv python3-pip)
+apt_packages=(clickhouse-server clickhouse-client zookeeper chromium fonts-wqy-microhei strace python3-venv python3-pip)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

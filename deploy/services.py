@@ -258,6 +258,8 @@ def worker_env(settings) -> dict[str, str]:
     }
     if settings.clock_epoch is not None:
         env["CITYOPS_CLOCK_EPOCH"] = repr(settings.clock_epoch)
+    if settings.clickhouse_cluster:
+        env["CITYOPS_CLICKHOUSE_CLUSTER"] = settings.clickhouse_cluster
     env.update(connection_env(settings))
     return env
 

@@ -16,6 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cityops.deploy import services
+from cityops.deploy.cluster import (
+    Node,
+    cluster_mode,
+    cluster_status,
+    cluster_target,
+    start_node,
+    start_zookeeper,
+)
 from cityops.deploy.durable import start_durable
 from cityops.deploy.secure import (
     CLICKHOUSE_USER,
@@ -67,6 +75,7 @@ class Stack:
         workers: int | None = None,
         secure: bool = False,
         durable: bool = False,
+        cluster: bool = False,
     ) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         running = read_state(self.home)
@@ -80,13 +89,25 @@ class Stack:
             self.embedded_clickhouse = not self.settings.clickhouse_url
             if secure or self.settings.secure:
                 self.settings = secure_settings(self.settings)
-            self._start(simulate=simulate, dashboard=dashboard, workers=workers, durable=durable)
+            self._start(
+                simulate=simulate,
+                dashboard=dashboard,
+                workers=workers,
+                durable=durable,
+                cluster=cluster,
+            )
         except BaseException:
             self.stop_all()
             raise
 
     def _start(
-        self, *, simulate: float | None, dashboard: bool, workers: int | None, durable: bool = False
+        self,
+        *,
+        simulate: float | None,
+        dashboard: bool,
+        workers: int | None,
+        durable: bool = False,
+        cluster: bool = False,
     ) -> None:
         s = self.settings
         keys = stack_secrets(self.home)
@@ -117,7 +138,10 @@ class Stack:
             self._unit("broker", lambda: [services.start_broker(self.home, s.broker_port)])
             bootstrap = f"127.0.0.1:{s.broker_port}"
         target = s.clickhouse
-        if self.embedded_clickhouse:
+        cluster_name, nodes = cluster_mode(s, cluster, embedded=self.embedded_clickhouse)
+        if nodes and cluster_name:
+            target = self._start_cluster(cluster_name, nodes, target)
+        elif self.embedded_clickhouse:
             hashed = clickhouse_password_sha256(secure_files(self.home)) if s.secure else None
             self._unit(
                 "clickhouse",
@@ -133,7 +157,7 @@ class Stack:
                 ],
             )
         client = connect(target, database=False)
-        migrate(client, target.database)
+        migrate(client, target.database, cluster=cluster_name)
         client.disconnect()
         create_topics(s.kafka, all_topics(s), s.partitions)
         # The dashboard reads the kiosk token from secrets.json on each request (so `cityops kiosk
@@ -144,6 +168,7 @@ class Stack:
             "CITYOPS_KAFKA_BOOTSTRAP": bootstrap,
             # The password stays in its file when it came from one.
             "CITYOPS_CLICKHOUSE_URL": target.url(password=not s.clickhouse_password_file),
+            **({"CITYOPS_CLICKHOUSE_CLUSTER": cluster_name} if cluster_name else {}),
             "CITYOPS_HOME": str(self.home.resolve()),
             "CITYOPS_SECRET_KEY": keys["secret_key"],
             "CITYOPS_REPORTER_SECRET": (
@@ -184,6 +209,7 @@ class Stack:
                 "port": target.port,
                 "database": target.database,
                 **clickhouse_status(s, target),
+                **cluster_status(cluster_name, target),
             },
             **kafka_status(s),
             "dashboard": f"http://127.0.0.1:{s.dashboard_port}" if dashboard else None,
@@ -196,6 +222,22 @@ class Stack:
         }
         self.ready = True
         self.write_state()
+
+    def _start_cluster(
+        self, name: str, nodes: list[Node], target: ClickHouseTarget
+    ) -> ClickHouseTarget:
+        """ZooKeeper, then every node as a unit of its own (clickhouse-1 …, CONTRACT §9)."""
+        s = self.settings
+        self._unit("zookeeper", lambda: [start_zookeeper(self.home, s.zookeeper_port)])
+        for node in nodes:
+            self._unit(node.name, self._node_starter(node, nodes, name))
+        return cluster_target(target, nodes)
+
+    def _node_starter(
+        self, node: Node, nodes: list[Node], name: str
+    ) -> Callable[[], list[Process]]:
+        zookeeper_port = self.settings.zookeeper_port
+        return lambda: [start_node(self.home, node, nodes, name, zookeeper_port)]
 
     def _spawn(self, name: str, argv: list[str], env: dict, port: int | None = None) -> None:
         def start() -> list[Process]:

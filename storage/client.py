@@ -13,9 +13,22 @@ from clickhouse_driver import Client
 
 # The target lives in the configuration layer; storage modules keep importing it from here.
 from cityops.clickhouse_target import ClickHouseTarget, check_database_name
+from cityops.storage.cluster_ddl import (
+    cluster_statements,
+    create_database_statement,
+    schema_version_statement,
+)
 from cityops.storage.ddl import MIGRATIONS, SCHEMA_VERSION_TABLE
 
 __all__ = ["ClickHouseTarget", "check_database_name", "connect", "migrate", "schema_version"]
+
+
+# On a cluster (CONTRACT §9) the named tables are Distributed, and a query over one with an
+# `IN (SELECT … FROM <another Distributed table>)` is refused by default ("double-distributed").
+# `local` runs the subquery on each shard against its local table: correct here because every
+# incident-keyed table is sharded by the same key (storage/cluster_ddl.py), so an incident's
+# rows of every table live on one shard. No effect on a single server.
+CLIENT_SETTINGS = {"distributed_product_mode": "local"}
 
 
 def connect(target: ClickHouseTarget, *, database: bool = True, **settings) -> Client:
@@ -28,25 +41,39 @@ def connect(target: ClickHouseTarget, *, database: bool = True, **settings) -> C
         database=target.database if database else "default",
         connect_timeout=5,
         send_receive_timeout=60,
-        settings=settings or None,
+        settings={**CLIENT_SETTINGS, **settings},
         secure=target.secure,
         verify=True,
         ca_certs=target.ca_file,
+        # a cluster's other nodes, tried in turn when one does not answer
+        alt_hosts=",".join(target.alt_hosts) or None,
     )
 
 
-def migrate(client: Client, database: str) -> list[int]:
-    """Apply pending migrations to `database`; returns the versions applied (idempotent)."""
+def migrate(client: Client, database: str, cluster: str | None = None) -> list[int]:
+    """Apply pending migrations to `database`; returns the versions applied (idempotent).
+
+    With `cluster` (CITYOPS_CLICKHOUSE_CLUSTER) every statement runs in its cluster form
+    (storage/cluster_ddl.py): DDL `ON CLUSTER`, backfills once through the Distributed tables,
+    waiting until every shard stored them. The single-node statements are those of ddl.py as
+    they are."""
     db = check_database_name(database)
-    client.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
-    client.execute(SCHEMA_VERSION_TABLE.format(db=db))
+    client.execute(create_database_statement(db, cluster))
+    version_table = SCHEMA_VERSION_TABLE.format(db=db)
+    if cluster is not None:
+        version_table = schema_version_statement(version_table, cluster)
+    client.execute(version_table)
     done = {row[0] for row in client.execute(f"SELECT version FROM {db}.schema_version")}
+    # A backfill through a Distributed table returns only once every shard stored its rows.
+    settings = {"insert_distributed_sync": 1} if cluster is not None else None
     applied = []
     for migration in MIGRATIONS:
         if migration.version in done:
             continue
         for statement in migration.statements:
-            client.execute(statement.format(db=db))
+            sql = statement.format(db=db)
+            for step in [sql] if cluster is None else cluster_statements(sql, cluster):
+                client.execute(step, settings=settings)
         client.execute(
             f"INSERT INTO {db}.schema_version (version, description, applied_at) VALUES",
             [
