@@ -231,6 +231,8 @@ def _foreground_up(args: argparse.Namespace) -> list[str]:
         argv.append("--secure")
     if args.cluster:
         argv.append("--cluster")
+    if args.durable:
+        argv.append("--durable")
     return argv
 
 
