@@ -395,6 +395,16 @@ _BACKFILL_INCIDENT_EVENT_IDS = (
     "SELECT incident_id, time, id FROM {db}.events WHERE incident_id != ''"
 )
 
+# Closing the loop (migration 6, CONTRACT §11): per incident the returns (退单) counted, the
+# supervising level ('' until set), the callback's state ('' none | pending | overdue | solved |
+# unsolved) and the callbacks answered "not solved". Added at the end of `incidents`.
+_ADD_RETURNS = "ALTER TABLE {db}.incidents ADD COLUMN IF NOT EXISTS returns UInt16 DEFAULT 0"
+_ADD_SUPERVISION = (
+    "ALTER TABLE {db}.incidents ADD COLUMN IF NOT EXISTS supervision String DEFAULT ''"
+)
+_ADD_CALLBACK = "ALTER TABLE {db}.incidents ADD COLUMN IF NOT EXISTS callback String DEFAULT ''"
+_ADD_UNSOLVED = "ALTER TABLE {db}.incidents ADD COLUMN IF NOT EXISTS unsolved UInt16 DEFAULT 0"
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -430,6 +440,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             _MV_INCIDENT_EVENT_IDS,
             _BACKFILL_INCIDENT_EVENT_IDS,
         ),
+    ),
+    Migration(
+        6,
+        "incidents: returns, supervision, callback, unsolved (closing the loop)",
+        (_ADD_RETURNS, _ADD_SUPERVISION, _ADD_CALLBACK, _ADD_UNSOLVED),
     ),
 )
 

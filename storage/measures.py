@@ -23,7 +23,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-OPEN_EXCLUDED = ("resolved", "closed")  # an incident is open until it is resolved or closed
+# an incident is open until it is resolved or closed (callback_overdue: resolved, the citizen's
+# callback unanswered by its deadline)
+OPEN_EXCLUDED = ("resolved", "closed", "callback_overdue")
 LOW_LEVELS = ("street", "community", "grid", "micro_grid")  # "street level or below"
 
 
