@@ -398,12 +398,14 @@ _BACKFILL_INCIDENT_EVENT_IDS = (
 # Closing the loop (migration 6, CONTRACT §11): per incident the returns (退单) counted, the
 # supervising level ('' until set), the callback's state ('' none | pending | overdue | solved |
 # unsolved) and the callbacks answered "not solved". Added at the end of `incidents`.
-_ADD_RETURNS = "ALTER TABLE {db}.incidents ADD COLUMN IF NOT EXISTS returns UInt16 DEFAULT 0"
-_ADD_SUPERVISION = (
-    "ALTER TABLE {db}.incidents ADD COLUMN IF NOT EXISTS supervision String DEFAULT ''"
+# One statement, so the four columns arrive together (18.16 has no ADD COLUMN IF NOT EXISTS).
+_INCIDENTS_LOOP_COLUMNS = (
+    "ALTER TABLE {db}.incidents "
+    "ADD COLUMN returns UInt16 DEFAULT 0, "
+    "ADD COLUMN supervision String DEFAULT '', "
+    "ADD COLUMN callback String DEFAULT '', "
+    "ADD COLUMN unsolved UInt16 DEFAULT 0"
 )
-_ADD_CALLBACK = "ALTER TABLE {db}.incidents ADD COLUMN IF NOT EXISTS callback String DEFAULT ''"
-_ADD_UNSOLVED = "ALTER TABLE {db}.incidents ADD COLUMN IF NOT EXISTS unsolved UInt16 DEFAULT 0"
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -444,7 +446,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         6,
         "incidents: returns, supervision, callback, unsolved (closing the loop)",
-        (_ADD_RETURNS, _ADD_SUPERVISION, _ADD_CALLBACK, _ADD_UNSOLVED),
+        (_INCIDENTS_LOOP_COLUMNS,),
     ),
 )
 
