@@ -133,7 +133,8 @@ def incident_row(incident: Incident) -> tuple:
         incident.title,
         incident.lead_department,
         [t.department for t in incident.tasks],
-        int(any(t.role == "assist" for t in incident.tasks)),  # a reassigned lead is no assist
+        # joint: an assisting task (a lead released by reassignment is none)
+        int(len(incident.tasks) > 1 and any(t.role == "assist" for t in incident.tasks)),
         _ts(incident.reported_at),
         _ts_or_none(incident.accepted_at),
         _ts_or_none(incident.resolved_at),
