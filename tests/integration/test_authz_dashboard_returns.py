@@ -24,7 +24,11 @@ def returned(incident_id: str, district: str, street: str, now: int) -> dict:
     row = an_incident(
         incident_id=incident_id, reported_at=now - 60, district=district, street=street
     )
-    return {**row, "returns": 1, "state": json.dumps(state, ensure_ascii=False)}
+    return {
+        **row,
+        "returns": 1,
+        "state": json.dumps(state, ensure_ascii=False, separators=(",", ":")),
+    }
 
 
 @pytest.fixture

@@ -136,7 +136,7 @@ def test_a_repeat_report_ends_a_pending_callback():
     assert new.callback_task.status == "released"
 
 
-# -- 退单 / 改派 ------------------------------------------------------------------------------------
+# -- 退单 / 改派 ----------------------------------------------------------------------------
 def returned(at=T0 + timedelta(minutes=30), policy=POLICY):
     incident = an_incident()
     action = an_action("return", incident, reason="inside a residential compound", at=at)
@@ -270,7 +270,7 @@ def test_outsiders_are_refused(verb, department, extra, expected):
     assert rejection.path == "data.department" and new is incident
 
 
-# -- the policy file --------------------------------------------------------------------------------
+# -- the policy file -----------------------------------------------------------------------------
 def test_policy_reads_callback_and_returns():
     policy = policy_from_dict(
         {
