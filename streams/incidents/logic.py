@@ -180,7 +180,7 @@ def refusal_of(inc: Incident, item: ActionIn, now: datetime, policy: Policy) -> 
     if verb == "feedback":
         return loop.feedback_refusal(inc)
     if verb == "reassign":
-        return loop.reassign_refusal(inc)
+        return loop.reassign_refusal(inc, item.action.to_department or "")
     if verb == "return":
         return loop.return_refusal(inc, policy, now)
     task = inc.task(dept)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cityops.schemas.taxonomy import dispatch_desk
+from cityops.schemas.taxonomy import DEPARTMENTS, dispatch_desk
 from cityops.streams.incidents.model import (
     OPEN_STATUSES,
     ActionIn,
@@ -152,9 +152,12 @@ def return_task(
     return [transition]
 
 
-def reassign_refusal(inc: Incident) -> str | None:
+def reassign_refusal(inc: Incident, to_department: str) -> str | None:
     if inc.disputed_since is None:
         return f"no return of {inc.id} waits for a decision"
+    target = DEPARTMENTS.get(to_department)
+    if target is not None and target.district not in (None, inc.chain.district):
+        return f"cannot reassign to {to_department}, the desk of another district"
     return None
 
 

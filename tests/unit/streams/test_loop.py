@@ -221,6 +221,13 @@ def test_the_desk_reassigns_to_another_department():
     assert refusal(out) is None and accepted.status == "accepted"
 
 
+def test_a_return_is_not_given_to_another_districts_desk():
+    _, new, _, _ = returned()
+    decision = an_action("reassign", new, DESK, to_department="desk_320102")
+    kept, _, out = step(new, decision, T0 + timedelta(hours=1), POLICY)
+    assert "the desk of another district" in refusal(out).reason and kept is new
+
+
 def test_a_decision_needs_a_pending_return():
     incident = an_incident()
     _, _, out = step(
