@@ -375,15 +375,21 @@ def action(
     id: str | None = None,  # noqa: A002
     time: datetime | str | None = None,
     partitionkey: str | None = None,
+    resolved: bool | None = None,
+    reason: str | None = None,
+    to_department: str | None = None,
 ) -> dict[str, Any]:
     """A city.incident.<kind>.v1 event (kind: accept, progress, resolve, escalate, assist,
-    feedback, note) about one incident."""
+    feedback, note, return, reassign) about one incident."""
     data: dict[str, Any] = {"incident_id": incident_id, "department": department}
     for name, value in (
         ("actor", actor),
         ("comment", comment),
         ("departments", departments),
         ("satisfied", satisfied),
+        ("resolved", resolved),
+        ("reason", reason),
+        ("to_department", to_department),
     ):
         if value is not None:
             data[name] = value

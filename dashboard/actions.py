@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cityops import sdk
+from cityops.dashboard.auth import CITY_DEPARTMENT
 from cityops.schemas.events import Event, InvalidEvent
 from cityops.schemas.registry import Registry
 from cityops.schemas.taxonomy import DEPARTMENTS
@@ -33,6 +34,8 @@ __all__ = [
     "PublishError",
     "action_event",
     "officer_refusal",
+    "review_department",
+    "review_event",
 ]
 
 # The dashboard's producer: an officer waits for the answer, so it fails within seconds instead
@@ -106,6 +109,48 @@ def action_event(
         partitionkey=partitionkey,
     )
     doc["data"]["action"] = action
+    doc["source"] = f"/departments/{department}"
+    return doc
+
+
+# -- 退单审核 (return review): the desk's decision on a returned task --------------------------
+def review_department(acting: str, scope: str | None, incident_district: str) -> str | None:
+    """The department a return decision is published as (None: this officer may not decide
+    one): a district officer acts as their district's dispatch desk; a city-wide officer decides
+    for the incident's district desk. An officer acting as a handling department may not."""
+    desk = f"desk_{incident_district}"
+    if acting == desk:
+        return desk
+    if scope is None and (acting == CITY_DEPARTMENT or acting.startswith("desk_")):
+        return desk if desk in DEPARTMENTS else None
+    return None
+
+
+def review_event(
+    *,
+    incident_id: str,
+    partitionkey: str,
+    department: str,
+    actor: str,
+    to_department: str,
+    comment: str,
+    now: dt.datetime,
+    upheld: bool,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """city.incident.reassign.v1: `to_department` = the current lead upholds it (维持)."""
+    default = "维持原承办部门 / return not upheld" if upheld else "改派 / reassigned"
+    doc = sdk.action(
+        "reassign",
+        incident_id,
+        department=department,
+        actor=actor,
+        comment=comment.strip() or default,
+        to_department=to_department,
+        id=event_id,
+        time=now,
+        partitionkey=partitionkey,
+    )
     doc["source"] = f"/departments/{department}"
     return doc
 

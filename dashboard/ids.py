@@ -90,6 +90,12 @@ ACTION_NOTE = "action-note"
 ACTION_URGE = "action-urge"
 ACTION_ESCALATE = "action-escalate"
 ACTION_RESULT = "action-result"
+RETURN_REVIEW = "return-review"  # 退单审核: shown while a return waits for the desk's decision
+RETURN_REASON = "return-reason"
+RETURN_TO = "return-to"
+RETURN_REASSIGN = "return-reassign"
+RETURN_UPHOLD = "return-uphold"
+RETURN_RESULT = "return-result"
 DETAIL_REFRESH = "detail-refresh"
 
 # -- /district/<adcode> ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ STATUS = {
     "resolved": ("已办结", "resolved"),
     "closed": ("已结案", "closed"),
     "reopened": ("重新办理", "reopened"),
+    "callback_overdue": ("回访超期", "callback overdue"),
 }
 LEVEL = {
     "city": ("市级", "city"),
@@ -44,6 +45,14 @@ TASK_STATUS = {
     "accepted": ("已接单", "accepted"),
     "in_progress": ("处置中", "in progress"),
     "done": ("已完成", "done"),
+    "released": ("已释放", "released"),
+    "returned": ("已退单", "returned"),
+    "overdue": ("已超期", "overdue"),
+}
+ROLE = {
+    "lead": ("牵头", "lead"),
+    "assist": ("协办", "assist"),
+    "callback": ("回访", "callback"),
 }
 
 

@@ -260,6 +260,8 @@ def worker_env(settings) -> dict[str, str]:
         env["CITYOPS_CLOCK_EPOCH"] = repr(settings.clock_epoch)
     if settings.clickhouse_cluster:
         env["CITYOPS_CLICKHOUSE_CLUSTER"] = settings.clickhouse_cluster
+    if settings.policy_file is not None:  # the engine's policy table (SLA, callbacks, returns)
+        env["CITYOPS_POLICY_FILE"] = str(settings.policy_file)
     env.update(connection_env(settings))
     return env
 

@@ -14,6 +14,8 @@ from cityops.schemas.event_types import (
     MAX_TEXT_CHARS,
     MAX_TITLE_CHARS,
     MIN_SEVERITY,
+    REASSIGN_TYPE,
+    RETURN_TYPE,
     SOURCE_PREFIX,
     Action,
     InvalidEvent,
@@ -137,3 +139,16 @@ def check_action(action: Action, event_type: str, sender: str) -> None:
             raise InvalidEvent("data.departments", "must not be empty")
     elif event_type == FEEDBACK_TYPE and action.satisfied is None:
         raise InvalidEvent("data.satisfied", f"required for {FEEDBACK_TYPE}")
+    elif event_type == RETURN_TYPE:
+        if action.reason is None:
+            raise InvalidEvent("data.reason", f"required for {RETURN_TYPE}")
+        if not action.reason.strip():
+            raise InvalidEvent("data.reason", "must not be empty")
+    elif event_type == REASSIGN_TYPE:
+        if action.to_department is None:
+            raise InvalidEvent("data.to_department", f"required for {REASSIGN_TYPE}")
+        if action.to_department not in DEPARTMENTS:
+            raise InvalidEvent(
+                "data.to_department", f"unknown department {quote(action.to_department)}"
+            )
+    check_text("data.reason", action.reason, MAX_TEXT_CHARS)

@@ -12,10 +12,16 @@ import msgspec
 
 SPECVERSION = "1.0"
 REPORT_TYPE = "city.report.v1"
-ACTION_VERBS = ("accept", "progress", "resolve", "escalate", "assist", "feedback", "note")
+ACTION_VERBS = (
+    "accept", "progress", "resolve", "escalate", "assist", "feedback", "note", "return", "reassign"
+)  # fmt: skip
 ACTION_TYPES = tuple(f"city.incident.{verb}.v1" for verb in ACTION_VERBS)
 ASSIST_TYPE = "city.incident.assist.v1"
 FEEDBACK_TYPE = "city.incident.feedback.v1"
+RETURN_TYPE = (
+    "city.incident.return.v1"  # 退单: the lead says the task is not its own (CONTRACT §11)
+)
+REASSIGN_TYPE = "city.incident.reassign.v1"  # 改派: the district's desk decides a return
 EVENT_TYPES = (REPORT_TYPE, *ACTION_TYPES)
 CHANNELS = ("hotline", "grid_patrol", "sensor", "video", "app", "department")
 SOURCE_PREFIX = "/departments/"
@@ -74,6 +80,9 @@ class Action(msgspec.Struct, omit_defaults=True):
     comment: str | None = None
     departments: list[str] | None = None
     satisfied: bool | None = None
+    resolved: bool | None = None  # feedback: was the problem actually solved? (CONTRACT §11)
+    reason: str | None = None  # return: why the task is not the department's own
+    to_department: str | None = None  # reassign: the new lead (= the current lead: upheld)
 
 
 class Event(msgspec.Struct):

@@ -26,7 +26,9 @@ from cityops.schemas.event_types import (
     MAX_TEXT_CHARS,
     MAX_TITLE_CHARS,
     MIN_SEVERITY,
+    REASSIGN_TYPE,
     REPORT_TYPE,
+    RETURN_TYPE,
     SOURCE_PREFIX,
     SPECVERSION,
 )
@@ -199,6 +201,9 @@ def _action(event_type: str) -> Schema:
             "comment": _text(MAX_TEXT_CHARS),
             "departments": {"type": "array", "items": department},
             "satisfied": {"type": "boolean"},
+            "resolved": {"type": "boolean"},
+            "reason": _text(MAX_TEXT_CHARS),
+            "to_department": department,
         },
         "additionalProperties": True,
     }
@@ -209,6 +214,21 @@ def _action(event_type: str) -> Schema:
     if event_type == FEEDBACK_TYPE:
         schema["required"].append("satisfied")
         schema["properties"]["satisfied"]["description"] = "The citizen's answer at follow-up."
+        schema["properties"]["resolved"]["description"] = (
+            "Was the problem actually solved? false reopens the incident with the same lead."
+        )
+    if event_type == RETURN_TYPE:
+        schema["required"].append("reason")
+        schema["properties"]["reason"] = {
+            **_text(MAX_TEXT_CHARS, "why the task is not the department's own", min_length=1),
+            "pattern": r"\S",
+        }
+    if event_type == REASSIGN_TYPE:
+        schema["required"].append("to_department")
+        schema["properties"]["to_department"] = {
+            **department,
+            "description": "The new lead department; the current lead keeps it (return upheld).",
+        }
     return schema
 
 

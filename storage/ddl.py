@@ -395,6 +395,18 @@ _BACKFILL_INCIDENT_EVENT_IDS = (
     "SELECT incident_id, time, id FROM {db}.events WHERE incident_id != ''"
 )
 
+# Closing the loop (migration 6, CONTRACT §11): per incident the returns (退单) counted, the
+# supervising level ('' until set), the callback's state ('' none | pending | overdue | solved |
+# unsolved) and the callbacks answered "not solved". Added at the end of `incidents`.
+# One statement, so the four columns arrive together (18.16 has no ADD COLUMN IF NOT EXISTS).
+_INCIDENTS_LOOP_COLUMNS = (
+    "ALTER TABLE {db}.incidents "
+    "ADD COLUMN returns UInt16 DEFAULT 0, "
+    "ADD COLUMN supervision String DEFAULT '', "
+    "ADD COLUMN callback String DEFAULT '', "
+    "ADD COLUMN unsolved UInt16 DEFAULT 0"
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -430,6 +442,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             _MV_INCIDENT_EVENT_IDS,
             _BACKFILL_INCIDENT_EVENT_IDS,
         ),
+    ),
+    Migration(
+        6,
+        "incidents: returns, supervision, callback, unsolved (closing the loop)",
+        (_INCIDENTS_LOOP_COLUMNS,),
     ),
 )
 

@@ -16,6 +16,14 @@ _INCIDENT_COLUMNS = (
     "accept_due", "resolve_due", "escalations", "breaches", "repeat_count", "reopened",
     "satisfied", "lat", "lon", "version", "updated_at",
 )  # fmt: skip
+# Closing the loop (migration 6): returns counted, the callback's state, and a pending return
+# (who returned the task and why; '' when none waits) from the engine's state snapshot.
+_LOOP_COLUMNS = {
+    "returns": "returns",
+    "callback": "callback",
+    "returned_by": "visitParamExtractString(state, 'returned_by')",
+    "return_reason": "visitParamExtractString(state, 'return_reason')",
+}
 _TIME_COLUMNS = {
     "reported_at", "accepted_at", "resolved_at", "closed_at", "accept_due", "resolve_due",
     "updated_at",
@@ -34,8 +42,11 @@ def incident(client, db: str, incident_id: str, *, scope: str | None = None) -> 
     """The latest version of one incident, or None (also when outside the officer's scope)."""
     db = check_database_name(db)
     cols = ", ".join(
-        f"toUnixTimestamp(ifNull({c}, toDateTime(0)))" if c in _TIME_COLUMNS else c
-        for c in _INCIDENT_COLUMNS
+        [
+            f"toUnixTimestamp(ifNull({c}, toDateTime(0)))" if c in _TIME_COLUMNS else c
+            for c in _INCIDENT_COLUMNS
+        ]
+        + list(_LOOP_COLUMNS.values())
     )
     home = district_of_id(incident_id)
     by_key = " AND district = %(home)s" if home else ""
@@ -47,7 +58,7 @@ def incident(client, db: str, incident_id: str, *, scope: str | None = None) -> 
     rows = client.execute(sql, {"id": incident_id, "scope": scope, "home": home})
     if not rows:
         return None
-    item = dict(zip(_INCIDENT_COLUMNS, rows[0], strict=True))
+    item = dict(zip(_INCIDENT_COLUMNS + tuple(_LOOP_COLUMNS), rows[0], strict=True))
     for key in _TIME_COLUMNS:
         item[key] = item[key] or None
     return item

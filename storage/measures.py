@@ -19,11 +19,13 @@ Definitions in docs/dashboard.md (办结率, 实际解决率).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-OPEN_EXCLUDED = ("resolved", "closed")  # an incident is open until it is resolved or closed
+# an incident is open until it is resolved or closed (callback_overdue: resolved, the citizen's
+# callback unanswered by its deadline)
+OPEN_EXCLUDED = ("resolved", "closed", "callback_overdue")
 LOW_LEVELS = ("street", "community", "grid", "micro_grid")  # "street level or below"
 
 
@@ -191,3 +193,64 @@ def yesterday_counters_sql(*, prefix: str = "y_", reported: str = "s_reported_at
         terms += [condition_sql(c, cols) for c in conds_of[name]]
         parts.append(_count_if(terms, f"{name}_y"))
     return ",\n".join(parts)
+
+
+# -- closing the loop (CONTRACT §11) ---------------------------------------------------------------
+# 实际解决率 (actual resolution rate) = incidents confirmed solved ÷ incidents closed: confirmed
+# solved is closed after a callback answered "solved", with no callback ever answered "not
+# solved" (each such answer reopened it and counts against the rate). 满意率 (satisfaction
+# rate) = answers satisfied ÷ incidents with an answer. Per lead department, district or street
+# (`LOOP_GROUPS`). Placeholders: {status}, {callback}, {unsolved}, {satisfied} (NULL: no answer).
+
+
+class LoopState(NamedTuple):
+    """What the loop measures read of one incident's latest state."""
+
+    status: str
+    callback: str = ""  # "" | pending | overdue | solved | unsolved
+    unsolved: int = 0
+    satisfied: bool | None = None  # None: no answer
+
+
+LOOP_CONDITIONS: dict[str, Condition] = {
+    "closed": Condition("{status} = 'closed'", lambda s: s.status == "closed"),
+    "confirmed_solved": Condition(
+        "{status} = 'closed' AND {callback} = 'solved' AND {unsolved} = 0",
+        lambda s: s.status == "closed" and s.callback == "solved" and s.unsolved == 0,
+    ),
+    "answered": Condition("isNotNull({satisfied})", lambda s: s.satisfied is not None),
+    "satisfied": Condition("ifNull({satisfied}, 0) = 1", lambda s: s.satisfied is True),
+    "callback_overdue": Condition(
+        "{status} = 'callback_overdue'", lambda s: s.status == "callback_overdue"
+    ),
+}
+LOOP_NAMES = tuple(LOOP_CONDITIONS)
+LOOP_COLUMNS = ("status", "callback", "unsolved", "satisfied")
+LOOP_RATES: dict[str, tuple[str, str]] = {
+    "actual_resolution_rate": ("confirmed_solved", "closed"),  # 实际解决率
+    "satisfaction_rate": ("satisfied", "answered"),  # 满意率
+}
+LOOP_GROUPS = ("lead_department", "district", "street")
+
+
+def loop_counts_sql(prefix: str = "s_") -> str:
+    """countIf(...) AS <name> for LOOP_NAMES over latest-state columns `prefix` + column."""
+    cols = {c: f"{prefix}{c}" for c in LOOP_COLUMNS}
+    return ",\n".join(
+        _count_if([c.sql.format_map(cols)], name) for name, c in LOOP_CONDITIONS.items()
+    )
+
+
+def loop_counts(states: Iterable[tuple[str, LoopState]]) -> dict[str, dict[str, int]]:
+    """The in-memory twin of `loop_counts_sql` grouped by the first of each pair."""
+    out: dict[str, dict[str, int]] = {}
+    for key, state in states:
+        counts = out.setdefault(key, dict.fromkeys(LOOP_NAMES, 0))
+        for name, condition in LOOP_CONDITIONS.items():
+            counts[name] += condition.holds(state)
+    return out
+
+
+def loop_rate(counts: Mapping[str, int], name: str) -> float | None:
+    num, den = LOOP_RATES[name]
+    return counts[num] / counts[den] if counts[den] else None

@@ -66,6 +66,11 @@ INCIDENTS: tuple[Column, ...] = (
     ("version", "UInt32"),
     ("updated_at", "DateTime"),
     ("state", "String"),
+    # migration 6
+    ("returns", "UInt16"),
+    ("supervision", "String"),
+    ("callback", "String"),
+    ("unsolved", "UInt16"),
 )
 
 INCIDENT_TRANSITIONS: tuple[Column, ...] = (

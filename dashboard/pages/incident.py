@@ -1,6 +1,7 @@
 """`/incidents/<incident_id>`: one incident for the duty officer — the location chain, deadlines
 with time left or overdue, each department's task, the timeline, repeat reports and raw events — and
-the officer's actions (acknowledge, note, urge 督办, escalate), published as CloudEvents.
+the officer's actions (acknowledge, note, urge 督办, escalate) and, while a return waits, the
+return review (退单审核, pages/incident_review.py), published as CloudEvents.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from cityops.dashboard.actions import (
 from cityops.dashboard.auth import current_scope, signed_in
 from cityops.dashboard.backend import TZ
 from cityops.dashboard.kpis import format_age
+from cityops.dashboard.pages.incident_review import register_review, review_panel
+from cityops.dashboard.pages.incident_review import sent as _sent
 from cityops.storage import incident_pages as ip
 
 
@@ -137,7 +140,7 @@ def details(backend, incident_id: str, scope: str | None) -> html.Div:
             html.Tr(
                 [
                     html.Td(L.department(t["department"])),
-                    html.Td(L.t("牵头", "lead") if t["role"] == "lead" else L.t("协办", "assist")),
+                    html.Td(L.pair(L.ROLE, t["role"])),
                     html.Td(L.pair(L.TASK_STATUS, t["status"])),
                     html.Td(_fmt(t["assigned_at"])),
                     html.Td(_fmt(t["accepted_at"])),
@@ -281,6 +284,7 @@ def layout(backend, user, incident_id: str) -> html.Div:
     return html.Div(
         [
             header(inc, backend),
+            review_panel(inc, user),
             actions_panel(),
             html.Div(body, id="incident-details"),
             dcc.Store(id="incident-key", data=incident_id),
@@ -291,6 +295,8 @@ def layout(backend, user, incident_id: str) -> html.Div:
 
 
 def register(app, backend, publisher) -> None:
+    register_review(app, backend, publisher)
+
     @app.callback(
         Output("incident-details", "children"),
         Input(ids.DETAIL_REFRESH, "n_intervals"),
@@ -358,10 +364,4 @@ def register(app, backend, publisher) -> None:
                 [L.t("发送失败：", "publish failed: "), html.Code(str(exc))], className="error"
             )
         _, zh, en = ACTIONS[action]
-        return html.Div(
-            L.t(
-                f"已发送「{zh}」，处理后将出现在时间线中",
-                f"{en} sent; it appears in the timeline once processed",
-            ),
-            className="ok",
-        )
+        return _sent(zh, en)

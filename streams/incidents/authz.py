@@ -1,7 +1,8 @@
 """Who may do an action: a department acts only in its own name (`data.department` = the
 department of `source`, CONTRACT §8), a citizen's answer comes only from a citizen-facing
-department, joint handling is asked for only by a department on the incident, and a district's
-dispatch desk acts only in its district. Pure; `step` (logic.py) asks before `refusal_of`, and
+department, joint handling is asked for only by a department on the incident, a task is returned
+only by its lead and reassigned only by a dispatch desk, and a district's dispatch desk acts only
+in its district. Pure; `step` (logic.py) asks before `refusal_of`, and
 the gateway asks `sender_refusal` before publishing.
 """
 
@@ -39,6 +40,16 @@ def authorize(item: ActionIn, incident: Incident, policy: Policy) -> str | None:
             f"{quote(sender)} acts only on incidents of district {district}; "
             f"{incident.id} is in district {incident.chain.district}"
         )
+    if verb == "return":
+        task = incident.task(sender)
+        if sender != incident.lead_department or task is None or task.status == "released":
+            return (
+                f"return only by the lead department of {incident.id} "
+                f"({quote(incident.lead_department)}), not {quote(sender)}"
+            )
+    if verb == "reassign" and district is None:
+        own = f"desk_{incident.chain.district}"
+        return f"reassign only by the dispatch desk ({quote(own)}), not {quote(sender)}"
     if verb == "assist":
         task = incident.task(sender)
         if task is None or task.status == "released":

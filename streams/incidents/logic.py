@@ -13,6 +13,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from cityops.schemas.taxonomy import CATEGORIES
+from cityops.streams.incidents import loop
 from cityops.streams.incidents.authz import authorize
 from cityops.streams.incidents.model import (
     MAX_REPEAT_IDS,
@@ -70,7 +71,7 @@ def step(incident: Incident | None, item: Item, now: datetime, policy: Policy) -
         refusal = authorize(item, incident, policy)
         if refusal:
             return incident, [], [Rejection(item.id, refusal, "data.department")]
-        refusal = refusal_of(incident, item)
+        refusal = refusal_of(incident, item, now, policy)
         if refusal:
             return incident, [], [Rejection(item.id, refusal)]
         key = event_key(item.department, item.id)
@@ -113,6 +114,7 @@ def _open(item: ReportIn, now: datetime, policy: Policy) -> Outcome:
     incident.sensor_id = report.sensor.sensor_id if report.sensor else None
     incident.city_informed = dispatch.city_informed
     incident.opened_by_department = item.department
+    incident.channel = report.channel
     incident.applied = [event_key(item.department, item.id)]
     incident.version = 1
     incident.updated_at = now
@@ -163,26 +165,31 @@ def _link(
             reason=f"report {item.id}",
         )
     ]
-    if inc.status in ("resolved", "closed"):
+    if inc.status in ("resolved", "closed", "callback_overdue"):
         # Closed but not solved: the matter came back.
+        loop.drop_callback(inc, now)
         transitions.append(reopen(inc, now, policy, item.id, "repeat report", out))
     return transitions
 
 
 # -- actions ------------------------------------------------------------------------------------
-def refusal_of(inc: Incident, item: ActionIn) -> str | None:
+def refusal_of(inc: Incident, item: ActionIn, now: datetime, policy: Policy) -> str | None:
     """Why this action does not fit the incident now (None: it fits)."""
     verb, dept = item.verb, item.action.department
     status = inc.status
     if verb == "feedback":
-        return (
-            None if status == "resolved" else f"feedback needs a resolved incident, it is {status}"
-        )
+        return loop.feedback_refusal(inc)
+    if verb == "reassign":
+        return loop.reassign_refusal(inc, item.action.to_department or "")
+    if verb == "return":
+        return loop.return_refusal(inc, policy, now)
     task = inc.task(dept)
     if task is None or (task.status == "released" and verb != "note"):
         return f"department {dept} is not on incident {inc.id}"
     if verb == "note":
         return None
+    if task.status == "returned":
+        return f"{verb} while the return of the task waits for the dispatch desk's decision"
     if status == "closed":
         return f"{verb} on a closed incident"
     if status == "resolved":
@@ -233,13 +240,11 @@ def _act(
     dept, actor, eid = action.department, action.actor or "", item.id
     comment = action.comment or ""
     if verb == "feedback":
-        inc.satisfied = bool(action.satisfied)
-        if action.satisfied:
-            inc.closed_at = now
-            for each in inc.tasks:
-                out.append(notice(inc, each, "closed", now))
-            return [move(inc, "closed", "closed", now, eid, dept, actor, "citizen satisfied")]
-        return [reopen(inc, now, policy, eid, "citizen not satisfied", out, dept, actor)]
+        return loop.feedback(inc, item, now, policy, out)
+    if verb == "return":
+        return loop.return_task(inc, item, now, policy, out)
+    if verb == "reassign":
+        return loop.reassign(inc, item, now, policy, out)
     if verb == "note":
         return [move(inc, "note", inc.status, now, eid, dept, actor, comment)]
     if verb == "escalate":
@@ -298,6 +303,7 @@ def _act(
                 "lead resolved, assisting tasks done or released",
             )
         )
+        loop.open_callback(inc, now, policy, out)
     return transitions
 
 
@@ -353,6 +359,9 @@ def _tick(incident: Incident, now: datetime) -> Outcome:
         transitions = []
         for name, when in due:
             inc.fired = inc.fired + [fired_key(name, when)]
+            if name == "callback":
+                transitions.append(loop.callback_overdue(inc, now, out))
+                continue
             if name == "close":
                 inc.closed_at = now
                 transitions.append(

@@ -12,7 +12,9 @@ import msgspec
 from cityops.schemas.event_types import Action, Report
 
 # Statuses (CONTRACT §5) and the unit levels an incident moves through, bottom up.
-STATUSES = ("reported", "dispatched", "accepted", "in_progress", "resolved", "closed", "reopened")
+# callback_overdue: resolved, and the citizen's callback (回访) was not answered by its deadline.
+STATUSES = ("reported", "dispatched", "accepted", "in_progress", "resolved", "closed", "reopened",
+            "callback_overdue")  # fmt: skip
 OPEN_STATUSES = frozenset({"reported", "dispatched", "accepted", "in_progress", "reopened"})
 ESCALATION_CHAIN = ("micro_grid", "grid", "community", "street", "district", "city")
 CITY_CODE = "320100"
@@ -42,8 +44,8 @@ class Chain(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
 
 class DeptTask(msgspec.Struct, omit_defaults=True, gc=False):
     department: str
-    role: str  # lead | assist
-    status: str  # assigned | accepted | done | released
+    role: str  # lead | assist | callback
+    status: str  # assigned | accepted | done | released | returned | overdue
     assigned_at: datetime
     accepted_at: datetime | None = None
     done_at: datetime | None = None
@@ -87,6 +89,20 @@ class Incident(msgspec.Struct, omit_defaults=True, gc=False):
     sensor_id: str | None = None
     updated_at: datetime | None = None
     opened_by_department: str = ""  # its sender ("": stored before senders were remembered)
+    channel: str = ""  # the opening report's channel
+    # 回访 (CONTRACT §11): the callback task (not in `tasks`: it is no handling department) and
+    # its state: "" none | pending | overdue | solved | unsolved (the last answer)
+    callback_task: DeptTask | None = None
+    callback: str = ""
+    callback_due: datetime | None = None
+    unsolved: int = 0  # callbacks answered "not solved" (each one reopened the incident)
+    # 退单/改派: returns counted; a pending return (who returned, why, since when)
+    returns: int = 0
+    returned_by: str = ""
+    return_reason: str = ""
+    disputed_since: datetime | None = None
+    sla_paused: bool = False  # accept/resolve deadlines stand still while the return waits
+    supervision: str = ""  # '' | community | street | district (书记办工单; filled elsewhere)
 
     @property
     def departments(self) -> list[str]:
@@ -140,8 +156,9 @@ class ReportIn(msgspec.Struct, tag_field="item", tag="report", omit_defaults=Tru
 
 class ActionIn(msgspec.Struct, tag_field="item", tag="action", omit_defaults=True):
     """A validated city.incident.<verb>.v1 (verb: accept, progress, resolve, escalate, assist,
-    feedback, note). `department` is the sender (from `source`); `action.department` is the name
-    the action claims to act in, which authz.authorize holds to the sender."""
+    feedback, note, return, reassign). `department` is the sender (from `source`);
+    `action.department` is the name the action claims to act in, which authz.authorize holds
+    to the sender."""
 
     id: str
     verb: str
@@ -202,7 +219,7 @@ class TaskNotice(msgspec.Struct, omit_defaults=True, gc=False):
     """A message to one department's work queue (city.tasks.<dept>)."""
 
     department: str
-    kind: str  # assigned, urge, released, reopened, escalated, closed
+    kind: str  # assigned, urge, released, reopened, escalated, closed, callback, return_review
     incident_id: str
     role: str
     seq: int

@@ -50,6 +50,9 @@ def copy_incident(inc: Incident) -> Incident:
         fired=list(inc.fired),
         repeat_ids=list(inc.repeat_ids),
         applied=list(inc.applied),
+        callback_task=(
+            msgspec.structs.replace(inc.callback_task) if inc.callback_task is not None else None
+        ),
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cityops.schemas.event_types import CHANNELS
 from cityops.schemas.taxonomy import DEPARTMENTS
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "deploy" / "config" / "policy.toml"
@@ -84,6 +85,14 @@ class Policy:
     category_sla: dict[str, Sla] = field(default_factory=dict)
     # 回访: the departments whose city.incident.feedback.v1 (a citizen's answer) is accepted
     citizen_facing: tuple[str, ...] = ("hotline12345",)
+    # 回访 task at resolution: for reports of these channels (to the first citizen-facing
+    # department) and for reports a citizen-facing department opened (to that department)
+    callback_channels: tuple[str, ...] = ("hotline", "app")
+    callback_within: Duration = field(default_factory=lambda: _d("3wd"))
+    # 退单: the lead may return its task this long after it was assigned; the SLA clock stops
+    # while a return waits for the desk's decision ("paused") or keeps running ("running")
+    return_window: Duration = field(default_factory=lambda: _d("2h"))
+    sla_clock_while_disputed: str = "paused"
 
     def level_for(self, severity: int) -> str:
         return self.levels.get(severity) or self.levels[max(self.levels)]
@@ -132,6 +141,14 @@ def policy_from_dict(doc: dict[str, Any], where: str = "policy") -> Policy:
         doc.get("actions", {}).get("citizen_facing", base.citizen_facing),
         f"{where}: actions.citizen_facing",
     )
+    callback = doc.get("callback", {})
+    returns = doc.get("returns", {})
+    clock = returns.get("sla_clock", base.sla_clock_while_disputed)
+    if clock not in ("paused", "running"):
+        raise PolicyError(f'{where}: returns.sla_clock: "paused" or "running", got {clock!r}')
+    channels = callback.get("channels", list(base.callback_channels))
+    if not isinstance(channels, list) or not all(c in CHANNELS for c in channels):
+        raise PolicyError(f"{where}: callback.channels: a list of {CHANNELS}, got {channels!r}")
     return Policy(
         levels=levels,
         city_informed_from=city_from,
@@ -146,7 +163,16 @@ def policy_from_dict(doc: dict[str, Any], where: str = "policy") -> Policy:
         sla=sla,
         category_sla=category_sla,
         citizen_facing=citizen_facing,
+        callback_channels=tuple(channels),
+        callback_within=_duration(callback, "within", base.callback_within, f"{where}: callback"),
+        return_window=_duration(returns, "window", base.return_window, f"{where}: returns"),
+        sla_clock_while_disputed=clock,
     )
+
+
+def _duration(doc: dict[str, Any], key: str, default: Duration, where: str) -> Duration:
+    value = doc.get(key)
+    return Duration.parse(value, f"{where}.{key}") if value is not None else default
 
 
 def _departments(codes: object, where: str) -> tuple[str, ...]:

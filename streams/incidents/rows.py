@@ -133,7 +133,8 @@ def incident_row(incident: Incident) -> tuple:
         incident.title,
         incident.lead_department,
         [t.department for t in incident.tasks],
-        int(len(incident.tasks) > 1),
+        # joint: an assisting task (a lead released by reassignment is none)
+        int(len(incident.tasks) > 1 and any(t.role == "assist" for t in incident.tasks)),
         _ts(incident.reported_at),
         _ts_or_none(incident.accepted_at),
         _ts_or_none(incident.resolved_at),
@@ -150,6 +151,10 @@ def incident_row(incident: Incident) -> tuple:
         incident.version,
         _ts(incident.updated_at or incident.reported_at),
         _state.encode(incident),  # UTF-8 JSON
+        incident.returns,
+        incident.supervision,
+        incident.callback,
+        incident.unsolved,
     )
 
 
@@ -177,6 +182,10 @@ def task_rows(incident: Incident, before: Incident | None = None) -> list[tuple]
     version = incident.version
     updated = incident.updated_at
     unchanged = before.tasks if before is not None else ()
+    tasks = incident.tasks
+    callback = incident.callback_task
+    if callback is not None and (before is None or callback != before.callback_task):
+        tasks = [*tasks, callback]
     return [
         (
             incident.id,
@@ -189,7 +198,7 @@ def task_rows(incident: Incident, before: Incident | None = None) -> list[tuple]
             version,
             _ts(updated or task.assigned_at),
         )
-        for task in incident.tasks
+        for task in tasks
         if task not in unchanged
     ]
 

@@ -36,15 +36,21 @@ def fired_key(name: str, due: datetime) -> str:
 
 
 def pending_deadlines(incident: Incident) -> list[tuple[str, datetime]]:
-    """The deadlines still able to fire, as (name, due): accept, resolve, close."""
+    """The deadlines still able to fire, as (name, due): accept, resolve, close, callback."""
     out: list[tuple[str, datetime]] = []
     status = incident.status
-    if status in ("dispatched", "reported", "reopened"):
+    if incident.sla_paused:  # a return waits for the desk: the clock stands still
+        pass
+    elif status in ("dispatched", "reported", "reopened"):
         out.append(("accept", incident.accept_due))
-    if status in ("dispatched", "reported", "reopened", "accepted", "in_progress"):
         out.append(("resolve", incident.resolve_due))
-    if status == "resolved" and incident.close_due is not None:
-        out.append(("close", incident.close_due))
+    elif status in ("accepted", "in_progress"):
+        out.append(("resolve", incident.resolve_due))
+    if status == "resolved":
+        if incident.close_due is not None:
+            out.append(("close", incident.close_due))
+        if incident.callback_due is not None and incident.callback == "pending":
+            out.append(("callback", incident.callback_due))
     if not incident.fired:
         return out
     return [(name, due) for name, due in out if fired_key(name, due) not in incident.fired]

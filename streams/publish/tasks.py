@@ -26,7 +26,7 @@ class Task:
     department: str
     role: str = "lead"
     type: str = ""
-    kind: str = ""  # assigned, urge, released, reopened, escalated, closed
+    kind: str = ""  # assigned, urge, released, reopened, escalated, closed, callback, return_review
     status: str = ""
     category: str | None = None
     severity: int | None = None
@@ -39,9 +39,10 @@ class Task:
 
     @property
     def open(self) -> bool:
-        """True for an assignment to act on (assigned, reopened), False for other notices."""
+        """True for a task to act on (assigned, reopened, a callback to make, a return to
+        decide), False for other notices."""
         if self.kind:
-            return self.kind in ("assigned", "reopened")
+            return self.kind in ("assigned", "reopened", "callback", "return_review")
         text = f"{self.type} {self.status}".lower()
         return not any(word in text for word in DONE_WORDS)
 

@@ -260,11 +260,13 @@ def test_joint_incident_with_three_departments(engine):
     assert status_of(engine, incident)[0] == "accepted"
     act_and_wait(engine, an_action("resolve", incident, "traffic_police"), "resolved", incident)
     done = engine.q(
-        "SELECT department, argMax(status, version) FROM {db}.dept_tasks "
+        "SELECT department, argMax(status, version), argMax(role, version) FROM {db}.dept_tasks "
         "WHERE incident_id = %(i)s GROUP BY department",
         {"i": incident},
     )
-    assert {status for _, status in done} == {"done"}
+    # the handling departments are done; the hotline's callback (回访) task now waits
+    assert {status for _, status, role in done if role != "callback"} == {"done"}
+    assert [(d, s) for d, s, role in done if role == "callback"] == [("hotline12345", "assigned")]
 
 
 # -- (c) ----------------------------------------------------------------------------------------

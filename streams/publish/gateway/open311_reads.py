@@ -43,6 +43,7 @@ STATUS_NOTES = {
     "in_progress": "{agency} is working on it.",
     "resolved": "Resolved by {agency}; awaiting the citizen's confirmation.",
     "closed": "Closed.",
+    "callback_overdue": "Resolved by {agency}; the follow-up call is overdue.",
     "reopened": "Reopened after the citizen's follow-up.",
 }
 MAX_IDS = 200

@@ -1,7 +1,9 @@
 """Departments answering their tasks: accept, progress, resolve after realistic delays (some late,
-some never), request joint handling, escalate the gas leak, and the citizen's follow-up with a
-share unsatisfied. Pure: `plan(task, now, seed, scenario)` returns the actions with due times;
-a per-incident random stream keeps it deterministic whatever order tasks arrive in.
+some never), request joint handling, escalate the gas leak, return a share of tasks that are not
+theirs (退单) for the district desk to uphold or reassign (改派), and the citizen's callback
+(回访) with a share not solved, a share solved but unsatisfied, and a few never answered.
+Pure: `plan(task, now, seed, scenario)` returns the actions with due times; a per-incident
+random stream keeps it deterministic whatever order tasks arrive in.
 """
 
 from __future__ import annotations
@@ -28,8 +30,17 @@ DELAYS = {
 NEVER_ACCEPT = 0.05
 LATE = 0.10  # accepted or resolved 3-6 times later than usual: SLA breaches
 NEVER_RESOLVE = 0.05
-UNSATISFIED = 0.15
-FEEDBACK_DEPARTMENT = "hotline12345"  # 12345 calls the citizen back (回访)
+UNSOLVED = 0.12  # a callback's first answer: the problem is not solved (reopens it)
+UNSATISFIED = 0.08  # solved, but the citizen is not satisfied
+NO_ANSWER = 0.03  # the callback is never made: callback_overdue
+RETURNED = 0.04  # a lead returns a first assignment within the policy's window (2 h)
+UPHELD = 0.6  # the desk keeps the lead
+RETURN_REASONS = (
+    "位于小区内部，属物业管理范围",
+    "事发地不在本部门辖区",
+    "诉求内容属于其他部门职责",
+    "涉及产权纠纷，应由住建部门处理",
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,10 @@ class Planned:
 
 
 def plan(task: Task, now: datetime, seed: int, scenario: str) -> list[Planned]:
+    if task.kind == "callback":
+        return plan_callback(task, now, seed)
+    if task.kind == "return_review":
+        return plan_review(task, now, seed)
     rng = random.Random(f"{seed}:{task.incident_id}:{task.department}:{task.round}")
     category = CATEGORIES.get(task.category or "")
     kind = category.kind if category else "complaint"
@@ -67,6 +82,12 @@ def plan(task: Task, now: datetime, seed: int, scenario: str) -> list[Planned]:
 
     if not (storm or gas or extreme) and rng.random() < NEVER_ACCEPT:
         return out  # the task sits there until the SLA timer escalates it
+    first_assignment = task.kind == "assigned" and task.round == 0 and task.role == "lead"
+    upheld = str(task.data.get("reason", "")).startswith("return not upheld")
+    if first_assignment and not upheld and not (storm or gas or extreme):
+        if rng.random() < RETURNED:
+            at(rng.uniform(5 * MIN, 90 * MIN), "return", reason=rng.choice(RETURN_REASONS))
+            return out
     late = 1.0 if storm or gas else (rng.uniform(3, 6) if rng.random() < LATE else 1.0)
     accept = rng.uniform(accept_lo, accept_hi) * late
     if storm or gas:
@@ -101,13 +122,54 @@ def plan(task: Task, now: datetime, seed: int, scenario: str) -> list[Planned]:
         return out
     resolve = accept + rng.uniform(resolve_lo, resolve_hi) * late
     at(resolve, "resolve", comment="已处置完毕")
-    satisfied = task.round > 0 or rng.random() >= UNSATISFIED
-    at(
-        resolve + rng.uniform(30 * MIN, 6 * HOUR),
-        "feedback",
-        department=FEEDBACK_DEPARTMENT,
-        actor="12345-callback",
-        satisfied=satisfied,
-        comment="群众满意" if satisfied else "群众不满意，问题未解决",
-    )
     return out
+
+
+def plan_callback(task: Task, now: datetime, seed: int) -> list[Planned]:
+    """The citizen-facing department calls back (回访): the citizen says whether the problem was
+    solved and whether they are satisfied; a share find it unsolved (the incident reopens, and
+    is called back again after its next resolution: each round draws anew, keyed by its resolve
+    deadline), a few callbacks are never made (the incident goes overdue)."""
+    rng = random.Random(f"{seed}:{task.incident_id}:callback:{task.data.get('resolve_due', '')}")
+    if rng.random() < NO_ANSWER:
+        return []
+    solved = rng.random() >= UNSOLVED
+    satisfied = solved and rng.random() >= UNSATISFIED
+    due = now + timedelta(seconds=rng.uniform(30 * MIN, 6 * HOUR))
+    comment = "问题已解决，群众满意" if satisfied else (
+        "问题已解决，群众不满意" if solved else "群众反映问题未解决"
+    )  # fmt: skip
+    event = action(
+        "feedback",
+        task.incident_id,
+        department=task.department,
+        actor=f"{task.department}-callback",
+        time=due,
+        resolved=solved,
+        satisfied=satisfied,
+        comment=comment,
+    )
+    event["source"] = f"/departments/{task.department}"
+    return [Planned(due, event)]
+
+
+def plan_review(task: Task, now: datetime, seed: int) -> list[Planned]:
+    """The district's dispatch desk decides a return: keeps the category's lead, or gives the
+    matter to one of the category's joint departments (改派)."""
+    rng = random.Random(f"{seed}:{task.incident_id}:review:{task.data.get('reason', '')}")
+    category = CATEGORIES.get(task.category or "")
+    lead = category.lead_department if category else "urban_mgmt"
+    others = [d for d in (category.joint_departments if category else ()) if d != lead]
+    to = lead if not others or rng.random() < UPHELD else rng.choice(others)
+    due = now + timedelta(seconds=rng.uniform(10 * MIN, 60 * MIN))
+    event = action(
+        "reassign",
+        task.incident_id,
+        department=task.department,
+        actor=f"{task.department}-duty",
+        time=due,
+        to_department=to,
+        comment="维持原承办部门" if to == lead else f"改派{to}",
+    )
+    event["source"] = f"/departments/{task.department}"
+    return [Planned(due, event)]

@@ -150,8 +150,11 @@ class Responder:
         plans = []
         while self.inbox:
             task = self.inbox.popleft()
-            key = (task.incident_id, task.department, task.round)
-            if not task.open or key in self.planned:
+            # a lead upheld after its return is assigned again (its notice says so); a callback
+            # comes once per resolution (an answer to a repeated notice is refused, harmless)
+            again = str(task.data.get("reason", "")).startswith("return not upheld")
+            key = (task.incident_id, task.department, task.round, task.kind, again)
+            if not task.open or (key in self.planned and task.kind != "callback"):
                 continue
             self.planned.add(key)
             plans.extend(lifecycle.plan(task, now, self.seed, self.scenario))

@@ -81,6 +81,10 @@ def an_action(verb: str = "accept", changes: dict[str, Any] | None = None) -> di
         data["departments"] = ["traffic_police", "water"]
     if verb == "feedback":
         data["satisfied"] = False
+    if verb == "return":
+        data["reason"] = "not ours: inside a residential compound"
+    if verb == "reassign":
+        data["to_department"] = "housing"
     document = {
         "specversion": "1.0",
         "id": f"urban_mgmt-inc-0001-{verb}",

@@ -28,10 +28,11 @@ def table_columns(table: str) -> dict[str, str]:
                 for line in create.group(1).strip().splitlines():
                     name, kind = line.strip().rstrip(",").split(" ", 1)
                     columns[name] = kind
-            for name, kind in re.findall(
-                rf"ALTER TABLE {{db}}\.{table} ADD COLUMN IF NOT EXISTS (\w+) ([\w()]+)", statement
-            ):
-                columns[name] = kind
+            if statement.startswith(f"ALTER TABLE {{db}}.{table} "):
+                for name, kind in re.findall(
+                    r"ADD COLUMN (?:IF NOT EXISTS )?(\w+) ([\w()]+)", statement
+                ):
+                    columns[name] = kind
     return columns
 
 

@@ -42,6 +42,7 @@ def a_report(
     at: datetime = T0,
     id: str | None = None,
     department: str = "hotline12345",
+    channel: str = "hotline",
 ) -> ReportIn:
     chain = a_chain(level)
     location = Location(
@@ -55,7 +56,7 @@ def a_report(
         address=address,
     )
     report = Report(
-        channel="hotline",
+        channel=channel,
         category=category,
         severity=severity,
         title="a matter",
@@ -82,6 +83,10 @@ def an_action(
     at: datetime = T0,
     id: str | None = None,
     sender: str | None = None,
+    resolved: bool | None = None,
+    reason: str | None = None,
+    to_department: str | None = None,
+    comment: str | None = None,
 ) -> ActionIn:
     """An action in `department`'s name (default: the lead; feedback: the 12345 hotline), sent by
     `sender` (the department of its source; default: the same department)."""
@@ -96,6 +101,10 @@ def an_action(
         actor="officer-7",
         departments=departments,
         satisfied=satisfied,
+        resolved=resolved,
+        reason=reason,
+        to_department=to_department,
+        comment=comment,
     )
     return ActionIn(
         id=id or f"a{next(_counter)}",

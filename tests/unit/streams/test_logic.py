@@ -300,7 +300,11 @@ def test_met_deadline_does_not_fire():
 
 
 def test_resolved_incident_closes_without_feedback_after_the_policy_delay():
-    incident = at_status("resolved")
+    # a grid patrol's find: no citizen waits for a callback (a hotline report's callback: test_loop)
+    incident = moved(
+        an_incident(channel="grid_patrol", department="grid_inspect"), *PATHS["resolved"]
+    )
+    assert incident.callback == "" and incident.close_due is not None
     later = incident.close_due + timedelta(seconds=1)
     new, transitions, _ = step(incident, a_tick(later), later, POLICY)
     assert new.status == "closed" and transitions[-1].kind == "auto_closed"

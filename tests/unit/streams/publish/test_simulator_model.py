@@ -130,15 +130,72 @@ def test_an_assisting_department_accepts_and_resolves_its_part():
     assert types in ([], ["city.incident.accept.v1", "city.incident.resolve.v1"])
 
 
-def test_some_citizens_are_unsatisfied():
-    answers = [
-        p.event["data"].get("satisfied")
-        for seed in range(200)
-        for p in plan(a_task(category="noise", severity=1), START, seed, "normal")
+def _answers(seeds: range) -> list[dict]:
+    callback = a_task(department="hotline12345", role="callback", kind="callback", category="noise")
+    return [
+        p.event["data"]
+        for seed in seeds
+        for p in plan(callback, START, seed, "normal")
         if p.event["type"] == "city.incident.feedback.v1"
     ]
-    unsatisfied = answers.count(False) / len(answers)
-    assert 0.05 < unsatisfied < 0.3
+
+
+def test_callbacks_find_a_share_unsolved_a_share_unsatisfied_and_a_few_never_made():
+    answers = _answers(range(1000))
+    unsolved = sum(1 for a in answers if a["resolved"] is False) / len(answers)
+    unsatisfied = sum(1 for a in answers if a["resolved"] and not a["satisfied"]) / len(answers)
+    assert 0.07 < unsolved < 0.18 and 0.03 < unsatisfied < 0.14
+    assert 0.95 * 1000 < len(answers) < 1000  # ~3 % never called back: callback_overdue
+    assert all(a["department"] == "hotline12345" for a in answers)
+
+
+def test_the_lead_no_longer_answers_for_the_citizen():
+    types = {
+        p.event["type"]
+        for s in range(50)
+        for p in plan(a_task(category="noise"), START, s, "normal")
+    }
+    assert "city.incident.feedback.v1" not in types
+
+
+def test_some_leads_return_first_assignments_within_the_window_and_desks_decide():
+    returns = [
+        p
+        for seed in range(1000)
+        for p in plan(a_task(category="noise", severity=1), START, seed, "normal")
+        if p.event["type"] == "city.incident.return.v1"
+    ]
+    assert 0.02 < len(returns) / 1000 < 0.07
+    assert all(
+        (p.due - START).total_seconds() <= 2 * 3600 and p.event["data"]["reason"] for p in returns
+    )
+    upheld = a_task(category="noise", data={"reason": "return not upheld: yours"})
+    assert not any(
+        p.event["type"] == "city.incident.return.v1"
+        for seed in range(300)
+        for p in plan(upheld, START, seed, "normal")
+    )
+    review = a_task(department="desk_320105", role="desk", kind="return_review", category="noise")
+    decisions = [plan(review, START, seed, "normal")[0].event["data"] for seed in range(200)]
+    kept = sum(1 for d in decisions if d["to_department"] == "ecology_env") / len(decisions)
+    assert 0.4 < kept < 0.8 and all(d["department"] == "desk_320105" for d in decisions)
+
+
+def test_returns_decisions_and_callbacks_are_valid_events():
+    from cityops.sdk import Publisher
+
+    class NoProducer:
+        config: dict = {}
+
+    sent_at = [START]  # each event is checked at the time it is due
+    pub = Publisher("unused:0", None, producer=NoProducer(), clock=lambda: sent_at[0])
+    review = a_task(department="desk_320105", role="desk", kind="return_review", category="noise")
+    callback = a_task(department="hotline12345", role="callback", kind="callback")
+    for task in (review, callback, a_task(category="noise", severity=1)):
+        for seed in range(60):
+            for planned in plan(task, START, seed, "normal"):
+                sent_at[0] = planned.due
+                pub.validate(planned.event)
 
 
 def test_a_task_notice_is_parsed():
