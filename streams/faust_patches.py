@@ -47,6 +47,7 @@ def apply(bundles_topic: str) -> None:
     _seek_to_committed_zero()
     _deliver_every_bundle()
     _commit_only_contiguous()
+    _true_highwaters()
 
 
 def unverified(found: dict[str, str | None], verified: dict[str, str] = VERIFIED) -> str | None:
@@ -185,6 +186,61 @@ def _seek_to_committed_zero() -> None:
     seek_to_committed.__wrapped__ = AIOKafkaConsumerThread.seek_to_committed  # type: ignore[attr-defined]
     AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
     AIOKafkaConsumerThread._cityops_seek_zero = True  # type: ignore[attr-defined]
+
+
+async def true_end_offsets(consumer, tps) -> dict:
+    """The end offset (high watermark) of each partition in `tps`, via `consumer`'s client.
+
+    Tansu 0.6 answers ListOffsets(latest) with the last record batch's base offset + 1, below the
+    real end when that batch holds several records (docs/operations.md). A fetch of that last
+    batch reports the true high watermark, so each partition whose ListOffsets answer is above 0
+    is fetched once (10 ms wait, the records are ignored) and the larger of the two answers is kept.
+    On Kafka both answers agree and this costs one fetch round trip per leader.
+    """
+    from aiokafka.protocol.fetch import FetchRequest
+    from aiokafka.structs import TopicPartition
+
+    ends = dict(await consumer.end_offsets(list(tps)))
+    client = consumer._client
+    by_node: dict[int, dict[str, list[tuple[int, int, int]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for tp, end in ends.items():
+        node = client.cluster.leader_for_partition(TopicPartition(tp.topic, tp.partition))
+        if end and node is not None and node >= 0:
+            by_node[node][tp.topic].append((tp.partition, end - 1, 1))
+    for node, topics in by_node.items():
+        # A 10 ms wait: Tansu answers a fetch with no wait at all with no partitions.
+        response = await client.send(node, FetchRequest(10, 1, 1, 0, list(topics.items())))
+        for topic, partitions in response.topics:
+            for partition, error_code, highwater, *_ in partitions:
+                if error_code == 0 and highwater is not None:
+                    for tp in ends:
+                        if tp.topic == topic and tp.partition == partition:
+                            ends[tp] = max(ends[tp], highwater)
+    return ends
+
+
+def _true_highwaters() -> None:
+    """Faust's recovery takes the changelogs' ends from ListOffsets: on Tansu too low. A worker
+    given back a partition whose local store had written past that answer stopped with
+    ConsistencyError ("persisted offset … higher than the last offset in that topic"), and a
+    recovery could stop before the last records of a changelog. The ends come from
+    `true_end_offsets` instead."""
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    if getattr(AIOKafkaConsumerThread, "_cityops_highwaters", False):
+        return
+    upstream = AIOKafkaConsumerThread._highwaters
+
+    async def _highwaters(self, partitions):
+        if self.consumer.in_transaction:
+            return await upstream(self, partitions)
+        return await true_end_offsets(self._ensure_consumer(), partitions)
+
+    _highwaters.__wrapped__ = upstream  # type: ignore[attr-defined]
+    AIOKafkaConsumerThread._highwaters = _highwaters  # type: ignore[method-assign]
+    AIOKafkaConsumerThread._cityops_highwaters = True  # type: ignore[attr-defined]
 
 
 def _deliver_every_bundle() -> None:

@@ -68,6 +68,9 @@ SIGNATURES = [
     (QueueServiceThread, "call_thread", "(self, fun, *args, **kwargs)"),
     (aiokafka.AIOKafkaConsumer, "seek_to_committed", "(self, *partitions)"),
     (aiokafka.AIOKafkaConsumer, "seek", "(self, partition, offset)"),
+    # faust_patches._true_highwaters replaces _highwaters; true_end_offsets calls these
+    (AIOKafkaConsumerThread, "_highwaters", "(self, partitions)"),
+    (aiokafka.AIOKafkaConsumer, "end_offsets", "(self, partitions)"),
     # streams/app.py wraps the app's wait for acks (rebalance and stop)
     (faust.App, "_consumer_wait_empty", "(self, consumer, logger)"),
     # streams/incidents/store.py: TableStore, BoundedOptions, FaustStore._db
@@ -90,6 +93,7 @@ PATCHED = [
     (Consumer, "_new_offset", "faust.transport.consumer"),
     (AIOKafkaConsumerThread, "_create_worker_consumer", "faust.transport.drivers.aiokafka"),
     (AIOKafkaConsumerThread, "seek_to_committed", "faust.transport.drivers.aiokafka"),
+    (AIOKafkaConsumerThread, "_highwaters", "faust.transport.drivers.aiokafka"),
 ]
 
 
