@@ -69,6 +69,12 @@ _CREATE_MV = re.compile(
     rf" FROM (?P<source_db>{_IDENT})\.(?P<source>{_IDENT})(?P<tail>(?:\s.*)?)$",
     re.S,
 )
+# Only columns added (each action `ADD COLUMN …`): the local tables and the Distributed one
+_ALTER_ADD = re.compile(
+    rf"^\s*ALTER TABLE (?P<db>{_IDENT})\.(?P<table>{_IDENT}) "
+    r"(?P<actions>ADD COLUMN (?:(?!\bDROP\b|\bMODIFY\b).)*)$",
+    re.S,
+)
 _INSERT_SELECT = re.compile(rf"^\s*INSERT INTO {_IDENT}\.{_IDENT} \(.*\)\s+SELECT .*$", re.S)
 
 
@@ -119,6 +125,23 @@ def cluster_statements(statement: str, cluster: str) -> list[str]:
     if m := _CREATE_VIEW.match(statement):
         return [
             f"CREATE VIEW IF NOT EXISTS {m['db']}.{m['name']} ON CLUSTER {cluster} AS\n{m['body']}"
+        ]
+    if m := _ALTER_ADD.match(statement):
+        # The replicated local tables first (each shard's replicas take the change through
+        # ZooKeeper), then the Distributed table made again over them: 18.16 refuses an ALTER
+        # ON CLUSTER of a table that is not replicated when the shards replicate internally
+        # (Code 371), and a Distributed table holds no data, only its columns.
+        db, table = check_database_name(m["db"]), m["table"]
+        local = local_name(table)
+        if table not in SHARDING_KEYS:
+            raise ValueError(
+                f"no sharding key for table {table!r}: add one to SHARDING_KEYS in {__name__}"
+            )
+        return [
+            f"ALTER TABLE {db}.{local} ON CLUSTER {cluster} {m['actions']}",
+            f"DROP TABLE IF EXISTS {db}.{table} ON CLUSTER {cluster}",
+            f"CREATE TABLE IF NOT EXISTS {db}.{table} ON CLUSTER {cluster} AS {db}.{local}"
+            f" ENGINE = Distributed({cluster}, {db}, {local}, {SHARDING_KEYS[table]})",
         ]
     if _INSERT_SELECT.match(statement):
         return [statement]

@@ -100,8 +100,33 @@ def test_views_and_backfills(statement, expected):
     assert cluster_statements(statement, "c") == expected
 
 
+ALTERS = [
+    pytest.param(
+        "ALTER TABLE db.incidents ADD COLUMN a UInt16 DEFAULT 0, ADD COLUMN b String DEFAULT ''",
+        [
+            "ALTER TABLE db.incidents_local ON CLUSTER c "
+            "ADD COLUMN a UInt16 DEFAULT 0, ADD COLUMN b String DEFAULT ''",
+            "DROP TABLE IF EXISTS db.incidents ON CLUSTER c",
+            "CREATE TABLE IF NOT EXISTS db.incidents ON CLUSTER c AS db.incidents_local"
+            f" ENGINE = Distributed(c, db, incidents_local, {SHARDING_KEYS['incidents']})",
+        ],
+        id="columns added: the local tables, then the Distributed one made again",
+    ),
+]
+
+
+@pytest.mark.parametrize(("statement", "expected"), ALTERS)
+def test_added_columns(statement, expected):
+    assert cluster_statements(statement, "c") == expected
+
+
 REFUSED = [
-    pytest.param("ALTER TABLE db.events ADD COLUMN x UInt8", "no cluster form", id="an ALTER"),
+    pytest.param("ALTER TABLE db.events DROP COLUMN x", "no cluster form", id="a dropped column"),
+    pytest.param(
+        "ALTER TABLE db.events ADD COLUMN x UInt8, MODIFY COLUMN y UInt16",
+        "no cluster form",
+        id="an ALTER that also modifies",
+    ),
     pytest.param(
         "CREATE TABLE IF NOT EXISTS db.unknown (a UInt8) ENGINE = MergeTree() ORDER BY a",
         "no sharding key",
@@ -159,7 +184,7 @@ def test_every_shipped_statement_has_a_cluster_form(statement):
     rendered = cluster_statements(single, "cityops")
     for sql in rendered:
         if not sql.startswith("INSERT"):
-            assert " ON CLUSTER cityops " in sql
+            assert " ON CLUSTER cityops " in sql + " "
         # a materialized view or a replicated table never reads or feeds a Distributed table
         if "MATERIALIZED VIEW" in sql:
             assert re.search(r" TO cityops\.\w+_local ", sql)
