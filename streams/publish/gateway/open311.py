@@ -1,7 +1,8 @@
-"""Open311 GeoReport v2 under /open311/v2/ (JSON format): the category taxonomy as services and
-citizen requests in as city.report.v1 events (the reads are in open311_reads.py). A request's
-event id starts with OPEN311_ID_PREFIX, which marks the incidents it opens as public; no other
-publisher may use that prefix. Errors in Open311's format: [{"code": …, "description": …}]."""
+"""Open311 GeoReport v2 under /open311/v2/ (XML, the spec's default, or JSON, by the path's
+extension; open311_xml.py): the category taxonomy as services and citizen requests in as
+city.report.v1 events (the reads are in open311_reads.py). A request's event id starts with
+OPEN311_ID_PREFIX, which marks the incidents it opens as public; no other publisher may use that
+prefix. Errors in Open311's format: [{"code": …, "description": …}] or <errors><error>…."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import hmac
 import uuid
 from typing import Any
 
-import orjson
 from flask import Blueprint, Response, request
 
 from cityops.schemas.binding import format_time
@@ -18,6 +18,12 @@ from cityops.schemas.events import InvalidEvent
 from cityops.schemas.taxonomy import CATEGORIES
 from cityops.sdk import report
 from cityops.streams.publish.gateway.app import authenticated, gateway
+from cityops.streams.publish.gateway.open311_xml import (
+    FORMATS,
+    answer,
+    errors_body,
+    requested_format,
+)
 from cityops.streams.publish.gateway.ratelimit import retry_after
 
 open311_api = Blueprint("open311_api", __name__, url_prefix="/open311/v2")
@@ -28,19 +34,17 @@ CONTACT_FIELDS = ("email", "phone", "device_id", "account_id")
 
 
 def open311_error(code: int, description: str, headers: dict[str, str] | None = None) -> Response:
-    response = _json([{"code": code, "description": description}], code)
+    """An Open311 error in the format the request's path asked for (XML for `….xml`)."""
+    response = answer(errors_body(code, description), requested_format(), "errors", code)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status=status, mimetype="application/json")
-
-
-def _only_json(fmt: str) -> Response | None:
-    if fmt != "json":
-        return open311_error(400, f"format {fmt[:20]!r} is not supported; use .json")
+def _known_format(fmt: str) -> Response | None:
+    """The refusal of a format other than XML and JSON."""
+    if fmt not in FORMATS:
+        return open311_error(400, f"format {fmt[:20]!r} is not supported; use .xml or .json")
     return None
 
 
@@ -60,17 +64,17 @@ def _service(category) -> dict[str, Any]:
 
 @open311_api.get("/services.<fmt>")
 def services(fmt: str) -> Response:
-    return _only_json(fmt) or _json([_service(c) for c in CATEGORIES.values()])
+    return _known_format(fmt) or answer([_service(c) for c in CATEGORIES.values()], fmt, "services")
 
 
 @open311_api.get("/services/<code>.<fmt>")
 def service_definition(code: str, fmt: str) -> Response:
-    if (bad := _only_json(fmt)) is not None:
+    if (bad := _known_format(fmt)) is not None:
         return bad
     category = CATEGORIES.get(code)
     if category is None:
         return open311_error(404, "service_code not found")
-    return _json(
+    return answer(
         {
             "service_code": category.code,
             "attributes": [
@@ -93,14 +97,16 @@ def service_definition(code: str, fmt: str) -> Response:
                     ],
                 }
             ],
-        }
+        },
+        fmt,
+        "service_definition",
     )
 
 
 # -- POST a request ------------------------------------------------------------------------------
 @open311_api.post("/requests.<fmt>")
 def post_request(fmt: str) -> Response:
-    if (bad := _only_json(fmt)) is not None:
+    if (bad := _known_format(fmt)) is not None:
         return bad
     if request.mimetype not in FORM_TYPES:
         return open311_error(
@@ -138,14 +144,16 @@ def post_request(fmt: str) -> Response:
             "the service is temporarily unavailable; try again later",
             headers={"Retry-After": "5"},
         )
-    return _json(
+    return answer(
         [
             {
                 "token": parsed.id,
                 "service_notice": "Received. The token becomes a service_request_id once "
-                "the request is processed: GET tokens/{token}.json",
+                f"the request is processed: GET tokens/{{token}}.{fmt}",
             }
-        ]
+        ],
+        fmt,
+        "service_requests",
     )
 
 

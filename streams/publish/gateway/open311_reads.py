@@ -26,11 +26,11 @@ from cityops.storage.measures import OPEN_EXCLUDED
 from cityops.streams.publish.gateway.app import gateway
 from cityops.streams.publish.gateway.open311 import (
     OPEN311_ID_PREFIX,
-    _json,
-    _only_json,
+    _known_format,
     open311_api,
     open311_error,
 )
+from cityops.streams.publish.gateway.open311_xml import answer
 from cityops.streams.publish.gateway.ratelimit import retry_after
 
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -97,7 +97,7 @@ class _QueryError(ValueError):
 
 @open311_api.get("/requests.<fmt>")
 def get_requests(fmt: str) -> Response:
-    if (bad := _only_json(fmt)) is not None:
+    if (bad := _known_format(fmt)) is not None:
         return bad
     reader = _reader()
     if isinstance(reader, Response):
@@ -115,9 +115,8 @@ def get_requests(fmt: str) -> Response:
             start, end = window(start, end, _utcnow())
     except _QueryError as exc:
         return open311_error(400, str(exc))
-    return _requests_response(
-        reader, ids=ids, categories=codes, start=start, end=end, statuses=statuses
-    )
+    found = _requests(reader, ids=ids, categories=codes, start=start, end=end, statuses=statuses)
+    return found if isinstance(found, Response) else answer(found, fmt, "service_requests")
 
 
 def window(
@@ -140,29 +139,29 @@ def _utcnow() -> datetime:
 
 @open311_api.get("/requests/<request_id>.<fmt>")
 def get_request(request_id: str, fmt: str) -> Response:
-    if (bad := _only_json(fmt)) is not None:
+    if (bad := _known_format(fmt)) is not None:
         return bad
     reader = _reader()
     if isinstance(reader, Response):
         return reader
     if len(request_id) > 128:
         return open311_error(404, "service_request_id not found")
-    response = _requests_response(reader, ids=(request_id,))
-    if response.status_code == 200 and response.get_data() == b"[]":
+    found = _requests(reader, ids=(request_id,))
+    if found == []:
         # A token (the event id) works here too once the event is processed.
-        found = _lookup_token(reader, request_id)
-        if isinstance(found, Response):
-            return found
-        if found[1]:
-            response = _requests_response(reader, ids=(found[1],))
-        if response.get_data() == b"[]":
+        token = _lookup_token(reader, request_id)
+        if isinstance(token, Response):
+            return token
+        if token[1]:
+            found = _requests(reader, ids=(token[1],))
+        if found == []:
             return open311_error(404, "service_request_id not found")
-    return response
+    return found if isinstance(found, Response) else answer(found, fmt, "service_requests")
 
 
 @open311_api.get("/tokens/<token>.<fmt>")
 def get_token(token: str, fmt: str) -> Response:
-    if (bad := _only_json(fmt)) is not None:
+    if (bad := _known_format(fmt)) is not None:
         return bad
     reader = _reader()
     if isinstance(reader, Response):
@@ -173,7 +172,7 @@ def get_token(token: str, fmt: str) -> Response:
     if isinstance(found, Response):
         return found
     # Accepted by the gateway but not stored yet (or never sent): Open311 says "not yet".
-    return _json([{"token": token, "service_request_id": found[1]}])
+    return answer([{"token": token, "service_request_id": found[1]}], fmt, "service_requests")
 
 
 def _lookup_token(reader: Reader, token: str):
@@ -187,7 +186,7 @@ def _lookup_token(reader: Reader, token: str):
         return _unavailable()
 
 
-def _requests_response(reader: Reader, **filters) -> Response:
+def _requests(reader: Reader, **filters) -> list[dict[str, Any]] | Response:
     gw = gateway()
     try:
         rows = queries.service_requests(
@@ -200,7 +199,7 @@ def _requests_response(reader: Reader, **filters) -> Response:
     except Exception:  # noqa: BLE001 - ClickHouse down or the read too slow
         _drop_client()
         return _unavailable()
-    return _json([service_request(row, full=reader.full) for row in rows])
+    return [service_request(row, full=reader.full) for row in rows]
 
 
 def _unavailable() -> Response:
