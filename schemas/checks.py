@@ -4,6 +4,8 @@ checked against the taxonomy and the city registry. Called by the validator (sch
 
 from __future__ import annotations
 
+import re
+
 from cityops.schemas.event_types import (
     ASSIST_TYPE,
     CHANNELS,
@@ -13,6 +15,8 @@ from cityops.schemas.event_types import (
     MAX_SEVERITY,
     MAX_TEXT_CHARS,
     MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    MEDIA_URL_PATTERN,
     MIN_SEVERITY,
     SOURCE_PREFIX,
     Action,
@@ -29,6 +33,7 @@ _LOWER_LEVELS = ("street", "community", "grid", "micro_grid")
 # Coordinates may name the neighbouring district this close to the claimed one: the boundaries
 # are simplified by up to about 150 m (schemas/geo.py), so near a border either answer can be right.
 BORDER_SLACK_M = 200.0
+_MEDIA_URL = re.compile(MEDIA_URL_PATTERN)
 
 
 def quote(value: str, limit: int = 40) -> str:
@@ -54,6 +59,10 @@ def check_report(report: Report, partitionkey: str | None, registry: Registry) -
     check_text("data.description", report.description, MAX_TEXT_CHARS)
     check_text("data.external_ref", report.external_ref, MAX_REF_CHARS)
     check_text("data.reporter_hash", report.reporter_hash, MAX_REF_CHARS)
+    if report.media_url is not None:
+        check_text("data.media_url", report.media_url, MAX_URL_CHARS)
+        if not _MEDIA_URL.match(report.media_url):
+            raise InvalidEvent("data.media_url", "must be an absolute http or https URL")
     if report.sensor is not None:
         if not report.sensor.sensor_id:
             raise InvalidEvent("data.sensor.sensor_id", "must not be empty")

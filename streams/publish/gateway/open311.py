@@ -11,8 +11,9 @@ import hmac
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, request, send_file
 
+from cityops import media
 from cityops.schemas.binding import format_time
 from cityops.schemas.events import InvalidEvent
 from cityops.schemas.taxonomy import CATEGORIES
@@ -112,11 +113,13 @@ def post_request(fmt: str) -> Response:
         return open311_error(
             400, "send the request form-encoded (application/x-www-form-urlencoded)"
         )
+    gw = gateway()
+    # room for one photo besides the form (413 from the error handler beyond it)
+    request.max_content_length = gw.settings.gateway_max_body + gw.settings.gateway_media_max
     form = request.form
     key = authenticated(form.get("api_key") or request.args.get("api_key"))
     if key is None:
         return open311_error(403, "api_key was not provided or is invalid")
-    gw = gateway()
     wait = gw.limiter.take(key.key_id)
     if wait:
         return open311_error(
@@ -129,13 +132,19 @@ def post_request(fmt: str) -> Response:
     if category is None:
         return open311_error(404, "service_code not found")
     try:
-        event = _report_from_form(form, category)
+        photo, media_url = _media(form, gw.settings.gateway_media_max)
+    except media.MediaError as exc:
+        return open311_error(exc.status, str(exc))
+    try:
+        event = _report_from_form(form, category, media_url)
         publisher = gw.publisher()
         parsed = publisher.validate({**event, "source": f"/departments/{key.department}"})
     except _FormError as exc:
         return open311_error(400, str(exc))
     except InvalidEvent as exc:
         return open311_error(400, str(exc))
+    if photo is not None:  # kept only for a request that is about to be published
+        media.store(gw.settings.home, *photo)
     try:
         publisher.submit(parsed).wait(gw.settings.gateway_ack_timeout)
     except Exception:  # noqa: BLE001 - any broker failure: nothing is confirmed
@@ -161,7 +170,36 @@ class _FormError(ValueError):
     pass
 
 
-def _report_from_form(form, category) -> dict[str, Any]:
+def _media(form, limit: int) -> tuple[tuple[bytes, str] | None, str | None]:
+    """The photo of the request and its media_url: an uploaded `media` file, checked by its
+    content (cityops/media.py) and named by its hash, as this gateway's URL; or the client's
+    own `media_url` (checked by the validator: an absolute http(s) URL). Never both."""
+    upload = request.files.get("media")
+    given = form.get("media_url") or None
+    if upload is None:
+        return None, given
+    if given:
+        raise media.MediaError(400, "send media or media_url, not both")
+    data = upload.stream.read(limit + 1)
+    ext = media.check_upload(data, limit)
+    return (data, ext), f"{request.host_url}open311/v2/media/{media.name_of(data, ext)}"
+
+
+@open311_api.get("/media/<name>")
+def get_media(name: str) -> Response:
+    """A stored photo, by the name its media_url gives (a hash no one can guess): served as the
+    image type its content was checked to be, never sniffed or run by the browser."""
+    path = media.media_file(gateway().settings.home, name)
+    if path is None:
+        return open311_error(404, "media not found")
+    response = send_file(path, mimetype=media.CONTENT_TYPES[path.suffix[1:]], max_age=86_400)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Content-Disposition"] = "inline"
+    return response
+
+
+def _report_from_form(form, category, media_url: str | None) -> dict[str, Any]:
     registry = gateway().registry
     location: dict[str, Any] = {}
     lat, lon = form.get("lat"), form.get("long")
@@ -204,6 +242,8 @@ def _report_from_form(form, category) -> dict[str, Any]:
         reporter_hash=reporter_hash(gateway().reporter_key, form),
         id=f"{OPEN311_ID_PREFIX}{uuid.uuid4().hex}",
     )
+    if media_url:
+        event["data"]["media_url"] = media_url
     return event
 
 

@@ -196,10 +196,25 @@ def _requests(reader: Reader, **filters) -> list[dict[str, Any]] | Response:
             opened_by_prefix=reader.opened_by_prefix,
             **filters,
         )
+        since = min((r["reported_at"] for r in rows), default=None)
+        photos = (
+            queries.media_urls(
+                gw.clickhouse(),
+                gw.settings.clickhouse.database,
+                tuple(r["incident_id"] for r in rows),
+                since - timedelta(days=1),
+                reported_by_prefix=reader.opened_by_prefix,
+            )
+            if since is not None
+            else {}
+        )
     except Exception:  # noqa: BLE001 - ClickHouse down or the read too slow
         _drop_client()
         return _unavailable()
-    return [service_request(row, full=reader.full) for row in rows]
+    return [
+        service_request(row, full=reader.full, media_url=photos.get(row["incident_id"]))
+        for row in rows
+    ]
 
 
 def _unavailable() -> Response:
@@ -216,7 +231,9 @@ def _drop_client() -> None:
         local.client = None
 
 
-def service_request(row: dict[str, Any], *, full: bool) -> dict[str, Any]:
+def service_request(
+    row: dict[str, Any], *, full: bool, media_url: str | None = None
+) -> dict[str, Any]:
     """One Open311 service request; the public view has no unit finer than the street and
     coordinates rounded to about 100 m."""
     category = CATEGORIES.get(row["category"])
@@ -246,7 +263,7 @@ def service_request(row: dict[str, Any], *, full: bool) -> dict[str, Any]:
         "zipcode": None,
         "lat": lat,
         "long": lon,
-        "media_url": None,
+        "media_url": media_url,
     }
 
 

@@ -116,6 +116,7 @@ def _repairs(now: datetime) -> dict[str, Any]:
         "data.external_ref": _DELETE,
         "data.reporter_hash": _DELETE,
         "data.sensor": _DELETE,
+        "data.media_url": _DELETE,
         "data.location": {"district": "320102"},
         "data.location.district": {"district": "320102"},
         "data.location.street": _DELETE,
