@@ -43,7 +43,7 @@ def section(events: list[dict[str, Any]]) -> html.Section:
         if name is not None:
             items.append(
                 html.A(
-                    html.Img(src=f"/media/{name}", alt=L.t("现场照片", "photo"), className="photo"),
+                    html.Img(src=f"/media/{name}", alt="现场照片 photo", className="photo"),
                     href=f"/media/{name}",
                     target="_blank",
                     rel="noopener noreferrer",
