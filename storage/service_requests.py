@@ -67,7 +67,7 @@ _EVENT_SEEN = "SELECT count() FROM {db}.events WHERE id = %(event_id)s"
 _MEDIA = """
 SELECT incident_id, visitParamExtractString(payload, 'media_url') AS media
 FROM {db}.events
-WHERE time >= %(since)s AND incident_id IN %(ids)s AND type = 'city.report.v1'
+WHERE time >= toDateTime(%(since)s) AND incident_id IN %(ids)s AND type = 'city.report.v1'
   AND position(payload, '"media_url":') > 0 {only}
 ORDER BY time, id
 """
@@ -138,8 +138,8 @@ def media_urls(
     params: dict[str, Any] = {"ids": tuple(ids), "since": since}
     only = ""
     if reported_by_prefix is not None:
-        only = "AND startsWith(id, %(prefix)s)"
-        params["prefix"] = reported_by_prefix
+        only = "AND substring(id, 1, %(prefix_length)s) = %(prefix)s"  # 18.16: no startsWith
+        params.update(prefix=reported_by_prefix, prefix_length=len(reported_by_prefix))
     rows = client.execute(_MEDIA.format(db=db, only=only), params, settings=_BOUNDED)
     found: dict[str, str] = {}
     for incident_id, url in rows:

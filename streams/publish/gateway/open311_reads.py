@@ -23,7 +23,7 @@ from flask import Response, request
 from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
 from cityops.storage import service_requests as queries
 from cityops.storage.measures import OPEN_EXCLUDED
-from cityops.streams.publish.gateway.app import gateway
+from cityops.streams.publish.gateway.app import clean, gateway, log
 from cityops.streams.publish.gateway.open311 import (
     OPEN311_ID_PREFIX,
     _known_format,
@@ -208,7 +208,8 @@ def _requests(reader: Reader, **filters) -> list[dict[str, Any]] | Response:
             if since is not None
             else {}
         )
-    except Exception:  # noqa: BLE001 - ClickHouse down or the read too slow
+    except Exception as exc:  # noqa: BLE001 - ClickHouse down or the read too slow
+        log.warning("Open311 read failed: %s: %s", type(exc).__name__, clean(str(exc), 300))
         _drop_client()
         return _unavailable()
     return [
