@@ -18,7 +18,10 @@ XINJIEKOU = (32.0415, 118.7845)
 
 def test_xinjiekou_the_city_centre_is_in_the_city(registry) -> None:
     # Xinjiekou is where Xuanwu, Qinhuai and Gulou meet; in the data the point lies in no
-    # polygon, 27 m from Xuanwu's, 48 m from Gulou's and 80 m from Qinhuai's.
+    # polygon, 27 m from Xuanwu's, 48 m from Gulou's and 80 m from Qinhuai's. The divisions
+    # data agree: 新街口街道 is a street of Xuanwu (320102002), not of Qinhuai.
+    (street,) = [u for u in registry.units("street") if u.name_zh == "新街口街道"]
+    assert street.parent == XUANWU
     assert registry.district_at(*XINJIEKOU) == XUANWU
 
 
