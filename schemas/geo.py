@@ -112,8 +112,8 @@ class DistrictShapes:
         return frozenset(cells)
 
     def _edges_by_cell(self, radius_m: float) -> dict[tuple[int, int], tuple[Edge, ...]]:
-        # Every edge under every cell within radius_m of the edge's bounding box, so the edges
-        # of a cell are all those that can be within radius_m of a point in it.
+        # The edges of a cell are all those that can be within radius_m of a point in it: first
+        # every edge under every cell within radius_m of the edge's bounding box ...
         max_lat = max(abs(self.bbox[0]), abs(self.bbox[2]))
         radius_deg = radius_m / (_M_PER_DEGREE * math.cos(math.radians(max_lat)))
         pad = math.ceil(radius_deg / _CELL)
@@ -127,7 +127,19 @@ class DistrictShapes:
                         for cy in range(_cell(min(y1, y2)) - pad, _cell(max(y1, y2)) + pad + 1):
                             cells.setdefault((cx, cy), []).append(edge)
                     x1, y1 = x2, y2
-        return {cell: tuple(edges) for cell, edges in cells.items()}
+        # ... then only those within radius_m + half the cell's diagonal of its centre (a cell
+        # with none is farther than radius_m from every boundary: no snap there).
+        kept: dict[tuple[int, int], tuple[Edge, ...]] = {}
+        for (cx, cy), edges in cells.items():
+            lat, lon = (cy + 0.5) * _CELL, (cx + 0.5) * _CELL
+            half_diagonal = (
+                _CELL / 2 * math.hypot(_M_PER_DEGREE, _M_PER_DEGREE * math.cos(math.radians(lat)))
+            )
+            reach = radius_m + half_diagonal + 10.0  # 10 m for the projection's error
+            near = tuple(e for e in edges if (_nearest((e,), lat, lon) or (math.inf,))[0] <= reach)
+            if near:
+                kept[(cx, cy)] = near
+        return kept
 
     def district_at(self, lat: float, lon: float) -> str | None:
         """The district of a point: the polygon it is in, else the nearest polygon at most
