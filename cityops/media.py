@@ -3,9 +3,9 @@ type or name the client declared), where it is kept, and how a stored name is re
 
 A photo is stored once as `$CITYOPS_HOME/media/<sha256 of its bytes>.<ext>`: the client's file
 name is never used, so no upload can name a path (`../`), and the same photo sent twice is one
-file. The gateway stores and serves them (`/open311/v2/media/<name>`); the dashboard shows them on
-the incident page (`/media/<name>`, signed-in users only). Both read a name only through
-`media_file`, which accepts nothing but the stored-name pattern."""
+file. The gateway stores and serves them (`/open311/v2/media/<name>`); the dashboard shows them
+on the incident page (`/media/<incident_id>/<name>`, dashboard/evidence.py). Both read a name
+only through `media_file`, which accepts nothing but the stored-name pattern."""
 
 from __future__ import annotations
 

@@ -30,10 +30,10 @@ def create_app(settings) -> dash.Dash:
     server = Flask("cityops.dashboard")
     auth.install(server, settings)
     probes.install(server, settings)  # /readyz, /metrics (docs/operations.md)
-    evidence.install(server, settings)  # /media/<name>: evidence photos
     backend = Backend(settings)
     # the registry's 40,976 micro-grids are summed once at start, not in the first request
     backend.warm()
+    evidence.install(server, settings, backend)  # /media/<incident_id>/<name>: evidence photos
     publisher = ActionPublisher(
         settings.kafka, Topics(settings.topic_prefix).events, registry=backend.registry
     )

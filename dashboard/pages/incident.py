@@ -216,7 +216,7 @@ def details(backend, incident_id: str, scope: str | None) -> html.Div:
                     repeats,
                 ]
             ),
-            evidence.section(events),
+            evidence.section(events, incident_id),
             html.Section([html.H2(L.t("原始事件", "raw events")), raw]),
         ]
     )

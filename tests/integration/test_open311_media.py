@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import struct
+import time
 import zlib
 
 import pytest
@@ -19,6 +20,7 @@ import requests
 from cityops.dashboard import ids
 from cityops.dashboard.auth import save_user
 from cityops.deploy import services as svc
+from tests.e2e.builders import an_incident, insert
 from tests.e2e.conftest import PASSWORD, start_dashboard, stop_dashboard
 from tests.integration.test_gateway import start_gateway, stop_gateway
 from tests.integration.test_gateway_open311 import worker  # noqa: F401 - fixture
@@ -177,20 +179,30 @@ def test_a_photo_travels_to_the_incident_page(
     assert image.headers["Content-Type"] == "image/png"
     assert image.headers["X-Content-Type-Options"] == "nosniff"
 
-    # the incident page shows it, from the dashboard's own /media/, to a signed-in officer only
+    # the incident page shows it, from the dashboard's own /media/, to whoever may see the
+    # incident: not to an anonymous visitor, nor to another district's officer, nor under an
+    # incident of theirs that the photo is not evidence of
     save_user(home, "admin", PASSWORD, "admin", None)
+    save_user(home, "qinhuai", PASSWORD, "officer", "320104")
+    save_user(home, "jianye", PASSWORD, "officer", "320105")
+    insert(
+        isolated.ch,
+        "incidents",
+        [an_incident(incident_id="320105001-jy", reported_at=int(time.time()) - 60)],
+    )
     dash = start_dashboard(isolated.env, home, artifacts_dir, request.node.name)
+    own = f"/media/{incident_id}/{name}"
     try:
-        anonymous = requests.get(f"{dash.url}/media/{name}", timeout=10, allow_redirects=False)
+        anonymous = requests.get(f"{dash.url}{own}", timeout=10, allow_redirects=False)
         assert anonymous.status_code in (302, 401) and anonymous.content != photo
-        session = requests.Session()
-        page = session.get(f"{dash.url}/login", timeout=10)
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)[1]
-        session.post(
-            f"{dash.url}/login",
-            data={"username": "admin", "password": PASSWORD, "csrf": csrf, "next": "/"},
-            timeout=10,
-        )
+        admin, qinhuai, jianye = (signed_in(dash, n) for n in ("admin", "qinhuai", "jianye"))
+        for path in (own, f"/media/320105001-jy/{name}", f"/media/{incident_id}/..%2F{name}"):
+            if path != f"/media/{incident_id}/..%2F{name}":
+                assert jianye.get(f"{dash.url}{path}", timeout=10).status_code == 404, path
+            refused = jianye.get(f"{dash.url}{path}", timeout=10, allow_redirects=False)
+            # 404, or Dash's page shell for a path that is no route (never the photo)
+            assert refused.content != photo, path
+            assert not refused.headers.get("Content-Type", "").startswith("image/"), path
         payload = {
             "output": f"{ids.PAGE}.children",
             "outputs": {"id": ids.PAGE, "property": "children"},
@@ -203,12 +215,26 @@ def test_a_photo_travels_to_the_incident_page(
                 {"id": ids.LANG, "property": "data", "value": "zh"},
             ],
         }
-        rendered = session.post(f"{dash.url}/_dash-update-component", json=payload, timeout=30)
+        rendered = admin.post(f"{dash.url}/_dash-update-component", json=payload, timeout=30)
         assert rendered.status_code == 200, rendered.text[:300]
         images = re.findall(r'"src":\s*"([^"]+)"', json.dumps(rendered.json()))
-        assert images == [f"/media/{name}"]
-        shown = session.get(f"{dash.url}/media/{name}", timeout=10)
-        assert shown.status_code == 200 and shown.content == photo
-        assert shown.headers["Content-Type"] == "image/png"
+        assert images == [own]
+        for session in (admin, qinhuai):
+            shown = session.get(f"{dash.url}{own}", timeout=10)
+            assert shown.status_code == 200 and shown.content == photo
+            assert shown.headers["Content-Type"] == "image/png"
     finally:
         stop_dashboard(dash)
+
+
+def signed_in(dash, name: str) -> requests.Session:
+    session = requests.Session()
+    page = session.get(f"{dash.url}/login", timeout=10)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)[1]
+    done = session.post(
+        f"{dash.url}/login",
+        data={"username": name, "password": PASSWORD, "csrf": csrf, "next": "/incidents"},
+        timeout=10,
+    )
+    assert done.ok and "/login" not in done.url, done.text[:300]
+    return session

@@ -31,12 +31,12 @@ def test_photos_of_reports_in_order_once_each() -> None:
 
 
 def test_a_stored_photo_is_an_image_from_the_dashboard_and_another_url_a_link() -> None:
-    section = evidence.section([report(STORED), report("https://dept.example/p.jpg")])
+    section = evidence.section([report(STORED), report("https://dept.example/p.jpg")], "inc-1")
     stored, other = section.children[1].children
-    assert stored.children.src == "/media/" + "ab" * 32 + ".png"
+    assert stored.children.src == "/media/inc-1/" + "ab" * 32 + ".png"
     assert other.href == "https://dept.example/p.jpg" and isinstance(other.children, str)
     assert "noreferrer" in other.rel
 
 
 def test_no_photo_no_section() -> None:
-    assert evidence.section([report()]).hidden is True
+    assert evidence.section([report()], "inc-1").hidden is True
