@@ -13,6 +13,7 @@ import requests
 from cityops.deploy import services as svc
 from cityops.schemas.taxonomy import CATEGORIES
 from tests.integration.test_gateway_open311 import gateway, worker  # noqa: F401 - fixtures
+from tests.optional import require
 from tests.waiting import wait_until
 
 REQUEST_FIELDS = [
@@ -166,3 +167,33 @@ def test_a_request_posted_and_read_in_xml_keeps_hostile_text_as_text(
         requests.get(f"{base}/requests/{token}.xml", timeout=10), 200, "service_requests"
     )
     assert by_token.findtext("request/service_request_id") == incident_id
+
+
+def test_a_georeport_client_reads_the_xml(gateway, worker):  # noqa: F811
+    """georeport (PyPI), an Open311 GeoReport v2 client, in its XML mode (xmltodict)."""
+    georeport = require("georeport")
+    client = georeport.GeoReport(f"{gateway.url}/open311/v2", output_format="xml")
+    services = client.get_service_list()
+    assert {s["service_code"] for s in services} == set(CATEGORIES)
+    definition = client.get_service_definition("noise")
+    assert definition["attributes"]["attribute"]["code"] == "severity"
+    key = gateway.key("hotline12345")
+    posted = requests.post(
+        f"{gateway.url}/open311/v2/requests.xml",
+        data={"api_key": key, "service_code": "noise", "address_id": "320104002001"},
+        timeout=30,
+    )
+    token = ET.fromstring(posted.content).findtext("request/token")
+
+    def found():  # with the key: the anonymous client's read budget is for the client
+        one = requests.get(
+            f"{gateway.url}/open311/v2/requests/{token}.xml", params={"api_key": key}, timeout=10
+        )
+        return one.status_code == 200
+
+    wait_until(found, 60, "the request stored", interval=0.25, details=lambda: svc.log_tail(worker))
+    one = client.get_service_request(token)
+    assert one["service_code"] == "noise" and one["status"] == "open"
+    incident_id = one["service_request_id"]
+    listed = client.get_service_requests(service_request_id=incident_id)
+    assert listed["service_request_id"] == incident_id  # xmltodict: one item is not a list
