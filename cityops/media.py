@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import secrets
 from pathlib import Path
 
 MEDIA_DIR = "media"
@@ -64,11 +65,12 @@ def store(home: Path | str, data: bytes, ext: str) -> str:
     """Writes the photo (once; atomically) and returns its stored name."""
     name = name_of(data, ext)
     folder = Path(home) / MEDIA_DIR
-    folder.mkdir(parents=True, exist_ok=True, mode=0o750)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # citizens' photos: private
     target = folder / name
     if not target.exists():
-        temporary = folder / f".{name}.{os.getpid()}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o640)
+        temporary = folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        # O_EXCL: a fresh file of mode 0600, never an existing file or link an attacker placed
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(data)
         os.replace(temporary, target)

@@ -53,6 +53,8 @@ def test_a_photo_is_stored_once_under_its_hash(tmp_path) -> None:
     assert media.store(tmp_path, PNG, "png") == name
     assert [p.name for p in (tmp_path / "media").iterdir()] == [name]
     assert media.media_file(tmp_path, name).read_bytes() == PNG
+    assert (tmp_path / "media").stat().st_mode & 0o077 == 0  # private to the stack's user
+    assert (tmp_path / "media" / name).stat().st_mode & 0o077 == 0
 
 
 @pytest.mark.parametrize(
