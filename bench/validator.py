@@ -12,6 +12,11 @@ the same code, both mixes timed alternately in one process (100,000 events, CPU 
 6.9–7.2 µs per event on the old reports and 9.9–10.1 µs on the simulator's (×1.4); 621 bytes per
 event against 591. bench/results/validator.json (2026-11-27, 12.15 µs per event) is of the old
 reports: re-measure on a quiet machine before comparing a new result with it.
+
+`district_lookup` times the coordinates-to-district lookup alone (schemas/geo.py), per point:
+random points over downtown Nanjing, over the city's bounding box (half of them outside the
+city), and Xinjiekou (a point in the sliver between simplified polygons, snapped to the
+nearest district since 2026-12-06; it was "outside the city" before).
 """
 
 from __future__ import annotations
@@ -59,8 +64,42 @@ def bench_validator(n: int = 100_000) -> dict:
     }
 
 
+def bench_district_lookup(n: int = 50_000, repeats: int = 5) -> dict:
+    """µs per district_at call (best of `repeats`) and the share of points with no district."""
+    import random
+
+    registry = load_registry()
+    rng = random.Random(3)
+    min_lat, min_lon, max_lat, max_lon = registry.city_bbox()
+    areas = {
+        "downtown": (31.98, 118.72, 32.10, 118.86),
+        "city_bbox": (min_lat, min_lon, max_lat, max_lon),
+    }
+    sets = {
+        name: [(rng.uniform(a, c), rng.uniform(b, d)) for _ in range(n)]
+        for name, (a, b, c, d) in areas.items()
+    }
+    sets["xinjiekou"] = [(32.0415, 118.7845)] * (n // 10)
+    result = {}
+    for name, points in sets.items():
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for lat, lon in points:
+                registry.district_at(lat, lon)
+            best = min(best, time.perf_counter() - start)
+        outside = sum(registry.district_at(lat, lon) is None for lat, lon in points)
+        result[name] = {
+            "us_per_lookup": round(best / len(points) * 1e6, 2),
+            "no_district": round(outside / len(points), 4),
+        }
+    return result
+
+
 def suite(env, events=None, quick=False) -> dict:
-    return bench_validator(events or (5_000 if quick else 200_000))
+    result = bench_validator(events or (5_000 if quick else 200_000))
+    result["district_lookup"] = bench_district_lookup(5_000 if quick else 50_000)
+    return result
 
 
 if __name__ == "__main__":

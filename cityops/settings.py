@@ -193,6 +193,9 @@ class Settings(BaseSettings):
     # one token per event), anonymous Open311 reads per client address (requests/s and burst),
     # how long a request waits for the broker's acknowledgement, and gunicorn's sizing.
     gateway_max_body: int = Field(1_048_576, ge=1024)
+    # Open311 `media` uploads (cityops/media.py): the largest photo kept; a POST with a photo may
+    # be this much larger than gateway_max_body.
+    gateway_media_max: int = Field(4_194_304, ge=1024)
     gateway_rate: float = Field(1000.0, gt=0)
     gateway_burst: int = Field(5000, ge=1)
     gateway_public_rate: float = Field(2.0, gt=0)

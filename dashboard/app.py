@@ -13,7 +13,7 @@ import dash
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 from flask import Flask, jsonify
 
-from cityops.dashboard import auth, ids, probes
+from cityops.dashboard import auth, evidence, ids, probes
 from cityops.dashboard import labels as L
 from cityops.dashboard.actions import ActionPublisher
 from cityops.dashboard.backend import Backend
@@ -33,6 +33,7 @@ def create_app(settings) -> dash.Dash:
     backend = Backend(settings)
     # the registry's 40,976 micro-grids are summed once at start, not in the first request
     backend.warm()
+    evidence.install(server, settings, backend)  # /media/<incident_id>/<name>: evidence photos
     publisher = ActionPublisher(
         settings.kafka, Topics(settings.topic_prefix).events, registry=backend.registry
     )

@@ -4,6 +4,8 @@ checked against the taxonomy and the city registry. Called by the validator (sch
 
 from __future__ import annotations
 
+import re
+
 from cityops.schemas.event_types import (
     ASSIST_TYPE,
     CHANNELS,
@@ -13,6 +15,8 @@ from cityops.schemas.event_types import (
     MAX_SEVERITY,
     MAX_TEXT_CHARS,
     MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    MEDIA_URL_PATTERN,
     MIN_SEVERITY,
     REASSIGN_TYPE,
     RETURN_TYPE,
@@ -28,6 +32,10 @@ from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
 _CHANNELS = frozenset(CHANNELS)
 # The optional location codes from the top down; each must lie in the nearest code given above it.
 _LOWER_LEVELS = ("street", "community", "grid", "micro_grid")
+# Coordinates may name the neighbouring district this close to the claimed one: the boundaries
+# are simplified by up to about 150 m (schemas/geo.py), so near a border either answer can be right.
+BORDER_SLACK_M = 200.0
+_MEDIA_URL = re.compile(MEDIA_URL_PATTERN)
 
 
 def quote(value: str, limit: int = 40) -> str:
@@ -53,6 +61,10 @@ def check_report(report: Report, partitionkey: str | None, registry: Registry) -
     check_text("data.description", report.description, MAX_TEXT_CHARS)
     check_text("data.external_ref", report.external_ref, MAX_REF_CHARS)
     check_text("data.reporter_hash", report.reporter_hash, MAX_REF_CHARS)
+    if report.media_url is not None:
+        check_text("data.media_url", report.media_url, MAX_URL_CHARS)
+        if not _MEDIA_URL.match(report.media_url):
+            raise InvalidEvent("data.media_url", "must be an absolute http or https URL")
     if report.sensor is not None:
         if not report.sensor.sensor_id:
             raise InvalidEvent("data.sensor.sensor_id", "must not be empty")
@@ -97,7 +109,10 @@ def check_location(location: Location, registry: Registry) -> None:
     found = registry.district_at(lat, lon)
     if found is None:
         raise InvalidEvent("data.location", f"coordinates ({lat}, {lon}) are outside the city")
-    if found != location.district:
+    if (
+        found != location.district
+        and registry.distance_to_district_m(lat, lon, location.district) > BORDER_SLACK_M
+    ):
         raise InvalidEvent(
             "data.location",
             f'coordinates ({lat}, {lon}) are in district "{found}", not "{location.district}"',

@@ -34,6 +34,8 @@ MAX_TITLE_CHARS = 200
 MAX_TEXT_CHARS = 4000  # description, comment
 MAX_REF_CHARS = 128  # external_ref, reporter_hash, incident_id, sensor_id
 MAX_ADDRESS_CHARS = 500
+MAX_URL_CHARS = 500  # media_url
+MEDIA_URL_PATTERN = r"^https?://[^\s<>\"'\x00-\x1f\x7f]+$"  # an absolute http(s) URL, one token
 MIN_SEVERITY, MAX_SEVERITY = 1, 4
 MAX_FUTURE_DAYS = 1
 MAX_PAST_DAYS = 366
@@ -71,6 +73,7 @@ class Report(msgspec.Struct, omit_defaults=True):
     external_ref: str | None = None
     reporter_hash: str | None = None
     sensor: Sensor | None = None
+    media_url: str | None = None  # evidence: a photo (Open311 media_url / media upload)
 
 
 class Action(msgspec.Struct, omit_defaults=True):

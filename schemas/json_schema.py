@@ -25,6 +25,8 @@ from cityops.schemas.event_types import (
     MAX_SEVERITY,
     MAX_TEXT_CHARS,
     MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    MEDIA_URL_PATTERN,
     MIN_SEVERITY,
     REASSIGN_TYPE,
     REPORT_TYPE,
@@ -169,6 +171,10 @@ def _report() -> Schema:
             "external_ref": _text(MAX_REF_CHARS, "e.g. the 12345 hotline ticket number"),
             "reporter_hash": _text(MAX_REF_CHARS, "a pseudonym of the reporter, never a name"),
             "sensor": {"$ref": "#/$defs/sensor"},
+            "media_url": {
+                **_text(MAX_URL_CHARS, "evidence: a photo of the matter (an http or https URL)"),
+                "pattern": MEDIA_URL_PATTERN,
+            },
         },
         "additionalProperties": True,
     }

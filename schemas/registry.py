@@ -92,7 +92,13 @@ class Registry:
 
     # -- geography ---------------------------------------------------------------------------
     def district_at(self, lat: float, lon: float) -> str | None:
+        """The district of a point; a point in a gap between the simplified boundaries goes to
+        the nearest district within geo.SNAP_TOLERANCE_M; None outside the city."""
         return self._shapes.district_at(lat, lon)
+
+    def distance_to_district_m(self, lat: float, lon: float, code: str) -> float:
+        """Metres from a point to a district's boundary polygon (0 inside, inf if far)."""
+        return self._shapes.distance_m(lat, lon, code)
 
     def city_bbox(self) -> tuple[float, float, float, float]:
         """(min_lat, min_lon, max_lat, max_lon) of all district boundaries."""
@@ -131,7 +137,7 @@ class Registry:
             dlat, dlon = jitter(f"{code}/{attempt}")
             lat = origin[0] + dlat * spread
             lon = origin[1] + dlon * spread
-            if self._shapes.district_at(lat, lon) == district:
+            if self._shapes.strict_district_at(lat, lon) == district:
                 return (round(lat, 6), round(lon, 6))
         return origin
 

@@ -62,6 +62,16 @@ LIMIT 1
 
 _EVENT_SEEN = "SELECT count() FROM {db}.events WHERE id = %(event_id)s"
 
+# The photo of each incident: the media_url of its first report that has one. `"media_url":`
+# appears verbatim only as a key (a quote inside a string value is escaped).
+_MEDIA = """
+SELECT incident_id, visitParamExtractString(payload, 'media_url') AS media
+FROM {db}.events
+WHERE time >= toDateTime(%(since)s) AND incident_id IN %(ids)s AND type = 'city.report.v1'
+  AND position(payload, '"media_url":') > 0 {only}
+ORDER BY time, id
+"""
+
 MAX_SECONDS = 5
 _BOUNDED = {"max_execution_time": MAX_SECONDS}
 
@@ -109,6 +119,33 @@ def service_requests(
     sql = _REQUESTS.format(db=db, where=" AND ".join(where), having=having)
     rows = client.execute(sql, params, settings=_BOUNDED)
     return [dict(zip(REQUEST_COLUMNS, row, strict=True)) for row in rows]
+
+
+def media_urls(
+    client: Any,
+    database: str,
+    ids: tuple[str, ...],
+    since: datetime,
+    *,
+    reported_by_prefix: str | None = None,
+) -> dict[str, str]:
+    """{incident id: the media_url of its first report with one}, among reports since `since`
+    (the incidents' earliest reported_at: the time bound lets ClickHouse skip older parts).
+    With `reported_by_prefix`, only reports whose event id starts with it."""
+    if not ids:
+        return {}
+    db = check_database_name(database)
+    params: dict[str, Any] = {"ids": tuple(ids), "since": since}
+    only = ""
+    if reported_by_prefix is not None:
+        only = "AND substring(id, 1, %(prefix_length)s) = %(prefix)s"  # 18.16: no startsWith
+        params.update(prefix=reported_by_prefix, prefix_length=len(reported_by_prefix))
+    rows = client.execute(_MEDIA.format(db=db, only=only), params, settings=_BOUNDED)
+    found: dict[str, str] = {}
+    for incident_id, url in rows:
+        if url:
+            found.setdefault(incident_id, url)
+    return found
 
 
 def incident_of_event(client: Any, database: str, event_id: str) -> tuple[bool, str | None]:

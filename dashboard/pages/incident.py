@@ -12,7 +12,7 @@ from typing import Any
 
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
-from cityops.dashboard import ids
+from cityops.dashboard import evidence, ids
 from cityops.dashboard import labels as L
 from cityops.dashboard.actions import (
     ACTIONS,
@@ -219,6 +219,7 @@ def details(backend, incident_id: str, scope: str | None) -> html.Div:
                     repeats,
                 ]
             ),
+            evidence.section(events, incident_id),
             html.Section([html.H2(L.t("原始事件", "raw events")), raw]),
         ]
     )

@@ -136,7 +136,13 @@ def create_app(settings, *, registry: Registry | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if request.path.startswith("/open311/"):
-            return open311_error(exc.code or 500, exc.description or exc.name)
+            description = exc.description or exc.name
+            if exc.code == 413:
+                description = (
+                    f"the request is larger than {request.max_content_length} bytes "
+                    f"(a media photo may have at most {settings.gateway_media_max} bytes)"
+                )
+            return open311_error(exc.code or 500, description)
         detail = exc.description or exc.name
         if exc.code == 413:
             detail = f"the request body is larger than {settings.gateway_max_body} bytes"

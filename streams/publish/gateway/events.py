@@ -21,7 +21,13 @@ from cityops.sdk import PublishError
 from cityops.streams.incidents.authz import sender_refusal
 from cityops.streams.publish.gateway.app import authenticated, gateway
 from cityops.streams.publish.gateway.open311 import OPEN311_ID_PREFIX
-from cityops.streams.publish.gateway.problems import all_errors, error_entry, problem, too_deep
+from cityops.streams.publish.gateway.problems import (
+    all_errors,
+    error_entry,
+    problem,
+    too_deep,
+    with_inline_data,
+)
 from cityops.streams.publish.gateway.ratelimit import retry_after
 
 events_api = Blueprint("events_api", __name__)
@@ -316,7 +322,7 @@ def _foreign_actors(items: list[Any], department: str) -> list[dict]:
     for index, item in enumerate(items):
         if not isinstance(item, dict) or item.get("type") not in ACTION_TYPES:
             continue
-        data = item.get("data")
+        data = with_inline_data(item).get("data")
         claimed = data.get("department") if isinstance(data, dict) else None
         if not isinstance(claimed, str):
             continue  # missing or not text: the validation answers 400

@@ -1,7 +1,8 @@
-"""Open311 GeoReport v2 under /open311/v2/ (JSON format): the category taxonomy as services and
-citizen requests in as city.report.v1 events (the reads are in open311_reads.py). A request's
-event id starts with OPEN311_ID_PREFIX, which marks the incidents it opens as public; no other
-publisher may use that prefix. Errors in Open311's format: [{"code": …, "description": …}]."""
+"""Open311 GeoReport v2 under /open311/v2/ (XML, the spec's default, or JSON, by the path's
+extension; open311_xml.py): the category taxonomy as services and citizen requests in as
+city.report.v1 events (the reads are in open311_reads.py). A request's event id starts with
+OPEN311_ID_PREFIX, which marks the incidents it opens as public; no other publisher may use that
+prefix. Errors in Open311's format: [{"code": …, "description": …}] or <errors><error>…."""
 
 from __future__ import annotations
 
@@ -10,14 +11,20 @@ import hmac
 import uuid
 from typing import Any
 
-import orjson
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, request, send_file
 
+from cityops import media
 from cityops.schemas.binding import format_time
 from cityops.schemas.events import InvalidEvent
 from cityops.schemas.taxonomy import CATEGORIES
 from cityops.sdk import report
 from cityops.streams.publish.gateway.app import authenticated, gateway
+from cityops.streams.publish.gateway.open311_xml import (
+    FORMATS,
+    answer,
+    errors_body,
+    requested_format,
+)
 from cityops.streams.publish.gateway.ratelimit import retry_after
 
 open311_api = Blueprint("open311_api", __name__, url_prefix="/open311/v2")
@@ -28,19 +35,17 @@ CONTACT_FIELDS = ("email", "phone", "device_id", "account_id")
 
 
 def open311_error(code: int, description: str, headers: dict[str, str] | None = None) -> Response:
-    response = _json([{"code": code, "description": description}], code)
+    """An Open311 error in the format the request's path asked for (XML for `….xml`)."""
+    response = answer(errors_body(code, description), requested_format(), "errors", code)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status=status, mimetype="application/json")
-
-
-def _only_json(fmt: str) -> Response | None:
-    if fmt != "json":
-        return open311_error(400, f"format {fmt[:20]!r} is not supported; use .json")
+def _known_format(fmt: str) -> Response | None:
+    """The refusal of a format other than XML and JSON."""
+    if fmt not in FORMATS:
+        return open311_error(400, f"format {fmt[:20]!r} is not supported; use .xml or .json")
     return None
 
 
@@ -60,17 +65,17 @@ def _service(category) -> dict[str, Any]:
 
 @open311_api.get("/services.<fmt>")
 def services(fmt: str) -> Response:
-    return _only_json(fmt) or _json([_service(c) for c in CATEGORIES.values()])
+    return _known_format(fmt) or answer([_service(c) for c in CATEGORIES.values()], fmt, "services")
 
 
 @open311_api.get("/services/<code>.<fmt>")
 def service_definition(code: str, fmt: str) -> Response:
-    if (bad := _only_json(fmt)) is not None:
+    if (bad := _known_format(fmt)) is not None:
         return bad
     category = CATEGORIES.get(code)
     if category is None:
         return open311_error(404, "service_code not found")
-    return _json(
+    return answer(
         {
             "service_code": category.code,
             "attributes": [
@@ -93,24 +98,28 @@ def service_definition(code: str, fmt: str) -> Response:
                     ],
                 }
             ],
-        }
+        },
+        fmt,
+        "service_definition",
     )
 
 
 # -- POST a request ------------------------------------------------------------------------------
 @open311_api.post("/requests.<fmt>")
 def post_request(fmt: str) -> Response:
-    if (bad := _only_json(fmt)) is not None:
+    if (bad := _known_format(fmt)) is not None:
         return bad
     if request.mimetype not in FORM_TYPES:
         return open311_error(
             400, "send the request form-encoded (application/x-www-form-urlencoded)"
         )
+    gw = gateway()
+    # room for one photo besides the form (413 from the error handler beyond it)
+    request.max_content_length = gw.settings.gateway_max_body + gw.settings.gateway_media_max
     form = request.form
     key = authenticated(form.get("api_key") or request.args.get("api_key"))
     if key is None:
         return open311_error(403, "api_key was not provided or is invalid")
-    gw = gateway()
     wait = gw.limiter.take(key.key_id)
     if wait:
         return open311_error(
@@ -123,13 +132,19 @@ def post_request(fmt: str) -> Response:
     if category is None:
         return open311_error(404, "service_code not found")
     try:
-        event = _report_from_form(form, category)
+        photo, media_url = _media(form, gw.settings.gateway_media_max)
+    except media.MediaError as exc:
+        return open311_error(exc.status, str(exc))
+    try:
+        event = _report_from_form(form, category, media_url)
         publisher = gw.publisher()
         parsed = publisher.validate({**event, "source": f"/departments/{key.department}"})
     except _FormError as exc:
         return open311_error(400, str(exc))
     except InvalidEvent as exc:
         return open311_error(400, str(exc))
+    if photo is not None:  # kept only for a request that is about to be published
+        media.store(gw.settings.home, *photo)
     try:
         publisher.submit(parsed).wait(gw.settings.gateway_ack_timeout)
     except Exception:  # noqa: BLE001 - any broker failure: nothing is confirmed
@@ -138,14 +153,16 @@ def post_request(fmt: str) -> Response:
             "the service is temporarily unavailable; try again later",
             headers={"Retry-After": "5"},
         )
-    return _json(
+    return answer(
         [
             {
                 "token": parsed.id,
                 "service_notice": "Received. The token becomes a service_request_id once "
-                "the request is processed: GET tokens/{token}.json",
+                f"the request is processed: GET tokens/{{token}}.{fmt}",
             }
-        ]
+        ],
+        fmt,
+        "service_requests",
     )
 
 
@@ -153,7 +170,36 @@ class _FormError(ValueError):
     pass
 
 
-def _report_from_form(form, category) -> dict[str, Any]:
+def _media(form, limit: int) -> tuple[tuple[bytes, str] | None, str | None]:
+    """The photo of the request and its media_url: an uploaded `media` file, checked by its
+    content (cityops/media.py) and named by its hash, as this gateway's URL; or the client's
+    own `media_url` (checked by the validator: an absolute http(s) URL). Never both."""
+    upload = request.files.get("media")
+    given = form.get("media_url") or None
+    if upload is None:
+        return None, given
+    if given:
+        raise media.MediaError(400, "send media or media_url, not both")
+    data = upload.stream.read(limit + 1)
+    ext = media.check_upload(data, limit)
+    return (data, ext), f"{request.host_url}open311/v2/media/{media.name_of(data, ext)}"
+
+
+@open311_api.get("/media/<name>")
+def get_media(name: str) -> Response:
+    """A stored photo, by the name its media_url gives (a hash no one can guess): served as the
+    image type its content was checked to be, never sniffed or run by the browser."""
+    path = media.media_file(gateway().settings.home, name)
+    if path is None:
+        return open311_error(404, "media not found")
+    response = send_file(path, mimetype=media.CONTENT_TYPES[path.suffix[1:]], max_age=86_400)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Content-Disposition"] = "inline"
+    return response
+
+
+def _report_from_form(form, category, media_url: str | None) -> dict[str, Any]:
     registry = gateway().registry
     location: dict[str, Any] = {}
     lat, lon = form.get("lat"), form.get("long")
@@ -196,6 +242,8 @@ def _report_from_form(form, category) -> dict[str, Any]:
         reporter_hash=reporter_hash(gateway().reporter_key, form),
         id=f"{OPEN311_ID_PREFIX}{uuid.uuid4().hex}",
     )
+    if media_url:
+        event["data"]["media_url"] = media_url
     return event
 
 

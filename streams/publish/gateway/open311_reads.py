@@ -23,14 +23,14 @@ from flask import Response, request
 from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
 from cityops.storage import service_requests as queries
 from cityops.storage.measures import OPEN_EXCLUDED
-from cityops.streams.publish.gateway.app import gateway
+from cityops.streams.publish.gateway.app import clean, gateway, log
 from cityops.streams.publish.gateway.open311 import (
     OPEN311_ID_PREFIX,
-    _json,
-    _only_json,
+    _known_format,
     open311_api,
     open311_error,
 )
+from cityops.streams.publish.gateway.open311_xml import answer
 from cityops.streams.publish.gateway.ratelimit import retry_after
 
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -98,7 +98,7 @@ class _QueryError(ValueError):
 
 @open311_api.get("/requests.<fmt>")
 def get_requests(fmt: str) -> Response:
-    if (bad := _only_json(fmt)) is not None:
+    if (bad := _known_format(fmt)) is not None:
         return bad
     reader = _reader()
     if isinstance(reader, Response):
@@ -116,9 +116,8 @@ def get_requests(fmt: str) -> Response:
             start, end = window(start, end, _utcnow())
     except _QueryError as exc:
         return open311_error(400, str(exc))
-    return _requests_response(
-        reader, ids=ids, categories=codes, start=start, end=end, statuses=statuses
-    )
+    found = _requests(reader, ids=ids, categories=codes, start=start, end=end, statuses=statuses)
+    return found if isinstance(found, Response) else answer(found, fmt, "service_requests")
 
 
 def window(
@@ -141,29 +140,29 @@ def _utcnow() -> datetime:
 
 @open311_api.get("/requests/<request_id>.<fmt>")
 def get_request(request_id: str, fmt: str) -> Response:
-    if (bad := _only_json(fmt)) is not None:
+    if (bad := _known_format(fmt)) is not None:
         return bad
     reader = _reader()
     if isinstance(reader, Response):
         return reader
     if len(request_id) > 128:
         return open311_error(404, "service_request_id not found")
-    response = _requests_response(reader, ids=(request_id,))
-    if response.status_code == 200 and response.get_data() == b"[]":
+    found = _requests(reader, ids=(request_id,))
+    if found == []:
         # A token (the event id) works here too once the event is processed.
-        found = _lookup_token(reader, request_id)
-        if isinstance(found, Response):
-            return found
-        if found[1]:
-            response = _requests_response(reader, ids=(found[1],))
-        if response.get_data() == b"[]":
+        token = _lookup_token(reader, request_id)
+        if isinstance(token, Response):
+            return token
+        if token[1]:
+            found = _requests(reader, ids=(token[1],))
+        if found == []:
             return open311_error(404, "service_request_id not found")
-    return response
+    return found if isinstance(found, Response) else answer(found, fmt, "service_requests")
 
 
 @open311_api.get("/tokens/<token>.<fmt>")
 def get_token(token: str, fmt: str) -> Response:
-    if (bad := _only_json(fmt)) is not None:
+    if (bad := _known_format(fmt)) is not None:
         return bad
     reader = _reader()
     if isinstance(reader, Response):
@@ -174,7 +173,7 @@ def get_token(token: str, fmt: str) -> Response:
     if isinstance(found, Response):
         return found
     # Accepted by the gateway but not stored yet (or never sent): Open311 says "not yet".
-    return _json([{"token": token, "service_request_id": found[1]}])
+    return answer([{"token": token, "service_request_id": found[1]}], fmt, "service_requests")
 
 
 def _lookup_token(reader: Reader, token: str):
@@ -188,7 +187,7 @@ def _lookup_token(reader: Reader, token: str):
         return _unavailable()
 
 
-def _requests_response(reader: Reader, **filters) -> Response:
+def _requests(reader: Reader, **filters) -> list[dict[str, Any]] | Response:
     gw = gateway()
     try:
         rows = queries.service_requests(
@@ -198,10 +197,26 @@ def _requests_response(reader: Reader, **filters) -> Response:
             opened_by_prefix=reader.opened_by_prefix,
             **filters,
         )
-    except Exception:  # noqa: BLE001 - ClickHouse down or the read too slow
+        since = min((r["reported_at"] for r in rows), default=None)
+        photos = (
+            queries.media_urls(
+                gw.clickhouse(),
+                gw.settings.clickhouse.database,
+                tuple(r["incident_id"] for r in rows),
+                since - timedelta(days=1),
+                reported_by_prefix=reader.opened_by_prefix,
+            )
+            if since is not None
+            else {}
+        )
+    except Exception as exc:  # noqa: BLE001 - ClickHouse down or the read too slow
+        log.warning("Open311 read failed: %s: %s", type(exc).__name__, clean(str(exc), 300))
         _drop_client()
         return _unavailable()
-    return _json([service_request(row, full=reader.full) for row in rows])
+    return [
+        service_request(row, full=reader.full, media_url=photos.get(row["incident_id"]))
+        for row in rows
+    ]
 
 
 def _unavailable() -> Response:
@@ -218,7 +233,9 @@ def _drop_client() -> None:
         local.client = None
 
 
-def service_request(row: dict[str, Any], *, full: bool) -> dict[str, Any]:
+def service_request(
+    row: dict[str, Any], *, full: bool, media_url: str | None = None
+) -> dict[str, Any]:
     """One Open311 service request; the public view has no unit finer than the street and
     coordinates rounded to about 100 m."""
     category = CATEGORIES.get(row["category"])
@@ -248,7 +265,7 @@ def service_request(row: dict[str, Any], *, full: bool) -> dict[str, Any]:
         "zipcode": None,
         "lat": lat,
         "long": lon,
-        "media_url": None,
+        "media_url": media_url,
     }
 
 
