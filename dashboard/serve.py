@@ -10,6 +10,7 @@ from gunicorn.app.base import BaseApplication
 
 from cityops.logjson import json_gunicorn_logger
 
+
 class _Gunicorn(BaseApplication):
     def __init__(self, wsgi, options: dict) -> None:
         self._wsgi, self._options = wsgi, options
@@ -49,7 +50,9 @@ def serve(settings, dev: bool = False) -> int:
     configure_logging("dashboard", settings.log_level)
     app = create_app(settings)
     if dev:
-        app.run(host=settings.bind_host, port=settings.dashboard_port, debug=True, use_reloader=False)
+        app.run(
+            host=settings.bind_host, port=settings.dashboard_port, debug=True, use_reloader=False
+        )
         return 0
     _Gunicorn(app.server, gunicorn_options(settings)).run()
     return 0

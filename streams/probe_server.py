@@ -1,5 +1,6 @@
-"""A worker's HTTP endpoints on bind_host (127.0.0.1):worker_http_port (0: none): GET /healthz (alive),
-/readyz (broker and ClickHouse reachable, consumer lag under ready_max_lag) and /metrics.
+"""A worker's HTTP endpoints on bind_host (127.0.0.1 by default):worker_http_port (0: none):
+GET /healthz (alive), /readyz (broker and ClickHouse reachable, consumer lag under ready_max_lag)
+and /metrics.
 
 Faust's own web server stays off (streams/app.py): its views run on the event loop the engine
 keeps busy, so a probe would wait behind bundles. This is a small threaded server of its own.
