@@ -65,7 +65,11 @@ def topics_file(path: Path) -> dict[str, dict]:
         if line.strip() and not line.startswith("#"):
             name, partitions, replicas, configs = line.split()
             config = dict(p.split("=", 1) for p in configs.split(",")) if configs != "-" else {}
-            topics[name] = {"partitions": int(partitions), "replicas": int(replicas), "config": config}
+            topics[name] = {
+                "partitions": int(partitions),
+                "replicas": int(replicas),
+                "config": config,
+            }
     return topics
 
 
@@ -154,7 +158,7 @@ def container_env(container: dict, config_maps: dict[str, dict]) -> dict[str, st
 
 
 def compose_problems(doc: dict) -> list[str]:
-    """The compose-spec schema (vendored from compose-spec/compose-spec, schema/compose-spec.json)."""
+    """Against the compose specification's schema (schemas/compose-spec.json, vendored)."""
     schema = json.loads((SCHEMAS / "compose-spec.json").read_text())
     validator = jsonschema.Draft7Validator(schema)
     return [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(doc)]

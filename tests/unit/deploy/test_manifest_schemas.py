@@ -94,7 +94,11 @@ def _first(kind: str, docs=None) -> dict:
             lambda d: d["spec"]["configuration"]["clusters"][0]["layout"].update(shardsCont=2),
             "shardsCont",
         ),
-        ("ClickHouseKeeperInstallation", lambda d: d["spec"].update(configuraton={}), "configuraton"),
+        (
+            "ClickHouseKeeperInstallation",
+            lambda d: d["spec"].update(configuraton={}),
+            "configuraton",
+        ),
         ("Kafka", lambda d: d["spec"]["kafka"]["listeners"][0].update(type="internl"), "internl"),
         (
             "Deployment",
