@@ -19,7 +19,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = ROOT / "deploy" / "compose"
 K8S = ROOT / "deploy" / "k8s"
-SCHEMAS = Path(__file__).resolve().parent / "schemas"
+SCHEMAS = ROOT / "tests" / "deploy_schemas"
 CITYOPS_IMAGE = "registry.example/cityops"
 
 # Settings another change adds at the same time (CONTRACT §9): named by the brief, not yet in
@@ -158,7 +158,7 @@ def container_env(container: dict, config_maps: dict[str, dict]) -> dict[str, st
 
 
 def compose_problems(doc: dict) -> list[str]:
-    """Against the compose specification's schema (schemas/compose-spec.json, vendored)."""
+    """Against the compose specification's schema (tests/deploy_schemas/compose-spec.json)."""
     schema = json.loads((SCHEMAS / "compose-spec.json").read_text())
     validator = jsonschema.Draft7Validator(schema)
     return [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(doc)]

@@ -1,8 +1,8 @@
 """Every production description parses and is valid for what reads it: compose.yaml against the
 compose specification's JSON schema, built-in Kubernetes kinds against Kubernetes' own schemas
 (strict: unknown fields refused), Strimzi, Altinity and KEDA resources against their operators'
-CRD schemas (vendored in schemas/crds.json.gz, unknown fields refused as `kubectl --validate=strict`
-does). And each check catches a deliberately wrong document."""
+CRD schemas (vendored in tests/deploy_schemas/, unknown fields refused as `kubectl
+--validate=strict` does). And each check catches a deliberately wrong document."""
 
 from __future__ import annotations
 
