@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import re
+import subprocess
+import xml.etree.ElementTree as ET
 
 import pytest
 import yaml
@@ -152,3 +154,42 @@ def test_the_dockerfile_is_multi_stage_pinned_and_runs_as_a_non_root_user():
     # the entrypoint the image copies exists and every compose secret it maps is a file of ours
     assert (ROOT / "deploy" / "entrypoint.sh").exists()
     assert (COMPOSE / "make-secrets.sh").exists()
+
+
+@pytest.mark.parametrize(
+    "path", sorted(COMPOSE.rglob("*.xml")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_every_clickhouse_config_file_is_xml_with_a_clickhouse_root(path):
+    assert ET.parse(path).getroot().tag == "clickhouse"
+
+
+@pytest.mark.parametrize(
+    ("path", "shell"),
+    [
+        (ROOT / "deploy" / "entrypoint.sh", "sh"),
+        (COMPOSE / "make-secrets.sh", "bash"),
+        (COMPOSE / "kafka" / "setup.sh", "bash"),
+        (ROOT / "deploy" / "kafka-acls.sh", "bash"),
+    ],
+    ids=lambda v: v.name if hasattr(v, "name") else v,
+)
+def test_every_script_parses(path, shell):
+    result = subprocess.run([shell, "-n", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_entrypoint_turns_secret_files_into_settings(tmp_path):
+    # the same loop as deploy/entrypoint.sh, pointed at a folder of ours instead of /run/secrets
+    script = (ROOT / "deploy" / "entrypoint.sh").read_text().replace("/run/secrets", str(tmp_path))
+    (tmp_path / "cityops_secret_key").write_text("s3cret\n")
+    (tmp_path / "ca.pem").write_text("not a setting")
+    entry = tmp_path / "entrypoint.sh"
+    entry.write_text(script)
+    out = subprocess.run(
+        ["sh", str(entry), "sh", "-c", "env | grep ^CITYOPS_ | sort"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin"},
+    ).stdout
+    assert out == "CITYOPS_SECRET_KEY=s3cret\n"
