@@ -353,3 +353,29 @@ def test_the_clickhouse_installation_is_the_cluster_cityops_is_told_about():
     assert chk["spec"]["configuration"]["clusters"][0]["layout"]["replicasCount"] == 3
     node = chi["spec"]["configuration"]["zookeeper"]["nodes"][0]["host"]
     assert node == f"keeper-{chk['metadata']['name']}"
+
+
+# -- the proxy -----------------------------------------------------------------------------------
+
+
+def test_the_compose_proxy_does_not_publish_metrics_or_readiness():
+    conf = (COMPOSE / "proxy" / "nginx.conf").read_text()
+    for path in ("/metrics", "/readyz"):
+        assert f"location = {path} {{ return 404; }}" in conf
+    assert "server dashboard:8050;" in conf and "server gateway:8060;" in conf
+
+
+def test_the_ingress_does_not_publish_metrics_or_readiness():
+    (ingress,) = by_kind(DOCS, "Ingress")
+    paths = {
+        p["path"]: p["backend"]["service"]["name"]
+        for rule in ingress["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    }
+    services = {s["metadata"]["name"]: s for s in by_kind(DOCS, "Service")}
+    pod_labels = [d["spec"]["template"]["metadata"]["labels"] for d in by_kind(DOCS, "Deployment")]
+    for path in ("/metrics", "/readyz"):
+        selector = services[paths[path]]["spec"]["selector"]
+        assert not any(selector.items() <= labels.items() for labels in pod_labels), path
+    assert paths["/api/"] == paths["/open311/"] == "cityops-gateway"
+    assert paths["/"] == "cityops-dashboard"
