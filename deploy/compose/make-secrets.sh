@@ -3,7 +3,8 @@
 # a private CA, the brokers', ClickHouse's and the proxy's certificates, the brokers' admin client
 # certificate, random passwords for `platform`, each department and ClickHouse. Existing files are
 # kept (delete one to have it made again). Needs openssl. For a public name on the proxy, pass
-# PROXY_NAME=ops.example.gov.cn (or put your CA-signed proxy.pem / proxy.key in place first).
+# PROXY_NAME=ops.example.gov.cn (or put your CA-signed proxy.pem / proxy.key in place first); the
+# name departments reach the brokers by is KAFKA_PUBLIC_HOST (the same as in compose's environment).
 set -euo pipefail
 cd "$(dirname "$0")"
 umask 077
@@ -28,7 +29,8 @@ if [ ! -s ca.pem ]; then
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
     -subj "/CN=cityops-private-ca" -keyout ca.key -out ca.pem
 fi
-cert kafka-broker cityops-kafka-broker "DNS:kafka-1,DNS:kafka-2,DNS:kafka-3,DNS:localhost"
+cert kafka-broker cityops-kafka-broker \
+  "DNS:kafka-1,DNS:kafka-2,DNS:kafka-3,DNS:localhost,DNS:${KAFKA_PUBLIC_HOST:-kafka.example.gov.cn}"
 cert kafka-admin cityops-kafka-admin "DNS:kafka-admin"
 cert clickhouse clickhouse "DNS:clickhouse,DNS:ch-s1-r1,DNS:ch-s1-r2,DNS:ch-s2-r1,DNS:ch-s2-r2"
 cert proxy "$proxy_name" "DNS:$proxy_name"
