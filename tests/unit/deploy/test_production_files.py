@@ -379,3 +379,18 @@ def test_the_ingress_does_not_publish_metrics_or_readiness():
         assert not any(selector.items() <= labels.items() for labels in pod_labels), path
     assert paths["/api/"] == paths["/open311/"] == "cityops-gateway"
     assert paths["/"] == "cityops-dashboard"
+
+
+# -- migrations ----------------------------------------------------------------------------------
+
+
+def test_both_descriptions_run_the_same_migration_command_and_its_names_exist():
+    compose = COMPOSE_DOC["services"]["migrate"]["command"]
+    (job,) = by_kind(DOCS, "Job")
+    kubernetes = job["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert compose == kubernetes
+    assert compose[:2] == ["python", "-c"]
+    code = compose[2]
+    compile(code, "migrate", "exec")
+    imports = "\n".join(part.strip() for part in code.split(";") if "import" in part)
+    exec(imports, {})  # the functions it calls exist under these names
