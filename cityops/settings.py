@@ -212,6 +212,10 @@ class Settings(BaseSettings):
     ready_max_lag: int = Field(10_000, ge=0)
     log_max_bytes: int = Field(20 * 2**20, ge=4096)
     log_backups: int = Field(3, ge=0, le=100)
+    # The address the gateway, the dashboard and a worker's endpoints listen on. Loopback unless
+    # the network namespace is the boundary (a container: 0.0.0.0, so a proxy, another container
+    # or the kubelet's probes can reach it; deploy/compose, deploy/k8s).
+    bind_host: str = "127.0.0.1"
 
     @cached_property
     def clickhouse(self) -> ClickHouseTarget:

@@ -1,6 +1,7 @@
 """`cityops dashboard`: the dashboard under gunicorn in production (one process, several threads:
 the wall's ClickHouse clients and the Kafka producer live in that process), or Dash's development
-server with `--dev`. Binds to loopback; put a reverse proxy in front for other machines.
+server with `--dev`. Binds to `bind_host` (loopback by default); put a reverse proxy in front for
+other machines.
 """
 
 from __future__ import annotations
@@ -8,8 +9,6 @@ from __future__ import annotations
 from gunicorn.app.base import BaseApplication
 
 from cityops.logjson import json_gunicorn_logger
-
-HOST = "127.0.0.1"
 
 
 class _Gunicorn(BaseApplication):
@@ -27,7 +26,7 @@ class _Gunicorn(BaseApplication):
 
 def gunicorn_options(settings) -> dict:
     return {
-        "bind": f"{HOST}:{settings.dashboard_port}",
+        "bind": f"{settings.bind_host}:{settings.dashboard_port}",
         # One worker keeps per-process state (producer, registry, clients) single; threads serve
         # several wall screens and officers at once. gthread closes idle keep-alive connections.
         "workers": 1,
@@ -51,7 +50,9 @@ def serve(settings, dev: bool = False) -> int:
     configure_logging("dashboard", settings.log_level)
     app = create_app(settings)
     if dev:
-        app.run(host=HOST, port=settings.dashboard_port, debug=True, use_reloader=False)
+        app.run(
+            host=settings.bind_host, port=settings.dashboard_port, debug=True, use_reloader=False
+        )
         return 0
     _Gunicorn(app.server, gunicorn_options(settings)).run()
     return 0

@@ -8,7 +8,9 @@
 #
 # ADMIN_CONFIG is a kafka-acls --command-config file (security.protocol=SASL_SSL, the admin's
 # sasl.jaas.config, ssl.truststore.*). PLATFORM_USER (default: platform) is the platform's
-# principal; TOPIC_PREFIX (default: empty) matches CITYOPS_TOPIC_PREFIX.
+# principal; TOPIC_PREFIX (default: empty) matches CITYOPS_TOPIC_PREFIX. DEPARTMENTS (default: the
+# registry's department codes, read with cityops) lists the department principals, space separated,
+# for a host without cityops (deploy/compose/kafka/setup.sh passes deploy/compose/kafka/departments).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,8 +42,8 @@ run --add --allow-principal "User:$platform" --operation Create --operation Desc
   --operation IdempotentWrite --cluster
 
 # Each department of the registry: write city.events, read its own task queue with its group.
-departments=$("$python" -m cityops.deploy.cli registry export --kind departments |
-  "$python" -c 'import json,sys; print(" ".join(json.loads(l)["code"] for l in sys.stdin))')
+departments="${DEPARTMENTS:-$("$python" -m cityops.deploy.cli registry export --kind departments |
+  "$python" -c 'import json,sys; print(" ".join(json.loads(l)["code"] for l in sys.stdin))')}"
 for dept in $departments; do
   run --add --allow-principal "User:$dept" --operation Write --operation Describe \
     --topic "${prefix}city.events"

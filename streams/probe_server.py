@@ -1,5 +1,6 @@
-"""A worker's HTTP endpoints on 127.0.0.1:worker_http_port (0: none): GET /healthz (alive),
-/readyz (broker and ClickHouse reachable, consumer lag under ready_max_lag) and /metrics.
+"""A worker's HTTP endpoints on bind_host (127.0.0.1 by default):worker_http_port (0: none):
+GET /healthz (alive), /readyz (broker and ClickHouse reachable, consumer lag under ready_max_lag)
+and /metrics.
 
 Faust's own web server stays off (streams/app.py): its views run on the event loop the engine
 keeps busy, so a probe would wait behind bundles. This is a small threaded server of its own.
@@ -28,17 +29,19 @@ class ProbeServer:
         port: int,
         *,
         registry,
+        host: str = "127.0.0.1",
         healthz: Callable[[], dict],
         readyz: Callable[[], tuple[int, dict]],
     ) -> None:
         self.port, self.registry, self.healthz, self.readyz = port, registry, healthz, readyz
+        self.host = host
         self.server: ThreadingHTTPServer | None = None
 
     def start(self) -> bool:
         """Serves in a daemon thread; False (logged) when the port cannot be bound: the worker
         still works, its probes fail, which a supervisor notices."""
         try:
-            self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+            self.server = ThreadingHTTPServer((self.host, self.port), self._handler())
         except OSError as exc:
             log.error("worker HTTP endpoints not served: port %d: %s", self.port, exc)
             return False
@@ -47,7 +50,7 @@ class ProbeServer:
         threading.Thread(
             target=self.server.serve_forever, name="cityops-probes", daemon=True
         ).start()
-        log.info("worker HTTP endpoints on http://127.0.0.1:%d", self.port)
+        log.info("worker HTTP endpoints on http://%s:%d", self.host, self.port)
         return True
 
     def stop(self) -> None:
@@ -133,4 +136,10 @@ def worker_probes(settings, runtime, bridge) -> ProbeServer:
         body["max_lag"] = max(lags.values(), default=0)
         return status, body
 
-    return ProbeServer(settings.worker_http_port, registry=registry, healthz=healthz, readyz=readyz)
+    return ProbeServer(
+        settings.worker_http_port,
+        registry=registry,
+        healthz=healthz,
+        readyz=readyz,
+        host=settings.bind_host,
+    )

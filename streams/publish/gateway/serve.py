@@ -1,8 +1,8 @@
 """`cityops gateway`: the gateway under gunicorn (threads in one worker by default, so the per-key
-rate limit is exact), bound to 127.0.0.1:gateway_port. The access log leaves out query strings
-and headers: Open311 carries api_key in the query or form, so keys never reach a log line. The
-path is the client's text, decoded (`%0A` is a newline): CleanLogger escapes control characters
-in every access-log field, so one request stays one line."""
+rate limit is exact), bound to bind_host (127.0.0.1 by default):gateway_port. The access log
+leaves out query strings and headers: Open311 carries api_key in the query or form, so keys never
+reach a log line. The path is the client's text, decoded (`%0A` is a newline): CleanLogger escapes
+control characters in every access-log field, so one request stays one line."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class GatewayServer(BaseApplication):
 
 def options(settings) -> dict:
     return {
-        "bind": f"127.0.0.1:{settings.gateway_port}",
+        "bind": f"{settings.bind_host}:{settings.gateway_port}",
         "workers": settings.gateway_workers,
         "worker_class": "gthread",
         "threads": settings.gateway_threads,
