@@ -35,7 +35,7 @@ def parts_sample(client, database: str) -> dict:
         "FROM system.parts WHERE database = %(db)s GROUP BY active",
         {"db": database},
     )
-    out = {"active_parts": 0, "active_bytes": 0, "inactive_parts": 0, "inactive_bytes": 0}
+    out: dict = {"active_parts": 0, "active_bytes": 0, "inactive_parts": 0, "inactive_bytes": 0}
     fresh: set[str] = set()
     for active, parts, size, names in rows:
         kind = "active" if active else "inactive"

@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="addresses and state of the stack")
     st.add_argument("--json", action="store_true")
 
+    sub.add_parser(
+        "migrate",
+        help="apply the ClickHouse migrations not yet applied (on the cluster when "
+        "CITYOPS_CLICKHOUSE_CLUSTER is set) and print the versions applied",
+    )
     sub.add_parser("worker", help="run one stream worker (the intake bridge and incident engine)")
     sub.add_parser("gateway", help="run the HTTP gateway")
     dash = sub.add_parser("dashboard", help="run the dashboard")
@@ -290,6 +295,18 @@ def dispatch(args: argparse.Namespace, settings) -> int:
         else:
             for key, value in info.items():
                 print(f"{key:12} {value}")
+        return 0
+    if command == "migrate":
+        from cityops.storage.client import connect, migrate
+
+        client = connect(settings.clickhouse, database=False)
+        try:
+            applied = migrate(
+                client, settings.clickhouse.database, cluster=settings.clickhouse_cluster
+            )
+        finally:
+            client.disconnect()
+        print(json.dumps({"database": settings.clickhouse.database, "applied": applied}))
         return 0
     if command == "registry":
         from cityops.deploy.registry_cli import counts, export

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 # an incident is open until it is resolved or closed (callback_overdue: resolved, the citizen's
 # callback unanswered by its deadline)
@@ -45,7 +45,7 @@ class State(NamedTuple):
 @dataclass(frozen=True)
 class Condition:
     sql: str
-    holds: Callable[[State], bool]
+    holds: Callable[[Any], bool]  # of a State, or of a LoopState for the loop's conditions
 
 
 def _in(values: tuple[str, ...]) -> str:

@@ -188,8 +188,7 @@ def test_migrations_create_the_schema_on_every_node(stack):
     stack.wait(
         f"schema version {last} on every node",
         lambda: (
-            count_on_every_node(stack, "SELECT max(version) FROM {db}.schema_version")
-            == [last] * 4
+            count_on_every_node(stack, "SELECT max(version) FROM {db}.schema_version") == [last] * 4
         ),
     )
 

@@ -134,7 +134,7 @@ class Responder:
         self.seed, self.scenario = seed, scenario
         self.queue = TaskQueue(settings, list(DEPARTMENTS), group=False, poll_ms=200)
         self.inbox: deque = deque()
-        self.planned: set[tuple[str, str, int]] = set()
+        self.planned: set[tuple[str, str, int, str, bool]] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._listen, name="sim-tasks", daemon=True)
         self._thread.start()
