@@ -395,6 +395,26 @@ _BACKFILL_INCIDENT_EVENT_IDS = (
     "SELECT incident_id, time, id FROM {db}.events WHERE incident_id != ''"
 )
 
+# Every notification attempt (migration 8, docs/notifications.md): one row per attempt of one
+# notification to one target, with its outcome; the incident page shows them in its timeline.
+# Plain MergeTree: attempts are a log, each row its own (a retried attempt is a new row).
+_NOTIFICATIONS = """
+CREATE TABLE IF NOT EXISTS {db}.notifications (
+    incident_id String,
+    notification_id String,
+    trigger String,
+    target String,
+    kind String,
+    attempt UInt16,
+    at DateTime,
+    status String,
+    http_status UInt16,
+    error String
+) ENGINE = MergeTree()
+PARTITION BY toYYYYMM(at)
+ORDER BY (incident_id, notification_id, target, at, attempt)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -431,6 +451,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             _BACKFILL_INCIDENT_EVENT_IDS,
         ),
     ),
+    Migration(8, "notifications: every notification attempt and its outcome", (_NOTIFICATIONS,)),
 )
 
 TABLES = ("events", "incidents", "incident_transitions", "dept_tasks", "rejected_events")
