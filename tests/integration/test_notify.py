@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
+from cityops.dashboard.backend import Backend
+from cityops.dashboard.pages.incident import details
 from cityops.deploy import services as svc
 from cityops.schemas.topics import Topics
 from cityops.streams.notify.formats import SIGNATURE_HEADER, verify_signature
@@ -197,6 +199,10 @@ def test_an_extreme_incident_notifies_once_with_a_valid_signature(stack, receive
     assert sent["incident_id"] == incident_id and sent["trigger"] == "extreme"
     assert sent["district"] == "320105" and sent["severity"] == 4
     assert sent["url"].endswith(f"/incidents/{incident_id}")
+    # The incident page's timeline shows the attempt, naming the target, never its address.
+    page = str(details(Backend(stack.settings), incident_id, None).to_plotly_json())
+    assert "tl-notification" in page and "desk" in page and "notify-delivered" in page
+    assert receiver.url.split("/hook")[0] not in page and SECRET not in page
     # The same update again (a redelivery), then another incident's: once the second is
     # delivered the first was handled too (one partition, in order), and it sent nothing.
     stored = stack.q(
