@@ -111,7 +111,7 @@ def _target(entry: Any, where: str) -> Target:
     name = entry.get("name") or default_name(kind, url)
     if not isinstance(name, str):
         raise ConfigError(f"{where}: name must be a string")
-    numbers = {}
+    numbers: dict[str, Any] = {}
     for key, low in (
         ("max_attempts", 1),
         ("backoff_seconds", 0),
