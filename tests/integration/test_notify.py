@@ -295,3 +295,27 @@ def test_the_engine_keeps_storing_while_the_receiver_hangs(stack, receiver, tmp_
         )[0][0] == len(opened),
         notifier, log, timeout=120,
     )  # fmt: skip
+
+
+def test_a_departments_title_cannot_add_links_or_mentions_to_a_robot_message(
+    stack, receiver, tmp_path
+):
+    """From the attacker's side: a department puts markdown and a mention into a report's title;
+    the WeCom group sees it as text, with the platform's link the only link."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        f'[[notify]]\nkind = "wecom"\nurl = "{receiver.url}?key=K"\non = ["extreme"]\n'
+    )
+    log = tmp_path / "notifier.log"
+    stack.procs.append(notifier := start_notifier(stack, rules, log))
+    stack.start()
+    report = a_report("gas_leak", 4, title="燃气泄漏 [领奖](http://evil.example) <@all> **紧急**")
+    stack.send(report)
+    incident_id = incident_of(stack, report["id"])
+    wait_for("the robot message", lambda: attempts(stack, incident_id), notifier, log)
+    [(path, _, body)] = receiver.requests
+    assert path == "/hook?key=K"
+    content = json.loads(body)["markdown"]["content"]
+    assert "燃气泄漏" in content
+    assert "](http://evil.example)" not in content and "<@all>" not in content
+    assert "**紧急**" not in content and content.count("](") == 1
