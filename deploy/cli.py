@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("worker", help="run one stream worker (the intake bridge and incident engine)")
     sub.add_parser("gateway", help="run the HTTP gateway")
+    sub.add_parser("notify", help="run the notifier ([[notify]] targets of the rules file)")
     dash = sub.add_parser("dashboard", help="run the dashboard")
     dash.add_argument(
         "--dev", action="store_true", help="Dash development server instead of gunicorn"
@@ -320,6 +321,10 @@ def dispatch(args: argparse.Namespace, settings) -> int:
 
         tune_gc()
         return run_worker(settings) or 0
+    if command == "notify":
+        from cityops.streams.notify.service import run_notifier
+
+        return run_notifier(settings)
     if command == "gateway":
         from cityops.streams.publish.gateway.serve import serve
 

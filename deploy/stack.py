@@ -39,6 +39,7 @@ from cityops.private_files import read_secrets, rotate_kiosk_token, stack_secret
 from cityops.settings import Settings
 from cityops.stack_state import read_state, service_states
 from cityops.storage.client import ClickHouseTarget, connect, migrate
+from cityops.streams.notify.config import ConfigError, load_targets
 from cityops.topics_admin import all_topics, create_topics
 
 
@@ -191,6 +192,8 @@ class Stack:
             if port:
                 health[f"worker-{n + 1}"] = f"http://127.0.0.1:{port}"
         self._spawn("gateway", [*exe, "gateway"], env, port=s.gateway_port)
+        if notify_targets():  # its own consumer group on city.incidents (docs/notifications.md)
+            self._spawn("notifier", [*exe, "notify"], env)
         if dashboard:
             self._spawn("dashboard", [*exe, "dashboard"], env, port=s.dashboard_port)
         if simulate:
@@ -371,6 +374,15 @@ def clickhouse_status(settings: Settings, target: ClickHouseTarget) -> dict:
 
 def _path(path: Path | None) -> str | None:
     return str(path.resolve()) if path else None
+
+
+def notify_targets() -> int:
+    """How many `[[notify]]` targets the rules file has; a bad entry stops `up` with its reason
+    (never with the entry's url or secret)."""
+    try:
+        return len(load_targets())
+    except ConfigError as exc:
+        raise StackError(str(exc)) from None
 
 
 def worker_port(settings: Settings, index: int) -> int:

@@ -50,6 +50,7 @@ SHARDING_KEYS: dict[str, str] = {
     "transitions_by_time": _STREET_OF_INCIDENT,
     "incidents_by_report": _STREET_OF_INCIDENT,
     "incident_event_ids": _STREET_OF_INCIDENT,
+    "notifications": _STREET_OF_INCIDENT,
     # counts per hour, fed per shard by its view; readers sum over the shards
     "event_hours": "cityHash64(hour)",
 }

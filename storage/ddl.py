@@ -406,6 +406,25 @@ _INCIDENTS_LOOP_COLUMNS = (
     "ADD COLUMN callback String DEFAULT '', "
     "ADD COLUMN unsolved UInt16 DEFAULT 0"
 )
+# Every notification attempt (migration 8, docs/notifications.md): one row per attempt of one
+# notification to one target, with its outcome; the incident page shows them in its timeline.
+# Plain MergeTree: attempts are a log, each row its own (a retried attempt is a new row).
+_NOTIFICATIONS = """
+CREATE TABLE IF NOT EXISTS {db}.notifications (
+    incident_id String,
+    notification_id String,
+    trigger String,
+    target String,
+    kind String,
+    attempt UInt16,
+    at DateTime,
+    status String,
+    http_status UInt16,
+    error String
+) ENGINE = MergeTree()
+PARTITION BY toYYYYMM(at)
+ORDER BY (incident_id, notification_id, target, at, attempt)
+"""
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -448,6 +467,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "incidents: returns, supervision, callback, unsolved (closing the loop)",
         (_INCIDENTS_LOOP_COLUMNS,),
     ),
+    Migration(8, "notifications: every notification attempt and its outcome", (_NOTIFICATIONS,)),
 )
 
 TABLES = ("events", "incidents", "incident_transitions", "dept_tasks", "rejected_events")

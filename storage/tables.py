@@ -111,6 +111,20 @@ REJECTED_EVENTS: tuple[Column, ...] = (
     ("raw", "String"),
 )
 
+# Written by the notifier (streams/notify/), not by the engine's writer.
+NOTIFICATIONS: tuple[Column, ...] = (
+    ("incident_id", "String"),
+    ("notification_id", "String"),
+    ("trigger", "String"),
+    ("target", "String"),
+    ("kind", "String"),
+    ("attempt", "UInt16"),
+    ("at", "DateTime"),
+    ("status", "String"),
+    ("http_status", "UInt16"),
+    ("error", "String"),
+)
+
 # {table: its columns}, for the tables the writer inserts into.
 WRITTEN: dict[str, tuple[Column, ...]] = {
     "events": EVENTS,

@@ -26,7 +26,9 @@ from cityops.dashboard.backend import TZ
 from cityops.dashboard.kpis import format_age
 from cityops.dashboard.pages.incident_review import register_review, review_panel
 from cityops.dashboard.pages.incident_review import sent as _sent
+from cityops.dashboard.notifications import merged
 from cityops.storage import incident_pages as ip
+from cityops.storage import notifications as sent
 
 
 def _fmt(ts: int | None) -> str:
@@ -94,29 +96,36 @@ def details(backend, incident_id: str, scope: str | None) -> html.Div:
     tasks = backend.run(ip.tasks_of, (incident_id,))
     events = backend.run(ip.incident_events, incident_id, since=(inc["reported_at"] or now) - 86400)
     reports = [e for e in events if e["type"] == "city.report.v1"]
+    attempts = backend.run(sent.attempts_of, incident_id)
     timeline = html.Ol(
-        [
-            html.Li(
-                [
-                    html.Span(_fmt(s["time"]), className="tl-time"),
-                    html.Span(s["kind"], className="tl-kind"),
-                    html.Span(
+        merged(
+            [
+                (
+                    s["time"],
+                    html.Li(
                         [
-                            L.pair(L.STATUS, s["from_status"], s["from_status"] or "·"),
-                            " → ",
-                            L.pair(L.STATUS, s["to_status"]),
+                            html.Span(_fmt(s["time"]), className="tl-time"),
+                            html.Span(s["kind"], className="tl-kind"),
+                            html.Span(
+                                [
+                                    L.pair(L.STATUS, s["from_status"], s["from_status"] or "·"),
+                                    " → ",
+                                    L.pair(L.STATUS, s["to_status"]),
+                                ],
+                                className="tl-status",
+                            ),
+                            html.Span(L.pair(L.LEVEL, s["level"]), className="tl-level"),
+                            html.Span(L.department(s["department"]), className="tl-dept"),
+                            html.Span(s["actor"], className="tl-actor"),
+                            html.Span(s["reason"], className="tl-reason"),
                         ],
-                        className="tl-status",
+                        className="tl-item",
                     ),
-                    html.Span(L.pair(L.LEVEL, s["level"]), className="tl-level"),
-                    html.Span(L.department(s["department"]), className="tl-dept"),
-                    html.Span(s["actor"], className="tl-actor"),
-                    html.Span(s["reason"], className="tl-reason"),
-                ],
-                className="tl-item",
-            )
-            for s in steps
-        ],
+                )
+                for s in steps
+            ],
+            attempts,
+        ),
         id=ids.TIMELINE,
         className="timeline",
     )
