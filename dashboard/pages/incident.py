@@ -24,9 +24,9 @@ from cityops.dashboard.actions import (
 from cityops.dashboard.auth import current_scope, signed_in
 from cityops.dashboard.backend import TZ
 from cityops.dashboard.kpis import format_age
+from cityops.dashboard.notifications import merged
 from cityops.dashboard.pages.incident_review import register_review, review_panel
 from cityops.dashboard.pages.incident_review import sent as _sent
-from cityops.dashboard.notifications import merged
 from cityops.storage import incident_pages as ip
 from cityops.storage import notifications as sent
 
