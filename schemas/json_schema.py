@@ -12,11 +12,11 @@ from typing import Any
 
 from cityops.schemas.event_types import (
     ACTION_TYPES,
+    ALARM_STEPS,
     ASSIST_TYPE,
     CHANNELS,
     EVENT_TYPES,
     FEEDBACK_TYPE,
-    ALARM_STEPS,
     MAX_ADDRESS_CHARS,
     MAX_FUTURE_DAYS,
     MAX_ID_CHARS,

@@ -87,6 +87,7 @@ class Incident(msgspec.Struct, omit_defaults=True, gc=False):
     sensor_id: str | None = None
     updated_at: datetime | None = None
     opened_by_department: str = ""  # its sender ("": stored before senders were remembered)
+    sensor_peak: float | None = None  # an early-warning incident: the worst reading told so far
 
     @property
     def departments(self) -> list[str]:
