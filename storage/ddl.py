@@ -395,6 +395,41 @@ _BACKFILL_INCIDENT_EVENT_IDS = (
     "SELECT incident_id, time, id FROM {db}.events WHERE incident_id != ''"
 )
 
+# Sensor readings (migration 7, early warning): built for volume. LowCardinality needs an
+# experimental setting on 18.16, so codes stay String; the value is a Float32 (4 bytes, ~7
+# significant digits: plenty for a gauge), times are DateTime (seconds), one partition per day,
+# sorted by sensor and time so one sensor's series is a range read. A redelivered batch leaves
+# duplicates that merges remove (same sensor, time, metric, department).
+_READINGS = """
+CREATE TABLE IF NOT EXISTS {db}.readings (
+    sensor_id String,
+    time DateTime,
+    metric String,
+    department String,
+    value Float32,
+    unit String,
+    district String,
+    street String,
+    micro_grid String,
+    received_at DateTime
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toDate(time)
+ORDER BY (sensor_id, time, metric, department)
+"""
+# Feeds that must not go silent: one row per change (went silent, came back); the latest per
+# department by `version` is the feed's state (the wall's "since HH:MM").
+_FEED_STATES = """
+CREATE TABLE IF NOT EXISTS {db}.feed_states (
+    department String,
+    silent UInt8,
+    silent_since Nullable(DateTime),
+    last_seen DateTime,
+    version UInt64,
+    updated_at DateTime
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY department
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -431,6 +466,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             _BACKFILL_INCIDENT_EVENT_IDS,
         ),
     ),
+    # Version 6 is another change's; a database applies every version it has not applied yet,
+    # in this order, so 7 does not depend on 6.
+    Migration(7, "early warning: readings and feed_states", (_READINGS, _FEED_STATES)),
 )
 
 TABLES = ("events", "incidents", "incident_transitions", "dept_tasks", "rejected_events")

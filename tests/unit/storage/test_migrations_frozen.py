@@ -18,6 +18,7 @@ PINNED = {
     3: "e9f34de612686e360098c076ef9d3246e504ae13e5be25d81b6aef198817f102",
     4: "b756ea66cfbbc62296e94a5fd1a377009e56a8a174125e6cd91ee8da5fc2a76b",
     5: "34388f4afb9b9efefaf174ce52b79c69cb72dc1da3df43acdd52b625fb39d6d2",
+    7: "a5355fcc145f74e3180eb8fcce9dbf5d3608f298ba82155c9124823c703b85df",
 }
 # The schema_version table is created IF NOT EXISTS on every migrate(): an edit reaches no
 # existing database either.
