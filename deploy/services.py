@@ -251,6 +251,8 @@ def worker_env(settings) -> dict[str, str]:
     }
     if settings.clock_epoch is not None:
         env["CITYOPS_CLOCK_EPOCH"] = repr(settings.clock_epoch)
+    if settings.rules_file is not None:
+        env["CITYOPS_RULES_FILE"] = str(settings.rules_file)
     env.update(connection_env(settings))
     return env
 
