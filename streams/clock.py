@@ -19,6 +19,14 @@ class Clock:
         """Engine time for a real Unix time."""
         return datetime.fromtimestamp(self.epoch + (real - self.epoch) * self.speed, UTC)
 
+    def seconds_at(self, real: float) -> float:
+        """Engine time for a real Unix time, in Unix seconds."""
+        return self.epoch + (real - self.epoch) * self.speed
+
+    def real(self, seconds: float) -> float:
+        """The real Unix time of an engine time in Unix seconds (the inverse of seconds_at)."""
+        return self.epoch + (seconds - self.epoch) / self.speed
+
     def now(self) -> datetime:
         return self.at(time.time())
 

@@ -34,12 +34,18 @@ def follow_up_of(report: Report) -> str | None:
     return sensor.alarm
 
 
+def is_alarm(report: Report) -> bool:
+    """Raised by a rule or a silent feed (any step): one incident per sensor, so the engine
+    matches it by its sensor only (two sensors of one street corner keep two incidents)."""
+    return report.sensor is not None and report.sensor.alarm is not None
+
+
 def sensor_match(
     report: Report, prefix: str, lookup: Lookup, now: datetime, days_after_close: float
 ) -> Candidate | None:
     """The incident of the report's sensor under `prefix` (its street and category), open first:
-    a follow-up is matched by its sensor only, never by place (a citizen's report of the same
-    street corner is not resolved by a sensor)."""
+    an alarm is matched by its sensor only, never by place (a sensor's clear must not resolve a
+    citizen's report of the same street corner, and each sensor keeps its one incident)."""
     sensor = report.sensor.sensor_id if report.sensor else ""
     found = [
         c

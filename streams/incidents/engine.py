@@ -19,7 +19,7 @@ from cityops.schemas.topics import Topics
 from cityops.storage.latest import restore_states_sql
 from cityops.storage.writer import ClickHouseWriter
 from cityops.streams.incidents import out, rows
-from cityops.streams.incidents.alarms import follow_up_of, sensor_match
+from cityops.streams.incidents.alarms import is_alarm, sensor_match
 from cityops.streams.incidents.logic import incident_id_for, partition_key_of, step
 from cityops.streams.incidents.model import (
     ActionIn,
@@ -146,7 +146,7 @@ class Engine:
         if self.incident(incident_id_for(item.department, item.id, item.chain)) is not None:
             return
         prefix = key_prefix(item.chain.key, item.report.category)
-        if follow_up_of(item.report):  # a rule's peak or clear: its sensor's incident only
+        if is_alarm(item.report):  # a rule's alarm: its sensor's incident only, never by place
             window = self.policy.repeat_days_after_close
             found = sensor_match(item.report, prefix, self._lookup, now, window)
         else:

@@ -136,7 +136,7 @@ class ReadingsEngine:
     def _feed_alarm(self, department: str, state: FeedState, alarm, at: float) -> None:
         feed = self.rules.feed(department)
         assert feed is not None
-        self.alarms.append(feed_report(feed, alarm, self._real(at)))
+        self.alarms.append(feed_report(feed, alarm, self.clock.real(at)))
         silent = alarm.step == "raised"
         self.feed_rows.append(
             (
@@ -148,11 +148,6 @@ class ReadingsEngine:
                 int(at),
             )
         )
-
-    def _real(self, at: float) -> float:
-        """The real Unix time of an engine-clock time (the clock runs faster in tests)."""
-        clock = self.clock
-        return clock.epoch + (at - clock.epoch) / clock.speed
 
     def take(self) -> tuple[dict[int, list], dict[int, list]]:
         """What changed since the last call, per partition: (rule states, feed states)."""
