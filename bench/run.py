@@ -21,6 +21,7 @@ SUITES = {
     "memory": "cityops.bench.memory",
     "publishing": "cityops.bench.publishing",
     "storage": "cityops.bench.storage",
+    "readings": "cityops.bench.readings",
 }
 
 

@@ -156,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
             "storage",
             "validator",
             "engine",
+            "readings",
             "all",
         ],
     )
