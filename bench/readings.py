@@ -50,7 +50,10 @@ def sample(n: int) -> list[bytes]:
     while len(due) < n:
         due += population.readings(start, t, t + 600)
         t += 600
-    return [msgspec.json.encode(reading_event(data, at, START)) for at, data in due[:n]]
+    return [
+        msgspec.json.encode(reading_event(data, at, datetime.fromtimestamp(at, UTC)))
+        for at, data in due[:n]
+    ]
 
 
 def bench_readings(n: int, target: ClickHouseTarget | None) -> dict:

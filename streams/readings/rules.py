@@ -41,7 +41,7 @@ class Rule:
     departments: tuple[str, ...] = DEFAULT_RULE_DEPARTMENTS
     title: str = ""
     # A peak is told to the incident at most this often (reading time), and only when higher.
-    peak_every_seconds: float = 60.0
+    peak_every_seconds: float = 300.0
 
     def breached(self, value: float) -> bool:
         return value > self.threshold if self.direction == "above" else value < self.threshold
@@ -158,7 +158,9 @@ def _rule(entry: dict[str, Any], at: str) -> Rule:
     title = entry.get("title", "")
     if not isinstance(title, str):
         raise RulesError(f"{at}: `title` must be text")
-    peak_every = _number(entry, "peak_every_seconds", at) if "peak_every_seconds" in entry else 60.0
+    peak_every = (
+        _number(entry, "peak_every_seconds", at) if "peak_every_seconds" in entry else 300.0
+    )
     return Rule(
         name, metric, direction, threshold, for_seconds, clear, category, severity,
         tuple(departments), title, peak_every,
