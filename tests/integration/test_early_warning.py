@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from cityops.deploy import services as svc
+from cityops.storage.feed_states import silent_feeds
 from tests.integration.test_engine import MICRO, Stack, make_stack, status_of, timeline
 
 RULES = """
@@ -168,6 +169,8 @@ def test_a_silent_feed_opens_one_incident_that_resolves_when_data_returns(warnin
         ),
     )
     assert silent[0][1] is not None
+    # What the wall reads for its "since HH:MM" banner (storage/feed_states.py).
+    assert [d for d, _ in silent_feeds(warning.ch, warning.db)] == ["video"]
 
     warning.send(a_reading("VID-CAM-1", 0.0, time.time(), department="video"))
     wait_status(warning, incident, "resolved")
