@@ -19,12 +19,8 @@ class Clock:
         """Engine time for a real Unix time."""
         return datetime.fromtimestamp(self.epoch + (real - self.epoch) * self.speed, UTC)
 
-    def seconds_at(self, real: float) -> float:
-        """Engine time for a real Unix time, in Unix seconds."""
-        return self.epoch + (real - self.epoch) * self.speed
-
     def real(self, seconds: float) -> float:
-        """The real Unix time of an engine time in Unix seconds (the inverse of seconds_at)."""
+        """The real Unix time of an engine time given in Unix seconds (the inverse of `at`)."""
         return self.epoch + (seconds - self.epoch) / self.speed
 
     def now(self) -> datetime:

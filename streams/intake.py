@@ -286,8 +286,6 @@ class Bridge:
         now = datetime.now(UTC)
         per_partition: dict[int, list[Item]] = {}
         readings: dict[int, list[ReadingItem]] = {}
-        # A feed is alive when the broker received its events (not the times they claim).
-        clock_at = self.clock.seconds_at
         seen: dict[str, float] = {}  # department → its latest event (a feed's heartbeat)
         offsets = {}
         taken = refused = 0
@@ -311,12 +309,12 @@ class Bridge:
                     else:
                         partition = partition_for(key, self.partitions)
                         readings.setdefault(partition, []).append(item)
-                        heard(seen, item.department, clock_at(item.received_at))
+                        heard(seen, item.department, item.received_at)
                         continue
                 elif not isinstance(item, RejectIn) and not item.id.startswith(
                     PLATFORM_ID_PREFIX  # the platform's own alarms are no feed's traffic
                 ):
-                    heard(seen, item.department, clock_at(item.received_at.timestamp()))
+                    heard(seen, item.department, item.received_at.timestamp())
                 per_partition.setdefault(partition_for(key, self.partitions), []).append(item)
                 refused += isinstance(item, RejectIn)
             if messages:

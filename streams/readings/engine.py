@@ -97,7 +97,9 @@ class ReadingsEngine:
             elif type(item) is Beat:
                 self._beat(partition, item)
             elif type(item) is ClockTick:
-                self._tick(partition, item.now)
+                # Silence is a publisher's real outage: judged in real seconds even when the
+                # engine clock runs faster (a simulation's pause is not a silent feed).
+                self._tick(partition, self.clock.real(item.now))
 
     def _rule(self, partition: int, rule, item: ReadingIn) -> None:
         key = state_key(item.department, item.sensor_id, rule.name)
@@ -136,7 +138,7 @@ class ReadingsEngine:
     def _feed_alarm(self, department: str, state: FeedState, alarm, at: float) -> None:
         feed = self.rules.feed(department)
         assert feed is not None
-        self.alarms.append(feed_report(feed, alarm, self.clock.real(at)))
+        self.alarms.append(feed_report(feed, alarm, at))
         silent = alarm.step == "raised"
         self.feed_rows.append(
             (

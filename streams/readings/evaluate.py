@@ -1,8 +1,9 @@
 """Sensor rules and silent feeds as pure steps over small states (one per (department, sensor,
 rule) and one per feed): `rule_step(rule, state, value, at)` and `beat`/`feed_tick` return the new
-state and the alarm to raise, if any. Times are Unix seconds on the engine clock (a reading's own
-time for rules, so `for_seconds` is reading time). The readings agent (agent.py) keeps the states
-in Faust tables and publishes the alarms as reports (alarm_events.py).
+state and the alarm to raise, if any. Times are Unix seconds: for rules a reading's own time on
+the engine clock (so `for_seconds` is reading time), for feeds real time (when events arrived).
+The readings agent (agent.py) keeps the states in Faust tables and publishes the alarms as
+reports (alarm_events.py).
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ class ReadingIn(msgspec.Struct, tag_field="item", tag="reading", array_like=True
 
 
 class Beat(msgspec.Struct, tag_field="item", tag="beat", array_like=True, gc=False):
-    """`department` published events; the latest arrived at `at` (engine clock)."""
+    """`department` published events; the broker received the latest at `at` (real Unix
+    seconds: a feed is alive when its events arrive, whatever times they claim)."""
 
     department: str
     at: float

@@ -29,7 +29,7 @@ severity = 3
 
 [[feed]]
 department = "video"
-silent_after_seconds = 3000   # five real seconds at 600x
+silent_after_seconds = 5      # real seconds, whatever the engine clock's speed
 district = "320105"
 """
 
