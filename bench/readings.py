@@ -32,7 +32,7 @@ from cityops.streams.publish.simulator.run import reading_event
 from cityops.streams.publish.simulator.sensors import SensorPopulation
 from cityops.streams.readings.bridge import encode_readings, reading_item
 from cityops.streams.readings.engine import ReadingsEngine
-from cityops.streams.readings.model import ReadingBundle
+from cityops.streams.readings.model import ReadingBundle, ReadingItem
 from cityops.streams.readings.rules import load_rules
 
 START = datetime(2026, 7, 1, 6, 0, tzinfo=UTC)
@@ -45,7 +45,7 @@ def sample(n: int) -> list[bytes]:
     registry = load_registry()
     population = SensorPopulation(7, "rainstorm", registry, scale=SENSORS / 460)
     start = START.timestamp()
-    due = []
+    due: list[tuple[float, dict]] = []
     t = start
     while len(due) < n:
         due += population.readings(start, t, t + 600)
@@ -66,7 +66,7 @@ def bench_readings(n: int, target: ClickHouseTarget | None) -> dict:
     # bridge: validate, ReadingIn, bundles
     cpu = time.process_time()
     bundles = []
-    items = []
+    items: list[ReadingItem] = []
     for payload in payloads:
         event = parse_event(payload, now=now, registry=registry)
         _, item = reading_item(event, event.data, clock.of(event.time), received)  # type: ignore[arg-type]

@@ -311,7 +311,7 @@ class Bridge:
                         readings.setdefault(partition, []).append(item)
                         heard(seen, item.department, item.received_at)
                         continue
-                elif not isinstance(item, RejectIn) and not item.id.startswith(
+                elif isinstance(item, ReportIn | ActionIn) and not item.id.startswith(
                     PLATFORM_ID_PREFIX  # the platform's own alarms are no feed's traffic
                 ):
                     heard(seen, item.department, item.received_at.timestamp())

@@ -14,6 +14,7 @@ import time
 
 import faust
 import msgspec
+from aiokafka import AIOKafkaProducer
 
 from cityops.schemas.topics import Topics
 from cityops.settings import Settings
@@ -71,7 +72,7 @@ class ReadingsRuntime:
         self.lock = asyncio.Lock()
         self.unacked: list = []
         self.stream: faust.StreamT | None = None
-        self.kafka = None
+        self.kafka: AIOKafkaProducer | None = None
         self.order = BundleOrder()
         self.alarms_sent = 0
 

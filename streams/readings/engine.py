@@ -154,11 +154,11 @@ class ReadingsEngine:
     def take(self) -> tuple[dict[int, list], dict[int, list]]:
         """What changed since the last call, per partition: (rule states, feed states)."""
         states: dict[int, list[tuple[str, Any]]] = {}
-        for key, (partition, value) in self._states.items():
-            states.setdefault(partition, []).append((key, value))
+        for key, (partition, rule_state) in self._states.items():
+            states.setdefault(partition, []).append((key, rule_state))
         feeds: dict[int, list[tuple[str, Any]]] = {}
-        for key, (partition, value) in self._feeds.items():
-            feeds.setdefault(partition, []).append((key, value))
+        for key, (partition, feed_state) in self._feeds.items():
+            feeds.setdefault(partition, []).append((key, feed_state))
         self._states, self._feeds = {}, {}
         return states, feeds
 
@@ -168,6 +168,6 @@ def codec(kind: type) -> Any:
 
     class _Codec:
         encoder = msgspec.msgpack.Encoder()
-        decoder = msgspec.msgpack.Decoder(kind)
+        decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(kind)
 
     return _Codec
