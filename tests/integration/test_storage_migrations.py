@@ -128,7 +128,7 @@ def test_migration_5_copies_the_incidents_and_event_ids_stored_before_it(a_datab
         f"INSERT INTO {db}.events (id, time, incident_id) VALUES",
         [("e1", now, "A"), ("e2", now, ""), ("e3", now, "B")],
     )
-    assert migrate(client, db) == [5]
+    assert migrate(client, db) == [m.version for m in MIGRATIONS[4:]]  # 5 and any later
     assert client.execute(
         f"SELECT incident_id, max(version) FROM {db}.incidents_by_report "
         "GROUP BY incident_id ORDER BY incident_id"
