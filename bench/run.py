@@ -21,6 +21,7 @@ SUITES = {
     "memory": "cityops.bench.memory",
     "publishing": "cityops.bench.publishing",
     "storage": "cityops.bench.storage",
+    "readings": "cityops.bench.readings",
     "disk": "cityops.bench.disk",
     # starts its own ClickHouse cluster (ZooKeeper and 2 × 2 nodes)
     "cluster": "cityops.bench.cluster",

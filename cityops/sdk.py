@@ -24,6 +24,7 @@ import orjson
 from cityops.schemas.binding import format_time
 from cityops.schemas.event_types import CONTENT_TYPE, SOURCE_PREFIX, SPECVERSION
 from cityops.schemas.events import (
+    READING_TYPE,
     REPORT_TYPE,
     Event,
     InvalidEvent,
@@ -117,7 +118,7 @@ def complete(event: Mapping[str, Any], department: str | None, *, now: datetime)
 def _street_key(event_type: Any, data: dict) -> str | None:
     """A report's street (else district) code; for an action, the street code its incident id
     starts with (incident ids are "<street code>-<digest>"), so both land on one partition."""
-    if event_type == REPORT_TYPE:
+    if event_type in (REPORT_TYPE, READING_TYPE):
         location = data.get("location")
         if isinstance(location, dict):
             key = location.get("street") or location.get("district")

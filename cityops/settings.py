@@ -178,6 +178,8 @@ class Settings(BaseSettings):
     # the login throttle then counts per proxy address).
     trusted_proxies: int = Field(0, ge=0, le=4)
     policy_file: Path | None = None
+    # Early warning (CONTRACT §13): sensor rules and feeds; unset: deploy/config/rules.toml.
+    rules_file: Path | None = None
     # The incident engine: rows reach ClickHouse at most this long after they were decided.
     flush_seconds: float = Field(0.5, gt=0)
     # The largest Kafka record (key, value, headers) the engine produces: a message or table

@@ -16,6 +16,7 @@ def all_topics(settings: Settings) -> list[str]:
         topics.rejected,
         topics.incidents,
         topics.bundles,
+        topics.readings,
         *(topics.tasks(code) for code in DEPARTMENTS),
     ]
 

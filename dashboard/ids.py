@@ -41,6 +41,7 @@ def kpi_delta(kpi: str) -> str:
 WALL_ROOT = "wall-root"
 STALE_BANNER = "stale-banner"
 STACK_PARTS = "stack-parts"  # which part of the stack is down (broker, database, worker …)
+FEEDS_SILENT = "feeds-silent"  # departments whose feed went silent, each with "since HH:MM"
 STACK_PARTS_TICK = "stack-parts-tick"
 CLOCK = "wall-clock"
 REFRESH = "wall-refresh"

@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--seed", type=int, default=None)
     sim.add_argument("--no-progress", action="store_true")
+    sim.add_argument(
+        "--sensors",
+        type=non_negative_float,
+        default=1.0,
+        help="size of the sensor population sending readings (1 = ~460 sensors; 0 = none)",
+    )
 
     reg = sub.add_parser("registry", help="the city registry")
     reg.add_argument("--json", action="store_true", help="counts as JSON")
@@ -164,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
             "engine",
             "chaos",
             "cluster",
+            "readings",
             "all",
         ],
     )
@@ -354,6 +361,7 @@ def dispatch(args: argparse.Namespace, settings) -> int:
                 scenario=args.scenario,
                 seed=args.seed,
                 progress=not args.no_progress,
+                sensors=args.sensors,
             )
             or 0
         )

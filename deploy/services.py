@@ -262,6 +262,8 @@ def worker_env(settings) -> dict[str, str]:
         env["CITYOPS_CLICKHOUSE_CLUSTER"] = settings.clickhouse_cluster
     if settings.policy_file is not None:  # the engine's policy table (SLA, callbacks, returns)
         env["CITYOPS_POLICY_FILE"] = str(settings.policy_file)
+    if settings.rules_file is not None:
+        env["CITYOPS_RULES_FILE"] = str(settings.rules_file)
     env.update(connection_env(settings))
     return env
 

@@ -4,13 +4,16 @@ checked against the taxonomy and the city registry. Called by the validator (sch
 
 from __future__ import annotations
 
+import math
 import re
 
 from cityops.schemas.event_types import (
+    ALARM_STEPS,
     ASSIST_TYPE,
     CHANNELS,
     FEEDBACK_TYPE,
     MAX_ADDRESS_CHARS,
+    MAX_METRIC_CHARS,
     MAX_REF_CHARS,
     MAX_SEVERITY,
     MAX_TEXT_CHARS,
@@ -24,6 +27,7 @@ from cityops.schemas.event_types import (
     Action,
     InvalidEvent,
     Location,
+    Reading,
     Report,
 )
 from cityops.schemas.registry import Registry
@@ -69,6 +73,9 @@ def check_report(report: Report, partitionkey: str | None, registry: Registry) -
         if not report.sensor.sensor_id:
             raise InvalidEvent("data.sensor.sensor_id", "must not be empty")
         check_text("data.sensor.sensor_id", report.sensor.sensor_id, MAX_REF_CHARS)
+        alarm = report.sensor.alarm
+        if alarm is not None and alarm not in ALARM_STEPS:
+            raise InvalidEvent("data.sensor.alarm", f"must be one of {', '.join(ALARM_STEPS)}")
     check_location(report.location, registry)
     if partitionkey is not None:
         location = report.location
@@ -77,6 +84,25 @@ def check_report(report: Report, partitionkey: str | None, registry: Registry) -
         )
         if partitionkey != expected:
             raise InvalidEvent("partitionkey", f'must be the report\'s {what} code "{expected}"')
+
+
+def check_reading(reading: Reading, partitionkey: str | None, registry: Registry) -> None:
+    if not reading.sensor_id:
+        raise InvalidEvent("data.sensor_id", "must not be empty")
+    check_text("data.sensor_id", reading.sensor_id, MAX_REF_CHARS)
+    if not reading.metric:
+        raise InvalidEvent("data.metric", "must not be empty")
+    check_text("data.metric", reading.metric, MAX_METRIC_CHARS)
+    check_text("data.unit", reading.unit, MAX_METRIC_CHARS)
+    # NaN and infinities are valid JSON numbers for msgspec, never a sensor's measurement.
+    if not math.isfinite(reading.value):
+        raise InvalidEvent("data.value", "must be a finite number")
+    check_location(reading.location, registry)
+    if partitionkey is not None:
+        location = reading.location
+        expected = location.street or location.district
+        if partitionkey != expected:
+            raise InvalidEvent("partitionkey", f'must be the reading\'s street code "{expected}"')
 
 
 def check_location(location: Location, registry: Registry) -> None:

@@ -22,7 +22,8 @@ RETURN_TYPE = (
     "city.incident.return.v1"  # 退单: the lead says the task is not its own (CONTRACT §11)
 )
 REASSIGN_TYPE = "city.incident.reassign.v1"  # 改派: the district's desk decides a return
-EVENT_TYPES = (REPORT_TYPE, *ACTION_TYPES)
+READING_TYPE = "city.reading.v1"  # a sensor reading (CONTRACT §11): stored, evaluated by rules
+EVENT_TYPES = (REPORT_TYPE, *ACTION_TYPES, READING_TYPE)
 CHANNELS = ("hotline", "grid_patrol", "sensor", "video", "app", "department")
 SOURCE_PREFIX = "/departments/"
 CONTENT_TYPE = "application/json"
@@ -36,6 +37,13 @@ MAX_REF_CHARS = 128  # external_ref, reporter_hash, incident_id, sensor_id
 MAX_ADDRESS_CHARS = 500
 MAX_URL_CHARS = 500  # media_url
 MEDIA_URL_PATTERN = r"^https?://[^\s<>\"'\x00-\x1f\x7f]+$"  # an absolute http(s) URL, one token
+MAX_METRIC_CHARS = 64
+# An early-warning report (docs/early-warning.md) names its step in `sensor.alarm`: "raised"
+# opens (or reopens) the sensor's incident, "peak" updates it, "cleared" resolves it.
+ALARM_STEPS = ("raised", "peak", "cleared")
+# Ids the platform gives the reports it raises itself (rules, silent feeds); such events do not
+# count as a feed's own traffic.
+PLATFORM_ID_PREFIX = "cityops:"
 MIN_SEVERITY, MAX_SEVERITY = 1, 4
 MAX_FUTURE_DAYS = 1
 MAX_PAST_DAYS = 366
@@ -61,6 +69,18 @@ class Sensor(msgspec.Struct, omit_defaults=True):
     value: float
     unit: str | None = None
     threshold: float | None = None
+    rule: str | None = None  # the rule that raised it (rules.toml `name`)
+    alarm: str | None = None  # one of ALARM_STEPS, for reports raised by a rule
+
+
+class Reading(msgspec.Struct, omit_defaults=True):
+    """city.reading.v1 (CONTRACT §11): one measurement of one sensor."""
+
+    sensor_id: str
+    metric: str
+    value: float
+    location: Location
+    unit: str | None = None
 
 
 class Report(msgspec.Struct, omit_defaults=True):
@@ -96,7 +116,7 @@ class Event(msgspec.Struct):
     source: str
     department: str
     time: datetime
-    data: Report | Action
+    data: Report | Action | Reading
     subject: str | None = None
     partitionkey: str | None = None
     datacontenttype: str | None = None

@@ -21,7 +21,7 @@ from cityops.schemas.binding import (
     to_binary,
     to_structured,
 )
-from cityops.schemas.checks import check_action, check_report, quote
+from cityops.schemas.checks import check_action, check_reading, check_report, quote
 from cityops.schemas.event_types import (
     ACTION_TYPES,
     CHANNELS,
@@ -31,6 +31,7 @@ from cityops.schemas.event_types import (
     MAX_ID_CHARS,
     MAX_PAST_DAYS,
     MAX_PAYLOAD_BYTES,
+    READING_TYPE,
     REPORT_TYPE,
     SOURCE_PREFIX,
     SPECVERSION,
@@ -38,6 +39,7 @@ from cityops.schemas.event_types import (
     Event,
     InvalidEvent,
     Location,
+    Reading,
     Report,
     Sensor,
 )
@@ -48,11 +50,13 @@ __all__ = [
     "ACTION_TYPES",
     "CHANNELS",
     "EVENT_TYPES",
+    "READING_TYPE",
     "REPORT_TYPE",
     "Action",
     "Event",
     "InvalidEvent",
     "Location",
+    "Reading",
     "Report",
     "Sensor",
     "decode_data_base64",
@@ -78,8 +82,9 @@ class _Envelope(msgspec.Struct):
 
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
-_Data = TypeVar("_Data", Report, Action)
+_Data = TypeVar("_Data", Report, Action, Reading)
 _REPORT = msgspec.json.Decoder(Report)
+_READING = msgspec.json.Decoder(Reading)
 _ACTION = msgspec.json.Decoder(Action)
 _ANY = msgspec.json.Decoder()
 _TYPES = frozenset(EVENT_TYPES)
@@ -171,7 +176,7 @@ def partition_key(event: Event) -> str:
     """The Kafka key: a report's street code (its district code when it has no street); for an
     action its `partitionkey` if given, else its incident id (the engine routes actions)."""
     data = event.data
-    if isinstance(data, Report):
+    if isinstance(data, Report | Reading):
         return data.location.street or data.location.district
     return event.partitionkey or data.incident_id
 
@@ -260,11 +265,15 @@ def _check_envelope(envelope: _Envelope, now: datetime, registry: Registry) -> E
     content_type = envelope.datacontenttype
     if content_type is not None and content_type.split(";", 1)[0].strip() != CONTENT_TYPE:
         raise InvalidEvent("datacontenttype", f'must be "{CONTENT_TYPE}"')
-    data: Report | Action
+    data: Report | Action | Reading
     if event_type == REPORT_TYPE:
         report = _decode_data(_REPORT, envelope.data)
         check_report(report, envelope.partitionkey, registry)
         data = report
+    elif event_type == READING_TYPE:
+        reading = _decode_data(_READING, envelope.data)
+        check_reading(reading, envelope.partitionkey, registry)
+        data = reading
     else:
         action = _decode_data(_ACTION, envelope.data)
         check_action(action, event_type, department)

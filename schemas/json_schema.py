@@ -12,6 +12,7 @@ from typing import Any
 
 from cityops.schemas.event_types import (
     ACTION_TYPES,
+    ALARM_STEPS,
     ASSIST_TYPE,
     CHANNELS,
     EVENT_TYPES,
@@ -19,6 +20,7 @@ from cityops.schemas.event_types import (
     MAX_ADDRESS_CHARS,
     MAX_FUTURE_DAYS,
     MAX_ID_CHARS,
+    MAX_METRIC_CHARS,
     MAX_PAST_DAYS,
     MAX_PAYLOAD_BYTES,
     MAX_REF_CHARS,
@@ -28,6 +30,7 @@ from cityops.schemas.event_types import (
     MAX_URL_CHARS,
     MEDIA_URL_PATTERN,
     MIN_SEVERITY,
+    READING_TYPE,
     REASSIGN_TYPE,
     REPORT_TYPE,
     RETURN_TYPE,
@@ -190,6 +193,26 @@ def _sensor() -> Schema:
             "value": {"type": "number"},
             "unit": {"type": "string"},
             "threshold": {"type": "number"},
+            "rule": {"type": "string", "description": "The early-warning rule that raised it."},
+            "alarm": {
+                "enum": list(ALARM_STEPS),
+                "description": "A rule's step: raised opens, peak updates, cleared resolves.",
+            },
+        },
+        "additionalProperties": True,
+    }
+
+
+def _reading() -> Schema:
+    return {
+        "type": "object",
+        "required": ["sensor_id", "metric", "value", "location"],
+        "properties": {
+            "sensor_id": _text(MAX_REF_CHARS, min_length=1),
+            "metric": _text(MAX_METRIC_CHARS, "e.g. water_level, ch4_lel", min_length=1),
+            "value": {"type": "number"},
+            "unit": _text(MAX_METRIC_CHARS),
+            "location": {"$ref": "#/$defs/location"},
         },
         "additionalProperties": True,
     }
@@ -239,6 +262,8 @@ def _action(event_type: str) -> Schema:
 
 
 def type_schema(event_type: str) -> Schema:
+    if event_type == READING_TYPE:
+        return _reading_schema()
     is_report = event_type == REPORT_TYPE
     defs = (
         {"report": _report(), "location": _location(), "sensor": _sensor()}
@@ -264,6 +289,20 @@ def type_schema(event_type: str) -> Schema:
         },
         "$defs": defs,
         "examples": _examples(event_type),
+    }
+
+
+def _reading_schema() -> Schema:
+    return {
+        "$schema": DRAFT,
+        "$id": f"{BASE_ID}{READING_TYPE}.schema.json",
+        "title": READING_TYPE,
+        "description": "One sensor reading: stored and evaluated by the early-warning rules, "
+        "never an incident of its own (CONTRACT §11). " + OPEN,
+        "allOf": [{"$ref": ENVELOPE_FILE}],
+        "properties": {"type": {"const": READING_TYPE}, "data": {"$ref": "#/$defs/reading"}},
+        "$defs": {"reading": _reading(), "location": _location()},
+        "examples": _examples(READING_TYPE),
     }
 
 

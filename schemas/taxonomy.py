@@ -204,6 +204,18 @@ _CATEGORIES = [
     ),
     # water, power, gas: 24-hour clock
     _c("water_supply", "供水故障", "Water supply failure", "water", 2, "emergency_utility"),
+    _c(
+        "bridge_structure",
+        "桥梁结构安全",
+        "Bridge structural safety",
+        "urban_mgmt",
+        3,
+        "emergency_utility",
+        ("traffic_police", "emergency"),
+    ),
+    # A publisher that went silent (early warning, docs/early-warning.md): the silent department
+    # itself leads it (the engine sets the lead to the feed's department; "iot" is nominal).
+    _c("feed_silent", "数据源中断", "Data feed silent", "iot", 2, "emergency_utility"),
     _c("power_supply", "停电故障", "Power outage", "power", 2, "emergency_utility"),
     _c("gas_supply", "停气故障", "Gas supply failure", "gas", 2, "emergency_utility"),
     _c(
@@ -315,6 +327,7 @@ _CATEGORIES = [
 ]
 
 CATEGORIES: dict[str, Category] = {c.code: c for c in _CATEGORIES}
+FEED_SILENT = "feed_silent"  # the category of a silent feed's incident (docs/early-warning.md)
 
 
 def department(code: str) -> Department | None:

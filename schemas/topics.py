@@ -28,3 +28,8 @@ class Topics:
     def bundles(self) -> str:
         # Internal: validated events packed per partition for the incident engine.
         return f"{self.prefix}cityops.internal.bundles"
+
+    @property
+    def readings(self) -> str:
+        # Internal: validated sensor readings and feed heartbeats for the early-warning agent.
+        return f"{self.prefix}cityops.internal.readings"

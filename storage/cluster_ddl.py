@@ -53,6 +53,10 @@ SHARDING_KEYS: dict[str, str] = {
     "notifications": _STREET_OF_INCIDENT,
     # counts per hour, fed per shard by its view; readers sum over the shards
     "event_hours": "cityHash64(hour)",
+    # one sensor's series on one shard (its range reads stay on one node)
+    "readings": "cityHash64(sensor_id)",
+    # one row per department, replaced in place: all of a department's rows on one shard
+    "feed_states": "cityHash64(department)",
 }
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"

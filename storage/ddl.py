@@ -426,6 +426,41 @@ PARTITION BY toYYYYMM(at)
 ORDER BY (incident_id, notification_id, target, at, attempt)
 """
 
+# Sensor readings (migration 7, early warning): built for volume. LowCardinality needs an
+# experimental setting on 18.16, so codes stay String; the value is a Float32 (4 bytes, ~7
+# significant digits: plenty for a gauge), times are DateTime (seconds), one partition per day,
+# sorted by sensor and time so one sensor's series is a range read. A redelivered batch leaves
+# duplicates that merges remove (same sensor, time, metric, department).
+_READINGS = """
+CREATE TABLE IF NOT EXISTS {db}.readings (
+    sensor_id String,
+    time DateTime,
+    metric String,
+    department String,
+    value Float32,
+    unit String,
+    district String,
+    street String,
+    micro_grid String,
+    received_at DateTime
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toDate(time)
+ORDER BY (sensor_id, time, metric, department)
+"""
+# Feeds that must not go silent: one row per change (went silent, came back); the latest per
+# department by `version` is the feed's state (the wall's "since HH:MM").
+_FEED_STATES = """
+CREATE TABLE IF NOT EXISTS {db}.feed_states (
+    department String,
+    silent UInt8,
+    silent_since Nullable(DateTime),
+    last_seen DateTime,
+    version UInt64,
+    updated_at DateTime
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY department
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -467,6 +502,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "incidents: returns, supervision, callback, unsolved (closing the loop)",
         (_INCIDENTS_LOOP_COLUMNS,),
     ),
+    Migration(7, "early warning: readings and feed_states", (_READINGS, _FEED_STATES)),
     Migration(8, "notifications: every notification attempt and its outcome", (_NOTIFICATIONS,)),
 )
 

@@ -125,8 +125,32 @@ NOTIFICATIONS: tuple[Column, ...] = (
     ("error", "String"),
 )
 
+READINGS: tuple[Column, ...] = (
+    ("sensor_id", "String"),
+    ("time", "DateTime"),
+    ("metric", "String"),
+    ("department", "String"),
+    ("value", "Float32"),
+    ("unit", "String"),
+    ("district", "String"),
+    ("street", "String"),
+    ("micro_grid", "String"),
+    ("received_at", "DateTime"),
+)
+
+FEED_STATES: tuple[Column, ...] = (
+    ("department", "String"),
+    ("silent", "UInt8"),
+    ("silent_since", "Nullable(DateTime)"),
+    ("last_seen", "DateTime"),
+    ("version", "UInt64"),
+    ("updated_at", "DateTime"),
+)
+
 # {table: its columns}, for the tables the writer inserts into.
 WRITTEN: dict[str, tuple[Column, ...]] = {
+    "readings": READINGS,
+    "feed_states": FEED_STATES,
     "events": EVENTS,
     "incidents": INCIDENTS,
     "incident_transitions": INCIDENT_TRANSITIONS,

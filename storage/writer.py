@@ -39,7 +39,15 @@ COLUMNS = {table: tables.column_names(table) for table in tables.WRITTEN}
 # rebuilds state from the stored incident snapshots and treats the events that led to a snapshot
 # as stored; a crash between two inserts must never leave a snapshot without its events.
 _INSERT_SETTINGS = {"insert_distributed_sync": 1}
-FLUSH_ORDER = ("events", "rejected_events", "incident_transitions", "dept_tasks", "incidents")
+FLUSH_ORDER = (
+    "readings",
+    "feed_states",
+    "events",
+    "rejected_events",
+    "incident_transitions",
+    "dept_tasks",
+    "incidents",
+)
 
 
 class ClickHouseWriter:

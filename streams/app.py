@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 
 import faust
 
@@ -21,6 +22,8 @@ from cityops.streams.incidents.policy import load_policy
 from cityops.streams.incidents.store import STORE_URL, claim_state_dir
 from cityops.streams.intake import BUNDLE_MAX_BYTES
 from cityops.streams.metrics import BridgeCounters
+from cityops.streams.readings.agent import attach_readings
+from cityops.streams.readings.rules import RulesError, load_rules
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,8 @@ def create_app(
 ) -> tuple[faust.App, Runtime, BridgeProcess | object]:
     prefix = settings.topic_prefix
     faust_patches.apply(Topics(prefix).bundles)
+    faust_patches.apply(Topics(prefix).readings)  # the same in-order delivery and commits
+    rules = load_rules(settings.rules_file)  # a bad file stops the start, naming the mistake
     clock = clock_from(settings.clock_speed, settings.clock_epoch)
     # The bridge (maybe another process) must map event times onto the very same clock.
     settings = settings.model_copy(update={"clock_epoch": clock.epoch})
@@ -62,6 +67,13 @@ def create_app(
         broker_rebalance_timeout=5.0,
     )
     runtime = attach(app, settings, policy, clock)
+    readings = attach_readings(app, settings, rules, clock)
+    log.info(
+        "early warning: %d rules, %d feeds (%s)",
+        len(rules.rules),
+        len(rules.feeds),
+        settings.rules_file or "deploy/config/rules.toml",
+    )
     # the bridge's counts and lag, read by the worker's /metrics
     counters = BridgeCounters(settings.partitions)
     if settings.intake_process:
@@ -72,6 +84,7 @@ def create_app(
     @app.task
     async def intake() -> None:
         await runtime.start()
+        await readings.start()
         try:
             if isinstance(bridge, BridgeProcess):
                 bridge.start()
@@ -98,8 +111,10 @@ def create_app(
         rebalance: store and ack what the engine applied; on a stop, first stop the bridge."""
         if app.should_stop:
             await asyncio.get_running_loop().run_in_executor(None, stop_bridge)
+            await readings.settle()
             await runtime.finish(consumer)
         else:
+            await readings.settle()
             await runtime.settle()
         await wait_empty(consumer, logger)
 
@@ -120,6 +135,12 @@ def run_worker(settings: Settings) -> int:
     from cityops.topics_admin import all_topics, create_topics
 
     configure_logging("worker", settings.log_level)
+    try:
+        load_rules(settings.rules_file)  # before anything starts: a bad file is one clear line
+    except RulesError as exc:
+        log.error("cannot start: %s", exc)
+        print(f"cityops worker: {exc}", file=sys.stderr)
+        return 2
     faust_patches.check_versions(settings.allow_unverified_faust)  # before any patch or broker
     _bound_malloc()
     _retry_while_broker_away(
@@ -183,19 +204,19 @@ def seed_group_offsets(settings: Settings) -> None:
     from kafka import KafkaConsumer, TopicPartition
     from kafka.structs import OffsetAndMetadata
 
-    topic = Topics(settings.topic_prefix).bundles
+    topics = Topics(settings.topic_prefix)
     consumer = KafkaConsumer(
         **settings.kafka.kafka_python(),
         group_id=f"{settings.topic_prefix}cityops-engine",
         enable_auto_commit=False,
     )
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
         missing = {}
-        for number in sorted(partitions):
-            tp = TopicPartition(topic, number)
-            if consumer.committed(tp) is None:
-                missing[tp] = OffsetAndMetadata(0, "", -1)
+        for topic in (topics.bundles, topics.readings):
+            for number in sorted(consumer.partitions_for_topic(topic) or set()):
+                tp = TopicPartition(topic, number)
+                if consumer.committed(tp) is None:
+                    missing[tp] = OffsetAndMetadata(0, "", -1)
         if missing:
             consumer.assign(list(missing))
             consumer.commit(missing)

@@ -38,6 +38,7 @@ def bridge_for(settings: Settings, counters=None):
         bootstrap=settings.kafka,
         source=topics.events,
         bundles=topics.bundles,
+        readings=topics.readings,
         group=f"{settings.topic_prefix}cityops-intake",
         partitions=settings.partitions,
         clock=clock_from(settings.clock_speed, settings.clock_epoch),

@@ -19,6 +19,10 @@ class Clock:
         """Engine time for a real Unix time."""
         return datetime.fromtimestamp(self.epoch + (real - self.epoch) * self.speed, UTC)
 
+    def real(self, seconds: float) -> float:
+        """The real Unix time of an engine time given in Unix seconds (the inverse of `at`)."""
+        return self.epoch + (seconds - self.epoch) / self.speed
+
     def now(self) -> datetime:
         return self.at(time.time())
 

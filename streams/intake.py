@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import msgspec
 from aiokafka import AIOKafkaConsumer
 
-from cityops.schemas.event_types import Action, InvalidEvent, Report
+from cityops.schemas.event_types import PLATFORM_ID_PREFIX, Action, InvalidEvent, Reading, Report
 from cityops.schemas.events import parse_event
 from cityops.schemas.registry import Registry
 from cityops.settings import KafkaConnection, kafka_connection
@@ -28,6 +28,8 @@ from cityops.streams.incidents.model import ActionIn, Bundle, Item, RejectIn, Re
 from cityops.streams.incidents.routing import chain_of
 from cityops.streams.incidents.rows import reject_id_for
 from cityops.streams.kafka import MAX_RECORD_BYTES, Outbox, partition_for, producer
+from cityops.streams.readings.bridge import add_readings, heard, reading_item, unrouted
+from cityops.streams.readings.model import ClockTick, ReadingIn, ReadingItem
 
 log = logging.getLogger(__name__)
 BUNDLE_MAX_ITEMS = 2_000
@@ -79,6 +81,9 @@ def to_item(
         return (key or b"").decode("utf-8", "replace") or reject.reject_id, reject
     at = clock.of(event.time)
     data = event.data
+    if isinstance(data, Reading):
+        # Not an incident: stored and evaluated by the readings agent (streams/readings/).
+        return reading_item(event, data, at, received_at)  # type: ignore[return-value]
     if isinstance(data, Report):
         location = data.location
         chain = chain_of(
@@ -129,6 +134,7 @@ class Bridge:
         source: str,
         bundles: str,
         group: str,
+        readings: str | None = None,
         partitions: int,
         clock: Clock,
         registry: Registry,
@@ -138,6 +144,7 @@ class Bridge:
         min_items: int = LINGER_ITEMS,
     ) -> None:
         self.bootstrap, self.source, self.bundles = bootstrap, source, bundles
+        self.readings = readings  # None: readings are refused (a bridge without that path)
         self.group, self.partitions = group, partitions
         self.clock, self.registry = clock, registry
         self.tick_seconds, self.max_wait = tick_seconds, max_wait
@@ -278,6 +285,8 @@ class Bridge:
         """Validate and enrich a fetched batch; one bundle per partition, plus due ticks."""
         now = datetime.now(UTC)
         per_partition: dict[int, list[Item]] = {}
+        readings: dict[int, list[ReadingItem]] = {}
+        seen: dict[str, float] = {}  # department → its latest event (a feed's heartbeat)
         offsets = {}
         taken = refused = 0
         for tp, messages in batches.items():
@@ -293,6 +302,19 @@ class Bridge:
                     clock=self.clock,
                     registry=self.registry,
                 )
+                if isinstance(item, ReadingIn):
+                    if self.readings is None:
+                        where = f"{tp.topic}/{tp.partition}/{msg.offset}"
+                        item = unrouted(item, msg.value, reject_id_for(where))
+                    else:
+                        partition = partition_for(key, self.partitions)
+                        readings.setdefault(partition, []).append(item)
+                        heard(seen, item.department, item.received_at)
+                        continue
+                elif isinstance(item, ReportIn | ActionIn) and not item.id.startswith(
+                    PLATFORM_ID_PREFIX  # the platform's own alarms are no feed's traffic
+                ):
+                    heard(seen, item.department, item.received_at.timestamp())
                 per_partition.setdefault(partition_for(key, self.partitions), []).append(item)
                 refused += isinstance(item, RejectIn)
             if messages:
@@ -305,7 +327,11 @@ class Bridge:
             tick = Tick(self.clock.at(real))
             for partition in range(self.partitions):
                 per_partition.setdefault(partition, []).append(tick)
+                if self.readings is not None:
+                    readings.setdefault(partition, []).append(ClockTick(tick.now.timestamp()))
         outbox = Outbox()
+        if self.readings is not None:
+            self.forwarded += add_readings(outbox, self.readings, readings, seen, self.partitions)
         for partition, items in per_partition.items():
             self.forwarded += sum(1 for i in items if not isinstance(i, Tick))
             for chunk in _chunks(items):

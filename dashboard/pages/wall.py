@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from datetime import UTC
 
 from dash import Input, Output, State, dcc, html, no_update
 
@@ -20,8 +21,10 @@ from cityops.dashboard import figures, ids, kpis, panels
 from cityops.dashboard import labels as L
 from cityops.dashboard.auth import current_scope
 from cityops.dashboard.backend import TZ
+from cityops.schemas.taxonomy import DEPARTMENTS
 from cityops.storage import event_queries as eq
 from cityops.storage import incident_pages as ip
+from cityops.storage.feed_states import silent_feeds
 
 KPI_LABELS = {
     ids.KPI_EVENTS_TODAY: ("今日事件", "events today"),
@@ -84,6 +87,7 @@ def layout(backend, lang: str = "zh") -> html.Div:
             header,
             html.Div(id=ids.STALE_BANNER, className="stale-banner hidden"),
             html.Div(id=ids.STACK_PARTS, className="stale-banner parts-banner hidden"),
+            html.Div(id=ids.FEEDS_SILENT, className="stale-banner feeds-banner hidden"),
             html.Div(tiles, className="kpis"),
             html.Div(
                 [
@@ -218,6 +222,21 @@ def register(app, backend) -> None:
             return "", "stale-banner parts-banner hidden"
         return L.t(zh, en), "stale-banner parts-banner"
 
+    @app.callback(
+        Output(ids.FEEDS_SILENT, "children"),
+        Output(ids.FEEDS_SILENT, "className"),
+        Input(ids.REFRESH, "n_intervals"),
+    )
+    def feeds_silent(_n):
+        """Feeds silent now (early warning), each with the local time it went quiet."""
+        try:
+            silent = backend.run(silent_feeds)
+        except Exception:  # noqa: BLE001 - the data refresh reports an unreachable database
+            return no_update, no_update
+        if not silent:
+            return "", "stale-banner feeds-banner hidden"
+        return feeds_banner(silent), "stale-banner feeds-banner"
+
     kpi_outputs = []
     for kpi in ids.KPIS:
         kpi_outputs += [
@@ -323,3 +342,14 @@ def _outputs(backend, data: dict, now: int, lang: str, digests: dict) -> tuple:
     out.append({"ok_at": now, "newest": fresh["newest"], "lag": fresh["lag"], "reason": ""})
     out.append(new_digests)
     return tuple(out)
+
+
+def feeds_banner(silent: list) -> list:
+    """ "数据源中断：城市物联感知平台 自 14:05" / "Feed silent: IoT Sensor Platform since 14:05"."""
+    zh, en = [], []
+    for department, since in silent:
+        unit = DEPARTMENTS.get(department)
+        local = since.replace(tzinfo=UTC).astimezone(TZ).strftime("%H:%M")
+        zh.append(f"{unit.name_zh if unit else department} 自 {local}")
+        en.append(f"{unit.name_en if unit else department} since {local}")
+    return [L.t("数据源中断：" + "，".join(zh), "Feed silent: " + "; ".join(en))]

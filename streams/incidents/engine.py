@@ -19,6 +19,7 @@ from cityops.schemas.topics import Topics
 from cityops.storage.latest import restore_states_sql
 from cityops.storage.writer import ClickHouseWriter
 from cityops.streams.incidents import out, rows
+from cityops.streams.incidents.alarms import is_alarm, sensor_match
 from cityops.streams.incidents.logic import incident_id_for, partition_key_of, step
 from cityops.streams.incidents.model import (
     ActionIn,
@@ -145,9 +146,15 @@ class Engine:
         if self.incident(incident_id_for(item.department, item.id, item.chain)) is not None:
             return
         prefix = key_prefix(item.chain.key, item.report.category)
-        found = find_repeat(item.report, prefix, self._lookup, now, self.policy)
+        if is_alarm(item.report):  # a rule's alarm: its sensor's incident only, never by place
+            window = self.policy.repeat_days_after_close
+            found = sensor_match(item.report, prefix, self._lookup, now, window)
+        else:
+            found = find_repeat(item.report, prefix, self._lookup, now, self.policy)
         current = self.incident(found.incident_id) if found else None
         incident, transitions, emitted = step(current, item, now, self.policy)
+        for refusal in (e for e in emitted if isinstance(e, Rejection)):
+            self._reject(partition, rows.misfit_reject(item, refusal.reason, refusal.path))
         if incident is None or not transitions:
             return
         self.writer.add("events", rows.event_row(item, incident.id))

@@ -12,8 +12,11 @@ import hashlib
 from datetime import datetime
 from functools import lru_cache
 
-from cityops.schemas.taxonomy import CATEGORIES
+import msgspec
+
+from cityops.schemas.taxonomy import CATEGORIES, FEED_SILENT
 from cityops.streams.incidents import loop
+from cityops.streams.incidents.alarms import follow_up, follow_up_of
 from cityops.streams.incidents.authz import authorize
 from cityops.streams.incidents.model import (
     MAX_REPEAT_IDS,
@@ -56,6 +59,8 @@ def step(incident: Incident | None, item: Item, now: datetime, policy: Policy) -
     if isinstance(item, Tick):
         return _tick(incident, now) if incident is not None else (None, [], [])
     if isinstance(item, ReportIn):
+        if follow_up_of(item.report):
+            return follow_up(incident, item, now, policy)  # a rule's peak or clear
         if incident is None:
             return _open(item, now, policy)
         if was_applied(incident, item.department, item.id):
@@ -84,6 +89,11 @@ def _open(item: ReportIn, now: datetime, policy: Policy) -> Outcome:
     report, chain = item.report, item.chain
     category = CATEGORIES[report.category]
     dispatch = route(report, chain, policy)
+    if report.category == FEED_SILENT:
+        # A silent feed is its own department's to fix (docs/early-warning.md).
+        dispatch = msgspec.structs.replace(
+            dispatch, lead_department=item.department, assist_departments=(), desk=False
+        )
     accept_due, resolve_due = deadlines(
         now, report.category, category.kind, report.severity, policy
     )
@@ -112,6 +122,8 @@ def _open(item: ReportIn, now: datetime, policy: Policy) -> Outcome:
     location = report.location
     incident.lat, incident.lon, incident.address = location.lat, location.lon, location.address
     incident.sensor_id = report.sensor.sensor_id if report.sensor else None
+    if report.sensor is not None and report.sensor.alarm:
+        incident.sensor_peak = report.sensor.value
     incident.city_informed = dispatch.city_informed
     incident.opened_by_department = item.department
     incident.channel = report.channel
@@ -165,6 +177,13 @@ def _link(
             reason=f"report {item.id}",
         )
     ]
+    sensor = item.report.sensor
+    if sensor is not None and sensor.alarm == "raised":
+        # A rule's new episode: the peak starts again from it when the incident reopens.
+        reopening = (
+            inc.status in ("resolved", "closed", "callback_overdue") or inc.sensor_peak is None
+        )
+        inc.sensor_peak = sensor.value if reopening else inc.sensor_peak
     if inc.status in ("resolved", "closed", "callback_overdue"):
         # Closed but not solved: the matter came back.
         loop.drop_callback(inc, now)

@@ -103,6 +103,7 @@ class Incident(msgspec.Struct, omit_defaults=True, gc=False):
     disputed_since: datetime | None = None
     sla_paused: bool = False  # accept/resolve deadlines stand still while the return waits
     supervision: str = ""  # '' | community | street | district (书记办工单; filled elsewhere)
+    sensor_peak: float | None = None  # an early-warning incident: the worst reading told so far
 
     @property
     def departments(self) -> list[str]:

@@ -227,7 +227,7 @@ def misfit_reject(
         reject_id=reject_id_for(f"event:{item.department}/{item.id}"),
         received_at=item.received_at,
         reason=reason,
-        path=path if verb != "report" else "data",
+        path=path if verb != "report" or path.startswith("data.sensor") else "data",
         raw=item.raw,
         event_id=item.id,
         source=f"/departments/{item.department}",

@@ -77,3 +77,32 @@ def test_binary_mode_cannot_act_in_another_name_either(gateway, isolated):
     ok = gateway.post(key, an_action("note", "gas", "binary-after"))
     assert ok.status_code == 202
     assert ids_in_kafka(isolated, 1) == ["binary-after"]
+
+
+def a_reading(event_id: str, source: str) -> dict:
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": f"/departments/{source}",
+        "type": "city.reading.v1",
+        "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "data": {
+            "sensor_id": "WL-JY-0012",
+            "metric": "water_level",
+            "value": 0.05,
+            "unit": "m",
+            "location": {"district": "320105", "street": "320105001"},
+        },
+    }
+
+
+def test_the_water_key_cannot_publish_readings_in_iots_name(gateway, isolated):
+    """A low reading in iot's name would clear iot's water-level alarm: refused, nothing sent;
+    iot's own key publishes its readings."""
+    forged = gateway.post(gateway.key("water"), a_reading("forged-reading", "iot"))
+    problem = forged.json()
+    assert forged.status_code == 403, forged.text
+    assert [e["path"] for e in problem["errors"]] == ["source"]
+    ok = gateway.post(gateway.key("iot"), a_reading("iot-own-reading", "iot"))
+    assert ok.status_code == 202, ok.text
+    assert ids_in_kafka(isolated, 1) == ["iot-own-reading"]  # and not the forged one

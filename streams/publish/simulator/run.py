@@ -26,6 +26,7 @@ from cityops.schemas.binding import format_time
 from cityops.schemas.registry import Registry, load_registry
 from cityops.streams.publish.simulator import lifecycle
 from cityops.streams.publish.simulator.scenarios import SCENARIOS
+from cityops.streams.publish.simulator.sensors import SensorPopulation
 from cityops.streams.publish.simulator.traffic import Places, everyday_report, source_of
 
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -166,8 +167,31 @@ class Responder:
         self.queue.close()
 
 
+def reading_event(data: dict[str, Any], at: float, stamp: datetime) -> dict[str, Any]:
+    """The city.reading.v1 CloudEvent of one simulated reading due at `at` (city seconds); its
+    id is the sensor's and the due second's, so a resend is the same reading."""
+    location = data["location"]
+    return {
+        "specversion": "1.0",
+        "id": f"rd:{data['sensor_id']}:{int(at)}",
+        "source": "/departments/iot",
+        "type": "city.reading.v1",
+        "time": format_time(stamp),
+        "datacontenttype": "application/json",
+        "partitionkey": location.get("street") or location["district"],
+        "data": data,
+    }
+
+
 def run(
-    settings, *, rate: float, duration: float, scenario: str, seed: int | None, progress: bool
+    settings,
+    *,
+    rate: float,
+    duration: float,
+    scenario: str,
+    seed: int | None,
+    progress: bool,
+    sensors: float = 1.0,
 ) -> int:
     from cityops.logjson import configure_logging
     from cityops.sdk import Publisher
@@ -200,6 +224,10 @@ def run(
         return True
 
     responder = Responder(settings, seed, scenario)
+    population = (
+        SensorPopulation(seed, scenario, generator.places.registry, sensors) if sensors else None
+    )
+    city_start = last_city = clock.now().timestamp()
     by_type: Counter[str] = Counter()
     by_district: Counter[str] = Counter()
     schedule: list[tuple[datetime, int, dict]] = []
@@ -233,6 +261,14 @@ def run(
                 by_district[event["data"]["location"]["district"]] += 1
                 if not send(event):
                     break
+            if population is not None:
+                # The sensors' readings due since the last turn (city time), stamped now.
+                city = now.timestamp()
+                for at, data in population.readings(city_start, last_city, city):
+                    event = reading_event(data, at, stamp)
+                    by_type[event["type"]] += 1
+                    send(event)
+                last_city = city
             for planned in responder.due_plans(now):
                 heapq.heappush(schedule, (planned.due, next(order), planned.event))
             while schedule and schedule[0][0] <= now:

@@ -125,7 +125,8 @@ SCENARIOS = {
         "rainstorm",
         0.6,
         _rainstorm,
-        "waterlogging surge in Jianye and Qinhuai: sensor alarms, hotline calls, "
+        "waterlogging surge in Jianye and Qinhuai: water-level gauges over the warning line, "
+        "sensor alarms, hotline calls, "
         "joint handling by water, urban management and traffic police",
     ),
     "gas-leak": Scenario(
