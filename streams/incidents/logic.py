@@ -124,6 +124,7 @@ def _open(item: ReportIn, now: datetime, policy: Policy) -> Outcome:
     incident.sensor_id = report.sensor.sensor_id if report.sensor else None
     if report.sensor is not None and report.sensor.alarm:
         incident.sensor_peak = report.sensor.value
+        incident.rule = report.sensor.rule or ""
     incident.city_informed = dispatch.city_informed
     incident.opened_by_department = item.department
     incident.channel = report.channel

@@ -104,6 +104,7 @@ class Incident(msgspec.Struct, omit_defaults=True, gc=False):
     sla_paused: bool = False  # accept/resolve deadlines stand still while the return waits
     supervision: str = ""  # '' | community | street | district (书记办工单; filled elsewhere)
     sensor_peak: float | None = None  # an early-warning incident: the worst reading told so far
+    rule: str = ""  # the sensor rule that raised it ([[rule]] name, CONTRACT §13), if one did
 
     @property
     def departments(self) -> list[str]:

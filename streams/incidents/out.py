@@ -42,6 +42,7 @@ class _ChangedData(msgspec.Struct):
     repeat_count: int
     reopened: int
     version: int
+    rule: str  # the sensor rule that raised the incident ('' when none did)
 
 
 class _CloudEvent(msgspec.Struct):
@@ -114,6 +115,7 @@ def incident_changed(incident: Incident, transitions: list[Transition]) -> bytes
         incident.repeat_count,
         incident.reopened,
         incident.version,
+        incident.rule,
     )
     return _encode(
         _Changed(

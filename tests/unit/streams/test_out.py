@@ -32,6 +32,7 @@ CHANGED_DATA = [
     "repeat_count",
     "reopened",
     "version",
+    "rule",
 ]
 TASK_DATA = [
     "kind",
