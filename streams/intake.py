@@ -18,7 +18,14 @@ from datetime import UTC, datetime
 import msgspec
 from aiokafka import AIOKafkaConsumer
 
-from cityops.schemas.event_types import PLATFORM_ID_PREFIX, Action, InvalidEvent, Reading, Report
+from cityops.schemas.event_types import (
+    PLATFORM_ID_PREFIX,
+    Action,
+    Claim,
+    InvalidEvent,
+    Reading,
+    Report,
+)
 from cityops.schemas.events import parse_event
 from cityops.schemas.registry import Registry
 from cityops.settings import KafkaConnection, kafka_connection
@@ -58,8 +65,9 @@ def to_item(
     now: datetime,
     clock: Clock,
     registry: Registry,
-) -> tuple[str, Item]:
-    """(routing key, item) for one city.events message; never raises for bad input.
+) -> tuple[str, Item | None]:
+    """(routing key, item) for one city.events message; never raises for bad input. A valid
+    claim event gives no item: the claims consumer applies it (streams/claims/service.py).
 
     `where` ("topic/partition/offset") identifies the message for a deterministic reject id;
     `received_at` is the broker's timestamp, so a redelivery yields identical rows.
@@ -79,8 +87,10 @@ def to_item(
             type=exc.type or "",
         )
         return (key or b"").decode("utf-8", "replace") or reject.reject_id, reject
-    at = clock.of(event.time)
     data = event.data
+    if isinstance(data, Claim):
+        return "", None
+    at = clock.of(event.time)
     if isinstance(data, Reading):
         # Not an incident: stored and evaluated by the readings agent (streams/readings/).
         return reading_item(event, data, at, received_at)  # type: ignore[return-value]
@@ -302,6 +312,8 @@ class Bridge:
                     clock=self.clock,
                     registry=self.registry,
                 )
+                if item is None:  # a claim step: not the incident engine's
+                    continue
                 if isinstance(item, ReadingIn):
                     if self.readings is None:
                         where = f"{tp.topic}/{tp.partition}/{msg.offset}"
