@@ -10,9 +10,11 @@ from datetime import datetime
 from cityops.storage.client import check_database_name
 from cityops.storage.tables import CLAIMS
 
-# The state columns, each the value of the latest version (item_id is the group key).
+# The state columns, each the value of the latest version (item_id is the group key). Aliases
+# must differ from column names: on 18.16 an alias equal to a column replaces it inside the other
+# aggregates ("argMax(version, version) is found inside another aggregate function").
 _STATE = [name for name, _ in CLAIMS if name != "item_id"]
-_LATEST = ", ".join(f"argMax({name}, version) AS {name}" for name in _STATE)
+_LATEST = ", ".join(f"argMax({name}, version) AS last_{name}" for name in _STATE)
 COUNT_NAMES = ("published", "claimed", "completed", "confirmed")
 
 
@@ -24,7 +26,7 @@ def latest_claims(client, database: str, district: str | None = None) -> list[di
         where, params = "WHERE district = %(district)s", {"district": district}
     rows = client.execute(
         f"SELECT item_id, {_LATEST} FROM {db}.claims {where} "
-        "GROUP BY item_id ORDER BY updated_at DESC, item_id",
+        "GROUP BY item_id ORDER BY last_updated_at DESC, item_id",
         params,
     )
     return [dict(zip(["item_id", *_STATE], row, strict=True)) for row in rows]

@@ -95,7 +95,8 @@ class ClaimsService:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - nothing committed: it comes again
-                    log.warning("claims: %s: %s; retrying in 2 s", type(exc).__name__, exc)
+                    first_line = str(exc).split("\n", 1)[0][:300]
+                    log.warning("claims: %s: %s; retrying in 2 s", type(exc).__name__, first_line)
                     self.reload_due = True
                     await _rewind(consumer)
                     await asyncio.sleep(2)
