@@ -7,6 +7,7 @@ their own district whatever the query string asks, an admin the city or `?distri
 from __future__ import annotations
 
 from datetime import UTC
+from typing import Any
 from urllib.parse import parse_qs
 
 from dash import html
@@ -85,7 +86,7 @@ def _counts(backend, items: list[dict]) -> html.Table:
             html.Tr(
                 [html.Td(L.t(*backend.district_name(code)))]
                 + [html.Td(f"{row[name]:,}") for name, _, _ in COUNTS],
-                **{"data-district": code},
+                **_data("district", code),
             )
         )
     return html.Table(rows, id=CLAIMS_COUNTS, className="grid-table")
@@ -104,7 +105,7 @@ def _by_status(backend, items: list[dict], history: dict) -> list:
             html.Table(
                 [_head()] + [_row(backend, i, history.get(i["item_id"], [])) for i in chosen],
                 className="grid-table",
-                **{"data-status": status},
+                **_data("status", status),
             )
         )
     return sections
@@ -147,7 +148,7 @@ def _row(backend, item: dict, steps: list) -> html.Tr:
             html.Td(_when(item["updated_at"])),
             html.Td(_history(steps)),
         ],
-        **{"data-item": item["item_id"]},
+        **_data("item", item["item_id"]),
     )
 
 
@@ -181,6 +182,11 @@ def _history(steps: list) -> html.Details:
             )
         )
     return html.Details([html.Summary(f"{len(steps)}"), html.Ul(lines)])
+
+
+def _data(name: str, value: str) -> dict[str, Any]:
+    """A `data-<name>` attribute (Dash passes data-* keywords through to the element)."""
+    return {f"data-{name}": value}
 
 
 def _when(moment) -> str:
