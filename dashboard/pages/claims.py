@@ -146,7 +146,7 @@ def _row(backend, item: dict, steps: list) -> html.Tr:
                 f"{item['percent']}%" + (f" ↺{item['sent_back']}" if item["sent_back"] else "")
             ),
             html.Td(_when(item["updated_at"])),
-            html.Td(_history(steps)),
+            html.Td(_history(backend, steps)),
         ],
         **_data("item", item["item_id"]),
     )
@@ -162,11 +162,17 @@ def _unit(unit_id: str):
     return html.Span([L.t(unit.name_zh, unit.name_en), " · ", L.t(*kind)])
 
 
-def _history(steps: list) -> html.Details:
+def _history(backend, steps: list) -> html.Details:
     lines = []
     for _seq, at, verb, _before, after, actor, comment in steps:
         unit = resident_units().get(actor)
-        who = L.t(unit.name_zh, unit.name_en) if unit else actor
+        place = backend.registry.unit(actor) if unit is None else None
+        if unit is not None:
+            who = L.t(unit.name_zh, unit.name_en)
+        elif place is not None:  # the community acting
+            who = L.t(place.name_zh, place.name_en or place.name_zh)
+        else:
+            who = actor
         lines.append(
             html.Li(
                 [
