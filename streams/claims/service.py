@@ -1,14 +1,15 @@
 """The claims consumer (docs/claims.md): a plain aiokafka loop in every stream worker that reads
-city.events in a consumer group of its own, keeps the claim events (city.claim.*.v1), applies them
-to the items' states (streams/claims/logic.py) and stores the changes in ClickHouse; a refused step
-is stored in rejected_events and published on city.events.rejected with its reason.
+the internal topic `cityops.internal.claims` in a consumer group of its own — the valid claim
+events (city.claim.*.v1) exactly as received, forwarded by the intake bridge (streams/intake.py),
+which validated them and keyed them by the item's street — applies them to the items' states
+(streams/claims/logic.py) and stores the changes in ClickHouse; a refused step is stored in
+rejected_events and published on city.events.rejected with its reason.
 
 Order per step: rows stored → rejects sent and acknowledged → offsets committed: at-least-once, and
 a redelivered step is applied once (the item remembers the event ids it applied; a refusal comes
 back with the same reject id). The items' states live in ClickHouse (a city has thousands, not
 millions): they are read back at start and whenever the group hands this worker partitions.
-Invalid claim events are the intake bridge's to reject, like every invalid event; this loop skips
-them.
+Invalid claim events never get here: the intake bridge rejects them, like every invalid event.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class ClaimsService:
             heartbeat_interval_ms=1_500,
             rebalance_timeout_ms=5_000,
         )
-        consumer.subscribe([self.topics.events], listener=_Reload(self))
+        consumer.subscribe([self.topics.claims], listener=_Reload(self))
         kafka = producer(self.settings.kafka, f"{self.group}-producer")
         await kafka.start()
         await consumer.start()
