@@ -185,3 +185,37 @@ def test_another_community_cannot_confirm(engine):
         consumer.close()
     assert "only it confirms" in reason
     assert state(engine, item_id)[0] == "done"
+
+
+def test_a_simulator_round_through_the_bus_ends_in_the_planned_states(engine):
+    """The simulator's claims play (a round compressed: sent as fast as the bus takes it) goes
+    through the intake bridge and the claims consumer without a refusal: per district one item
+    confirmed, one in progress, one waiting for a unit."""
+    from cityops.schemas.registry import load_registry
+    from cityops.streams.publish.simulator.claims import ROUND_SECONDS, ClaimsPlay
+
+    play = ClaimsPlay(4242, load_registry())
+    events = [e for t in range(int(ROUND_SECONDS)) for e in play.due(t, datetime.now(UTC))]
+    engine.send(*events)
+    items = sorted({e["data"]["item_id"] for e in events})
+
+    def settled():
+        rows = engine.q(
+            "SELECT argMax(district, version) AS d, argMax(status, version) AS s, "
+            "count() FROM {db}.claims WHERE item_id IN %(ids)s GROUP BY item_id",
+            {"ids": tuple(items)},
+        )
+        done = sum(1 for _, s, _ in rows if s == "confirmed")
+        return len(rows) == len(items) == 33 and done == 11 and rows
+
+    rows = engine.wait("the simulated round stored", settled)
+    by_district: dict[str, list[str]] = {}
+    for district, status, _ in rows:
+        by_district.setdefault(district, []).append(status)
+    assert len(by_district) == 11
+    for statuses in by_district.values():
+        assert sorted(statuses) == ["confirmed", "in_progress", "published"]
+    refused = engine.q("SELECT count() FROM {db}.rejected_events WHERE event_id LIKE 'claim:%%'")[
+        0
+    ][0]
+    assert refused == 0
