@@ -155,6 +155,7 @@ def replay_disagreements(client, database: str, pairs: dict[str, tuple[bytes, by
     for n, event_id in enumerate(ids):
         key, value = pairs[event_id]
         _, item = to_item(value, None, key, 0, f"r/{n}", now=now, clock=clock, registry=registry)
+        assert item is not None  # reports and actions only: no claim events here
         engine.apply(0, [item])
         incidents, repeats = engine.table_writes()
         for items in incidents.values():

@@ -75,6 +75,7 @@ def fetches(events: int, seed: int, partitions: int) -> list[list[tuple[int, byt
                 clock=clock,
                 registry=registry,
             )
+            assert item is not None  # reports only: no claim events here
             per_partition[partition_for(routing, partitions)].append(item)
         fetch = []
         for partition, items in per_partition.items():

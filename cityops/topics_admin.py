@@ -17,6 +17,7 @@ def all_topics(settings: Settings) -> list[str]:
         topics.incidents,
         topics.bundles,
         topics.readings,
+        topics.claims,
         *(topics.tasks(code) for code in DEPARTMENTS),
     ]
 

@@ -17,7 +17,7 @@ from cityops.dashboard import auth, evidence, ids, probes
 from cityops.dashboard import labels as L
 from cityops.dashboard.actions import ActionPublisher
 from cityops.dashboard.backend import Backend
-from cityops.dashboard.pages import district, incident, incidents, wall
+from cityops.dashboard.pages import claims, district, incident, incidents, wall
 from cityops.schemas.topics import Topics
 from cityops.storage.client import ping
 
@@ -121,6 +121,7 @@ def _nav(user) -> html.Nav:
         [
             dcc.Link(L.t("总览大屏", "wall"), href="/"),
             dcc.Link(L.t("事项查询", "incidents"), href="/incidents"),
+            dcc.Link(L.t("驻地单位认领", "claims"), href="/claims"),
             html.Span(f"{user.name} ({user.role}{scope})" if user else "", className="nav-user"),
             html.A(L.t("退出", "sign out"), href="/logout"),
         ],
@@ -147,6 +148,8 @@ def render(backend, pathname: str, search: str, lang: str):
         body = incidents.layout(backend, user, search)
     elif match:
         body = incident.layout(backend, user, match.group(1))
+    elif pathname.rstrip("/") == "/claims":
+        body = claims.layout(backend, user, search)
     elif (m := _DISTRICT.match(pathname)) is not None:
         body = district.layout(backend, user, m.group(1), lang)
     else:

@@ -23,7 +23,11 @@ RETURN_TYPE = (
 )
 REASSIGN_TYPE = "city.incident.reassign.v1"  # 改派: the district's desk decides a return
 READING_TYPE = "city.reading.v1"  # a sensor reading (CONTRACT §11): stored, evaluated by rules
-EVENT_TYPES = (REPORT_TYPE, *ACTION_TYPES, READING_TYPE)
+# Resident-unit claims (认领, docs/claims.md): a community publishes a hard problem, a registered
+# resident unit claims it, reports progress and completion, the community confirms or sends back.
+CLAIM_VERBS = ("item", "take", "progress", "done", "confirm")
+CLAIM_TYPES = tuple(f"city.claim.{verb}.v1" for verb in CLAIM_VERBS)
+EVENT_TYPES = (REPORT_TYPE, *ACTION_TYPES, READING_TYPE, *CLAIM_TYPES)
 CHANNELS = ("hotline", "grid_patrol", "sensor", "video", "app", "department")
 SOURCE_PREFIX = "/departments/"
 CONTENT_TYPE = "application/json"
@@ -108,6 +112,22 @@ class Action(msgspec.Struct, omit_defaults=True):
     to_department: str | None = None  # reassign: the new lead (= the current lead: upheld)
 
 
+class Claim(msgspec.Struct, omit_defaults=True):
+    """city.claim.*.v1 (docs/claims.md): one step on one claimable item. `community` names the
+    community acting (item, confirm); `unit_id` the resident unit acting (take, progress, done)."""
+
+    item_id: str
+    community: str | None = None
+    unit_id: str | None = None
+    category: str | None = None  # item: one of schemas/claims.py CLAIM_CATEGORIES
+    title: str | None = None  # item
+    description: str | None = None
+    percent: int | None = None  # progress: 0..100
+    accepted: bool | None = None  # confirm: true confirms, false sends back
+    actor: str | None = None
+    comment: str | None = None
+
+
 class Event(msgspec.Struct):
     """A validated event. `department` is parsed from `source`; `time` is UTC."""
 
@@ -116,7 +136,7 @@ class Event(msgspec.Struct):
     source: str
     department: str
     time: datetime
-    data: Report | Action | Reading
+    data: Report | Action | Reading | Claim
     subject: str | None = None
     partitionkey: str | None = None
     datacontenttype: str | None = None

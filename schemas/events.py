@@ -22,9 +22,11 @@ from cityops.schemas.binding import (
     to_structured,
 )
 from cityops.schemas.checks import check_action, check_reading, check_report, quote
+from cityops.schemas.claims import check_claim, item_key
 from cityops.schemas.event_types import (
     ACTION_TYPES,
     CHANNELS,
+    CLAIM_TYPES,
     CONTENT_TYPE,
     EVENT_TYPES,
     MAX_FUTURE_DAYS,
@@ -36,6 +38,7 @@ from cityops.schemas.event_types import (
     SOURCE_PREFIX,
     SPECVERSION,
     Action,
+    Claim,
     Event,
     InvalidEvent,
     Location,
@@ -82,10 +85,12 @@ class _Envelope(msgspec.Struct):
 
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
-_Data = TypeVar("_Data", Report, Action, Reading)
+_Data = TypeVar("_Data", Report, Action, Reading, Claim)
 _REPORT = msgspec.json.Decoder(Report)
 _READING = msgspec.json.Decoder(Reading)
 _ACTION = msgspec.json.Decoder(Action)
+_CLAIM = msgspec.json.Decoder(Claim)
+_CLAIMS = frozenset(CLAIM_TYPES)
 _ANY = msgspec.json.Decoder()
 _TYPES = frozenset(EVENT_TYPES)
 _FUTURE = timedelta(days=MAX_FUTURE_DAYS)
@@ -178,6 +183,8 @@ def partition_key(event: Event) -> str:
     data = event.data
     if isinstance(data, Report | Reading):
         return data.location.street or data.location.district
+    if isinstance(data, Claim):
+        return item_key(data.item_id)  # every step of an item on its street's partition
     return event.partitionkey or data.incident_id
 
 
@@ -265,7 +272,7 @@ def _check_envelope(envelope: _Envelope, now: datetime, registry: Registry) -> E
     content_type = envelope.datacontenttype
     if content_type is not None and content_type.split(";", 1)[0].strip() != CONTENT_TYPE:
         raise InvalidEvent("datacontenttype", f'must be "{CONTENT_TYPE}"')
-    data: Report | Action | Reading
+    data: Report | Action | Reading | Claim
     if event_type == REPORT_TYPE:
         report = _decode_data(_REPORT, envelope.data)
         check_report(report, envelope.partitionkey, registry)
@@ -274,6 +281,10 @@ def _check_envelope(envelope: _Envelope, now: datetime, registry: Registry) -> E
         reading = _decode_data(_READING, envelope.data)
         check_reading(reading, envelope.partitionkey, registry)
         data = reading
+    elif event_type in _CLAIMS:
+        claim = _decode_data(_CLAIM, envelope.data)
+        check_claim(claim, event_type, department, registry)
+        data = claim
     else:
         action = _decode_data(_ACTION, envelope.data)
         check_action(action, event_type, department)

@@ -262,6 +262,10 @@ def _action(event_type: str) -> Schema:
 
 
 def type_schema(event_type: str) -> Schema:
+    if event_type.startswith("city.claim."):
+        from cityops.schemas.claim_schema import claim_type_schema  # it imports this module
+
+        return claim_type_schema(event_type)
     if event_type == READING_TYPE:
         return _reading_schema()
     is_report = event_type == REPORT_TYPE

@@ -33,3 +33,8 @@ class Topics:
     def readings(self) -> str:
         # Internal: validated sensor readings and feed heartbeats for the early-warning agent.
         return f"{self.prefix}cityops.internal.readings"
+
+    @property
+    def claims(self) -> str:
+        # Internal: valid resident-unit claim events, as received, for the claims consumer.
+        return f"{self.prefix}cityops.internal.claims"

@@ -57,6 +57,9 @@ SHARDING_KEYS: dict[str, str] = {
     "readings": "cityHash64(sensor_id)",
     # one row per department, replaced in place: all of a department's rows on one shard
     "feed_states": "cityHash64(department)",
+    # an item's states (replaced in place by version) and history on its district's shard
+    "claims": "cityHash64(district)",
+    "claim_transitions": "cityHash64(district)",
 }
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"

@@ -461,6 +461,47 @@ CREATE TABLE IF NOT EXISTS {db}.feed_states (
 ORDER BY department
 """
 
+# Resident-unit claims (migration 9, docs/claims.md): the latest state of an item by `version`
+# (one row per change), and every transition of it, sorted so one item's history is a range read.
+_CLAIMS = """
+CREATE TABLE IF NOT EXISTS {db}.claims (
+    item_id String,
+    community String,
+    street String,
+    district String,
+    category String,
+    title String,
+    description String,
+    status String,
+    unit_id String,
+    percent UInt8,
+    sent_back UInt16,
+    published_at DateTime,
+    claimed_at Nullable(DateTime),
+    done_at Nullable(DateTime),
+    confirmed_at Nullable(DateTime),
+    seen Array(String),
+    version UInt64,
+    updated_at DateTime
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY item_id
+"""
+_CLAIM_TRANSITIONS = """
+CREATE TABLE IF NOT EXISTS {db}.claim_transitions (
+    item_id String,
+    seq UInt32,
+    at DateTime,
+    event_id String,
+    verb String,
+    from_status String,
+    to_status String,
+    actor String,
+    comment String,
+    district String
+) ENGINE = ReplacingMergeTree()
+ORDER BY (item_id, seq)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -504,6 +545,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(7, "early warning: readings and feed_states", (_READINGS, _FEED_STATES)),
     Migration(8, "notifications: every notification attempt and its outcome", (_NOTIFICATIONS,)),
+    Migration(
+        9, "resident-unit claims: claims and claim_transitions", (_CLAIMS, _CLAIM_TRANSITIONS)
+    ),
 )
 
 TABLES = ("events", "incidents", "incident_transitions", "dept_tasks", "rejected_events")

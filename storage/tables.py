@@ -147,6 +147,42 @@ FEED_STATES: tuple[Column, ...] = (
     ("updated_at", "DateTime"),
 )
 
+# Resident-unit claims (docs/claims.md): one row per change of an item; the latest per item_id by
+# `version` is its state. `seen` keeps the event ids applied (a redelivery is applied once).
+CLAIMS: tuple[Column, ...] = (
+    ("item_id", "String"),
+    ("community", "String"),
+    ("street", "String"),
+    ("district", "String"),
+    ("category", "String"),
+    ("title", "String"),
+    ("description", "String"),
+    ("status", "String"),
+    ("unit_id", "String"),
+    ("percent", "UInt8"),
+    ("sent_back", "UInt16"),
+    ("published_at", "DateTime"),
+    ("claimed_at", "Nullable(DateTime)"),
+    ("done_at", "Nullable(DateTime)"),
+    ("confirmed_at", "Nullable(DateTime)"),
+    ("seen", "Array(String)"),
+    ("version", "UInt64"),
+    ("updated_at", "DateTime"),
+)
+
+CLAIM_TRANSITIONS: tuple[Column, ...] = (
+    ("item_id", "String"),
+    ("seq", "UInt32"),
+    ("at", "DateTime"),
+    ("event_id", "String"),
+    ("verb", "String"),
+    ("from_status", "String"),
+    ("to_status", "String"),
+    ("actor", "String"),
+    ("comment", "String"),
+    ("district", "String"),
+)
+
 # {table: its columns}, for the tables the writer inserts into.
 WRITTEN: dict[str, tuple[Column, ...]] = {
     "readings": READINGS,
@@ -156,6 +192,8 @@ WRITTEN: dict[str, tuple[Column, ...]] = {
     "incident_transitions": INCIDENT_TRANSITIONS,
     "dept_tasks": DEPT_TASKS,
     "rejected_events": REJECTED_EVENTS,
+    "claims": CLAIMS,
+    "claim_transitions": CLAIM_TRANSITIONS,
 }
 
 

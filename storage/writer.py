@@ -44,6 +44,8 @@ FLUSH_ORDER = (
     "feed_states",
     "events",
     "rejected_events",
+    "claim_transitions",  # before `claims`: a stored state never lacks its history
+    "claims",
     "incident_transitions",
     "dept_tasks",
     "incidents",

@@ -16,6 +16,7 @@ from cityops.schemas.topics import Topics
 from cityops.settings import Settings
 from cityops.streams import faust_patches
 from cityops.streams.bridge_process import BridgeProcess, bridge_for
+from cityops.streams.claims.service import ClaimsService
 from cityops.streams.clock import clock_from
 from cityops.streams.incidents.agent import Runtime, attach
 from cityops.streams.incidents.policy import load_policy
@@ -74,6 +75,19 @@ def create_app(
         len(rules.feeds),
         settings.rules_file or "deploy/config/rules.toml",
     )
+    claims = ClaimsService(settings)  # resident-unit claims (docs/claims.md)
+
+    @app.task
+    async def claims_loop() -> None:
+        try:
+            await claims.run()
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            log.exception("claims consumer stopped; stopping the worker")
+            await app.crash(RuntimeError("claims consumer stopped"))
+            raise
+
     # the bridge's counts and lag, read by the worker's /metrics
     counters = BridgeCounters(settings.partitions)
     if settings.intake_process:
@@ -99,6 +113,7 @@ def create_app(
             raise
 
     def stop_bridge() -> None:
+        claims.stopping.set()
         if isinstance(bridge, BridgeProcess):
             bridge.stop()
         else:

@@ -39,6 +39,7 @@ def bridge_for(settings: Settings, counters=None):
         source=topics.events,
         bundles=topics.bundles,
         readings=topics.readings,
+        claims=topics.claims,
         group=f"{settings.topic_prefix}cityops-intake",
         partitions=settings.partitions,
         clock=clock_from(settings.clock_speed, settings.clock_epoch),

@@ -18,7 +18,15 @@ from datetime import UTC, datetime
 import msgspec
 from aiokafka import AIOKafkaConsumer
 
-from cityops.schemas.event_types import PLATFORM_ID_PREFIX, Action, InvalidEvent, Reading, Report
+from cityops.schemas.claims import item_key
+from cityops.schemas.event_types import (
+    PLATFORM_ID_PREFIX,
+    Action,
+    Claim,
+    InvalidEvent,
+    Reading,
+    Report,
+)
 from cityops.schemas.events import parse_event
 from cityops.schemas.registry import Registry
 from cityops.settings import KafkaConnection, kafka_connection
@@ -58,8 +66,9 @@ def to_item(
     now: datetime,
     clock: Clock,
     registry: Registry,
-) -> tuple[str, Item]:
-    """(routing key, item) for one city.events message; never raises for bad input.
+) -> tuple[str, Item | None]:
+    """(routing key, item) for one city.events message; never raises for bad input. A valid
+    claim event gives no item: the claims consumer applies it (streams/claims/service.py).
 
     `where` ("topic/partition/offset") identifies the message for a deterministic reject id;
     `received_at` is the broker's timestamp, so a redelivery yields identical rows.
@@ -79,8 +88,10 @@ def to_item(
             type=exc.type or "",
         )
         return (key or b"").decode("utf-8", "replace") or reject.reject_id, reject
-    at = clock.of(event.time)
     data = event.data
+    if isinstance(data, Claim):
+        return item_key(data.item_id), None
+    at = clock.of(event.time)
     if isinstance(data, Reading):
         # Not an incident: stored and evaluated by the readings agent (streams/readings/).
         return reading_item(event, data, at, received_at)  # type: ignore[return-value]
@@ -135,6 +146,7 @@ class Bridge:
         bundles: str,
         group: str,
         readings: str | None = None,
+        claims: str | None = None,
         partitions: int,
         clock: Clock,
         registry: Registry,
@@ -145,6 +157,7 @@ class Bridge:
     ) -> None:
         self.bootstrap, self.source, self.bundles = bootstrap, source, bundles
         self.readings = readings  # None: readings are refused (a bridge without that path)
+        self.claims = claims  # None: claim events are refused likewise
         self.group, self.partitions = group, partitions
         self.clock, self.registry = clock, registry
         self.tick_seconds, self.max_wait = tick_seconds, max_wait
@@ -286,6 +299,7 @@ class Bridge:
         now = datetime.now(UTC)
         per_partition: dict[int, list[Item]] = {}
         readings: dict[int, list[ReadingItem]] = {}
+        claims: list[tuple[str, bytes | None, bytes, list]] = []
         seen: dict[str, float] = {}  # department → its latest event (a feed's heartbeat)
         offsets = {}
         taken = refused = 0
@@ -302,6 +316,12 @@ class Bridge:
                     clock=self.clock,
                     registry=self.registry,
                 )
+                if item is None:  # a valid claim step: the claims consumer's, as received
+                    where = f"{tp.topic}/{tp.partition}/{msg.offset}"
+                    if self.claims is not None:
+                        claims.append((key, msg.key, msg.value, list(msg.headers or ())))
+                        continue
+                    item = unrouted_claim(msg.value, msg.timestamp, reject_id_for(where))
                 if isinstance(item, ReadingIn):
                     if self.readings is None:
                         where = f"{tp.topic}/{tp.partition}/{msg.offset}"
@@ -330,6 +350,15 @@ class Bridge:
                 if self.readings is not None:
                     readings.setdefault(partition, []).append(ClockTick(tick.now.timestamp()))
         outbox = Outbox()
+        for routing, message_key, value, headers in claims:
+            outbox.add(
+                self.claims,  # type: ignore[arg-type]  # claims are gathered only with a topic
+                partition_for(routing, self.partitions),
+                message_key,
+                value,
+                headers,
+            )
+        self.forwarded += len(claims)
         if self.readings is not None:
             self.forwarded += add_readings(outbox, self.readings, readings, seen, self.partitions)
         for partition, items in per_partition.items():
@@ -338,6 +367,17 @@ class Bridge:
                 for bundle in encoded_bundles(chunk):
                     outbox.add(self.bundles, partition, str(partition).encode(), bundle)
         return outbox, offsets
+
+
+def unrouted_claim(value: bytes | None, timestamp_ms: int, reject_id: str) -> RejectIn:
+    """A claim event a bridge without the claims topic cannot pass on: stored as a reject."""
+    return RejectIn(
+        reject_id=reject_id,
+        received_at=datetime.fromtimestamp(timestamp_ms / 1000, UTC),
+        reason="claim events are not accepted here (no claims topic)",
+        path="type",
+        raw=value or b"",
+    )
 
 
 RETRY_MAX_SECONDS = 5.0

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from cityops.schemas.binding import format_time
 from cityops.schemas.registry import Registry, load_registry
 from cityops.streams.publish.simulator import lifecycle
+from cityops.streams.publish.simulator.claims import ClaimsPlay
 from cityops.streams.publish.simulator.scenarios import SCENARIOS
 from cityops.streams.publish.simulator.sensors import SensorPopulation
 from cityops.streams.publish.simulator.traffic import Places, everyday_report, source_of
@@ -192,6 +193,7 @@ def run(
     seed: int | None,
     progress: bool,
     sensors: float = 1.0,
+    claims: bool = True,
 ) -> int:
     from cityops.logjson import configure_logging
     from cityops.sdk import Publisher
@@ -227,6 +229,7 @@ def run(
     population = (
         SensorPopulation(seed, scenario, generator.places.registry, sensors) if sensors else None
     )
+    play = ClaimsPlay(seed, generator.places.registry) if claims else None
     city_start = last_city = clock.now().timestamp()
     by_type: Counter[str] = Counter()
     by_district: Counter[str] = Counter()
@@ -269,6 +272,10 @@ def run(
                     by_type[event["type"]] += 1
                     send(event)
                 last_city = city
+            if play is not None:  # resident-unit claims, paced on real time (docs/claims.md)
+                for event in play.due(elapsed, stamp):
+                    by_type[event["type"]] += 1
+                    send(event)
             for planned in responder.due_plans(now):
                 heapq.heappush(schedule, (planned.due, next(order), planned.event))
             while schedule and schedule[0][0] <= now:

@@ -21,6 +21,7 @@ PINNED = {
     6: "d23e526026bb4d0d514390baf52f88d6f6ac65fd4469fdef5f51699dd9e03f31",
     7: "a5355fcc145f74e3180eb8fcce9dbf5d3608f298ba82155c9124823c703b85df",
     8: "6f366feb857383508c3c3a825559a33cda3b80a1e9160e3f6e3cb755ef399be7",
+    9: "c5efe82d48fe2a41f91d52fe5c080dcf9bef3005f93504250c665e688f123456",
 }
 # The schema_version table is created IF NOT EXISTS on every migrate(): an edit reaches no
 # existing database either.
