@@ -42,6 +42,7 @@ class _ChangedData(msgspec.Struct):
     repeat_count: int
     reopened: int
     version: int
+    supervision: str  # 书记督办 level ('' none | community | street | district, CONTRACT §11)
 
 
 class _CloudEvent(msgspec.Struct):
@@ -114,6 +115,7 @@ def incident_changed(incident: Incident, transitions: list[Transition]) -> bytes
         incident.repeat_count,
         incident.reopened,
         incident.version,
+        incident.supervision,
     )
     return _encode(
         _Changed(

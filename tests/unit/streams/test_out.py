@@ -32,6 +32,7 @@ CHANGED_DATA = [
     "repeat_count",
     "reopened",
     "version",
+    "supervision",
 ]
 TASK_DATA = [
     "kind",
