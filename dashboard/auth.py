@@ -40,7 +40,7 @@ from cityops.private_files import write_private
 
 log = logging.getLogger("cityops.dashboard.auth")
 
-ROLES = ("officer", "admin")
+ROLES = ("officer", "admin", "secretary")
 CITY_DEPARTMENT = "hotline12345"  # the city-level desk that acts for users without a district
 # Paths a kiosk session may load: the wall and the Dash machinery behind it.
 _KIOSK_PATHS = (
@@ -68,6 +68,8 @@ class User(UserMixin):
     role: str
     district: str | None = None
     department: str | None = None
+    street: str | None = None  # an officer of one street (三级: 市、区、街道)
+    unit: str | None = None  # a secretary's community, street or district (书记办)
     # Sessions carry the version they were issued under; a newer one in the users file ends them.
     session_version: int = field(default=0, compare=False)
 
@@ -76,15 +78,27 @@ class User(UserMixin):
 
     @property
     def scope(self) -> str | None:
-        """The district this user is restricted to (None: the whole city)."""
-        return self.district if self.role == "officer" else None
+        """The unit code this user is restricted to (None: the whole city): an officer's street
+        or district, a secretary's unit; queries restrict by the code's level
+        (storage/latest.py scope_term)."""
+        if self.role == "officer":
+            return self.street or self.district
+        if self.role == "secretary":
+            return self.unit or "-"  # a secretary without a unit sees nothing (never the city)
+        return None
+
+    @property
+    def may_act(self) -> bool:
+        """Secretaries read their supervision board; officers and admins act on incidents."""
+        return self.role in ("officer", "admin")
 
     @property
     def acting_department(self) -> str:
         """The department code actions are published under (`source` of the CloudEvent)."""
         if self.department:
             return self.department
-        return f"desk_{self.district}" if self.district else CITY_DEPARTMENT
+        district = self.district or (self.street or "")[:6] or None
+        return f"desk_{district}" if district else CITY_DEPARTMENT
 
 
 # -- the user file --------------------------------------------------------------------------------
@@ -122,8 +136,32 @@ def _user(name: str, record: dict) -> User:
         record["role"],
         record.get("district"),
         record.get("department"),
+        record.get("street"),
+        record.get("unit"),
         int(record.get("session_version", 0)),
     )
+
+
+def scope_refusal(
+    role: str, district: str | None, street: str | None, unit: str | None
+) -> str | None:
+    """Why this role cannot have this scope (None: it can). Pure; codes by their length."""
+    if role == "secretary":
+        if not unit or len(unit) not in (6, 9, 12) or not unit.isdigit():
+            return "a secretary needs --unit: a community, street or district code"
+        if district or street:
+            return "a secretary is scoped by --unit only"
+        return None
+    if unit:
+        return "--unit is for secretaries"
+    if street is not None:
+        if role != "officer":
+            return "--street is for officers"
+        if len(street) != 9 or not street.isdigit():
+            return f"{street!r} is not a street code (district adcode + 3 digits)"
+        if district and district != street[:6]:
+            return f"street {street} is not in district {district}"
+    return None
 
 
 def save_user(
@@ -133,9 +171,15 @@ def save_user(
     role: str,
     district: str | None,
     department: str | None = None,
+    *,
+    street: str | None = None,
+    unit: str | None = None,
 ) -> None:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    refusal = scope_refusal(role, district, street, unit)
+    if refusal:
+        raise ValueError(refusal)
     if not name or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
         raise ValueError("user name: letters, digits, '.', '_' and '-' only")
     if len(password) < 8:
@@ -148,6 +192,8 @@ def save_user(
             "role": role,
             "district": district,
             "department": department,
+            "street": street,
+            "unit": unit,
             # a user saved again (new password, role or district) loses the sessions it had
             "session_version": int(before.get("session_version", -1)) + 1,
         }
@@ -189,25 +235,43 @@ def authenticate(home: Path, name: str, password: str) -> User | None:
     return _user(name, record)
 
 
-def add_user_cli(settings, name: str, role: str, district: str | None = None) -> int:
-    """`cityops users add NAME --role … [--district ADCODE] --password-stdin`."""
+def add_user_cli(
+    settings,
+    name: str,
+    role: str,
+    district: str | None = None,
+    *,
+    street: str | None = None,
+    unit: str | None = None,
+) -> int:
+    """`cityops users add NAME --role … [--district ADCODE | --street CODE | --unit CODE]
+    --password-stdin`: an officer of a district or a street, a secretary of a unit."""
     password = sys.stdin.readline().rstrip("\r\n")
-    if district:
-        from cityops.schemas.registry import load_registry
+    wanted = {"district": [district], "street": [street], None: [unit]}
+    from cityops.schemas.registry import load_registry
 
-        unit = load_registry().unit(district)
-        if unit is None or unit.level != "district":
-            print(f"error: {district!r} is not a district adcode", file=sys.stderr)
-            return 2
+    registry = load_registry()
+    for level, codes in wanted.items():
+        for code in codes:
+            found = registry.unit(code) if code else None
+            if code and (
+                found is None
+                or (level and found.level != level)
+                or (not level and found.level not in ("district", "street", "community"))
+            ):
+                what = level or "community, street or district"
+                print(f"error: {code!r} is not a {what} code of the registry", file=sys.stderr)
+                return 2
+    if street and not district:
+        district = street[:6]  # a street officer belongs to the street's district
     try:
-        save_user(settings.home, name, password, role, district)
+        save_user(settings.home, name, password, role, district, street=street, unit=unit)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(
-        f"user {name} ({role}{', district ' + district if district else ''}) saved in "
-        f"{users_path(settings.home)}"
-    )
+    where = street or unit or district
+    saved = users_path(settings.home)
+    print(f"user {name} ({role}{', ' + where if where else ''}) saved in {saved}")
     return 0
 
 
@@ -242,7 +306,8 @@ def current_scope() -> str | None:
 
 
 def can_act() -> bool:
-    return signed_in() is not None
+    user = signed_in()
+    return user is not None and user.may_act
 
 
 # -- wiring into Flask ----------------------------------------------------------------------------

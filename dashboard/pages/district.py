@@ -15,20 +15,22 @@ from cityops.storage import wall_queries as wq
 
 def layout(backend, user, adcode: str, lang: str = "zh") -> html.Div:
     unit = backend.registry.unit(adcode)
-    if unit is None or unit.level != "district" or (user.scope and user.scope != adcode):
+    # an officer of the district, or of one of its streets (who sees that street only)
+    if unit is None or unit.level != "district" or not (user.scope or adcode).startswith(adcode):
         return html.Div(
             L.t("无此区或不在您的辖区", "no such district in your area"), className="denied"
         )
     try:
         # the street counts (SQL) read while the markers come from the wall's latest-state
         # cache when a wall has loaded it (its delta read included), else from SQL
+        scope = user.scope or adcode
         streets = backend.pool.submit(backend.run, ip.district_streets, adcode)
         view = backend.incidents.loaded_view(int(time.time()))
         if view is not None:
-            severe = view.severe_open(limit=200, scope=adcode)
+            severe = view.severe_open(limit=200, scope=scope)
         else:
-            severe = backend.run(wq.severe_open, limit=200, scope=adcode)
-        streets = streets.result()
+            severe = backend.run(wq.severe_open, limit=200, scope=scope)
+        streets = [s for s in streets.result() if s["street"].startswith(scope)]
     except Exception:  # noqa: BLE001 - shown as a message, not a traceback
         return html.Div(L.t("数据库不可达", "storage unreachable"), className="error")
     names = {u.code: u for u in backend.registry.children(adcode)}
