@@ -52,9 +52,10 @@ def test_a_street_officer_acts_as_the_districts_desk():
     assert User("s", "officer", None, street="320105001").acting_department == "desk_320105"
 
 
-@pytest.mark.parametrize(
-    "scope, column", [("320105", "district"), ("320105001", "street"), ("320105001002", "community")]
-)
+LEVELS = [("320105", "district"), ("320105001", "street"), ("320105001002", "community")]
+
+
+@pytest.mark.parametrize("scope, column", LEVELS)
 def test_the_scope_restricts_the_column_of_its_level(scope, column):
     assert scope_column(scope) == column
     assert scope_term(scope) == f" AND {column} = %(scope)s"
