@@ -84,6 +84,40 @@ def test_a_street_officer_reads_and_acts_on_their_street_only(dashboard):
     assert "denied" not in district
 
 
+def search(session: requests.Session, dash, district: str | None, street: str | None) -> str:
+    """The incident list callback with forged filters (all fields of it can be forged)."""
+    values = {
+        ids.FILTER_DISTRICT: district, ids.FILTER_STREET: street, ids.FILTER_CATEGORY: None,
+        ids.FILTER_STATUS: [], ids.FILTER_SEVERITY: None, ids.FILTER_RANGE: "7d",
+        ids.FILTER_TEXT: "", ids.SORT_BY: "reported_at", ids.SORT_DESC: True,
+    }  # fmt: skip
+    inputs = [{"id": k, "property": "value", "value": v} for k, v in values.items()]
+    pages = (ids.PAGE_PREV, ids.PAGE_NEXT)
+    inputs += [{"id": i, "property": "n_clicks", "value": 0} for i in pages]
+    outputs = (ids.INCIDENT_TABLE, "children"), (ids.INCIDENT_COUNT, "children"), (
+        ids.PAGE_INFO, "children"), (ids.PAGE_STATE, "data")  # fmt: skip
+    payload = {
+        "output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
+        "outputs": [{"id": i, "property": p} for i, p in outputs],
+        "inputs": inputs,
+        "changedPropIds": [f"{ids.FILTER_TEXT}.value"],
+        "state": [{"id": ids.PAGE_STATE, "property": "data", "value": 0}],
+    }
+    response = session.post(f"{dash.url}/_dash-update-component", json=payload, timeout=30)
+    assert response.status_code == 200, response.text[:300]
+    return json.dumps(response.json(), ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "district, street", [(None, None), ("320105", None), ("320105", OTHER), (None, OTHER)]
+)
+def test_a_street_officers_search_never_lists_another_street(dashboard, district, street):
+    found = search(signed_in(dashboard, "street1"), dashboard, district, street)
+    assert "丙街道井盖缺失" not in found
+    if street is None:
+        assert "甲社区路灯不亮" in found and "乙社区噪声扰民" in found
+
+
 def test_a_community_secretary_sees_their_own_board_only(dashboard):
     sec_a = signed_in(dashboard, "sec_a")
     board = page(sec_a, dashboard, "/supervision")
