@@ -81,7 +81,8 @@ def test_a_street_officer_reads_and_acts_on_their_street_only(dashboard):
     assert "甲社区路灯不亮" in board and "乙社区噪声扰民" in board
     assert "丙街道井盖缺失" not in board
     district = page(officer, dashboard, "/district/320105")
-    assert "denied" not in district
+    assert "denied" not in district and "小事不出网格" in district
+    assert f"street={OWN}" in district and f"street={OTHER}" not in district
 
 
 def search(session: requests.Session, dash, district: str | None, street: str | None) -> str:
