@@ -101,3 +101,33 @@ def test_an_officer_acts_in_their_street_or_district_only(scope, district, stree
 def test_the_wall_tile(data, value, trend):
     shown, _, cls = tile_texts(data)
     assert shown == value and cls == f"kpi-delta {trend}"
+
+
+# `cityops users add` arguments -> (exit code, the saved scope fields or the error fragment)
+ADDS = [
+    ({"role": "officer", "street": "320105001"}, (0, ("320105", "320105001", None))),
+    ({"role": "secretary", "unit": "320105001001"}, (0, (None, None, "320105001001"))),
+    ({"role": "secretary", "unit": "320105"}, (0, (None, None, "320105"))),
+    ({"role": "officer", "street": "320105999"}, (2, "is not a street code of the registry")),
+    ({"role": "officer", "street": "320105"}, (2, "is not a street code of the registry")),
+    ({"role": "secretary", "unit": "32010500100101"}, (2, "community, street or district")),
+    ({"role": "officer", "district": "320104", "street": "320105001"}, (2, "not in district")),
+    ({"role": "admin", "unit": "320105"}, (2, "--unit is for secretaries")),
+]
+
+
+@pytest.mark.parametrize("args, expected", ADDS)
+def test_users_add_with_a_street_or_a_unit(tmp_path, monkeypatch, capsys, args, expected):
+    import io
+    import types
+
+    from cityops.dashboard.auth import add_user_cli, load_users
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-long-password\n"))
+    code = add_user_cli(types.SimpleNamespace(home=tmp_path), "u1", **args)
+    assert code == expected[0]
+    if code == 0:
+        saved = load_users(tmp_path)["u1"]
+        assert (saved["district"], saved["street"], saved["unit"]) == expected[1]
+    else:
+        assert expected[1] in capsys.readouterr().err and load_users(tmp_path) == {}
