@@ -58,17 +58,25 @@ ACTIONS = {
 
 
 def officer_refusal(
-    *, actor: str, scope: str | None, department: str, incident_district: str
+    *,
+    actor: str,
+    scope: str | None,
+    department: str,
+    incident_district: str,
+    incident_street: str = "",
 ) -> str | None:
-    """Why an officer (`actor`, restricted to district `scope`, None: the whole city) may not act
-    as `department` on an incident of `incident_district` (None: they may).
+    """Why an officer (`actor`, restricted to district or street `scope`, None: the whole city)
+    may not act as `department` on an incident of `incident_district` / `incident_street`
+    (None: they may).
 
     An officer acts only in their district, under their own name, as a known department; a
     district's dispatch desk acts only for its own district (the engine checks that too).
     """
     if not actor:
         return "an action needs the officer's user name"
-    if scope is not None and incident_district != scope:
+    if scope is not None and len(scope) == 9 and incident_street != scope:
+        return f"the incident is in street {incident_street or '?'}, outside street {scope}"
+    if scope is not None and len(scope) != 9 and incident_district != scope:
         return f"the incident is in district {incident_district}, outside district {scope}"
     acting = DEPARTMENTS.get(department)
     if acting is None:

@@ -17,7 +17,7 @@ from cityops.dashboard import auth, evidence, ids, probes
 from cityops.dashboard import labels as L
 from cityops.dashboard.actions import ActionPublisher
 from cityops.dashboard.backend import Backend
-from cityops.dashboard.pages import claims, district, incident, incidents, wall
+from cityops.dashboard.pages import claims, district, incident, incidents, supervision, wall
 from cityops.schemas.topics import Topics
 from cityops.storage.client import ping
 
@@ -112,16 +112,24 @@ def create_app(settings) -> dash.Dash:
     incidents.register(app, backend)
     incident.register(app, backend, publisher)
     district.register(app, backend)
+    supervision.register(app, backend)
     return app
 
 
 def _nav(user) -> html.Nav:
-    scope = f" · {user.district}" if user and user.district else ""
-    return html.Nav(
-        [
+    where = user.scope if user and user.scope else ""
+    scope = f" · {where}" if where else ""
+    links = [dcc.Link(L.t("督办看板", "supervision"), href="/supervision")]
+    if user is None or user.role != "secretary":
+        links = [
             dcc.Link(L.t("总览大屏", "wall"), href="/"),
             dcc.Link(L.t("事项查询", "incidents"), href="/incidents"),
             dcc.Link(L.t("驻地单位认领", "claims"), href="/claims"),
+            *links,
+        ]
+    return html.Nav(
+        [
+            *links,
             html.Span(f"{user.name} ({user.role}{scope})" if user else "", className="nav-user"),
             html.A(L.t("退出", "sign out"), href="/logout"),
         ],
@@ -133,6 +141,9 @@ def _nav(user) -> html.Nav:
 def render(backend, pathname: str, search: str, lang: str):
     """The page for a path. Kiosk sessions get the wall and nothing else."""
     user = auth.signed_in()
+    if user is not None and user.role == "secretary":
+        # a secretary's dashboard is their own supervision board, nothing else
+        return html.Div([_nav(user), supervision.layout(backend, user, search)], className="desk")
     if pathname in ("/", ""):
         return wall.layout(backend, lang)
     if user is None:
@@ -152,6 +163,8 @@ def render(backend, pathname: str, search: str, lang: str):
         body = claims.layout(backend, user, search)
     elif (m := _DISTRICT.match(pathname)) is not None:
         body = district.layout(backend, user, m.group(1), lang)
+    elif pathname.rstrip("/") == "/supervision":
+        body = supervision.layout(backend, user, search)
     else:
         body = html.Div(L.t("页面不存在", "page not found"), className="denied")
     return html.Div([_nav(user), body], className="desk")

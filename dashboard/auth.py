@@ -1,9 +1,11 @@
 """Logins of the dashboard: users with hashed passwords in `$CITYOPS_HOME/users.json` (0600),
 flask-login sessions, roles, the district scope of an officer, and the wall's kiosk token.
 
-Who may do what: `admin` and `officer` log in and may act on incidents; an officer with a district
-sees only that district (every query gets the scope). A browser that opened `/?kiosk=<token>` gets
-a read-only kiosk session: the wall display and nothing else. Everyone else goes to /login.
+Who may do what (the users themselves: dashboard/users.py): `admin` and `officer` log in and may
+act on incidents; an officer with a district or a street sees only that unit (every query gets
+the scope); a `secretary` sees their unit's supervision board and never acts. A browser that
+opened `/?kiosk=<token>` gets a read-only kiosk session: the wall display and nothing else.
+Everyone else goes to /login.
 
 The door: a login needs the CSRF token of the visitor's own session; failed logins are throttled
 per user and per address (dashboard/throttle.py); each user has a session version in the users
@@ -13,35 +15,40 @@ kiosk session ends when the kiosk token is rotated (dashboard/kiosk.py).
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import hmac
-import json
 import logging
 import os
 import secrets
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from urllib.parse import urlparse
 
 from flask import Flask, abort, jsonify, redirect, request, session
-from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from cityops.dashboard.kiosk import KioskToken
 from cityops.dashboard.throttle import THRESHOLD, LoginThrottle, retry_after_header
-from cityops.private_files import write_private
+from cityops.dashboard.users import (  # noqa: F401 - the users' names, as before, from auth
+    CITY_DEPARTMENT,
+    ROLES,
+    User,
+    _user,
+    add_user_cli,
+    load_users,
+    passwd_cli,
+    revoke_sessions,
+    save_user,
+    scope_refusal,
+    set_password,
+    users_path,
+)
 
 log = logging.getLogger("cityops.dashboard.auth")
 
-ROLES = ("officer", "admin")
-CITY_DEPARTMENT = "hotline12345"  # the city-level desk that acts for users without a district
 # Paths a kiosk session may load: the wall and the Dash machinery behind it.
 _KIOSK_PATHS = (
     "/",
@@ -62,116 +69,6 @@ _PUBLIC_PREFIXES = (
 )
 
 
-@dataclass(frozen=True)
-class User(UserMixin):
-    name: str
-    role: str
-    district: str | None = None
-    department: str | None = None
-    # Sessions carry the version they were issued under; a newer one in the users file ends them.
-    session_version: int = field(default=0, compare=False)
-
-    def get_id(self) -> str:
-        return self.name
-
-    @property
-    def scope(self) -> str | None:
-        """The district this user is restricted to (None: the whole city)."""
-        return self.district if self.role == "officer" else None
-
-    @property
-    def acting_department(self) -> str:
-        """The department code actions are published under (`source` of the CloudEvent)."""
-        if self.department:
-            return self.department
-        return f"desk_{self.district}" if self.district else CITY_DEPARTMENT
-
-
-# -- the user file --------------------------------------------------------------------------------
-
-
-def users_path(home: Path) -> Path:
-    return Path(home) / "users.json"
-
-
-def load_users(home: Path) -> dict[str, dict]:
-    path = users_path(home)
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8")).get("users", {})
-
-
-@contextmanager
-def _users_locked(home: Path) -> Iterator[dict[str, dict]]:
-    """Read-modify-write of the users file, one writer at a time (threads and processes)."""
-    lock = Path(home) / ".users.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        users = load_users(home)
-        yield users
-        write_private(users_path(home), json.dumps({"users": users}, ensure_ascii=False, indent=1))
-    finally:
-        os.close(fd)
-
-
-def _user(name: str, record: dict) -> User:
-    return User(
-        name,
-        record["role"],
-        record.get("district"),
-        record.get("department"),
-        int(record.get("session_version", 0)),
-    )
-
-
-def save_user(
-    home: Path,
-    name: str,
-    password: str,
-    role: str,
-    district: str | None,
-    department: str | None = None,
-) -> None:
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if not name or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
-        raise ValueError("user name: letters, digits, '.', '_' and '-' only")
-    if len(password) < 8:
-        raise ValueError("password: at least 8 characters")
-    digest = generate_password_hash(password)
-    with _users_locked(home) as users:
-        before = users.get(name, {})
-        users[name] = {
-            "password": digest,
-            "role": role,
-            "district": district,
-            "department": department,
-            # a user saved again (new password, role or district) loses the sessions it had
-            "session_version": int(before.get("session_version", -1)) + 1,
-        }
-
-
-def set_password(home: Path, name: str, password: str) -> None:
-    """A new password for an existing user; every session of the user ends."""
-    if len(password) < 8:
-        raise ValueError("password: at least 8 characters")
-    digest = generate_password_hash(password)
-    with _users_locked(home) as users:
-        if name not in users:
-            raise ValueError(f"no user {name!r}")
-        users[name]["password"] = digest
-        users[name]["session_version"] = int(users[name].get("session_version", 0)) + 1
-
-
-def revoke_sessions(home: Path, name: str) -> None:
-    """End every session of `name` (logout signs the user out everywhere)."""
-    with _users_locked(home) as users:
-        if name in users:
-            users[name]["session_version"] = int(users[name].get("session_version", 0)) + 1
-
-
 @functools.cache
 def _unknown_user_hash() -> str:
     return generate_password_hash(secrets.token_urlsafe(16))
@@ -187,40 +84,6 @@ def authenticate(home: Path, name: str, password: str) -> User | None:
     if not check_password_hash(record["password"], password):
         return None
     return _user(name, record)
-
-
-def add_user_cli(settings, name: str, role: str, district: str | None = None) -> int:
-    """`cityops users add NAME --role … [--district ADCODE] --password-stdin`."""
-    password = sys.stdin.readline().rstrip("\r\n")
-    if district:
-        from cityops.schemas.registry import load_registry
-
-        unit = load_registry().unit(district)
-        if unit is None or unit.level != "district":
-            print(f"error: {district!r} is not a district adcode", file=sys.stderr)
-            return 2
-    try:
-        save_user(settings.home, name, password, role, district)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(
-        f"user {name} ({role}{', district ' + district if district else ''}) saved in "
-        f"{users_path(settings.home)}"
-    )
-    return 0
-
-
-def passwd_cli(settings, name: str) -> int:
-    """`cityops users passwd NAME --password-stdin`: the user's sessions end at once."""
-    password = sys.stdin.readline().rstrip("\r\n")
-    try:
-        set_password(settings.home, name, password)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"password of {name} changed; its sessions are signed out")
-    return 0
 
 
 # -- who is asking --------------------------------------------------------------------------------
@@ -242,7 +105,8 @@ def current_scope() -> str | None:
 
 
 def can_act() -> bool:
-    return signed_in() is not None
+    user = signed_in()
+    return user is not None and user.may_act
 
 
 # -- wiring into Flask ----------------------------------------------------------------------------

@@ -127,8 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = users_sub.add_parser("add")
     add.add_argument("name")
-    add.add_argument("--role", choices=["officer", "admin"], required=True)
+    add.add_argument("--role", choices=["officer", "admin", "secretary"], required=True)
     add.add_argument("--district")
+    add.add_argument("--street", help="an officer of one street (9-digit code)")
+    add.add_argument("--unit", help="a secretary's community, street or district code")
     add.add_argument("--password-stdin", action="store_true", required=True)
     passwd = users_sub.add_parser("passwd", help="change a password; the user's sessions end")
     passwd.add_argument("name")
@@ -370,7 +372,14 @@ def dispatch(args: argparse.Namespace, settings) -> int:
 
         if args.users_command == "passwd":
             return passwd_cli(settings, args.name)
-        return add_user_cli(settings, args.name, role=args.role, district=args.district)
+        return add_user_cli(
+            settings,
+            args.name,
+            role=args.role,
+            district=args.district,
+            street=args.street,
+            unit=args.unit,
+        )
     if command == "kiosk":
         from cityops.deploy.stack import rotate_kiosk
 

@@ -242,11 +242,8 @@ def latest_transitions(
     """The newest incident changes (opened, dispatched, escalated, breached, closed …), from
     `transitions_by_time` (migration 4: the transitions keyed by time)."""
     db = check_database_name(db)
-    scoped = (
-        (f" AND incident_id IN (SELECT incident_id FROM {db}.incidents WHERE district = %(scope)s)")
-        if scope
-        else ""
-    )
+    inside = f"SELECT incident_id FROM {db}.incidents WHERE 1 {scope_term(scope)}"
+    scoped = f" AND incident_id IN ({inside})" if scope else ""
     keys = (
         "incident_id", "seq", "time", "kind", "from_status", "to_status", "level", "department",
         "reason",

@@ -48,9 +48,25 @@ def select(columns, prefix: str, *, of=latest) -> str:
     return ",\n    ".join(f"{of(c)} AS {prefix}{c}" for c in columns)
 
 
-def scope_term(scope: str | None, column: str = "district") -> str:
-    """The WHERE term restricting a query to an officer's district (bound as %(scope)s)."""
-    return f" AND {column} = %(scope)s" if scope else ""
+# A user's scope is a unit code; its length says its level (CONTRACT §2: codes nest by prefix).
+SCOPE_COLUMNS = {6: "district", 9: "street", 12: "community"}
+
+
+def scope_column(scope: str) -> str:
+    """The column of the events and incidents tables a scope code restricts: a district (6
+    digits), a street (9) or a community (12). Anything else is refused, never widened."""
+    column = SCOPE_COLUMNS.get(len(scope))
+    if column is None or not scope.isdigit():
+        raise ValueError(f"scope {scope!r}: not a district, street or community code")
+    return column
+
+
+def scope_term(scope: str | None, column: str | None = None) -> str:
+    """The WHERE term restricting a query to a user's unit (bound as %(scope)s): the district,
+    street or community column by the code's level."""
+    if not scope:
+        return ""
+    return f" AND {column or scope_column(scope)} = %(scope)s"
 
 
 # -- the wide row: what the wall's lists and the drill-down's pages show ------------------------

@@ -254,3 +254,67 @@ def loop_counts(states: Iterable[tuple[str, LoopState]]) -> dict[str, dict[str, 
 def loop_rate(counts: Mapping[str, int], name: str) -> float | None:
     num, den = LOOP_RATES[name]
     return counts[num] / counts[den] if counts[den] else None
+
+
+# -- 书记督办 and 小事不出网格 (issue 15) ----------------------------------------------------------
+# supervised: an open matter a Party secretary supervises (CONTRACT §11 `supervision`); repeat
+# complaint rate = matters with a repeat complaint ÷ matters reported, in a period (the wall sets
+# it against the same period a year before); grid share (小事不出网格) = matters done at grid level
+# (never escalated above the grid: the level only rises) ÷ matters done, per street.
+# Placeholders: {status}, {level}, {supervision}, {repeat_count}.
+GRID_LEVELS = ("grid", "micro_grid")
+
+
+class SupervisionState(NamedTuple):
+    """What the supervision measures read of one incident's latest state."""
+
+    status: str
+    level: str = ""
+    supervision: str = ""
+    repeat_count: int = 0
+
+
+SUPERVISION_CONDITIONS: dict[str, Condition] = {
+    "reported": Condition("1", lambda s: True),
+    "supervised": Condition(
+        f"{{supervision}} != '' AND {{status}} NOT IN {_in(OPEN_EXCLUDED)}",
+        lambda s: s.supervision != "" and s.status not in OPEN_EXCLUDED,
+    ),
+    "repeat": Condition("{repeat_count} > 0", lambda s: s.repeat_count > 0),
+    "done": Condition(f"{{status}} IN {_in(OPEN_EXCLUDED)}", lambda s: s.status in OPEN_EXCLUDED),
+    "kept_in_grid": Condition(
+        f"{{status}} IN {_in(OPEN_EXCLUDED)} AND {{level}} IN {_in(GRID_LEVELS)}",
+        lambda s: s.status in OPEN_EXCLUDED and s.level in GRID_LEVELS,
+    ),
+}
+SUPERVISION_NAMES = tuple(SUPERVISION_CONDITIONS)
+SUPERVISION_COLUMNS = ("status", "level", "supervision", "repeat_count")
+SUPERVISION_RATES: dict[str, tuple[str, str]] = {
+    "repeat_complaint_rate": ("repeat", "reported"),  # 重复投诉率
+    "grid_share": ("kept_in_grid", "done"),  # 小事不出网格
+}
+
+
+def supervision_counts_sql(prefix: str = "s_") -> str:
+    """countIf(...) AS <name> for SUPERVISION_NAMES over latest-state columns `prefix` + column."""
+    cols = {c: f"{prefix}{c}" for c in SUPERVISION_COLUMNS}
+    return ",\n".join(
+        _count_if([c.sql.format_map(cols)], name) for name, c in SUPERVISION_CONDITIONS.items()
+    )
+
+
+def supervision_counts(
+    states: Iterable[tuple[str, SupervisionState]],
+) -> dict[str, dict[str, int]]:
+    """The in-memory twin of `supervision_counts_sql`, grouped by the first of each pair."""
+    out: dict[str, dict[str, int]] = {}
+    for key, state in states:
+        counts = out.setdefault(key, dict.fromkeys(SUPERVISION_NAMES, 0))
+        for name, condition in SUPERVISION_CONDITIONS.items():
+            counts[name] += condition.holds(state)
+    return out
+
+
+def supervision_rate(counts: Mapping[str, int], name: str) -> float | None:
+    num, den = SUPERVISION_RATES[name]
+    return counts[num] / counts[den] if counts[den] else None

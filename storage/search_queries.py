@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from cityops.storage.client import check_database_name
-from cityops.storage.latest import GROUP_KEY, WIDE_SELECT, latest, latest_wide, wide_rows
+from cityops.storage.latest import (
+    GROUP_KEY,
+    WIDE_SELECT,
+    latest,
+    latest_wide,
+    scope_column,
+    wide_rows,
+)
 
 TEXT_SEARCH_MAX_SECONDS = 30 * 86400  # title search looks back at most 30 days from `until`
 SORTABLE = {
@@ -68,7 +75,7 @@ def opening_terms(flt: IncidentFilter, scope: str | None) -> list[str]:
     so they can filter rows before any latest state is taken; values in `filter_params`."""
     where = ["reported_at >= toDateTime(%(since)s)", "reported_at < toDateTime(%(until)s)"]
     if scope:
-        where.append("district = %(scope)s")
+        where.append(f"{scope_column(scope)} = %(scope)s")
     if flt.district:
         where.append("district = %(district)s")
     if flt.street:

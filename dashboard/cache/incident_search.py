@@ -347,6 +347,8 @@ def search_cached(
     cityops.dashboard.backend.Backend.run."""
     if sort not in CACHED_SORTS or snapshot.loaded_view(now, max_age=max_age) is None:
         return None
+    if scope and len(scope) != 6:
+        return None  # a street or community scope: SQL (the cache knows districts only)
     state = snapshot.state()
     found: Found | None
     if flt.street or flt.category or flt.text:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from cityops.dashboard.cache.latest_state import DAY, LatestState
 from cityops.dashboard.cache.search_index import ReportedIndex
 from cityops.storage import incident_state as st
-from cityops.storage.latest import WIDE_KEYS
+from cityops.storage.latest import SCOPE_COLUMNS, WIDE_KEYS
 from cityops.storage.measures import COUNTER_NAMES, OPEN_NAMES, WIN_NAMES
 from cityops.storage.wall_queries import IncidentCounters
 
@@ -57,7 +57,7 @@ class View:
         """Open incidents of severity >= min_severity, the most severe and newest first."""
         rows = (
             w for w in self.listed
-            if w["severity"] >= self.min_severity and (not scope or w["district"] == scope)
+            if w["severity"] >= self.min_severity and (not scope or in_scope(w, scope))
         )  # fmt: skip
         return heapq.nsmallest(
             limit, rows, key=lambda w: (-w["severity"], -w["reported_at"], w["incident_id"])
@@ -65,8 +65,15 @@ class View:
 
     def joint_open(self, *, limit: int = 8, scope: str | None = None) -> list[dict]:
         """Open incidents in joint handling, the ones closest to (or past) their deadline first."""
-        rows = (w for w in self.listed if w["joint"] == 1 and (not scope or w["district"] == scope))
+        rows = (w for w in self.listed if w["joint"] == 1 and (not scope or in_scope(w, scope)))
         return heapq.nsmallest(limit, rows, key=lambda w: (w["resolve_due"], w["incident_id"]))
+
+
+def in_scope(row: dict, scope: str) -> bool:
+    """Whether a wide row is in a user's unit (district, street; a community scope matches no
+    wide row: those lists come from SQL then)."""
+    column = SCOPE_COLUMNS.get(len(scope))
+    return column is not None and row.get(column) == scope
 
 
 def wide_row(row) -> dict:

@@ -1,5 +1,6 @@
 """`/district/<adcode>`: one district — its map with severe open incidents, and open, breached and
-all incidents per street, each linking to the filtered incident list."""
+all incidents per street, each linking to the filtered incident list, with the street's share of
+matters kept in the grid (小事不出网格, storage/measures.py). A street officer sees their street."""
 
 from __future__ import annotations
 
@@ -10,25 +11,34 @@ from dash import dcc, html
 from cityops.dashboard import figures, ids
 from cityops.dashboard import labels as L
 from cityops.storage import incident_pages as ip
+from cityops.storage import supervision_queries as sq
 from cityops.storage import wall_queries as wq
+
+# 小事不出网格: the share of matters done at grid level, of the matters reported in these days
+GRID_SHARE_DAYS = 30
 
 
 def layout(backend, user, adcode: str, lang: str = "zh") -> html.Div:
     unit = backend.registry.unit(adcode)
-    if unit is None or unit.level != "district" or (user.scope and user.scope != adcode):
+    # an officer of the district, or of one of its streets (who sees that street only)
+    if unit is None or unit.level != "district" or not (user.scope or adcode).startswith(adcode):
         return html.Div(
             L.t("无此区或不在您的辖区", "no such district in your area"), className="denied"
         )
     try:
         # the street counts (SQL) read while the markers come from the wall's latest-state
         # cache when a wall has loaded it (its delta read included), else from SQL
+        scope = user.scope or adcode
         streets = backend.pool.submit(backend.run, ip.district_streets, adcode)
+        since = int(time.time()) - GRID_SHARE_DAYS * 86400
+        kept = backend.pool.submit(backend.run, sq.grid_share, since=since, scope=scope)
         view = backend.incidents.loaded_view(int(time.time()))
         if view is not None:
-            severe = view.severe_open(limit=200, scope=adcode)
+            severe = view.severe_open(limit=200, scope=scope)
         else:
-            severe = backend.run(wq.severe_open, limit=200, scope=adcode)
-        streets = streets.result()
+            severe = backend.run(wq.severe_open, limit=200, scope=scope)
+        streets = [s for s in streets.result() if s["street"].startswith(scope)]
+        share = {k["street"]: k["grid_share"] for k in kept.result()}
     except Exception:  # noqa: BLE001 - shown as a message, not a traceback
         return html.Div(L.t("数据库不可达", "storage unreachable"), className="error")
     names = {u.code: u for u in backend.registry.children(adcode)}
@@ -53,6 +63,7 @@ def layout(backend, user, adcode: str, lang: str = "zh") -> html.Div:
                     ("在办", "open"),
                     ("超时", "breached"),
                     ("合计", "all"),
+                    ("小事不出网格", "kept in the grid"),
                 )
             ]
         )
@@ -69,6 +80,7 @@ def layout(backend, user, adcode: str, lang: str = "zh") -> html.Div:
                     html.Td(f"{s['open']:,}"),
                     html.Td(f"{s['breached']:,}"),
                     html.Td(f"{s['total']:,}"),
+                    html.Td(_pct(share.get(s["street"]))),
                 ]
             )
         )
@@ -90,6 +102,10 @@ def layout(backend, user, adcode: str, lang: str = "zh") -> html.Div:
         ],
         className="district-page",
     )
+
+
+def _pct(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate:.0%}"
 
 
 def register(app, backend) -> None:

@@ -27,6 +27,7 @@ from cityops.dashboard.kpis import format_age
 from cityops.dashboard.notifications import merged
 from cityops.dashboard.pages.incident_review import register_review, review_panel
 from cityops.dashboard.pages.incident_review import sent as _sent
+from cityops.dashboard.roster import roster
 from cityops.storage import incident_pages as ip
 from cityops.storage import notifications as sent
 
@@ -82,6 +83,25 @@ def location_chain(backend, inc: dict) -> html.Div:
             )
         )
     return html.Div(parts, id=ids.LOCATION_CHAIN, className="chain-path")
+
+
+def grid_people(inc: dict) -> html.Div | None:
+    """The grid's people (网格员 / 微网格员, dashboard/roster.py) of a report at micro-grid
+    level; None for a matter placed higher up."""
+    people = roster(inc.get("grid") or "", inc.get("micro_grid") or "")
+    if not inc.get("micro_grid") or not people:
+        return None
+    return html.Div(
+        [
+            html.Span(
+                [L.t(*p.role), " ", html.Strong(p.name), html.Small(f" {p.code}")],
+                className="grid-person",
+            )
+            for p in people
+        ],
+        id="grid-people",
+        className="grid-people",
+    )
 
 
 def details(backend, incident_id: str, scope: str | None) -> html.Div:
@@ -192,7 +212,9 @@ def details(backend, incident_id: str, scope: str | None) -> html.Div:
     )
     return html.Div(
         [
-            html.Section([html.H2(L.t("位置", "location")), location_chain(backend, inc)]),
+            html.Section(
+                [html.H2(L.t("位置", "location")), location_chain(backend, inc), grid_people(inc)]
+            ),
             html.Section(
                 [
                     html.H2(L.t("时限", "deadlines")),
@@ -334,7 +356,7 @@ def register(app, backend, publisher) -> None:
         if not ctx.triggered_id or not any(clicks or ()):
             return no_update
         user = signed_in()
-        if user is None:  # kiosk sessions and anonymous callers never publish
+        if user is None or not user.may_act:  # kiosk, anonymous and secretaries never publish
             return html.Div(L.t("请先登录", "sign in to act"), className="error")
         action = ctx.triggered_id["action"]
         try:
@@ -348,6 +370,7 @@ def register(app, backend, publisher) -> None:
             scope=user.scope,
             department=user.acting_department,
             incident_district=inc["district"],
+            incident_street=inc.get("street") or "",
         )
         if refusal:
             return html.Div(

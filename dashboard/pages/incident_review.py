@@ -88,7 +88,7 @@ def register_review(app, backend, publisher) -> None:
         if not (reassign_clicks or uphold_clicks):
             return no_update
         user = signed_in()
-        if user is None:  # kiosk sessions and anonymous callers never publish
+        if user is None or not user.may_act:  # kiosk, anonymous and secretaries never publish
             return html.Div(L.t("请先登录", "sign in to act"), className="error")
         try:
             inc = backend.run(ip.incident, incident_id, scope=user.scope)
@@ -102,6 +102,7 @@ def register_review(app, backend, publisher) -> None:
             scope=user.scope,
             department=desk or user.acting_department,
             incident_district=inc["district"],
+            incident_street=inc.get("street") or "",
         ) or (None if desk else "only the district's dispatch desk decides a return")
         if refusal:
             return html.Div(

@@ -31,9 +31,11 @@ def _options(table: dict) -> list[dict]:
 def layout(backend, user, search: str) -> html.Div:
     params = {k: v[0] for k, v in parse_qs(search.lstrip("?")).items()}
     districts = [{"label": f"{zh} {en}", "value": code} for code, zh, en in backend.districts]
-    if user.scope:
-        districts = [d for d in districts if d["value"] == user.scope]
-    district = user.scope or params.get("district")
+    # an officer's district (a street officer's: the street's), the filter fixed to it
+    home = (user.scope or "")[:6] or None
+    if home:
+        districts = [d for d in districts if d["value"] == home]
+    district = home or params.get("district")
     filters = html.Div(
         [
             dcc.Dropdown(
@@ -45,8 +47,12 @@ def layout(backend, user, search: str) -> html.Div:
             ),
             dcc.Dropdown(
                 id=ids.FILTER_STREET,
-                options=_street_options(backend, district),
-                value=params.get("street"),
+                options=[
+                    o
+                    for o in _street_options(backend, district)
+                    if len(user.scope or "") != 9 or o["value"] == user.scope
+                ],
+                value=user.scope if len(user.scope or "") == 9 else params.get("street"),
                 placeholder="街道 / street",
             ),
             dcc.Dropdown(

@@ -21,6 +21,7 @@ from cityops.dashboard import figures, ids, kpis, panels
 from cityops.dashboard import labels as L
 from cityops.dashboard.auth import current_scope
 from cityops.dashboard.backend import TZ
+from cityops.dashboard.pages import supervision
 from cityops.schemas.taxonomy import DEPARTMENTS
 from cityops.storage import event_queries as eq
 from cityops.storage import incident_pages as ip
@@ -68,6 +69,7 @@ def layout(backend, lang: str = "zh") -> html.Div:
         )
         for kpi in ids.KPIS
     ]
+    tiles.append(supervision.tile())  # 书记督办: its own callback (pages/supervision.py)
     header = html.Header(
         [
             html.Div(

@@ -37,6 +37,7 @@ from cityops.streams.incidents.moves import Outcome, change, escalate, move, not
 from cityops.streams.incidents.policy import Policy
 from cityops.streams.incidents.routing import level_above, route
 from cityops.streams.incidents.sla import deadlines, due_after, due_escalations, fired_key
+from cityops.streams.incidents.supervise import supervise
 
 
 @lru_cache(maxsize=64)  # asked twice per report: the engine's redelivery check, then `_open`
@@ -167,17 +168,8 @@ def _link(
 ) -> list[Transition]:
     inc.repeat_count += 1
     inc.repeat_ids = (inc.repeat_ids + [item.id])[-MAX_REPEAT_IDS:]
-    transitions = [
-        move(
-            inc,
-            "repeat_linked",
-            inc.status,
-            now,
-            item.id,
-            item.department,
-            reason=f"report {item.id}",
-        )
-    ]
+    why = f"report {item.id}"
+    transitions = [move(inc, "repeat_linked", inc.status, now, item.id, item.department, "", why)]
     sensor = item.report.sensor
     if sensor is not None and sensor.alarm == "raised":
         # A rule's new episode: the peak starts again from it when the incident reopens.
@@ -189,6 +181,10 @@ def _link(
         # Closed but not solved: the matter came back.
         loop.drop_callback(inc, now)
         transitions.append(reopen(inc, now, policy, item.id, "repeat report", out))
+    if inc.reopened:  # a matter that came back: 书记督办 by rule (more complainants may raise it)
+        supervised = supervise(inc, policy.supervision, now, item.id)
+        if supervised is not None:
+            transitions.append(supervised)
     return transitions
 
 

@@ -27,6 +27,7 @@ from cityops.streams.incidents.model import (
 from cityops.streams.incidents.moves import move, notice, reopen
 from cityops.streams.incidents.policy import Policy
 from cityops.streams.incidents.sla import due_after
+from cityops.streams.incidents.supervise import supervise
 
 ANSWERABLE = ("resolved", "callback_overdue")  # statuses a callback answer applies to
 
@@ -89,7 +90,9 @@ def feedback(
     inc.callback = "unsolved"
     inc.unsolved += 1
     why = "callback: not solved" if action.resolved is not None else "citizen not satisfied"
-    return [reopen(inc, now, policy, eid, why, out, dept, actor)]
+    transitions = [reopen(inc, now, policy, eid, why, out, dept, actor)]
+    supervised = supervise(inc, policy.supervision, now, eid)
+    return transitions + [supervised] if supervised else transitions
 
 
 def callback_overdue(inc: Incident, now: datetime, out: list[Emitted]) -> Transition:

@@ -43,6 +43,7 @@ class _ChangedData(msgspec.Struct):
     reopened: int
     version: int
     rule: str  # the sensor rule that raised the incident ('' when none did)
+    supervision: str  # 书记督办 level ('' none | community | street | district, CONTRACT §11)
 
 
 class _CloudEvent(msgspec.Struct):
@@ -116,6 +117,7 @@ def incident_changed(incident: Incident, transitions: list[Transition]) -> bytes
         incident.reopened,
         incident.version,
         incident.rule,
+        incident.supervision,
     )
     return _encode(
         _Changed(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,22 @@ class Sla:
         return (self.accept, self.resolve)
 
 
+@dataclass(frozen=True)
+class SupervisionRule:
+    """书记督办 (streams/incidents/supervise.py): from how many of each a level supervises (0:
+    that measure never raises a matter to the level)."""
+
+    community_rounds: int = 1  # closed but not solved once: the community secretary
+    street_rounds: int = 2
+    district_rounds: int = 3
+    street_unsolved: int = 2  # callbacks answered "not solved"
+    district_unsolved: int = 3
+    street_repeats: int = 3  # repeat complainants (reports linked to the matter)
+    district_repeats: int = 6
+    street_severity: int = 3  # a severe matter that came back goes straight to the street
+    district_severity: int = 4
+
+
 def _d(text: str) -> Duration:
     return Duration.parse(text)
 
@@ -93,6 +109,7 @@ class Policy:
     # while a return waits for the desk's decision ("paused") or keeps running ("running")
     return_window: Duration = field(default_factory=lambda: _d("2h"))
     sla_clock_while_disputed: str = "paused"
+    supervision: SupervisionRule = field(default_factory=SupervisionRule)
 
     def level_for(self, severity: int) -> str:
         return self.levels.get(severity) or self.levels[max(self.levels)]
@@ -167,7 +184,26 @@ def policy_from_dict(doc: dict[str, Any], where: str = "policy") -> Policy:
         callback_within=_duration(callback, "within", base.callback_within, f"{where}: callback"),
         return_window=_duration(returns, "window", base.return_window, f"{where}: returns"),
         sla_clock_while_disputed=clock,
+        supervision=_supervision(doc.get("supervision", {}), f"{where}: supervision"),
     )
+
+
+def _supervision(doc: dict[str, Any], where: str) -> SupervisionRule:
+    names = {f.name for f in fields(SupervisionRule)}
+    unknown = sorted(set(doc) - names)
+    if unknown:
+        raise PolicyError(f"{where}.{unknown[0]}: unknown key (one of {sorted(names)})")
+    values = {}
+    for key, value in doc.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise PolicyError(f"{where}.{key}: a whole number >= 0, got {value!r}")
+        values[key] = value
+    rule = SupervisionRule(**values)
+    for measure in ("rounds", "unsolved", "repeats", "severity"):
+        low, high = getattr(rule, f"street_{measure}"), getattr(rule, f"district_{measure}")
+        if low and high and high < low:
+            raise PolicyError(f"{where}.district_{measure}: {high} is below street_{measure} {low}")
+    return rule
 
 
 def _duration(doc: dict[str, Any], key: str, default: Duration, where: str) -> Duration:

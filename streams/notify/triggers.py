@@ -50,7 +50,7 @@ def occurrences(data: dict[str, Any]) -> list[tuple[str, str]]:
         elif kind == "sla_breached":
             found.append(("breached", str(t.get("seq", ""))))
         elif kind == "supervised":
-            found.append(("supervised", str(t.get("level") or data.get("supervision") or "")))
+            found.append(("supervised", str(data.get("supervision") or t.get("level") or "")))
     supervision = data.get("supervision")
     if supervision and ("supervised", supervision) not in found:
         # The state says a Party secretary supervises it (CONTRACT §11): once per level.

@@ -135,7 +135,7 @@ def test_callback_task_unsolved_answer_reopens_then_solved_closes(engine):
     unsolved = an_action("feedback", incident, "hotline12345", resolved=False, satisfied=False)
     act_and_wait(engine, unsolved, "reopened", incident)
     callback, count, _, lead, supervision = loop_of(engine, incident)
-    assert (callback, count, lead, supervision) == ("unsolved", 1, LEAD, "")
+    assert (callback, count, lead, supervision) == ("unsolved", 1, LEAD, "community")
     act_and_wait(engine, an_action("accept", incident, LEAD), "accepted", incident)
     act_and_wait(engine, an_action("resolve", incident, LEAD), "resolved", incident)
     solved = an_action("feedback", incident, "hotline12345", resolved=True, satisfied=True)

@@ -260,7 +260,9 @@ def test_repeat_after_close_reopens_incident():
         incident, a_report(at=T0 + timedelta(days=3)), T0 + timedelta(days=3), POLICY
     )
     assert new.status == "reopened" and new.reopened == 1 and new.repeat_count == 1
-    assert [t.kind for t in transitions] == ["repeat_linked", "reopened"]
+    # closed but not solved: the community secretary supervises it (书记督办, supervise.py)
+    assert [t.kind for t in transitions] == ["repeat_linked", "reopened", "supervised"]
+    assert new.supervision == "community"
     assert new.closed_at is None and new.accept_due > T0 + timedelta(days=3)
     assert [o.kind for o in out] == ["reopened"]
 

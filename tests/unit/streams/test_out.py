@@ -33,6 +33,7 @@ CHANGED_DATA = [
     "reopened",
     "version",
     "rule",
+    "supervision",
 ]
 TASK_DATA = [
     "kind",

@@ -43,6 +43,11 @@ def update(kinds, **fields):
         (update(["opened"], rule=""), []),
         (update(["note"], supervision="street"), [("supervised", "street")]),
         (update(["supervised"], level0="district"), [("supervised", "district")]),
+        # the engine's transition: at the incident's level, the update names the supervision
+        (
+            update(["reopened", "supervised"], supervision="community"),
+            [("supervised", "community")],
+        ),
         (update(["note"], supervision=""), []),
         (update(["accepted", "progress", "resolved", "closed", "reopened"]), []),
         (
