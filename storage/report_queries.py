@@ -121,9 +121,7 @@ def stage_times(
     params = _params(start, end, scope)
     moves = {
         row[0]: row[1:]
-        for row in client.execute(
-            _TRANSITIONS.format(db=db, scope=scope_term(scope)), params
-        )
+        for row in client.execute(_TRANSITIONS.format(db=db, scope=scope_term(scope)), params)
     }
     out: dict[str, list[dict]] = {}
     rows = client.execute(_STAGE_TIMES.format(db=db, scope=scope_term(scope)), params)

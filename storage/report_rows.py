@@ -24,7 +24,8 @@ BEIJING = timezone(timedelta(hours=8), "UTC+8")
 PERIODS = ("daily", "weekly")
 TIERS = 3
 COLUMNS = ("unit_code", "unit_name", "tier", "rank", "events", "incidents", "on_time_rate",
-           "closure_rate", "actual_resolution_rate", "satisfaction_rate", "repeat_rate")  # fmt: skip
+           "closure_rate", "actual_resolution_rate", "satisfaction_rate",
+           "repeat_rate")  # fmt: skip
 RATE_NAMES = ("on_time_rate", "closure_rate", "actual_resolution_rate", "satisfaction_rate",
               "repeat_rate")  # fmt: skip
 COUNT_NAMES = tuple(dict.fromkeys(measures.REPORT_NAMES + measures.LOOP_NAMES))

@@ -103,10 +103,25 @@ def _counts(**kw):
 def test_rows_carry_the_contract_columns_and_rank_units_within_their_tier():
     units = [rr.Unit("d1", "大区", 1000), rr.Unit("d2", "中区", 900), rr.Unit("d3", "小区", 10)]
     counts = {
-        "d1": _counts(incidents=4, on_time=2, closed_all=2, repeat=1, closed=2,
-                      confirmed_solved=1, answered=2, satisfied=1),  # fmt: skip
-        "d2": _counts(incidents=2, on_time=2, closed_all=2, closed=2, confirmed_solved=2,
-                      answered=1, satisfied=1),  # fmt: skip
+        "d1": _counts(
+            incidents=4,
+            on_time=2,
+            closed_all=2,
+            repeat=1,
+            closed=2,
+            confirmed_solved=1,
+            answered=2,
+            satisfied=1,
+        ),
+        "d2": _counts(
+            incidents=2,
+            on_time=2,
+            closed_all=2,
+            closed=2,
+            confirmed_solved=2,
+            answered=1,
+            satisfied=1,
+        ),
     }
     rows = rr.rows(units, counts, {"d1": 7, "d3": 1})
     assert [set(r) - {"score"} for r in rows] == [set(rr.COLUMNS)] * 3
@@ -151,8 +166,14 @@ def test_funnel_times_each_stage_from_the_one_before_and_checks_its_limit():
     base = {"reported": 0, "accept_due": 1800, "resolve_due": 86400, "callback_overdue": False}
     incidents = [
         {**base, "dispatched": 10, "accepted": 610, "resolved": 3610, "callback": 7210},
-        {**base, "dispatched": 20, "accepted": 2020, "resolved": 90020, "callback": None,
-         "callback_overdue": True},  # fmt: skip
+        {
+            **base,
+            "dispatched": 20,
+            "accepted": 2020,
+            "resolved": 90020,
+            "callback": None,
+            "callback_overdue": True,
+        },
         {**base, "dispatched": 30, "accepted": None, "resolved": 999, "callback": None},
         {**base, "dispatched": None, "accepted": None, "resolved": None, "callback": None},
     ]
