@@ -1,7 +1,7 @@
 """The report's reads (CONTRACT §12): per district or street, the incidents reported in a period
-with their state as it stood at the period's end (the newest version written before it), counted by the
-measures of storage/measures.py; the events received in the period; and each incident's stage
-times for the funnel. Only the period's data is read, so a past period's report is reproducible.
+with their state as it stood at the period's end (the newest version written before it), counted
+by the measures of storage/measures.py; the events of the period; and each incident's stage times
+for the funnel. Only the period's data is read, so a past period's report is reproducible.
 Every value a bound parameter; runs on ClickHouse 18.16 and current.
 """
 

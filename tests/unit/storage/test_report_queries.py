@@ -38,8 +38,8 @@ def _incidents() -> list[dict]:
         at = START + 60 * n
         base = {"incident_id": f"r{n}", "reported_at": at, "district": d, "street": s}
         latest = {"callback": callback, "unsolved": unsolved}
-        rows.append({**an_incident(**base, status="dispatched"), **_loop({"callback": "",
-                                                                          "unsolved": 0})})  # fmt: skip
+        first = an_incident(**base, status="dispatched")
+        rows.append({**first, **_loop({"callback": "", "unsolved": 0})})
         rows.append(
             {
                 **an_incident(
