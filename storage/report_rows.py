@@ -39,7 +39,7 @@ def parse_date(text: str) -> date:
             raise ValueError
         return date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"--date must be a date YYYY-MM-DD, got {text!r}") from None
+        raise ValueError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
 def today_beijing(now: datetime | None = None) -> date:
