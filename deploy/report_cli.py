@@ -6,6 +6,7 @@ PDF shows exactly the HTML's tables and charts; docs/reports.md says why.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -84,6 +85,8 @@ def run(settings, period: str, day, fmt: str, out: Path | None, by: str) -> int:
     if fmt not in FORMATS:
         raise ValueError(f"--format must be one of {FORMATS}")
     chosen = rr.period(period, day or rr.today_beijing())
+    # the driver logs each failed connection with its traceback; we report it as one line below
+    logging.getLogger("clickhouse_driver").setLevel(logging.CRITICAL)
     client = connect(settings.clickhouse)
     try:
         report = reports.build(client, settings.clickhouse.database, load_registry(), chosen, by)

@@ -25,6 +25,18 @@ _AS_OF_END = (
     f"if(countIf({_BEFORE_END}) > 0, argMaxIf({{c}}, version, {_BEFORE_END}), "
     "argMin({c}, version))"
 )
+# Aggregates skip NULLs: an answer given after the period's end would otherwise show through a
+# version without one (measured on 18.16), so NULL travels as -1 through the aggregate.
+_NULLABLE = {"satisfied"}
+
+
+def _as_of_end(column: str) -> str:
+    if column in _NULLABLE:
+        value = _AS_OF_END.format(c=f"ifNull(toInt16({column}), -1)")
+        return f"nullIf({value}, -1)"
+    return _AS_OF_END.format(c=column)
+
+
 _STATE = """
 SELECT any(district) AS s_district, any(street) AS s_street,
     {columns}
@@ -92,7 +104,7 @@ def unit_counts(
     of the incidents reported in [start, end), as they stood at `end`."""
     _check(group)
     db = check_database_name(database)
-    columns = ",\n    ".join(f"{_AS_OF_END.format(c=c)} AS s_{c}" for c in _STATE_COLUMNS)
+    columns = ",\n    ".join(f"{_as_of_end(c)} AS s_{c}" for c in _STATE_COLUMNS)
     state = _STATE.format(columns=columns, db=db, scope=scope_term(scope))
     sql = _COUNTS.format(
         group=group,
