@@ -165,3 +165,13 @@ def test_the_report_sql_equals_the_twins_on_this_server(isolated, group):
     got = rq.unit_counts(isolated.ch, isolated.database, group, period.start, period.end)
     twin = modern.twin_counts(group, None)
     assert got == twin and len(got) >= 2
+
+
+def test_pdf_is_printed_by_headless_chromium(seeded, tmp_path):
+    out = tmp_path / "report.pdf"
+    done = cityops(seeded.env, "report", "weekly", "--date", DAY, "--format", "pdf", "--out",
+                   str(out), timeout=180)  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF-") and b"%%EOF" in data[-1024:] and len(data) > 20_000
+    assert not list(tmp_path.glob(".*.tmp"))  # written whole, then renamed
