@@ -17,7 +17,7 @@ from cityops.dashboard import auth, evidence, ids, probes
 from cityops.dashboard import labels as L
 from cityops.dashboard.actions import ActionPublisher
 from cityops.dashboard.backend import Backend
-from cityops.dashboard.pages import district, incident, incidents, wall
+from cityops.dashboard.pages import district, incident, incidents, reports, wall
 from cityops.schemas.topics import Topics
 from cityops.storage.client import ping
 
@@ -112,6 +112,7 @@ def create_app(settings) -> dash.Dash:
     incidents.register(app, backend)
     incident.register(app, backend, publisher)
     district.register(app, backend)
+    reports.register(app, backend)  # /reports and /reports.csv
     return app
 
 
@@ -121,6 +122,7 @@ def _nav(user) -> html.Nav:
         [
             dcc.Link(L.t("总览大屏", "wall"), href="/"),
             dcc.Link(L.t("事项查询", "incidents"), href="/incidents"),
+            dcc.Link(L.t("运行报告", "reports"), href="/reports"),
             html.Span(f"{user.name} ({user.role}{scope})" if user else "", className="nav-user"),
             html.A(L.t("退出", "sign out"), href="/logout"),
         ],
@@ -147,6 +149,8 @@ def render(backend, pathname: str, search: str, lang: str):
         body = incidents.layout(backend, user, search)
     elif match:
         body = incident.layout(backend, user, match.group(1))
+    elif pathname.rstrip("/") == "/reports":
+        body = reports.layout(backend, user, search, lang)
     elif (m := _DISTRICT.match(pathname)) is not None:
         body = district.layout(backend, user, m.group(1), lang)
     else:

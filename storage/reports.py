@@ -77,3 +77,20 @@ def csv_text(report: Report) -> str:
     for row in report.rows:
         writer.writerow([rr.cell(row[c]) for c in rr.COLUMNS])
     return out.getvalue()
+
+
+def restrict(report: Report, scope: str | None) -> Report:
+    """The report as an officer of district `scope` may read it: their own district's row, or
+    their district's streets (tiers and ranks stay those of the whole city); None: everything."""
+    if scope is None:
+        return report
+    mine = [r for r in report.rows if r["unit_code"][:6] == scope]
+    codes = {r["unit_code"] for r in mine}
+    return Report(
+        report.period,
+        report.by,
+        scope,
+        mine,
+        {c: f for c, f in report.funnels.items() if c in codes},
+        {c: n for c, n in report.names_en.items() if c in codes},
+    )
