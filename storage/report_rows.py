@@ -98,18 +98,22 @@ def score(rates: Mapping[str, float | None]) -> float | None:
     return round(sum(parts) / len(parts), _SCORE_DIGITS) if parts else None
 
 
-def rank_in_tiers(scores: Mapping[str, float | None], tier_of: Mapping[str, int]) -> dict:
+def rank_in_tiers(
+    scores: Mapping[str, float | None], tier_of: Mapping[str, int]
+) -> dict[str, int | None]:
     """Competition rank within each tier (1, 2, 2, 4) by score, higher first; None unscored."""
     ranks: dict[str, int | None] = {}
     by_tier: dict[int, list[str]] = {}
     for code in sorted(scores):
         by_tier.setdefault(tier_of[code], []).append(code)
     for codes in by_tier.values():
-        scored = sorted((c for c in codes if scores[c] is not None), key=lambda c: -scores[c])
+        scored = sorted(
+            (-value, c) for c in codes if (value := scores[c]) is not None
+        )  # higher score first; codes already in order within equal scores
         previous, rank = None, 0
-        for i, code in enumerate(scored, 1):
-            if scores[code] != previous:
-                rank, previous = i, scores[code]
+        for i, (negated, code) in enumerate(scored, 1):
+            if negated != previous:
+                rank, previous = i, negated
             ranks[code] = rank
         ranks.update({c: None for c in codes if scores[c] is None})
     return ranks
