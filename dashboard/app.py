@@ -17,7 +17,15 @@ from cityops.dashboard import auth, evidence, ids, probes
 from cityops.dashboard import labels as L
 from cityops.dashboard.actions import ActionPublisher
 from cityops.dashboard.backend import Backend
-from cityops.dashboard.pages import claims, district, incident, incidents, supervision, wall
+from cityops.dashboard.pages import (
+    claims,
+    district,
+    incident,
+    incidents,
+    reports,
+    supervision,
+    wall,
+)
 from cityops.schemas.topics import Topics
 from cityops.storage.client import ping
 
@@ -113,6 +121,7 @@ def create_app(settings) -> dash.Dash:
     incident.register(app, backend, publisher)
     district.register(app, backend)
     supervision.register(app, backend)
+    reports.register(app, backend)  # /reports and /reports.csv
     return app
 
 
@@ -125,6 +134,7 @@ def _nav(user) -> html.Nav:
             dcc.Link(L.t("总览大屏", "wall"), href="/"),
             dcc.Link(L.t("事项查询", "incidents"), href="/incidents"),
             dcc.Link(L.t("驻地单位认领", "claims"), href="/claims"),
+            dcc.Link(L.t("运行报告", "reports"), href="/reports"),
             *links,
         ]
     return html.Nav(
@@ -161,6 +171,8 @@ def render(backend, pathname: str, search: str, lang: str):
         body = incident.layout(backend, user, match.group(1))
     elif pathname.rstrip("/") == "/claims":
         body = claims.layout(backend, user, search)
+    elif pathname.rstrip("/") == "/reports":
+        body = reports.layout(backend, user, search, lang)
     elif (m := _DISTRICT.match(pathname)) is not None:
         body = district.layout(backend, user, m.group(1), lang)
     elif pathname.rstrip("/") == "/supervision":

@@ -102,3 +102,12 @@ DETAIL_REFRESH = "detail-refresh"
 # -- /district/<adcode> ---------------------------------------------------------------------------
 DISTRICT_MAP = "district-map"
 DISTRICT_STREETS = "district-streets"
+
+# -- /reports -------------------------------------------------------------------------------------
+REPORT_DATE = "report-date"
+REPORT_PERIOD = "report-period"
+REPORT_BY = "report-by"
+REPORT_BODY = "report-body"
+REPORT_TABLE = "report-table"
+REPORT_FUNNEL = "report-funnel"
+REPORT_CSV = "report-csv"

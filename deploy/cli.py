@@ -157,6 +157,20 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys_sub.add_parser("revoke", help="revoke a key by its id (see `keys list`)")
     revoke.add_argument("key_id")
 
+    rep = sub.add_parser(
+        "report", help="daily or weekly report per district or street (CSV/HTML/PDF)"
+    )
+    rep.add_argument("period", choices=["daily", "weekly"])
+    rep.add_argument(
+        "--date",
+        type=_report_date,
+        default=None,
+        help="YYYY-MM-DD, Beijing time (default: today); weekly: the ISO week containing it",
+    )
+    rep.add_argument("--format", choices=["csv", "html", "pdf"], default="csv")
+    rep.add_argument("--out", type=Path, default=None, help="write here instead of stdout")
+    rep.add_argument("--by", choices=["district", "street"], default="district")
+
     bench = sub.add_parser("bench", help="benchmarks; results under bench/results/")
     bench.add_argument(
         "name",
@@ -196,6 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="throughput: sample the engine with py-spy for 20 s and summarise where time goes",
     )
     return parser
+
+
+def _report_date(text: str):
+    from cityops.storage.report_rows import parse_date
+
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _rates(text: str) -> tuple[float, ...]:
@@ -400,6 +423,15 @@ def dispatch(args: argparse.Namespace, settings) -> int:
         if args.keys_command == "revoke":
             return keys.revoke_key_cli(settings, args.key_id)
         return keys.create_key_cli(settings, args.department, args.scope)
+    if command == "report":
+        from cityops.deploy.report_cli import ReportError
+        from cityops.deploy.report_cli import run as run_report
+
+        try:
+            return run_report(settings, args.period, args.date, args.format, args.out, args.by)
+        except ReportError as exc:
+            print(f"cityops: error: {exc}", file=sys.stderr)
+            return 1
     if command == "bench":
         from cityops.bench.run import run_bench
 

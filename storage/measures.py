@@ -315,6 +315,51 @@ def supervision_counts(
     return out
 
 
+# -- reports (CONTRACT §12) ------------------------------------------------------------------------
+# Per district or street, over the incidents reported in the report's period and their state as it
+# stood at the period's end: on-time (按时办理率: never past an acceptance or resolution deadline)
+# ÷ incidents, closed ÷ incidents (办结率, as the wall's closure rate), repeat ÷ incidents
+# (重复投诉率, as the wall's), and the loop's two rates (LOOP_RATES) from loop_counts_sql.
+# Placeholders as CONDITIONS.
+
+REPORT_CONDITIONS: dict[str, Condition] = {
+    "incidents": Condition("1", lambda s: True),
+    "on_time": Condition("{breaches} = 0", lambda s: not s.breached),
+    "closed_all": CONDITIONS["closed"],
+    "repeat": CONDITIONS["repeat"],
+}
+REPORT_NAMES = tuple(REPORT_CONDITIONS)
+REPORT_RATES: dict[str, tuple[str, str]] = {
+    "on_time_rate": ("on_time", "incidents"),  # 按时办理率
+    "closure_rate": ("closed_all", "incidents"),  # 办结率
+    "repeat_rate": ("repeat", "incidents"),  # 重复投诉率
+}
+
+
+def report_counts_sql(prefix: str = "s_") -> str:
+    """countIf(...) AS <name> for REPORT_NAMES over state columns `prefix` + column."""
+    cols = _columns(prefix)
+    return ",\n".join(
+        _count_if([c.sql.format_map(cols)], name) for name, c in REPORT_CONDITIONS.items()
+    )
+
+
+def report_counts(states: Iterable[tuple[str, State]]) -> dict[str, dict[str, int]]:
+    """The in-memory twin of `report_counts_sql` grouped by the first of each pair."""
+    out: dict[str, dict[str, int]] = {}
+    for key, state in states:
+        counts = out.setdefault(key, dict.fromkeys(REPORT_NAMES, 0))
+        for name, condition in REPORT_CONDITIONS.items():
+            counts[name] += condition.holds(state)
+    return out
+
+
 def supervision_rate(counts: Mapping[str, int], name: str) -> float | None:
     num, den = SUPERVISION_RATES[name]
+    return counts[num] / counts[den] if counts[den] else None
+
+
+def report_rate(counts: Mapping[str, int], name: str) -> float | None:
+    """A report rate or a loop rate of one unit's counts (None without a denominator)."""
+    num, den = REPORT_RATES[name] if name in REPORT_RATES else LOOP_RATES[name]
     return counts[num] / counts[den] if counts[den] else None
