@@ -126,3 +126,6 @@ DETAIL_REFRESH = "detail-refresh"
 # -- /district/<adcode> ---------------------------------------------------------------------------
 DISTRICT_MAP = "district-map"
 DISTRICT_STREETS = "district-streets"
+DISTRICT_CODE = "district-code"
+DISTRICT_FIT_TICK = "district-fit-tick"
+DISTRICT_VIEWPORT = "district-viewport"  # the map's size in CSS pixels, set by the browser
