@@ -81,7 +81,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       const key = JSON.stringify(size);
       let viewport = nu;
       if (key !== window._cityopsViewport && size.map_w > 0) { window._cityopsViewport = key; viewport = size; }
-      return [...classes, same ? nu : next, (pin ? '📌 ' : '') + label, viewport];
+      return [...classes, same ? nu : next, (pin ? '[固定 pinned] ' : '') + label, viewport];
     },
     langClass: function (lang) {
       return 'app lang-' + (lang === 'en' ? 'en' : 'zh');

@@ -198,7 +198,7 @@ def district_scene(backend, adcode: str, viewport, lang: str) -> list:
 # -- the sensor board -----------------------------------------------------------------------------
 
 
-def sensor_scene(backend, rules, now: int, lang: str) -> list:
+def sensor_scene(backend, rules, now: int, lang: str, viewport: dict | None = None) -> list:
     metrics = tuple(sorted({r.metric for r in rules}))
     readings = backend.run(latest_readings, metrics=metrics, since=now - SENSOR_WINDOW)
     hits = sb.over_threshold(readings, rules)
@@ -217,6 +217,13 @@ def sensor_scene(backend, rules, now: int, lang: str) -> list:
                 }
             )
     fig = figures.map_figure(backend.geojson, backend.districts, {}, points, lang=lang)
+    width = (viewport or {}).get("w") or 1920
+    height = (viewport or {}).get("h") or 1080
+    bounds = scaling.bounds_of(backend.geojson)
+    if bounds is not None:  # the map panel: ~58% of the width, ~72% of the height
+        fitted = scaling.fit_view(bounds, width * 0.58, height * 0.72)
+        fig.update_layout(map={"zoom": fitted["zoom"], "center": fitted["center"]})
+    fig.update_layout(font={"size": round(14 * scaling.scale_for(height))})
     firing = [
         html.Div(
             [
@@ -364,12 +371,13 @@ def register(app, backend, pin: scenes.ScenePin) -> None:
         Input(ids.SCENE_STATE, "data"),
         Input(ids.REFRESH, "n_intervals"),
         State(ids.LANG, "data"),
+        State(ids.VIEWPORT, "data"),
     )
-    def sensors(state, _n, lang):
+    def sensors(state, _n, lang, viewport):
         if not state or state.get("scene") != "sensors":
             return no_update
         try:
-            return sensor_scene(backend, rules, int(time.time()), lang or "zh")
+            return sensor_scene(backend, rules, int(time.time()), lang or "zh", viewport)
         except Exception:  # noqa: BLE001
             return html.Div(L.t("数据库不可达", "storage unreachable"), className="empty")
 

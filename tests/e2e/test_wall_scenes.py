@@ -105,7 +105,7 @@ def _district_bounds(code: str) -> list:
     return list(scaling.bounds_of(json.loads(GEOJSON.read_text()), (code,)))
 
 
-@pytest.mark.dashboard_settings(wall_dwell_seconds=5, wall_scenes="district,city")
+@pytest.mark.dashboard_settings(wall_dwell_seconds=20, wall_scenes="district,city")
 def test_scenes_rotate_in_the_kiosk_session_and_districts_fill_their_map(
     dashboard, isolated, browser, page
 ):
