@@ -67,6 +67,14 @@ SCENE_SENSOR_MAP = "scene-sensor-map"
 SCENE_RULES = "scene-rules"
 SCENE_SENSORS_OVER = "scene-sensors-over"
 SCENE_SILENT = "scene-silent"
+ANNOTATE_FORM = "wall-annotate"  # warning periods (city.annotation.v1), signed-in users only
+ANNOTATE_KIND = "wall-annotate-kind"
+ANNOTATE_LABEL = "wall-annotate-label"
+ANNOTATE_HOURS = "wall-annotate-hours"
+ANNOTATE_DISTRICT = "wall-annotate-district"
+ANNOTATE_ADD = "wall-annotate-add"
+ANNOTATE_RESULT = "wall-annotate-result"
+ANNOTATE_DIGEST = "wall-annotate-digest"
 VIEWPORT = "wall-viewport"  # {"w", "h", "map_w", "map_h"} CSS pixels, set by the browser
 
 

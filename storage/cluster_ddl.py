@@ -57,6 +57,8 @@ SHARDING_KEYS: dict[str, str] = {
     "readings": "cityHash64(sensor_id)",
     # one row per department, replaced in place: all of a department's rows on one shard
     "feed_states": "cityHash64(department)",
+    # a few rows a day, read whole by every wall (city-wide ones have district = '')
+    "annotations": "cityHash64(district)",
 }
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"

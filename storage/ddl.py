@@ -460,6 +460,23 @@ CREATE TABLE IF NOT EXISTS {db}.feed_states (
 ) ENGINE = ReplacingMergeTree(version)
 ORDER BY department
 """
+# Warning periods (a rainstorm alert, a festival) that shade the wall's time series; one row per
+# annotation event, `district` '' for the whole city (storage/annotations.py).
+_ANNOTATIONS = """
+CREATE TABLE IF NOT EXISTS {db}.annotations (
+    id String,
+    department String,
+    actor String,
+    kind String,
+    label String,
+    district String,
+    start DateTime,
+    end DateTime,
+    created_at DateTime
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(start)
+ORDER BY (start, id)
+"""
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -504,6 +521,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(7, "early warning: readings and feed_states", (_READINGS, _FEED_STATES)),
     Migration(8, "notifications: every notification attempt and its outcome", (_NOTIFICATIONS,)),
+    Migration(10, "annotations: warning periods shading the wall's time series", (_ANNOTATIONS,)),
 )
 
 TABLES = ("events", "incidents", "incident_transitions", "dept_tasks", "rejected_events")

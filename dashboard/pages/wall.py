@@ -21,7 +21,7 @@ from cityops.dashboard import figures, ids, kpis, panels, scenes
 from cityops.dashboard import labels as L
 from cityops.dashboard.auth import current_scope, signed_in
 from cityops.dashboard.backend import TZ
-from cityops.dashboard.pages import wall_scenes
+from cityops.dashboard.pages import wall_annotations, wall_scenes
 from cityops.schemas.taxonomy import DEPARTMENTS
 from cityops.storage import event_queries as eq
 from cityops.storage import incident_pages as ip
@@ -91,7 +91,11 @@ def layout(backend, lang: str = "zh") -> html.Div:
             html.Div(id=ids.FEEDS_SILENT, className="stale-banner feeds-banner hidden"),
             html.Div(tiles, className="kpis"),
             wall_scenes.scene_boxes(_main(backend, lang, now, empty_rates), backend),
-            wall_scenes.pin_control(signed_in()),
+            html.Div(
+                [wall_scenes.pin_control(signed_in()), wall_annotations.form(backend, signed_in())],
+                className="wall-controls",
+            ),
+            dcc.Store(id=ids.ANNOTATE_DIGEST, data=None),
             *wall_scenes.stores(backend, scenes.ScenePin(backend.settings.home).get()),
             dcc.Interval(id=ids.REFRESH, interval=int(backend.settings.refresh_seconds * 1000)),
             dcc.Interval(id="wall-clock-tick", interval=1000),
@@ -216,6 +220,7 @@ def register(app, backend) -> None:
 
     health = StackHealth(backend.settings)
     wall_scenes.register(app, backend, scenes.ScenePin(backend.settings.home))
+    wall_annotations.register(app, backend)
 
     @app.callback(
         Output(ids.STACK_PARTS, "children"),
