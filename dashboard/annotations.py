@@ -42,15 +42,20 @@ def shading(annotations: list[dict], minutes: list[int], lang: str = "zh") -> di
         first = next(i for i, m in enumerate(minutes) if m + 60 > row["start"])
         last = max(i for i, m in enumerate(minutes) if m <= row["end"] or i == first)
         color = KIND_COLORS.get(row["kind"], KIND_COLORS["other"])
+        # in the plot area's own fractions: numbers on a category axis became new categories
+        n = len(minutes)
+        x0, x1 = first / n, (last + 1) / n
         shapes.append({
-            "type": "rect", "xref": "x", "yref": "paper", "x0": first - 0.5, "x1": last + 0.5,
-            "y0": 0, "y1": 1, "fillcolor": color, "opacity": 0.18, "line": {"width": 0},
+            "type": "rect", "xref": "paper", "yref": "paper", "x0": x0, "x1": x1,
+            "y0": 0, "y1": 1, "fillcolor": color, "opacity": 0.22, "line": {"width": 0},
             "layer": "below",
         })  # fmt: skip
         kind = KINDS.get(row["kind"], KINDS["other"])
+        right = x0 > 0.5  # a label near the right edge is drawn leftwards from the band's end
         labels.append({
-            "xref": "x", "yref": "paper", "x": first - 0.5, "y": 0.98, "xanchor": "left",
-            "yanchor": "top", "showarrow": False, "font": {"color": color},
+            "xref": "paper", "yref": "paper", "x": x1 if right else x0, "y": 0.98,
+            "xanchor": "right" if right else "left", "yanchor": "top", "showarrow": False,
+            "font": {"color": color}, "bgcolor": "rgba(5,13,26,0.6)",
             "text": plain(f"{kind[0] if lang == 'zh' else kind[1]} · {row['label']}"),
         })  # fmt: skip
     return {"shapes": shapes, "annotations": labels}

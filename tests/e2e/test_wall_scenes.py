@@ -63,7 +63,7 @@ MAP_DRAWN = (
     "sel + '.js-plotly-plot, ' + sel + ' .js-plotly-plot');"
     " const g = m && m._fullLayout && m._fullLayout.map && m._fullLayout.map._subplot;"
     " return g && g.map && g.map.loaded() && m._fullLayout.map.zoom !== 8.3"
-    " && m._fullLayout.map.zoom !== 9.6; }"
+    " && m._fullLayout.map.zoom !== 9.6 && g.map.queryRenderedFeatures().length > 0; }"
 )
 
 
@@ -78,7 +78,7 @@ def test_figures_scale_with_the_screen(dashboard, isolated, browser):
         page.wait_for_function(MAP_DRAWN, arg="#map", timeout=30000)
         _bounds(page)
         found[name] = page.evaluate(MEASURE)
-        page.screenshot(path=str(SCREENS / f"wall-{name}.png"))
+        page.screenshot(path=str(SCREENS / f"wall-{name}.png"), timeout=120_000)
         context.close()
     small, big = found["1080p"], found["4k"]
     # labels twice as high on a screen twice as high, and readable from the back of the room
@@ -124,7 +124,7 @@ def test_scenes_rotate_in_the_kiosk_session_and_districts_fill_their_map(
         DISTRICT_EXTENT, [f"#{ids.SCENE_DISTRICT_MAP}", _district_bounds("320102")]
     )
     assert extent >= 0.8, extent
-    wall.screenshot(path=str(SCREENS / "wall-4k-district.png"))
+    wall.screenshot(path=str(SCREENS / "wall-4k-district.png"), timeout=120_000)
     # the rotation moves on to the city overview; the kiosk session still gets fresh numbers
     wall.wait_for_selector(f"#{ids.scene_box('city')}.active", timeout=30000)
     insert(isolated.ch, "incidents", [an_incident(incident_id="inc-9", reported_at=time.time())])
@@ -137,7 +137,7 @@ def test_scenes_rotate_in_the_kiosk_session_and_districts_fill_their_map(
     assert "区级" in page.locator(f"#{ids.DISTRICT_STREETS}").inner_text()
     extent = page.evaluate(DISTRICT_EXTENT, [f"#{ids.DISTRICT_MAP}", _district_bounds("320102")])
     assert extent >= 0.8, extent
-    page.screenshot(path=str(SCREENS / "district-4k.png"))
+    page.screenshot(path=str(SCREENS / "district-4k.png"), timeout=120_000)
 
 
 def _post_pin(request_context, url: str, scene: str) -> int:

@@ -159,9 +159,9 @@ MINUTES = [1000 * 60 + 60 * i for i in range(60)]
 @pytest.mark.parametrize(
     ("start", "end", "band"),
     [
-        (MINUTES[10], MINUTES[20], (9.5, 20.5)),
-        (0, MINUTES[5] + 30, (-0.5, 5.5)),  # began before the hour shown
-        (MINUTES[50] + 10, 10**10, (49.5, 59.5)),  # still running
+        (MINUTES[10], MINUTES[20], (10, 21)),
+        (0, MINUTES[5] + 30, (0, 6)),  # began before the hour shown
+        (MINUTES[50] + 10, 10**10, (50, 60)),  # still running
         (0, MINUTES[0] - 1, None),  # over before the hour shown
         (MINUTES[-1] + 60, 10**10, None),  # not begun yet
     ],
@@ -173,7 +173,7 @@ def test_a_warning_period_shades_the_minutes_it_covers(start, end, band):
         assert drawn == {"shapes": [], "annotations": []}
         return
     (shape,) = drawn["shapes"]
-    assert (shape["x0"], shape["x1"]) == band
+    assert (shape["x0"] * 60, shape["x1"] * 60) == pytest.approx(band)  # minutes of the plot
     (label,) = drawn["annotations"]
     assert label["text"] == "气象预警 · &lt;b&gt;暴雨&lt;/b&gt;"  # shown as written, not as HTML
 
