@@ -105,7 +105,7 @@ def _district_bounds(code: str) -> list:
     return list(scaling.bounds_of(json.loads(GEOJSON.read_text()), (code,)))
 
 
-@pytest.mark.dashboard_settings(wall_dwell_seconds=20, wall_scenes="district,city")
+@pytest.mark.dashboard_settings(wall_dwell_seconds=45, wall_scenes="district,city")
 def test_scenes_rotate_in_the_kiosk_session_and_districts_fill_their_map(
     dashboard, isolated, browser, page
 ):
@@ -124,9 +124,11 @@ def test_scenes_rotate_in_the_kiosk_session_and_districts_fill_their_map(
         DISTRICT_EXTENT, [f"#{ids.SCENE_DISTRICT_MAP}", _district_bounds("320102")]
     )
     assert extent >= 0.8, extent
+    # a loaded machine takes long for a 4K screenshot: restart the dwell so it shows the district
+    wall.evaluate("() => { window._cityopsSceneStart = Date.now() / 1000; }")
     wall.screenshot(path=str(SCREENS / "wall-4k-district.png"), timeout=120_000)
     # the rotation moves on to the city overview; the kiosk session still gets fresh numbers
-    wall.wait_for_selector(f"#{ids.scene_box('city')}.active", timeout=30000)
+    wall.wait_for_selector(f"#{ids.scene_box('city')}.active", timeout=90000)
     insert(isolated.ch, "incidents", [an_incident(incident_id="inc-9", reported_at=time.time())])
     wait_kpi(wall, ids.KPI_OPEN, "4", timeout=30)
     context.close()
