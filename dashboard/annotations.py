@@ -47,13 +47,14 @@ def shading(annotations: list[dict], minutes: list[int], lang: str = "zh") -> di
         x0, x1 = first / n, (last + 1) / n
         shapes.append({
             "type": "rect", "xref": "paper", "yref": "paper", "x0": x0, "x1": x1,
-            "y0": 0, "y1": 1, "fillcolor": color, "opacity": 0.22, "line": {"width": 0},
-            "layer": "below",
+            "y0": 0, "y1": 1, "fillcolor": color, "opacity": 0.2, "line": {"width": 0},
+            "layer": "above",  # over the bars: dense minutes would hide a band below them
         })  # fmt: skip
         kind = KINDS.get(row["kind"], KINDS["other"])
         right = x0 > 0.5  # a label near the right edge is drawn leftwards from the band's end
         labels.append({
-            "xref": "paper", "yref": "paper", "x": x1 if right else x0, "y": 0.98,
+            "xref": "paper", "yref": "paper", "x": x1 if right else x0,
+            "y": 0.98 - 0.13 * (len(labels) % 6),  # one line each: labels do not overlap
             "xanchor": "right" if right else "left", "yanchor": "top", "showarrow": False,
             "font": {"color": color}, "bgcolor": "rgba(5,13,26,0.6)",
             "text": plain(f"{kind[0] if lang == 'zh' else kind[1]} · {row['label']}"),
