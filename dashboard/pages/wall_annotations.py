@@ -10,6 +10,7 @@ import time
 import uuid
 
 from dash import Input, Output, Patch, State, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 
 from cityops.dashboard import annotations as an
 from cityops.dashboard import figures, ids
@@ -119,7 +120,7 @@ def register(app, backend) -> None:
         key = [lang, minutes[0] if rows else None, rows]
         digest = hashlib.blake2b(repr(key).encode(), digest_size=8).hexdigest()
         if digest == held:
-            return no_update, no_update
+            raise PreventUpdate  # answers 204 with no body (no_update twice still sends JSON)
         patch = Patch()
         drawn = an.shading(rows, minutes, lang or "zh")
         patch["layout"]["shapes"] = drawn["shapes"]

@@ -13,6 +13,7 @@ import importlib.util
 import time
 
 from dash import Input, Output, State, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 
 from cityops.dashboard import figures, ids, scaling, scenes
 from cityops.dashboard import labels as L
@@ -324,7 +325,9 @@ def register(app, backend, pin: scenes.ScenePin) -> None:
         """Every wall follows the pin within 2 s (a file stat; no database)."""
         now = pin.get()
         value = {"scene": now.scene, "by": now.by}
-        return no_update if held == value else value
+        if held == value:
+            raise PreventUpdate  # 204, no body: nothing changed
+        return value
 
     @app.callback(
         Output(ids.SCENE_PIN_RESULT, "children"),

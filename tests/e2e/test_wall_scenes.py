@@ -198,3 +198,39 @@ def test_only_a_signed_in_city_operator_pins_a_scene(dashboard, browser, page):
     wall.wait_for_selector(f"#{ids.scene_box('city')}.active", timeout=20000)
     assert _pinned(dashboard.home) is None
     kiosk.close()
+
+
+def test_the_scenes_keep_a_steady_refresh_cheap(dashboard, isolated, browser):
+    """Once painted, the pin poll and the shading answer nothing (204) while nothing changes,
+    and a steady second of the wall stays within a few hundred bytes of answers."""
+    a_city(isolated.ch, int(time.time()))
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    wall = context.new_page()
+    seen: list[tuple[str, int, int, int]] = []
+
+    def record(response):
+        if "/_dash-update-component" not in response.url:
+            return
+        request = response.request.post_data or ""
+        try:
+            size = len(response.body())
+        except Exception:  # noqa: BLE001 - a 204 has no body to read
+            size = 0
+        output = str(json.loads(request).get("output")) if request else ""
+        seen.append((output, response.status, size, len(request)))
+
+    wall.goto(dashboard.wall_url())
+    wait_kpi(wall, ids.KPI_OPEN, "3")
+    wall.wait_for_function(MAP_DRAWN, arg="#map", timeout=30000)
+    wall.on("response", record)
+    started = time.monotonic()
+    wall.wait_for_timeout(10_000)  # the measuring window (not a wait for a condition)
+    seconds = time.monotonic() - started
+    context.close()
+    mine = [s for s in seen if ids.SCENE_PINNED in s[0] or ids.ANNOTATE_DIGEST in s[0]]
+    assert mine, seen
+    assert all(status == 204 and size == 0 for _, status, size, _ in mine), mine
+    answers = sum(size for _, _, size, _ in seen) / seconds
+    asked = sum(size for *_, size in seen) / seconds
+    print(f"steady wall: {answers:.0f} B/s answers, {asked:.0f} B/s requests, {len(seen)} calls")
+    assert answers < 2000, seen
