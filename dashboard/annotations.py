@@ -32,7 +32,8 @@ def refusal(user, district: str | None) -> tuple[str, str] | None:
 def shading(annotations: list[dict], minutes: list[int], lang: str = "zh") -> dict:
     """{"shapes", "annotations"} of the chart whose category axis is `minutes` (unix starts of
     each minute): one band per warning period over the minutes it covers, its label on top."""
-    shapes, labels = [], []
+    shapes: list[dict] = []
+    labels: list[dict] = []
     if not minutes:
         return {"shapes": shapes, "annotations": labels}
     last_end = minutes[-1] + 60

@@ -21,7 +21,7 @@ TILE = 512  # MapLibre's world is 512 px wide at zoom 0
 MAX_ZOOM = 15.0
 
 # font sizes and margins of each wall figure at 1080p (figures.py draws them at these sizes)
-BASE = {
+BASE: dict[str, dict] = {
     "map": {"font": 14, "margin": (8, 8, 8, 8), "colorbar": 12},
     "chain": {"font": 14, "tick": 16, "text": 18, "margin": (70, 8, 4, 4)},
     "epm": {"font": 14, "tick": 12, "legend": 12, "margin": (36, 8, 28, 24)},
@@ -74,7 +74,10 @@ def _points(geometry: dict):
         yield from ring
 
 
-def bounds_of(geojson: dict, codes: tuple[str, ...] | None = None) -> tuple[float, ...] | None:
+Bounds = tuple[float, float, float, float]
+
+
+def bounds_of(geojson: dict, codes: tuple[str, ...] | None = None) -> Bounds | None:
     """(west, south, east, north) of the features (all, or those whose id is in `codes`)."""
     key = (id(geojson), codes)
     return _bounds_cached(key, geojson, codes)
@@ -83,7 +86,7 @@ def bounds_of(geojson: dict, codes: tuple[str, ...] | None = None) -> tuple[floa
 _BOUNDS: dict = {}  # the registry's geojson is loaded once: its bounds are computed once
 
 
-def _bounds_cached(key, geojson: dict, codes) -> tuple[float, ...] | None:
+def _bounds_cached(key, geojson: dict, codes) -> Bounds | None:
     if key in _BOUNDS:
         return _BOUNDS[key]
     west = south = math.inf
@@ -94,7 +97,7 @@ def _bounds_cached(key, geojson: dict, codes) -> tuple[float, ...] | None:
         for lon, lat, *_ in _points(feature.get("geometry") or {}):
             west, east = min(west, lon), max(east, lon)
             south, north = min(south, lat), max(north, lat)
-    result = None if west == math.inf else (west, south, east, north)
+    result: Bounds | None = None if west == math.inf else (west, south, east, north)
     if len(_BOUNDS) < 64:
         _BOUNDS[key] = result
     return result

@@ -72,7 +72,7 @@ class ScenePin:
     def __init__(self, home: Path | None):
         self.path = Path(home) / "wall-pin.json" if home else None
         self._pin = Pin(None)
-        self._mtime = None
+        self._mtime: int | None = None
 
     def get(self) -> Pin:
         if self.path is None:

@@ -18,6 +18,7 @@ from cityops.schemas.event_types import (
     SPECVERSION,
     InvalidEvent,
 )
+from cityops.schemas.registry import Registry
 from cityops.schemas.taxonomy import DEPARTMENTS
 
 ANNOTATION_TYPE = "city.annotation.v1"
@@ -55,7 +56,7 @@ def _aware(path: str, value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-def check_annotation(data: AnnotationData, registry) -> AnnotationData:
+def check_annotation(data: AnnotationData, registry: Registry) -> AnnotationData:
     """The data's rules; returns it with UTC times. Raises InvalidEvent naming the field."""
     start, end = _aware("data.start", data.start), _aware("data.end", data.end)
     if end <= start:
@@ -78,7 +79,9 @@ def check_annotation(data: AnnotationData, registry) -> AnnotationData:
     return AnnotationData(start=start, end=end, label=label, kind=data.kind, district=data.district)
 
 
-def validate_annotation(raw: bytes, registry) -> tuple[AnnotationEnvelope, AnnotationData]:
+def validate_annotation(
+    raw: bytes, registry: Registry
+) -> tuple[AnnotationEnvelope, AnnotationData]:
     """A `city.annotation.v1` CloudEvent (JSON bytes) checked like every event: the envelope
     (specversion, id, source of a known department, type) and the data."""
     try:
@@ -100,7 +103,9 @@ def validate_annotation(raw: bytes, registry) -> tuple[AnnotationEnvelope, Annot
     return envelope, check_annotation(envelope.data, registry)
 
 
-def annotation_event(*, event_id: str, department: str, now: dt.datetime, data: dict) -> bytes:
+def annotation_event(
+    *, event_id: str, department: str, now: dt.datetime, data: dict[str, str]
+) -> bytes:
     """The CloudEvent of an annotation (the dashboard's form builds one, then validates it)."""
     envelope = {
         "specversion": SPECVERSION,
