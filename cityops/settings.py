@@ -170,6 +170,9 @@ class Settings(BaseSettings):
     zookeeper_port: int = 2181
     refresh_seconds: float = Field(5.0, gt=0)
     stale_seconds: float = Field(30.0, gt=0)
+    # The wall's scenes (city,district,supervision,sensors; empty: all) and each one's dwell.
+    wall_scenes: str = ""
+    wall_dwell_seconds: float = Field(60.0, ge=5)
     secret_key: SecretStr | None = None
     kiosk_token: SecretStr | None = None
     # The dashboard's session cookie is sent over HTTPS only (set when a TLS proxy serves it).

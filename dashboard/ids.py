@@ -50,6 +50,38 @@ EVENTS_PER_MINUTE = "events-per-minute"
 TOP_CATEGORIES = "top-categories"
 ALERTS = "alerts"
 CHAIN_SHARE = "chain-share"
+# scenes, rotation, the pinned scene and the viewport (dashboard/scenes.py, pages/wall_scenes.py)
+SCENE_CONFIG = "wall-scene-config"
+SCENE_STATE = "wall-scene"  # {"scene", "district"} shown now (set by the browser)
+SCENE_PINNED = "wall-scene-pinned"  # {"scene", "by"}: the pinned scene, None when rotating
+SCENE_NAME = "wall-scene-name"
+SCENE_PIN_CONTROL = "wall-pin-control"
+SCENE_PIN_CHOICE = "wall-pin-choice"
+SCENE_PIN = "wall-pin"
+SCENE_UNPIN = "wall-unpin"
+SCENE_PIN_RESULT = "wall-pin-result"
+SCENE_SUPERVISION_PLACEHOLDER = "scene-supervision-placeholder"
+SCENE_DISTRICT_MAP = "scene-district-map"
+SCENE_DISTRICT_STREETS = "scene-district-streets"
+SCENE_SENSOR_MAP = "scene-sensor-map"
+SCENE_RULES = "scene-rules"
+SCENE_SENSORS_OVER = "scene-sensors-over"
+SCENE_SILENT = "scene-silent"
+ANNOTATE_FORM = "wall-annotate"  # warning periods (city.annotation.v1), signed-in users only
+ANNOTATE_KIND = "wall-annotate-kind"
+ANNOTATE_LABEL = "wall-annotate-label"
+ANNOTATE_HOURS = "wall-annotate-hours"
+ANNOTATE_DISTRICT = "wall-annotate-district"
+ANNOTATE_ADD = "wall-annotate-add"
+ANNOTATE_RESULT = "wall-annotate-result"
+ANNOTATE_DIGEST = "wall-annotate-digest"
+VIEWPORT = "wall-viewport"  # {"w", "h", "map_w", "map_h"} CSS pixels, set by the browser
+
+
+def scene_box(name: str) -> str:
+    """The box of one wall scene (city, district, supervision, sensors)."""
+    return f"scene-{name}"
+
 
 # -- shell ----------------------------------------------------------------------------------------
 URL = "url"
@@ -111,3 +143,6 @@ REPORT_BODY = "report-body"
 REPORT_TABLE = "report-table"
 REPORT_FUNNEL = "report-funnel"
 REPORT_CSV = "report-csv"
+DISTRICT_CODE = "district-code"
+DISTRICT_FIT_TICK = "district-fit-tick"
+DISTRICT_VIEWPORT = "district-viewport"  # the map's size in CSS pixels, set by the browser

@@ -60,6 +60,8 @@ SHARDING_KEYS: dict[str, str] = {
     # an item's states (replaced in place by version) and history on its district's shard
     "claims": "cityHash64(district)",
     "claim_transitions": "cityHash64(district)",
+    # a few rows a day, read whole by every wall (city-wide ones have district = '')
+    "annotations": "cityHash64(district)",
 }
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"

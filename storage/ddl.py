@@ -460,6 +460,23 @@ CREATE TABLE IF NOT EXISTS {db}.feed_states (
 ) ENGINE = ReplacingMergeTree(version)
 ORDER BY department
 """
+# Warning periods (a rainstorm alert, a festival) that shade the wall's time series; one row per
+# annotation event, `district` '' for the whole city (storage/annotations.py).
+_ANNOTATIONS = """
+CREATE TABLE IF NOT EXISTS {db}.annotations (
+    id String,
+    department String,
+    actor String,
+    kind String,
+    label String,
+    district String,
+    start DateTime,
+    end DateTime,
+    created_at DateTime
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(start)
+ORDER BY (start, id)
+"""
 
 # Resident-unit claims (migration 9, docs/claims.md): the latest state of an item by `version`
 # (one row per change), and every transition of it, sorted so one item's history is a range read.
@@ -548,6 +565,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         9, "resident-unit claims: claims and claim_transitions", (_CLAIMS, _CLAIM_TRANSITIONS)
     ),
+    Migration(10, "annotations: warning periods shading the wall's time series", (_ANNOTATIONS,)),
 )
 
 TABLES = ("events", "incidents", "incident_transitions", "dept_tasks", "rejected_events")

@@ -183,6 +183,20 @@ CLAIM_TRANSITIONS: tuple[Column, ...] = (
     ("district", "String"),
 )
 
+# Warning periods shading the wall's time series (migration 10, CONTRACT §7 city.annotation.v1);
+# written by the dashboard (storage/annotations.py).
+ANNOTATIONS: tuple[Column, ...] = (
+    ("id", "String"),
+    ("department", "String"),
+    ("actor", "String"),
+    ("kind", "String"),
+    ("label", "String"),
+    ("district", "String"),
+    ("start", "DateTime"),
+    ("end", "DateTime"),
+    ("created_at", "DateTime"),
+)
+
 # {table: its columns}, for the tables the writer inserts into.
 WRITTEN: dict[str, tuple[Column, ...]] = {
     "readings": READINGS,

@@ -55,6 +55,34 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       }
       return lang === 'en' ? 'zh' : 'en';
     },
+    // The wall's scene now (dashboard/scenes.py scene_at, counted from the page's load so a new
+    // wall starts on the city overview), the pinned scene first; and the viewport's size, sent
+    // to the server only when it changes (fonts and map zoom follow it).
+    wallScene: function (tick, pinned, config, state) {
+      const nu = window.dash_clientside.no_update;
+      const names = ['city', 'district', 'supervision', 'sensors'];
+      const scenes = (config && config.scenes && config.scenes.length) ? config.scenes : names;
+      const dwell = Math.max(5, (config && config.dwell) || 60);
+      if (!window._cityopsSceneStart) window._cityopsSceneStart = Date.now() / 1000;
+      const slot = Math.floor((Date.now() / 1000 - window._cityopsSceneStart) / dwell);
+      const turn = Math.floor(slot / scenes.length);
+      const n = (config && config.districts) || 1;
+      let scene = scenes[slot % scenes.length];
+      const pin = pinned && pinned.scene && names.includes(pinned.scene) ? pinned.scene : null;
+      if (pin) scene = pin;
+      const next = {scene: scene, district: turn % n};
+      const same = state && state.scene === next.scene && state.district === next.district;
+      const classes = names.map(name => name === scene ? 'scene active' : 'scene');
+      const label = {city: '全市总览 city overview', district: '区县轮播 district',
+                     supervision: '督办看板 supervision', sensors: '感知监测 sensors'}[scene];
+      const map = document.getElementById('map');
+      const size = {w: window.innerWidth, h: window.innerHeight,
+                    map_w: map ? map.clientWidth : 0, map_h: map ? map.clientHeight : 0};
+      const key = JSON.stringify(size);
+      let viewport = nu;
+      if (key !== window._cityopsViewport && size.map_w > 0) { window._cityopsViewport = key; viewport = size; }
+      return [...classes, same ? nu : next, (pin ? '[固定 pinned] ' : '') + label, viewport];
+    },
     langClass: function (lang) {
       return 'app lang-' + (lang === 'en' ? 'en' : 'zh');
     },

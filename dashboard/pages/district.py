@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import time
 
-from dash import dcc, html
+from dash import Input, Output, State, dcc, html, no_update
 
-from cityops.dashboard import figures, ids
+from cityops.dashboard import figures, ids, scaling
 from cityops.dashboard import labels as L
 from cityops.storage import incident_pages as ip
 from cityops.storage import supervision_queries as sq
@@ -70,7 +70,10 @@ def layout(backend, user, adcode: str, lang: str = "zh") -> html.Div:
     ]
     for s in streets:
         street = names.get(s["street"])
-        label = L.t(street.name_zh, street.name_en or street.name_zh) if street else s["street"]
+        if not s["street"]:
+            label = L.t("区级（未到街道）", "district level (no street)")
+        else:
+            label = L.t(street.name_zh, street.name_en or street.name_zh) if street else s["street"]
         rows.append(
             html.Tr(
                 [
@@ -99,6 +102,10 @@ def layout(backend, user, adcode: str, lang: str = "zh") -> html.Div:
                 ],
                 className="district-body",
             ),
+            # the map is fitted to the district once the browser knows the map's size
+            dcc.Store(id=ids.DISTRICT_CODE, data=adcode),
+            dcc.Interval(id=ids.DISTRICT_FIT_TICK, interval=400, max_intervals=1),
+            dcc.Store(id=ids.DISTRICT_VIEWPORT),
         ],
         className="district-page",
     )
@@ -109,4 +116,27 @@ def _pct(rate: float | None) -> str:
 
 
 def register(app, backend) -> None:
-    """The district page is rendered whole by the router; no callbacks of its own."""
+    """The page is rendered whole by the router; its map is then fitted to the district in the
+    panel the browser measured (the zoom that fills a 1080p panel is a third of a 4K one)."""
+    app.clientside_callback(
+        "function (n) { const m = document.getElementById('" + ids.DISTRICT_MAP + "');"
+        " return m ? {w: m.clientWidth, h: m.clientHeight, vh: window.innerHeight}"
+        " : window.dash_clientside.no_update; }",
+        Output(ids.DISTRICT_VIEWPORT, "data"),
+        Input(ids.DISTRICT_FIT_TICK, "n_intervals"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output(ids.DISTRICT_MAP, "figure"),
+        Input(ids.DISTRICT_VIEWPORT, "data"),
+        State(ids.DISTRICT_CODE, "data"),
+        prevent_initial_call=True,
+    )
+    def fit(viewport, adcode):
+        bounds = scaling.bounds_of(backend.geojson, (str(adcode),))
+        if not viewport or bounds is None:
+            return no_update
+        view = scaling.fit_view(bounds, viewport.get("w") or 0, viewport.get("h") or 0)
+        patch = scaling.font_patch("map", scaling.scale_for(viewport.get("vh")), view)
+        return patch

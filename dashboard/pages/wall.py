@@ -17,11 +17,11 @@ from datetime import UTC
 
 from dash import Input, Output, State, dcc, html, no_update
 
-from cityops.dashboard import figures, ids, kpis, panels
+from cityops.dashboard import figures, ids, kpis, panels, scenes
 from cityops.dashboard import labels as L
-from cityops.dashboard.auth import current_scope
+from cityops.dashboard.auth import current_scope, signed_in
 from cityops.dashboard.backend import TZ
-from cityops.dashboard.pages import supervision
+from cityops.dashboard.pages import supervision, wall_annotations, wall_scenes
 from cityops.schemas.taxonomy import DEPARTMENTS
 from cityops.storage import event_queries as eq
 from cityops.storage import incident_pages as ip
@@ -91,66 +91,13 @@ def layout(backend, lang: str = "zh") -> html.Div:
             html.Div(id=ids.STACK_PARTS, className="stale-banner parts-banner hidden"),
             html.Div(id=ids.FEEDS_SILENT, className="stale-banner feeds-banner hidden"),
             html.Div(tiles, className="kpis"),
+            wall_scenes.scene_boxes(_main(backend, lang, now, empty_rates), backend),
             html.Div(
-                [
-                    _panel(
-                        ("各区在办事项（每万户）", "open incidents per 10,000 households"),
-                        _graph(
-                            ids.MAP,
-                            figures.map_figure(
-                                backend.geojson, backend.districts, empty_rates, [], lang=lang
-                            ),
-                        ),
-                        "p-map",
-                    ),
-                    html.Div(
-                        [
-                            _panel(
-                                ("层级处置链", "incidents by level"),
-                                html.Div(
-                                    [
-                                        _graph(ids.CHAIN, figures.chain_figure({}, lang=lang)),
-                                        html.Div(id=ids.CHAIN_SHARE, className="chain-share"),
-                                    ]
-                                ),
-                                "p-chain",
-                            ),
-                            _panel(
-                                (
-                                    "近一小时每分钟事件（按渠道）",
-                                    "events per minute, last hour, by channel",
-                                ),
-                                _graph(
-                                    ids.EVENTS_PER_MINUTE,
-                                    figures.events_per_minute_figure([], now, TZ, lang=lang),
-                                ),
-                                "p-epm",
-                            ),
-                            _panel(
-                                ("今日高发类别", "top categories today"),
-                                _graph(
-                                    ids.TOP_CATEGORIES, figures.top_categories_figure([], lang=lang)
-                                ),
-                                "p-cats",
-                            ),
-                        ],
-                        className="col col-mid",
-                    ),
-                    html.Div(
-                        [
-                            _panel(
-                                ("联合处置看板", "joint handling"),
-                                html.Div(id=ids.JOINT_BOARD),
-                                "p-joint",
-                            ),
-                            _panel(("紧急告警", "alerts"), html.Div(id=ids.ALERTS), "p-alerts"),
-                            _panel(("实时动态", "live feed"), html.Div(id=ids.TICKER), "p-ticker"),
-                        ],
-                        className="col col-right",
-                    ),
-                ],
-                className="wall-main",
+                [wall_scenes.pin_control(signed_in()), wall_annotations.form(backend, signed_in())],
+                className="wall-controls",
             ),
+            dcc.Store(id=ids.ANNOTATE_DIGEST, data=None),
+            *wall_scenes.stores(backend, scenes.ScenePin(backend.settings.home).get()),
             dcc.Interval(id=ids.REFRESH, interval=int(backend.settings.refresh_seconds * 1000)),
             dcc.Interval(id="wall-clock-tick", interval=1000),
             dcc.Interval(id=ids.STACK_PARTS_TICK, interval=2000),
@@ -160,6 +107,68 @@ def layout(backend, lang: str = "zh") -> html.Div:
         ],
         id=ids.WALL_ROOT,
         className="wall",
+    )
+
+
+def _main(backend, lang: str, now: int, empty_rates: dict) -> html.Div:
+    """The city overview: map, chain, charts, joint board, alerts, ticker."""
+    return html.Div(
+        [
+            _panel(
+                ("各区在办事项（每万户）", "open incidents per 10,000 households"),
+                _graph(
+                    ids.MAP,
+                    figures.map_figure(
+                        backend.geojson, backend.districts, empty_rates, [], lang=lang
+                    ),
+                ),
+                "p-map",
+            ),
+            html.Div(
+                [
+                    _panel(
+                        ("层级处置链", "incidents by level"),
+                        html.Div(
+                            [
+                                _graph(ids.CHAIN, figures.chain_figure({}, lang=lang)),
+                                html.Div(id=ids.CHAIN_SHARE, className="chain-share"),
+                            ]
+                        ),
+                        "p-chain",
+                    ),
+                    _panel(
+                        (
+                            "近一小时每分钟事件（按渠道）",
+                            "events per minute, last hour, by channel",
+                        ),
+                        _graph(
+                            ids.EVENTS_PER_MINUTE,
+                            figures.events_per_minute_figure([], now, TZ, lang=lang),
+                        ),
+                        "p-epm",
+                    ),
+                    _panel(
+                        ("今日高发类别", "top categories today"),
+                        _graph(ids.TOP_CATEGORIES, figures.top_categories_figure([], lang=lang)),
+                        "p-cats",
+                    ),
+                ],
+                className="col col-mid",
+            ),
+            html.Div(
+                [
+                    _panel(
+                        ("联合处置看板", "joint handling"),
+                        html.Div(id=ids.JOINT_BOARD),
+                        "p-joint",
+                    ),
+                    _panel(("紧急告警", "alerts"), html.Div(id=ids.ALERTS), "p-alerts"),
+                    _panel(("实时动态", "live feed"), html.Div(id=ids.TICKER), "p-ticker"),
+                ],
+                className="col col-right",
+            ),
+        ],
+        className="wall-main",
     )
 
 
@@ -211,6 +220,8 @@ def register(app, backend) -> None:
     from cityops.dashboard.health import StackHealth, banner_texts
 
     health = StackHealth(backend.settings)
+    wall_scenes.register(app, backend, scenes.ScenePin(backend.settings.home))
+    wall_annotations.register(app, backend)
 
     @app.callback(
         Output(ids.STACK_PARTS, "children"),

@@ -22,6 +22,7 @@ PINNED = {
     7: "a5355fcc145f74e3180eb8fcce9dbf5d3608f298ba82155c9124823c703b85df",
     8: "6f366feb857383508c3c3a825559a33cda3b80a1e9160e3f6e3cb755ef399be7",
     9: "c5efe82d48fe2a41f91d52fe5c080dcf9bef3005f93504250c665e688f123456",
+    10: "d8de0ded67daee7655248324b1796f0cfb17929ab42eb69310d3cf5dfd56ca22",
 }
 # The schema_version table is created IF NOT EXISTS on every migrate(): an edit reaches no
 # existing database either.
