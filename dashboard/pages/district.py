@@ -37,7 +37,13 @@ def layout(backend, user, adcode: str, lang: str = "zh") -> html.Div:
             severe = view.severe_open(limit=200, scope=scope)
         else:
             severe = backend.run(wq.severe_open, limit=200, scope=scope)
-        streets = [s for s in streets.result() if s["street"].startswith(scope)]
+        # a street officer sees their own street's row only; a district scope keeps every row,
+        # the district-level one (no street) included
+        streets = [
+            s
+            for s in streets.result()
+            if len(scope) <= len(adcode) or s["street"].startswith(scope)
+        ]
         share = {k["street"]: k["grid_share"] for k in kept.result()}
     except Exception:  # noqa: BLE001 - shown as a message, not a traceback
         return html.Div(L.t("数据库不可达", "storage unreachable"), className="error")
