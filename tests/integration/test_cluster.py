@@ -361,6 +361,13 @@ def test_a_killed_replica_loses_nothing_and_the_replicas_converge(stack):
             "all 600 reports stored with clickhouse-1 down",
             lambda: stack.on(third, stored, {"ids": ids})[0][0] == 600,
         )
+        # clickhouse-1 is still down: the reader keeps asking shard 2 until it has answered a few
+        # times in the outage (the 600 may all be stored within a second of the kill)
+        wait_until(
+            lambda: sum(1 for started, _ in list(answers) if started >= killed_at + 1.0) >= 5,
+            30,
+            "five queries through shard 2 during the outage",
+        )
         back_at = time.monotonic()
         during = [ok for started, ok in answers if killed_at + 1.0 <= started < back_at]
         assert len(during) >= 5 and all(during), f"queries during the outage: {during}"
