@@ -18,6 +18,10 @@ from pathlib import Path
 from cityops.private_files import write_private
 
 SCENES = ("city", "district", "supervision", "sensors")
+# The rotation when none is configured: the supervision board is left out until it has a
+# kiosk-safe scene (a kiosk session may open the wall only, so its frame cannot show /supervision);
+# `CITYOPS_WALL_SCENES=city,district,supervision,sensors` adds it for signed-in walls.
+DEFAULT_SCENES = ("city", "district", "sensors")
 SCENE_LABELS = {
     "city": ("全市总览", "city overview"),
     "district": ("区县轮播", "district in turn"),
@@ -29,12 +33,12 @@ MIN_DWELL = 5.0
 
 def parse_scenes(text: str) -> tuple[str, ...]:
     """`CITYOPS_WALL_SCENES` ("city,district,sensors"): the known names in the given order;
-    an unknown name is a clear error, an empty text means every scene."""
+    an unknown name is a clear error, an empty text means DEFAULT_SCENES."""
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     unknown = [n for n in names if n not in SCENES]
     if unknown:
         raise ValueError(f"unknown wall scene(s) {unknown}; known: {', '.join(SCENES)}")
-    return names or SCENES
+    return names or DEFAULT_SCENES
 
 
 def scene_at(

@@ -88,7 +88,9 @@ def test_scene_rotation(now, dwell, pinned, expected):
 
 
 def test_scene_names_are_checked():
-    assert scenes.parse_scenes("") == SC
+    # a kiosk wall cannot show the supervision board's frame: not rotated unless asked for
+    assert scenes.parse_scenes("") == ("city", "district", "sensors")
+    assert scenes.parse_scenes(",".join(SC)) == SC
     assert scenes.parse_scenes(" sensors, city ") == ("sensors", "city")
     with pytest.raises(ValueError, match="unknown wall scene"):
         scenes.parse_scenes("city,cinema")
