@@ -87,11 +87,30 @@ def check_versions(allow_unverified: bool = False) -> None:
     )
 
 
-def commit_ready(acked: list[int], committed: int | None) -> bool:
+def commit_ready(acked: list[int], committed: int | None, gap_end: int | None = None) -> bool:
     """May offsets be committed from the acked ones? Only when they start at the committed
     offset (the next one to apply; None: nothing committed yet, i.e. 0 since every bundle
-    partition is seeded with 0): a bundle delivered late must not be passed over."""
-    return bool(acked) and min(acked) <= (committed or 0)
+    partition is seeded with 0): a bundle delivered late must not be passed over. `gap_end`:
+    the offsets from the committed one up to it are known not to exist (`accept_gap`)."""
+    if not acked:
+        return False
+    start = committed or 0
+    return min(acked) <= start or (
+        gap_end is not None and start < gap_end and min(acked) <= gap_end
+    )
+
+
+# Offsets a bundle partition's log does not have: after a broker crash the log can skip offsets
+# (a batch that got its offsets but was never stored); a consumer sought to the committed offset
+# then gets a later record first, every time. (topic, partition) -> the first offset after the gap.
+_gaps: dict[tuple[str, int], int] = {}
+
+
+def accept_gap(tp, first_after: int) -> None:
+    """Records that the offsets before `first_after` (from the committed one) are not in `tp`'s
+    log, so commits may pass them (BundleOrder decides it after many deliveries past them)."""
+    key = (tp.topic, tp.partition)
+    _gaps[key] = max(first_after, _gaps.get(key, 0))
 
 
 # What the engine reads or changes of Faust's consumer bookkeeping, in one place with the patches
@@ -272,7 +291,8 @@ def _commit_only_contiguous() -> None:
 
     def _new_offset(self, tp):
         if tp.topic in _bundle_topics and self._acked[tp]:
-            if not commit_ready(self._acked[tp], self._committed_offset[tp]):
+            gap_end = _gaps.get((tp.topic, tp.partition))
+            if not commit_ready(self._acked[tp], self._committed_offset[tp], gap_end):
                 waiting = self.__dict__.setdefault("_cityops_waiting", set())
                 if tp not in waiting:  # once per episode, not at every commit interval
                     waiting.add(tp)

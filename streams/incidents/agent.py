@@ -20,7 +20,13 @@ from cityops.settings import Settings
 from cityops.storage.client import connect
 from cityops.storage.writer import ClickHouseWriter
 from cityops.streams.clock import Clock
-from cityops.streams.faust_patches import committed_offset, forget_acks, release, release_all
+from cityops.streams.faust_patches import (
+    accept_gap,
+    committed_offset,
+    forget_acks,
+    release,
+    release_all,
+)
 from cityops.streams.halt import halt
 from cityops.streams.incidents import rows
 from cityops.streams.incidents.engine import Engine, restore_query, restore_since
@@ -133,6 +139,8 @@ class BundleOrder:
         self.max_skips = max_skips
         self._next: dict[int, int] = {}
         self._skipped: dict[int, int] = {}
+        # partition -> the first offset after a gap applied past (see faust_patches.accept_gap)
+        self.gaps: dict[int, int] = {}
 
     def reset(self) -> None:
         """A new assignment: each partition starts again at its committed offset."""
@@ -156,7 +164,15 @@ class BundleOrder:
             # Applied so the partition goes on, but its offset is never committed across the
             # hole (faust_patches.commit_ready): a restart re-reads from before it. Missing
             # bundles mean the broker lost records; an operator must look.
-            log.error("partition %d: offsets %d-%d never arrived", partition, expected, offset - 1)
+            log.error(
+                "partition %d: offsets %d-%d never arrived after %d deliveries past them; "
+                "the log does not have them (a broker crash can leave such a gap): going on",
+                partition,
+                expected,
+                offset - 1,
+                skipped,
+            )
+            self.gaps[partition] = offset
         self._skipped[partition] = 0
         self._next[partition] = max(expected, offset + 1)
         return True
@@ -213,6 +229,8 @@ class Runtime:
         if not self.order.admit(partition, message.offset, committed_offset(consumer, message.tp)):
             release(consumer, message)  # not applied, never acked: it comes again
             return
+        if (gap := self.order.gaps.pop(partition, None)) is not None:
+            accept_gap(message.tp, gap)
         if partition not in self._seen:
             # Where this worker resumed, per partition (recovery after a crash is checked by it).
             self._seen.add(partition)

@@ -20,7 +20,7 @@ from cityops.schemas.topics import Topics
 from cityops.settings import Settings
 from cityops.storage.writer import ClickHouseWriter
 from cityops.streams.clock import Clock
-from cityops.streams.faust_patches import committed_offset, forget_acks, release
+from cityops.streams.faust_patches import accept_gap, committed_offset, forget_acks, release
 from cityops.streams.incidents.agent import BundleOrder
 from cityops.streams.incidents.store import FaustStore
 from cityops.streams.kafka import Outbox, partition_for, producer
@@ -90,6 +90,8 @@ class ReadingsRuntime:
         ):
             release(consumer, message)  # not applied, never acked: it comes again in order
             return
+        if (gap := self.order.gaps.pop(message.partition, None)) is not None:
+            accept_gap(message.tp, gap)
         bundle = _bundle.decode(event.value)
         async with self.lock:
             self.engine.apply(message.partition, bundle.items)

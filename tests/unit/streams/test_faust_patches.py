@@ -32,6 +32,18 @@ def test_commit_ready_only_from_the_committed_offset(acked, committed, ready):
     assert commit_ready(acked, committed) is ready
 
 
+@pytest.mark.parametrize(
+    ("acked", "committed", "gap_end", "ready"),
+    [
+        ([145, 146], 44, 145, True),  # 44-144 are not in the log: commit past them
+        ([146, 147], 44, 145, False),  # 145 itself was never acked
+        ([145], 44, None, False),  # no gap known: wait for 44
+    ],
+)
+def test_commit_ready_passes_a_gap_the_log_does_not_have(acked, committed, gap_end, ready):
+    assert commit_ready(acked, committed, gap_end) is ready
+
+
 @pytest.fixture(scope="module")
 def consumer():
     app, _, _ = create_app(Settings(topic_prefix=PREFIX))
@@ -166,3 +178,10 @@ def test_a_rebalance_settles_the_engine_but_only_a_stop_stops_the_bridge(monkeyp
     app._stopped.set()  # the worker is stopping
     asyncio.run(app._consumer_wait_empty(consumer, None))
     assert bridge._stopping and not consumer._unacked_messages and len(waited) == 2
+
+
+def test_a_gap_applied_past_is_reported_for_the_commit():
+    order = BundleOrder(max_skips=2)
+    assert [order.admit(1, 45, committed=44) for _ in range(3)] == [False, False, True]
+    assert order.gaps == {1: 45}  # the agent hands it to faust_patches.accept_gap
+    assert order.admit(1, 46, committed=44) and order.gaps == {1: 45}
