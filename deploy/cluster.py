@@ -15,6 +15,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from cityops.deploy.processes import Process, StackError, require_free, spawn, wait_until
+from cityops.deploy.services import CLICKHOUSE_USERS_HEAD, CLICKHOUSE_USERS_TAIL
 from cityops.storage.cluster_ddl import check_cluster_name
 
 ZOOKEEPER_JARS = Path("/usr/share/java")
@@ -181,27 +182,17 @@ def node_config(
 # other replica to fetch it; the second replica takes over when the first is down), and
 # Distributed inserts return once stored on every shard; `IN` subqueries over co-sharded tables
 # run shard-locally, as every cityops client asks for too (storage/client.py, CLIENT_SETTINGS).
-CLUSTER_USERS = """<?xml version="1.0"?>
-<yandex>
-    <profiles><default>
+CLUSTER_USERS = (
+    CLICKHOUSE_USERS_HEAD
+    + """    <profiles><default>
         <max_memory_usage>4000000000</max_memory_usage>
         <load_balancing>in_order</load_balancing>
         <insert_distributed_sync>1</insert_distributed_sync>
         <distributed_product_mode>local</distributed_product_mode>
     </default></profiles>
-    <users>
-        <default>
-            <password></password>
-            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-            <profile>default</profile>
-            <quota>default</quota>
-        </default>
-    </users>
-    <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
-        <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time>
-    </interval></default></quotas>
-</yandex>
 """
+    + CLICKHOUSE_USERS_TAIL
+)
 
 # -- processes ----------------------------------------------------------------------------------
 

@@ -133,10 +133,12 @@ CLICKHOUSE_SECURE_USERS = """<?xml version="1.0"?>
 </yandex>
 """
 
-CLICKHOUSE_USERS = """<?xml version="1.0"?>
+# The password-less `default` user on loopback around a profile; the cluster's nodes give it
+# their own profile (deploy/cluster.py).
+CLICKHOUSE_USERS_HEAD = """<?xml version="1.0"?>
 <yandex>
-    <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
-    <users>
+"""
+CLICKHOUSE_USERS_TAIL = """    <users>
         <default>
             <password></password>
             <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
@@ -149,6 +151,12 @@ CLICKHOUSE_USERS = """<?xml version="1.0"?>
     </interval></default></quotas>
 </yandex>
 """
+CLICKHOUSE_USERS = (
+    CLICKHOUSE_USERS_HEAD
+    + "    <profiles><default><max_memory_usage>4000000000</max_memory_usage>"
+    + "</default></profiles>\n"
+    + CLICKHOUSE_USERS_TAIL
+)
 
 
 def clickhouse_binary(install: bool = True) -> list[str]:
