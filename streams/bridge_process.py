@@ -23,6 +23,14 @@ from cityops.streams.tuning import tune_gc
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 STOP_GRACE = 5.0  # seconds a cleanly exited bridge waits for its worker's own stop
+# A live bridge that has not finished a step for this long is killed and restarted: beyond its
+# own step bound (streams/intake.py STEP_TIMEOUT_SECONDS), for a loop blocked outright.
+STALL_SECONDS = 150.0
+
+
+def stalled(last_beat: float, now: float, limit: float = STALL_SECONDS) -> bool:
+    """Has the bridge gone `limit` seconds without finishing a step?"""
+    return now - last_beat > limit
 
 
 def bridge_for(settings: Settings, counters=None):
@@ -100,6 +108,8 @@ class BridgeProcess:
         self._stopping = False
 
     def start(self) -> None:
+        if self.counters is not None:
+            self.counters.beat()  # a new child gets its whole bound from now
         process = self._context.Process(
             target=run_bridge,
             args=(self.settings, os.getpid(), self.counters),
@@ -115,7 +125,10 @@ class BridgeProcess:
         delay = 0.5
         while not self._stopping:
             await asyncio.sleep(0.5)
-            if self._stopping or self.process is None or self.process.is_alive():
+            if self._stopping or self.process is None:
+                continue
+            if self.process.is_alive():
+                self._kill_if_stalled()
                 continue
             if self.process.exitcode == 0 and await self._stop_begins(STOP_GRACE):
                 return
@@ -129,6 +142,18 @@ class BridgeProcess:
             if not self._stopping:
                 self.restarts += 1
                 self.start()
+
+    def _kill_if_stalled(self) -> None:
+        counters, process = self.counters, self.process
+        if counters is None or process is None or not stalled(counters.last_beat, time.time()):
+            return
+        log.error(
+            "intake bridge process %s finished no step for %.0f s; killing it to restart it",
+            process.pid,
+            time.time() - counters.last_beat,
+        )
+        process.kill()
+        process.join(5.0)
 
     async def _stop_begins(self, within: float) -> bool:
         """A clean exit answers SIGTERM/SIGINT, which stopping the process group (Ctrl+C,

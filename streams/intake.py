@@ -172,6 +172,7 @@ class Bridge:
         self._last_report = 0.0
         self._last_lag = 0.0
         self._committed: dict = {}  # TopicPartition → offset this process committed last
+        self.step_timeout = STEP_TIMEOUT_SECONDS
 
     async def run(self) -> None:
         consumer = self.consumer()
@@ -182,9 +183,19 @@ class Bridge:
         try:
             while not self.stopping.is_set():
                 try:
-                    await self._step(consumer, kafka)
+                    await step_within(self._step(consumer, kafka), self.step_timeout)
                     failures = 0
                 except asyncio.CancelledError:
+                    raise
+                except StepStalled:
+                    # A send or commit that never answers (seen once after a broker restart):
+                    # the clients' state is suspect. Leave: the worker restarts the bridge,
+                    # which resumes from the committed offsets (nothing acknowledged is lost).
+                    log.error(
+                        "intake bridge: a step made no progress for %.0f s; exiting to be "
+                        "restarted",
+                        self.step_timeout,
+                    )
                     raise
                 except Exception as exc:  # noqa: BLE001
                     # A failed send rewound the consumer to the step's first offsets (`_step`);
@@ -197,9 +208,15 @@ class Bridge:
                         "intake bridge: %s: %s; retrying in %.1f s", type(exc).__name__, exc, delay
                     )
                     await asyncio.sleep(delay)
+                finally:
+                    if self.counters is not None:
+                        self.counters.beat()
         finally:
-            await consumer.stop()
-            await kafka.stop()
+            await asyncio.gather(
+                asyncio.wait_for(consumer.stop(), CLOSE_TIMEOUT),
+                asyncio.wait_for(kafka.stop(), CLOSE_TIMEOUT),
+                return_exceptions=True,
+            )
 
     def consumer(self) -> AIOKafkaConsumer:
         """The bridge's consumer of city.events (not started): manual commits only."""
@@ -381,6 +398,30 @@ def unrouted_claim(value: bytes | None, timestamp_ms: int, reject_id: str) -> Re
 
 
 RETRY_MAX_SECONDS = 5.0
+# A step is one fetch, its sends (a batch expires after the producer's 30-s request timeout)
+# and a commit: far longer than that means a client waits for an answer that never comes.
+STEP_TIMEOUT_SECONDS = 90.0
+CLOSE_TIMEOUT = 10.0
+
+
+class StepStalled(RuntimeError):
+    """A bridge step did not finish within its bound."""
+
+
+async def step_within(step, seconds: float) -> None:
+    """Awaits `step`; past `seconds` it is cancelled (a failed send rewinds the read position
+    on the way out, `Bridge._step`) and StepStalled is raised."""
+    task = asyncio.ensure_future(step)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise StepStalled(f"step unfinished after {seconds:.0f} s")
+    task.result()
 
 
 def retry_delay(failures: int) -> float:

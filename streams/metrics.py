@@ -30,6 +30,16 @@ class BridgeCounters:
         ctx = context or multiprocessing.get_context("spawn")
         self.slots = ctx.RawArray("q", len(self.FIELDS))
         self.lag = ctx.RawArray("q", [-1] * partitions)
+        # Wall-clock time of the bridge's last finished step (or failed one): the worker
+        # restarts a bridge that stops stepping (streams/bridge_process.py `stalled`).
+        self._beat = ctx.RawValue("d", time.time())
+
+    def beat(self, now: float | None = None) -> None:
+        self._beat.value = time.time() if now is None else now
+
+    @property
+    def last_beat(self) -> float:
+        return self._beat.value
 
     def set_lags(self, lags: dict[int, int]) -> None:
         """The lag of each partition the bridge holds now; every other slot becomes -1."""

@@ -168,3 +168,54 @@ def test_bridge_counters_reach_the_parent_across_a_spawned_process():
     assert counters.lags() == {0: 7, 2: 0}
     counters.set_lags({1: 4, 9: 1})  # a partition beyond the slots is left out
     assert counters.lags() == {1: 4}
+
+
+@pytest.mark.parametrize(
+    ("last_beat", "now", "expected"),
+    [(1000.0, 1000.0, False), (1000.0, 1149.0, False), (1000.0, 1151.0, True), (0.0, 1e9, True)],
+)
+def test_a_bridge_is_stalled_after_150_seconds_without_a_step(last_beat, now, expected):
+    from cityops.streams.bridge_process import stalled
+
+    assert stalled(last_beat, now) is expected
+
+
+def _beat_in_child(counters) -> None:
+    counters.beat(1234.5)
+
+
+def test_the_bridges_beat_reaches_the_parent_across_a_spawned_process():
+    import multiprocessing
+
+    from cityops.streams.metrics import BridgeCounters
+
+    counters = BridgeCounters(2)
+    child = multiprocessing.get_context("spawn").Process(target=_beat_in_child, args=(counters,))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    assert counters.last_beat == 1234.5
+
+
+def test_the_worker_kills_a_live_bridge_child_that_stopped_stepping(tmp_path):
+    import multiprocessing
+    import time as _time
+
+    from cityops.settings import Settings
+    from cityops.streams.bridge_process import BridgeProcess
+    from cityops.streams.metrics import BridgeCounters
+
+    counters = BridgeCounters(1)
+    parent = BridgeProcess(Settings(home=tmp_path), counters)
+    child = multiprocessing.get_context("spawn").Process(target=_time.sleep, args=(60,))
+    child.start()
+    parent.process = child
+    try:
+        parent._kill_if_stalled()  # a fresh beat: left alone
+        assert child.is_alive()
+        counters.beat(_time.time() - 151)
+        parent._kill_if_stalled()
+        assert not child.is_alive(), "a bridge that finished no step for 151 s was left running"
+    finally:
+        if child.is_alive():
+            child.kill()

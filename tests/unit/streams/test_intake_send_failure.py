@@ -13,7 +13,14 @@ from cityops.bench.events import sample_reports
 from cityops.schemas.registry import load_registry
 from cityops.streams.clock import Clock
 from cityops.streams.incidents.model import Bundle, ReportIn
-from cityops.streams.intake import Bridge, first_offsets, retry_delay, rewind
+from cityops.streams.intake import (
+    Bridge,
+    StepStalled,
+    first_offsets,
+    retry_delay,
+    rewind,
+    step_within,
+)
 
 TOPIC = "city.events"
 P0, P1, P2 = (TopicPartition(TOPIC, p) for p in range(3))
@@ -76,6 +83,7 @@ class FlakyProducer:
 
     def __init__(self) -> None:
         self.down = False
+        self.silent = False  # sends are taken and never answered (neither ack nor error)
         self.sent: list[bytes] = []
 
     def create_batch(self):
@@ -83,6 +91,8 @@ class FlakyProducer:
 
     async def send_batch(self, batch, topic, partition):
         future = asyncio.get_running_loop().create_future()
+        if self.silent:
+            return future  # never answered
         if self.down:
             future.set_exception(NodeNotReadyError("broker gone"))
         else:
@@ -183,3 +193,37 @@ def test_rewind_only_seeks_partitions_still_held():
 )
 def test_retry_delay_backs_off_to_five_seconds(failures, delay):
     assert retry_delay(failures) == delay
+
+
+def test_a_send_that_never_answers_ends_the_step_rewound_and_raises_step_stalled():
+    pairs = sample_reports(20, seed=4, run="h")
+    consumer = LogConsumer({P0: pairs}, per_fetch=5)
+    kafka = FlakyProducer()
+    bridge = make_bridge()
+
+    async def scenario():
+        await bridge._step(consumer, kafka)
+        kafka.silent = True
+        with pytest.raises(StepStalled):
+            await step_within(bridge._step(consumer, kafka), 0.2)
+        assert consumer.position == {P0: 5}, "the read position stayed past unsent events"
+        assert consumer.committed == {P0: 5}
+        kafka.silent = False  # a restarted bridge (fresh clients) goes on from the commit
+        for _ in range(3):
+            await bridge._step(consumer, kafka)
+
+    asyncio.run(scenario())
+    assert consumer.committed == {P0: 20}
+    assert sorted(set(report_ids(kafka.sent))) == sorted(f"h-{i}" for i in range(20))
+
+
+def test_step_within_passes_a_steps_own_error_and_result_through():
+    async def fails():
+        raise TimeoutError("the step's own timeout, not a stall")
+
+    async def scenario():
+        await step_within(asyncio.sleep(0), 1.0)
+        with pytest.raises(TimeoutError, match="own timeout"):
+            await step_within(fails(), 1.0)
+
+    asyncio.run(scenario())
