@@ -25,7 +25,7 @@ _PR_SET_PDEATHSIG = 1
 STOP_GRACE = 5.0  # seconds a cleanly exited bridge waits for its worker's own stop
 # A live bridge that has not finished a step for this long is killed and restarted: beyond its
 # own step bound (streams/intake.py STEP_TIMEOUT_SECONDS), for a loop blocked outright.
-STALL_SECONDS = 150.0
+STALL_SECONDS = 120.0
 
 
 def stalled(last_beat: float, now: float, limit: float = STALL_SECONDS) -> bool:
