@@ -8,6 +8,9 @@ a row's numbers belong to that kind alone. Per row:
 
 - acknowledged: events the broker acknowledged to the publisher (the ledger);
 - stored: `uniqExact(id)` of those in `events`; lost = acknowledged − stored;
+- behind: of the lost, those still unread by the intake group at the drain's end (their
+  `city.events` offset at or past its committed offset): delayed behind a slow consumer, not
+  gone; lost − behind were read by the bridge and never stored;
 - duplicates: `count()` − `uniqExact(key)` summed over events, incidents, incident_transitions
   and dept_tasks, before merges (raw rows; readers deduplicate with FINAL / argMax);
 - read_duplicates: the same with FINAL on events and incident_transitions (what readers see);
@@ -37,7 +40,7 @@ from pathlib import Path
 
 from cityops.bench.chaos_stack import ChaosStack, NotRun
 from cityops.bench.events import sample_reports
-from cityops.bench.loss import SteadyPublisher
+from cityops.bench.loss import SteadyPublisher, split_unstored, unread_ids
 from cityops.schemas.topics import Topics
 from cityops.storage.client import connect
 
@@ -97,6 +100,7 @@ class Row:
     acknowledged: int
     stored: int
     lost: int
+    behind: int  # of `lost`: not yet read by the intake group when the drain ended
     duplicates: int
     read_duplicates: int
     wrong_states: int
@@ -104,6 +108,11 @@ class Row:
     recovery_s: float | None
     seconds: float = 0.0  # the whole phase: start, load, faults, drain, checks
     note: str = ""
+
+
+def empty_row(kind: str, note: str) -> Row:
+    """A row for a kind that did not run (or failed): zeros and the reason."""
+    return Row(kind, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, 0.0, note)
 
 
 DEDUP_KEYS = {
@@ -274,6 +283,18 @@ def run_phase(stack: ChaosStack, kind: str, plan: tuple, seed: int, rate: float 
     # Drained: every acknowledged event stored, or no progress for DRAIN_QUIET seconds (a worker
     # recovering its tables stores nothing for a while, so "stable for a moment" is not enough).
     stored = drain(lambda: poll(stored_acked, -1), len(acked))
+    behind = 0
+    if stored < len(acked):
+        unread = asyncio.run(
+            unread_ids(
+                stack.bootstrap,
+                Topics(settings.topic_prefix).events,
+                settings.partitions,
+                f"{settings.topic_prefix}cityops-intake",
+            )
+        )
+        ids = {r[0] for r in client.execute(f"SELECT DISTINCT id FROM {database}.events")}
+        _, behind = split_unstored(acked, ids, unread)
     wrong, checked = replay_disagreements(client, database, by_id)
     row = Row(
         kind,
@@ -281,6 +302,7 @@ def run_phase(stack: ChaosStack, kind: str, plan: tuple, seed: int, rate: float 
         len(acked),
         stored,
         len(acked) - stored,
+        behind,
         duplicates(client, database),
         read_duplicates(client, database),
         wrong,
@@ -313,7 +335,7 @@ def run_matrix(
                 stack.stop()
                 stack = ChaosStack(home / "again", durable=durable)
                 stack.start()
-                rows.append(Row("disk_full", 0, 0, 0, 0, 0, 0, 0, 0, None, 0.0, f"not run: {why}"))
+                rows.append(empty_row("disk_full", f"not run: {why}"))
                 kinds = [k for k in kinds if k != "disk_full"]
         else:
             stack.start()
@@ -322,7 +344,7 @@ def run_matrix(
                 rows.append(run_phase(stack, kind, plans[kind], seed + number, rate))
             except Exception as exc:  # noqa: BLE001 - a row that says so, and the next kind
                 stack.end_phase()
-                rows.append(Row(kind, 0, 0, 0, 0, 0, 0, 0, 0, None, 0.0, f"error: {exc}"))
+                rows.append(empty_row(kind, f"error: {exc}"))
     finally:
         stack.stop()
         if own_home:
@@ -351,6 +373,7 @@ def print_rows(result: dict) -> None:
         "acked",
         "stored",
         "lost",
+        "behind",
         "raw dups",
         "read dups",
         "wrong",

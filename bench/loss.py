@@ -111,6 +111,42 @@ async def topic_ids(bootstrap: str, topic: str, partitions: int) -> set[str]:
         await consumer.stop()
 
 
+async def unread_ids(bootstrap: str, topic: str, partitions: int, group: str) -> set[str]:
+    """The event ids in `topic` at or after `group`'s committed offsets (all of a partition the
+    group never committed): what its consumer has not yet taken on, read until nothing more
+    arrives. Does not join the group (manual assignment; the offsets are only fetched)."""
+    import orjson
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, fetch_max_wait_ms=50
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, await consumer.committed(tp) or 0)
+        ids: set[str] = set()
+        quiet = 0
+        while quiet < 3:
+            batch = await consumer.getmany(timeout_ms=1000)
+            quiet = 0 if batch else quiet + 1
+            for records in batch.values():
+                ids.update(orjson.loads(r.value)["id"] for r in records)
+        return ids
+    finally:
+        await consumer.stop()
+
+
+def split_unstored(acked: set[str], stored: set[str], unread: set[str]) -> tuple[int, int]:
+    """(lost, behind) of the acknowledged events missing from ClickHouse: `behind` are those the
+    intake group has not read yet (delayed, still in the log), `lost` the ones it had read."""
+    missing = acked - stored
+    behind = len(missing & unread)
+    return len(missing) - behind, behind
+
+
 def stored_ids(client, database: str) -> set[str]:
     return {row[0] for row in client.execute(f"SELECT DISTINCT id FROM {database}.events")}
 

@@ -42,3 +42,18 @@ def test_kinds_without_a_count_are_left_out():
         "worker_kill"
     )
     assert schedule(1, ["disk_full"], {"disk_full": 0}, 10.0) == []
+
+
+@pytest.mark.parametrize(
+    ("acked", "stored", "unread", "expected"),
+    [
+        ({"a", "b"}, {"a", "b"}, set(), (0, 0)),
+        ({"a", "b", "c"}, {"a"}, {"c"}, (1, 1)),  # b was read and never stored: lost
+        ({"a", "b"}, set(), {"a", "b", "z"}, (0, 2)),  # z: unread but never acknowledged
+        ({"a"}, {"a", "x"}, {"x"}, (0, 0)),
+    ],
+)
+def test_unstored_acks_split_into_lost_and_behind(acked, stored, unread, expected):
+    from cityops.bench.loss import split_unstored
+
+    assert split_unstored(acked, stored, unread) == expected
