@@ -102,6 +102,16 @@ def _d(text: str) -> Duration:
     return Duration.parse(text)
 
 
+# Matters bigger than a pothole: one gas leak, fire, flooded street or chemical spill is
+# reported from many micro-grids and from both sides of a street border.
+DEFAULT_REPEAT_CATEGORY = {
+    "gas_leak": RepeatRule(500.0, timedelta(hours=6), "district"),
+    "fire_hazard": RepeatRule(300.0, timedelta(hours=6), "district"),
+    "waterlogging": RepeatRule(300.0, timedelta(hours=12), "district"),
+    "hazardous_chemicals": RepeatRule(500.0, timedelta(hours=6), "district"),
+}
+
+
 DEFAULT_SLA = {
     "emergency_life": Sla(_d("30m"), _d("2h"), _d("15m"), _d("1h")),
     "emergency_utility": Sla(_d("2h"), _d("24h"), _d("1h"), _d("12h")),
@@ -136,7 +146,9 @@ class Policy:
     supervision: SupervisionRule = field(default_factory=SupervisionRule)
     # 只投诉一次 per category ([repeat.category.<code>]); others follow repeat_radius_m and
     # repeat_days_after_close within their street (`repeat_rule`).
-    repeat_category: dict[str, RepeatRule] = field(default_factory=dict)
+    repeat_category: dict[str, RepeatRule] = field(
+        default_factory=lambda: dict(DEFAULT_REPEAT_CATEGORY)
+    )
     _repeat_default: RepeatRule = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -185,7 +197,10 @@ def policy_from_dict(doc: dict[str, Any], where: str = "policy") -> Policy:
         except ValueError:
             raise PolicyError(f"{where}: levels.{key}: severity must be 1..4") from None
     repeat = dict(doc.get("repeat", {}))
-    repeat_category = _repeat_categories(repeat.pop("category", {}), f"{where}: repeat.category")
+    repeat_category = dict(base.repeat_category)
+    repeat_category.update(
+        _repeat_categories(repeat.pop("category", {}), f"{where}: repeat.category")
+    )
     unknown = sorted(set(repeat) - {"days_after_close", "radius_m"})
     if unknown:
         raise PolicyError(f"{where}: repeat.{unknown[0]}: unknown key")
@@ -271,7 +286,7 @@ def _repeat_categories(doc: object, where: str) -> dict[str, RepeatRule]:
             raise PolicyError(f"{at}.scope: one of {REPEAT_SCOPES}, got {scope!r}")
         if wide and scope == "street":
             raise PolicyError(
-                f'{at}.scope: a radius over {STREET_SCOPE_MAX_RADIUS_M:g} m crosses street'
+                f"{at}.scope: a radius over {STREET_SCOPE_MAX_RADIUS_M:g} m crosses street"
                 ' borders: scope must be "district"'
             )
         rules[code] = RepeatRule(radius, timedelta(seconds=after.seconds()), scope)
