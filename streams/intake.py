@@ -1,7 +1,8 @@
 """The intake bridge: a plain aiokafka loop in every worker that reads city.events a fetched batch
 at a time, validates and enriches each event, and packs the results into one bundle message per
-bundle partition (the street's partition) for the Faust incident agent. Faust then pays its
-per-message cost once per bundle, not once per event (docs/architecture.md).
+bundle partition (the street's partition; the district's for a report of a district-scope repeat
+rule) for the Faust incident agent. Faust then pays its per-message cost once per bundle, not once
+per event (docs/architecture.md).
 
 Invalid events travel in the bundles too (as RejectIn), so the engine stores and publishes every
 reject with the rest; the bridge commits its city.events offsets only after the broker has
