@@ -57,6 +57,7 @@ def fetches(events: int, seed: int, partitions: int) -> list[list[tuple[int, byt
     from cityops.streams.publish.simulator.run import DEFAULT_INTERVAL, generate
 
     registry = load_registry()
+    policy = load_policy()
     clock = Clock()
     now = START + timedelta(seconds=events * DEFAULT_INTERVAL)  # validation's "current time"
     generated = generate(seed, "normal", START, events)
@@ -74,6 +75,7 @@ def fetches(events: int, seed: int, partitions: int) -> list[list[tuple[int, byt
                 now=now,
                 clock=clock,
                 registry=registry,
+                policy=policy,
             )
             assert item is not None  # reports only: no claim events here
             per_partition[partition_for(routing, partitions)].append(item)

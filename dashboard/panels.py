@@ -171,8 +171,18 @@ def ticker(items: list[dict], tz, district_names) -> html.Div:
     return html.Div(rows, className="tk-list")
 
 
+def _report_count(matter: dict) -> list:
+    """The reports behind a matter (its opening report and the repeats linked to it), when more
+    than one."""
+    reports = int(matter.get("repeat_count") or 0) + 1
+    if reports == 1:
+        return []
+    return [L.t(f"{reports} 条报告", f"{reports} reports", className="al-count")]
+
+
 def alerts(severe: list[dict], now: int, district_names, window: int = 6 * 3600) -> html.Div:
-    """New extreme incidents and open incidents past their deadline, most urgent first."""
+    """New extreme incidents and open incidents past their deadline, most urgent first, each with
+    how many reports it gathered (one matter reported from a whole community stays one row)."""
     extreme = [m for m in severe if int(m["severity"]) >= 4 and now - m["reported_at"] <= window]
     overdue = [m for m in severe if m["breaches"] > 0 and m not in extreme]
     rows = []
@@ -188,6 +198,7 @@ def alerts(severe: list[dict], now: int, district_names, window: int = 6 * 3600)
                         className="al-district",
                     ),
                     html.Span(m["title"], className="al-text"),
+                    *_report_count(m),
                     html.Span(format_age(now - m["reported_at"]), className="al-age"),
                 ],
                 className="al-row" + (" extreme" if m in extreme else " breach"),

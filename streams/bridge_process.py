@@ -39,6 +39,7 @@ def bridge_for(settings: Settings, counters=None):
     from cityops.schemas.registry import load_registry
     from cityops.schemas.topics import Topics
     from cityops.streams.clock import clock_from
+    from cityops.streams.incidents.policy import load_policy
     from cityops.streams.intake import Bridge
 
     topics = Topics(settings.topic_prefix)
@@ -53,6 +54,7 @@ def bridge_for(settings: Settings, counters=None):
         clock=clock_from(settings.clock_speed, settings.clock_epoch),
         registry=load_registry(),
         tick_seconds=settings.tick_seconds,
+        policy=load_policy(settings.policy_file),
     )
     bridge.counters = counters
     return bridge

@@ -1,7 +1,8 @@
 """The intake bridge: a plain aiokafka loop in every worker that reads city.events a fetched batch
 at a time, validates and enriches each event, and packs the results into one bundle message per
-bundle partition (the street's partition) for the Faust incident agent. Faust then pays its
-per-message cost once per bundle, not once per event (docs/architecture.md).
+bundle partition (the street's partition; the district's for a report of a district-scope repeat
+rule) for the Faust incident agent. Faust then pays its per-message cost once per bundle, not once
+per event (docs/architecture.md).
 
 Invalid events travel in the bundles too (as RejectIn), so the engine stores and publishes every
 reject with the rest; the bridge commits its city.events offsets only after the broker has
@@ -33,6 +34,8 @@ from cityops.settings import KafkaConnection, kafka_connection
 from cityops.streams.clock import Clock
 from cityops.streams.incidents.logic import partition_key_of
 from cityops.streams.incidents.model import ActionIn, Bundle, Item, RejectIn, ReportIn, Tick
+from cityops.streams.incidents.policy import Policy
+from cityops.streams.incidents.repeat import scope_key
 from cityops.streams.incidents.routing import chain_of
 from cityops.streams.incidents.rows import reject_id_for
 from cityops.streams.intake_watch import ReadWatch
@@ -67,9 +70,14 @@ def to_item(
     now: datetime,
     clock: Clock,
     registry: Registry,
+    policy: Policy | None = None,
 ) -> tuple[str, Item | None]:
     """(routing key, item) for one city.events message; never raises for bad input. A valid
     claim event gives no item: the claims consumer applies it (streams/claims/service.py).
+
+    A report's routing key is its street, or its district when `policy` gives its category a
+    district-scope repeat rule (a wide matter such as a gas leak is found across street borders,
+    docs/engine.md); without a policy, always the street.
 
     `where` ("topic/partition/offset") identifies the message for a deterministic reject id;
     `received_at` is the broker's timestamp, so a redelivery yields identical rows.
@@ -117,10 +125,15 @@ def to_item(
             raw=event.raw,
             time=event.time,
         )
+        if policy is not None:
+            scope = scope_key(chain, policy.repeat_rule(data.category))
+            if scope != chain.key:
+                item.scope = scope
+                return scope, item
         return chain.key, item
     assert isinstance(data, Action)
     verb = event.type[_VERB_AT:].split(".", 1)[0]
-    # Actions go to the incident's street partition: its code leads the incident id.
+    # Actions go to the incident's partition: its street (or district) code leads its id.
     routing = partition_key_of(data.incident_id) or event.partitionkey or data.incident_id
     item = ActionIn(
         id=event.id,
@@ -155,12 +168,16 @@ class Bridge:
         max_wait: float = 0.1,
         linger: float = LINGER_SECONDS,
         min_items: int = LINGER_ITEMS,
+        policy: Policy | None = None,
     ) -> None:
         self.bootstrap, self.source, self.bundles = bootstrap, source, bundles
         self.readings = readings  # None: readings are refused (a bridge without that path)
         self.claims = claims  # None: claim events are refused likewise
         self.group, self.partitions = group, partitions
         self.clock, self.registry = clock, registry
+        # The engine's policy: which categories a report is routed by its district (None: all
+        # by street; the engine follows whichever key a report came with, ReportIn.scope).
+        self.policy = policy
         self.tick_seconds, self.max_wait = tick_seconds, max_wait
         self.linger, self.min_items = linger, min_items
         self.sent_bundles = 0
@@ -359,6 +376,7 @@ class Bridge:
                     now=now,
                     clock=self.clock,
                     registry=self.registry,
+                    policy=self.policy,
                 )
                 if item is None:  # a valid claim step: the claims consumer's, as received
                     where = f"{tp.topic}/{tp.partition}/{msg.offset}"

@@ -31,11 +31,12 @@ from cityops.streams.incidents.model import (
     TaskNotice,
     Tick,
 )
-from cityops.streams.incidents.policy import Policy
+from cityops.streams.incidents.policy import Policy, RepeatRule
 from cityops.streams.incidents.repeat import (
     MAX_ENTRIES_PER_KEY,
     Candidate,
     candidate_of,
+    cell_degrees,
     find_repeat,
     in_window,
     index_keys,
@@ -143,11 +144,12 @@ class Engine:
         now = self._now(partition, item.at)
         # A redelivered report: the incident it opened exists (or, for a repeat, the incident it
         # was linked to lists its sender and id in `applied`, which `step` checks).
-        if self.incident(incident_id_for(item.department, item.id, item.chain)) is not None:
+        incident_id = incident_id_for(item.department, item.id, item.chain, item.scope)
+        if self.incident(incident_id) is not None:
             return
-        prefix = key_prefix(item.chain.key, item.report.category)
+        prefix = key_prefix(item.scope_key, item.report.category)
         if is_alarm(item.report):  # a rule's alarm: its sensor's incident only, never by place
-            window = self.policy.repeat_days_after_close
+            window = self.policy.repeat_rule(item.report.category).days_after_close
             found = sensor_match(item.report, prefix, self._lookup, now, window)
         else:
             found = find_repeat(item.report, prefix, self._lookup, now, self.policy)
@@ -241,7 +243,9 @@ class Engine:
     def _index(self, partition: int, incident: Incident) -> None:
         """Puts the incident's candidate into each index value it belongs to, when changed."""
         entry = candidate_of(incident)
-        for key in index_keys(key_prefix(incident.chain.key, incident.category), entry):
+        rule = self.policy.repeat_rule(incident.category)
+        prefix, cell = self._index_place(incident, rule)
+        for key in index_keys(prefix, entry, cell):
             pending = self._repeats.get(key)
             if pending is not None:
                 values = pending[1]
@@ -255,7 +259,7 @@ class Engine:
                 # First change of this value since the last commit: copy it from the commit in
                 # flight or the table, without incidents closed longer than the repeat window.
                 now = incident.updated_at or incident.reported_at
-                values = kept(current, now, self.policy.repeat_days_after_close)
+                values = kept(current, now, rule.days_after_close)
                 values.pop(incident.id, None)
                 self._repeats[key] = (partition, values)
             values[entry.incident_id] = entry
@@ -269,6 +273,13 @@ class Engine:
                     self.max_index_entries,
                     ", ".join(dropped),
                 )
+
+    def _index_place(self, incident: Incident, rule: RepeatRule) -> tuple[str, float]:
+        """`index_keys`' prefix and cell for an incident: the prefix of its own scope (the head
+        of its id, so its index stays on its partition whatever the policy says now) and the
+        cell of its category's radius."""
+        scope = partition_key_of(incident.id) or incident.chain.key
+        return key_prefix(scope, incident.category), cell_degrees(rule.radius_m)
 
     def _arm(self, partition: int, incident: Incident) -> None:
         due = next_due(incident)
@@ -291,14 +302,15 @@ class Engine:
                 (key, incident) for key, (p, incident) in overlay.items() if p == partition
             )
         # One stored incident at a time (a partition may hold hundreds of thousands). Keys start
-        # with the street, so a street's incidents come together: its buckets are read once.
+        # with the street (or district), so its incidents come together: its buckets are read
+        # once.
         indexed: dict[str, dict[str, Candidate]] = {}
-        street = None
+        scope = None
         for key, incident in _items_of(self.incidents, partition, self.partition_of):
             if key in pending or not isinstance(incident, Incident):
                 continue
-            if incident.chain.key != street:
-                street = incident.chain.key
+            if partition_key_of(key) != scope:
+                scope = partition_key_of(key)
                 indexed.clear()
             self._reload(partition, incident, indexed)
         indexed.clear()
@@ -311,9 +323,11 @@ class Engine:
         self._arm(partition, incident)
         entry = candidate_of(incident)
         now = self._clock.get(partition) or incident.updated_at or incident.reported_at
-        if not in_window(entry, now, self.policy.repeat_days_after_close):
+        rule = self.policy.repeat_rule(incident.category)
+        if not in_window(entry, now, rule.days_after_close):
             return
-        for key in index_keys(key_prefix(incident.chain.key, incident.category), entry):
+        prefix, cell = self._index_place(incident, rule)
+        for key in index_keys(prefix, entry, cell):
             values = indexed.get(key)
             if values is None:
                 values = indexed[key] = {c.incident_id: c for c in self.bucket(key)}
@@ -387,4 +401,4 @@ def restore_query(database: str) -> str:
 
 
 def restore_since(now: datetime, policy: Policy) -> datetime:
-    return now - timedelta(days=policy.repeat_days_after_close)
+    return now - timedelta(days=policy.longest_repeat_days)

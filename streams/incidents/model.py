@@ -154,6 +154,13 @@ class ReportIn(msgspec.Struct, tag_field="item", tag="report", omit_defaults=Tru
     received_at: datetime
     raw: bytes = b""
     time: datetime | None = None  # the event's own time as published
+    # Its partition key when not `chain.key`: the district of a district-scope repeat rule
+    # (repeat.scope_key), decided once by the bridge that routed it.
+    scope: str = ""
+
+    @property
+    def scope_key(self) -> str:
+        return self.scope or self.chain.key
 
 
 class ActionIn(msgspec.Struct, tag_field="item", tag="action", omit_defaults=True):

@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from cityops.schemas.event_types import CHANNELS
-from cityops.schemas.taxonomy import DEPARTMENTS
+from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "deploy" / "config" / "policy.toml"
 LEVELS = ("grid", "community", "street", "district")
@@ -74,8 +75,41 @@ class SupervisionRule:
     district_severity: int = 4
 
 
+REPEAT_SCOPES = ("street", "district")
+# Up to this radius a matter is looked for on its own street (the index and the partition follow
+# the street); a wider rule must look across the street's borders, in the whole district.
+STREET_SCOPE_MAX_RADIUS_M = 100.0
+MAX_REPEAT_RADIUS_M = 2_000.0
+
+
+@dataclass(frozen=True)
+class RepeatRule:
+    """只投诉一次 for one category (streams/incidents/repeat.py): a report links to an incident of
+    its category within `radius_m` while the incident is open and for `after_close` after it
+    closed. `scope`: where candidates are looked for, the report's "street" or its whole
+    "district" (the repeat index and the bundle partition are then keyed by the district)."""
+
+    radius_m: float = 50.0
+    after_close: timedelta = timedelta(days=30)
+    scope: str = "street"
+
+    @property
+    def days_after_close(self) -> float:
+        return self.after_close / timedelta(days=1)
+
+
 def _d(text: str) -> Duration:
     return Duration.parse(text)
+
+
+# Matters bigger than a pothole: one gas leak, fire, flooded street or chemical spill is
+# reported from many micro-grids and from both sides of a street border.
+DEFAULT_REPEAT_CATEGORY = {
+    "gas_leak": RepeatRule(500.0, timedelta(hours=6), "district"),
+    "fire_hazard": RepeatRule(300.0, timedelta(hours=6), "district"),
+    "waterlogging": RepeatRule(300.0, timedelta(hours=12), "district"),
+    "hazardous_chemicals": RepeatRule(500.0, timedelta(hours=6), "district"),
+}
 
 
 DEFAULT_SLA = {
@@ -110,6 +144,25 @@ class Policy:
     return_window: Duration = field(default_factory=lambda: _d("2h"))
     sla_clock_while_disputed: str = "paused"
     supervision: SupervisionRule = field(default_factory=SupervisionRule)
+    # 只投诉一次 per category ([repeat.category.<code>]); others follow repeat_radius_m and
+    # repeat_days_after_close within their street (`repeat_rule`).
+    repeat_category: dict[str, RepeatRule] = field(
+        default_factory=lambda: dict(DEFAULT_REPEAT_CATEGORY)
+    )
+    _repeat_default: RepeatRule = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        default = RepeatRule(self.repeat_radius_m, timedelta(days=self.repeat_days_after_close))
+        object.__setattr__(self, "_repeat_default", default)
+
+    def repeat_rule(self, category: str) -> RepeatRule:
+        return self.repeat_category.get(category) or self._repeat_default
+
+    @property
+    def longest_repeat_days(self) -> float:
+        """The longest window after close of any category (how far back recovery must read)."""
+        rules = (self._repeat_default, *self.repeat_category.values())
+        return max(rule.days_after_close for rule in rules)
 
     def level_for(self, severity: int) -> str:
         return self.levels.get(severity) or self.levels[max(self.levels)]
@@ -143,7 +196,25 @@ def policy_from_dict(doc: dict[str, Any], where: str = "policy") -> Policy:
             levels[int(key)] = level
         except ValueError:
             raise PolicyError(f"{where}: levels.{key}: severity must be 1..4") from None
-    repeat = doc.get("repeat", {})
+    repeat = dict(doc.get("repeat", {}))
+    repeat_category = dict(base.repeat_category)
+    repeat_category.update(
+        _repeat_categories(repeat.pop("category", {}), f"{where}: repeat.category")
+    )
+    unknown = sorted(set(repeat) - {"days_after_close", "radius_m"})
+    if unknown:
+        raise PolicyError(f"{where}: repeat.{unknown[0]}: unknown key")
+    days_after_close = _number(
+        repeat.get("days_after_close", base.repeat_days_after_close),
+        f"{where}: repeat.days_after_close",
+        low=0,
+    )
+    radius_m = _radius(repeat.get("radius_m", base.repeat_radius_m), f"{where}: repeat.radius_m")
+    if radius_m > STREET_SCOPE_MAX_RADIUS_M:
+        raise PolicyError(
+            f"{where}: repeat.radius_m: at most {STREET_SCOPE_MAX_RADIUS_M:g} m for every category"
+            " (a wider radius needs a [repeat.category.<code>] rule with its district scope)"
+        )
     sla_doc = dict(doc.get("sla", {}))
     categories = sla_doc.pop("category", {})
     sla = dict(base.sla)
@@ -170,8 +241,9 @@ def policy_from_dict(doc: dict[str, Any], where: str = "policy") -> Policy:
         levels=levels,
         city_informed_from=city_from,
         joint_min_severity=int(doc.get("joint", {}).get("min_severity", base.joint_min_severity)),
-        repeat_days_after_close=float(repeat.get("days_after_close", base.repeat_days_after_close)),
-        repeat_radius_m=float(repeat.get("radius_m", base.repeat_radius_m)),
+        repeat_days_after_close=days_after_close,
+        repeat_radius_m=radius_m,
+        repeat_category=repeat_category,
         close_after_resolved=(
             Duration.parse(close, f"{where}: close.after_resolved")
             if close
@@ -186,6 +258,52 @@ def policy_from_dict(doc: dict[str, Any], where: str = "policy") -> Policy:
         sla_clock_while_disputed=clock,
         supervision=_supervision(doc.get("supervision", {}), f"{where}: supervision"),
     )
+
+
+def _repeat_categories(doc: object, where: str) -> dict[str, RepeatRule]:
+    if not isinstance(doc, dict):
+        raise PolicyError(f"{where}: expected tables [repeat.category.<code>]")
+    rules = {}
+    for code, entry in doc.items():
+        at = f"{where}.{code}"
+        if code not in CATEGORIES:
+            raise PolicyError(f"{at}: unknown category {code!r}")
+        if not isinstance(entry, dict):
+            raise PolicyError(f"{at}: expected a table with radius_m, after_close and scope")
+        unknown = sorted(set(entry) - {"radius_m", "after_close", "scope"})
+        if unknown:
+            raise PolicyError(f"{at}.{unknown[0]}: unknown key (radius_m, after_close, scope)")
+        missing = [key for key in ("radius_m", "after_close") if key not in entry]
+        if missing:
+            raise PolicyError(f"{at}: needs {missing[0]}")
+        radius = _radius(entry["radius_m"], f"{at}.radius_m")
+        after = Duration.parse(entry["after_close"], f"{at}.after_close")
+        if after.working_days:
+            raise PolicyError(f'{at}.after_close: clock time ("6h", "2d"), not working days')
+        wide = radius > STREET_SCOPE_MAX_RADIUS_M
+        scope = entry.get("scope", "district" if wide else "street")
+        if scope not in REPEAT_SCOPES:
+            raise PolicyError(f"{at}.scope: one of {REPEAT_SCOPES}, got {scope!r}")
+        if wide and scope == "street":
+            raise PolicyError(
+                f"{at}.scope: a radius over {STREET_SCOPE_MAX_RADIUS_M:g} m crosses street"
+                ' borders: scope must be "district"'
+            )
+        rules[code] = RepeatRule(radius, timedelta(seconds=after.seconds()), scope)
+    return rules
+
+
+def _number(value: object, where: str, low: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
+        raise PolicyError(f"{where}: a number >= {low:g}, got {value!r}")
+    return float(value)
+
+
+def _radius(value: object, where: str) -> float:
+    radius = _number(value, where, 0)
+    if not 0 < radius <= MAX_REPEAT_RADIUS_M:
+        raise PolicyError(f"{where}: metres, above 0 and at most {MAX_REPEAT_RADIUS_M:g}")
+    return radius
 
 
 def _supervision(doc: dict[str, Any], where: str) -> SupervisionRule:

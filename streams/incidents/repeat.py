@@ -1,7 +1,8 @@
 """Repeat detection, 只投诉一次 ("complain only once"): does a new report describe a matter the city
-already has? Pure: the report, the candidates of its street and category (read by key from the
-repeat index's small values, `index_keys`), the time and the policy; and the rules that keep
-each value bounded (`kept`, `over_cap`).
+already has? Pure: the report, the candidates of its scope (its street, or its district for a
+category whose rule says so: `scope_key`) and category (read by key from the repeat index's
+small values, `index_keys`), the time and the policy; and the rules that keep each value
+bounded (`kept`, `over_cap`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from datetime import datetime, timedelta
 import msgspec
 
 from cityops.schemas.event_types import Report
-from cityops.streams.incidents.model import Incident
-from cityops.streams.incidents.policy import Policy
+from cityops.streams.incidents.model import Chain, Incident
+from cityops.streams.incidents.policy import STREET_SCOPE_MAX_RADIUS_M, Policy, RepeatRule
 
 _EARTH_RADIUS_M = 6_371_008.8
 
@@ -36,20 +37,38 @@ class Candidate(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
 
 
 # -- the index's keys ---------------------------------------------------------------------------
-# One index value per (street, category) and place: the micro-grid, the normalised address (by
-# hash), the sensor, and a coordinate cell of CELL_DEGREES (~111 m of latitude). Every key starts
-# with "<street>|" (the partition follows from it). A value holds the incidents found there by one
-# rule, so a flood of reports on one street spreads over many small values instead of one value
-# growing with every incident of the street.
+# One index value per (scope, category) and place: the micro-grid, the normalised address (by
+# hash), the sensor, and a coordinate cell of CELL_DEGREES (~111 m of latitude; WIDE_CELL_DEGREES,
+# ~1.1 km, for a category whose radius is wider than a street's rule). Every key starts with
+# "<scope>|": the street, or the district for a district-scope category (`scope_key`); the
+# partition follows from it. A value holds the incidents found there by one rule, so a flood of
+# reports on one street spreads over many small values instead of one value growing with every
+# incident of the street.
 CELL_DEGREES = 0.001
+WIDE_CELL_DEGREES = 0.01
 ADDRESS_HASH_BYTES = 12
 # At most this many candidates per index value (never reached by the rules themselves: one
 # place holds one open incident, a cell a handful 50 m apart); over it the oldest closed go first.
 MAX_ENTRIES_PER_KEY = 64
 
 
-def key_prefix(street: str, category: str) -> str:
-    return f"{street}|{category}|"
+def key_prefix(scope: str, category: str) -> str:
+    return f"{scope}|{category}|"
+
+
+def scope_key(chain: Chain, rule: RepeatRule) -> str:
+    """Where a report of this rule's category looks for its matter, and so its partition key and
+    the head of the id of an incident it opens: its district for a district-scope rule, else its
+    street (the district when no street is known, `Chain.key`)."""
+    if rule.scope == "district" and chain.district:
+        return chain.district
+    return chain.key
+
+
+def cell_degrees(radius_m: float) -> float:
+    """The coordinate cell of a rule's radius: a 500 m box covers at most 2 x 2 wide cells
+    instead of 10 x 12 narrow ones."""
+    return CELL_DEGREES if radius_m <= STREET_SCOPE_MAX_RADIUS_M else WIDE_CELL_DEGREES
 
 
 def address_hash(address: str | None) -> bytes:
@@ -60,13 +79,17 @@ def address_hash(address: str | None) -> bytes:
     return hashlib.blake2b(text.encode(), digest_size=ADDRESS_HASH_BYTES).digest()
 
 
-def _cell(lat: float, lon: float) -> str:
-    return f"c:{math.floor(lat / CELL_DEGREES)}:{math.floor(lon / CELL_DEGREES)}"
+def _cell_tag(cell: float) -> str:
+    return "c" if cell == CELL_DEGREES else "w"
 
 
-def index_keys(prefix: str, candidate: Candidate) -> list[str]:
-    """The index values that hold a candidate (under its street and category's `key_prefix`):
-    each place a rule looks it up by."""
+def _cell(lat: float, lon: float, cell: float) -> str:
+    return f"{_cell_tag(cell)}:{math.floor(lat / cell)}:{math.floor(lon / cell)}"
+
+
+def index_keys(prefix: str, candidate: Candidate, cell: float = CELL_DEGREES) -> list[str]:
+    """The index values that hold a candidate (under its scope and category's `key_prefix`):
+    each place a rule looks it up by (`cell`: the category's `cell_degrees`)."""
     keys = []
     if candidate.sensor_id:
         keys.append(f"{prefix}s:{candidate.sensor_id}")
@@ -75,7 +98,7 @@ def index_keys(prefix: str, candidate: Candidate) -> list[str]:
     elif candidate.address:
         keys.append(f"{prefix}a:{candidate.address.hex()}")
     if candidate.lat is not None and candidate.lon is not None:
-        keys.append(prefix + _cell(candidate.lat, candidate.lon))
+        keys.append(prefix + _cell(candidate.lat, candidate.lon, cell))
     return keys
 
 
@@ -113,7 +136,7 @@ Lookup = Callable[[list[str]], Iterable[Candidate]]
 def match_repeat(
     report: Report, candidates: list[Candidate], now: datetime, policy: Policy
 ) -> Candidate | None:
-    """The incident this report repeats, or None, among candidates of its street and category."""
+    """The incident this report repeats, or None, among candidates of its scope and category."""
     return find_repeat(report, "", lambda keys: candidates, now, policy)
 
 
@@ -121,18 +144,20 @@ def find_repeat(
     report: Report, prefix: str, lookup: Lookup, now: datetime, policy: Policy
 ) -> Candidate | None:
     """The incident this report repeats, or None. `lookup` gives the candidates of index keys
-    under `prefix` (the report's street and category, `key_prefix`).
+    under `prefix` (the report's scope and category, `key_prefix`).
 
     In order: the same sensor (repeated alarms fold into one incident); the same micro-grid; the
-    same address when no micro-grid is known; within the policy's radius (50 m) when both
-    carry coordinates.
+    same address when no micro-grid is known; within the category's radius (50 m by default,
+    `Policy.repeat_rule`) when both carry coordinates. Open incidents match, and closed ones
+    within the category's window after close.
     Among several matches an open incident wins, then the one closed most recently.
     """
     # Each rule reads the index values of its place only and still checks every candidate it
     # gets (a lookup may give more, e.g. a whole street's in the unit tests). A rule only runs
     # when every rule before it found nothing; the great-circle distance only for candidates
     # inside a bounding box around the point (it never excludes one within the radius).
-    window = timedelta(days=policy.repeat_days_after_close)
+    rule = policy.repeat_rule(report.category)
+    window = rule.after_close
     location = report.location
     sensor = report.sensor.sensor_id if report.sensor else ""
     if sensor:
@@ -152,7 +177,7 @@ def find_repeat(
     lat, lon = location.lat, location.lon
     if lat is None or lon is None:
         return None
-    radius = policy.repeat_radius_m
+    radius = rule.radius_m
     dlat = math.degrees(radius / _EARTH_RADIUS_M) * 1.01
     dlon = dlat / max(math.cos(math.radians(min(abs(lat) + dlat, 89.0))), 1e-6)
     # The box as bounds (chained comparisons allocate no floats), latitude first: it rules out
@@ -161,7 +186,7 @@ def find_repeat(
     south, north, west, east = lat - dlat, lat + dlat, lon - dlon, lon + dlon
     near = [
         c
-        for c in lookup(cells_of_box(prefix, south, north, west, east))
+        for c in lookup(cells_of_box(prefix, south, north, west, east, cell_degrees(radius)))
         if c.lat is not None
         and south <= c.lat <= north
         and c.lon is not None
@@ -175,11 +200,15 @@ def find_repeat(
     return max(found, key=_preference) if found else None
 
 
-def cells_of_box(prefix: str, south: float, north: float, west: float, east: float) -> list[str]:
-    """The keys of the coordinate cells a box overlaps (one to four for the 50 m radius)."""
-    rows = range(math.floor(south / CELL_DEGREES), math.floor(north / CELL_DEGREES) + 1)
-    columns = range(math.floor(west / CELL_DEGREES), math.floor(east / CELL_DEGREES) + 1)
-    return [f"{prefix}c:{row}:{column}" for row in rows for column in columns]
+def cells_of_box(
+    prefix: str, south: float, north: float, west: float, east: float, cell: float = CELL_DEGREES
+) -> list[str]:
+    """The keys of the coordinate cells a box overlaps (one to four for the 50 m radius in
+    narrow cells, for 500 m in wide ones)."""
+    rows = range(math.floor(south / cell), math.floor(north / cell) + 1)
+    columns = range(math.floor(west / cell), math.floor(east / cell) + 1)
+    tag = _cell_tag(cell)
+    return [f"{prefix}{tag}:{row}:{column}" for row in rows for column in columns]
 
 
 # -- keeping index values bounded ---------------------------------------------------------------

@@ -354,11 +354,20 @@ def expected_incidents(pairs) -> int:
         def add(self, table, row):
             pass
 
-    engine = Engine({}, {}, Rows(), Topics(""), 4, load_policy())
+    policy = load_policy()
+    engine = Engine({}, {}, Rows(), Topics(""), 4, policy)
     now = datetime.now(UTC)
     for i, (key, value) in enumerate(pairs):
         _, item = to_item(
-            value, None, key, 0, f"x/{i}", now=now, clock=Clock(), registry=load_registry()
+            value,
+            None,
+            key,
+            0,
+            f"x/{i}",
+            now=now,
+            clock=Clock(),
+            registry=load_registry(),
+            policy=policy,  # as the worker's bridge: wide categories by their district
         )
         engine.apply(0, [item])
         incidents, repeats = engine.table_writes()
