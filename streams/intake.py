@@ -115,7 +115,7 @@ def to_item(
                 "micro_grid": location.micro_grid,
             }
         )
-        item: Item = ReportIn(
+        report = ReportIn(
             id=event.id,
             department=event.department,
             at=at,
@@ -128,9 +128,9 @@ def to_item(
         if policy is not None:
             scope = scope_key(chain, policy.repeat_rule(data.category))
             if scope != chain.key:
-                item.scope = scope
-                return scope, item
-        return chain.key, item
+                report.scope = scope
+                return scope, report
+        return chain.key, report
     assert isinstance(data, Action)
     verb = event.type[_VERB_AT:].split(".", 1)[0]
     # Actions go to the incident's partition: its street (or district) code leads its id.
