@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from cityops.schemas.claims import item_key
 from cityops.schemas.event_types import (
@@ -38,7 +38,6 @@ from cityops.streams.incidents.policy import Policy
 from cityops.streams.incidents.repeat import scope_key
 from cityops.streams.incidents.routing import chain_of
 from cityops.streams.incidents.rows import reject_id_for
-from cityops.streams.intake_watch import ReadWatch
 from cityops.streams.kafka import MAX_RECORD_BYTES, Outbox, partition_for, producer
 from cityops.streams.readings.bridge import add_readings, heard, reading_item, unrouted
 from cityops.streams.readings.model import ClockTick, ReadingIn, ReadingItem
@@ -191,9 +190,6 @@ class Bridge:
         self._last_lag = 0.0
         self._committed: dict = {}  # TopicPartition → offset this process committed last
         self.step_timeout = STEP_TIMEOUT_SECONDS
-        self.read_watch: ReadWatch[TopicPartition] = ReadWatch()
-        self._fetched: set = set()  # partitions that delivered records since the last watch
-        self._last_watch = 0.0
 
     async def run(self) -> None:
         consumer = self.consumer()
@@ -208,12 +204,15 @@ class Bridge:
                     failures = 0
                 except asyncio.CancelledError:
                     raise
-                except StepStalled as exc:
-                    # A send or commit that never answers, or a consumer that reads nothing
-                    # from a log that has more (both seen after a broker restart): the clients'
-                    # state is suspect. Leave: the worker restarts the bridge, which resumes
-                    # from the committed offsets (nothing acknowledged is lost).
-                    log.error("intake bridge: %s; exiting to be restarted", exc)
+                except StepStalled:
+                    # A send or commit that never answers (seen once after a broker restart):
+                    # the clients' state is suspect. Leave: the worker restarts the bridge,
+                    # which resumes from the committed offsets (nothing acknowledged is lost).
+                    log.error(
+                        "intake bridge: a step made no progress for %.0f s; exiting to be "
+                        "restarted",
+                        self.step_timeout,
+                    )
                     raise
                 except Exception as exc:  # noqa: BLE001
                     # A failed send rewound the consumer to the step's first offsets (`_step`);
@@ -256,7 +255,6 @@ class Bridge:
 
     async def _step(self, consumer: AIOKafkaConsumer, kafka) -> None:
         batches = await self.gather(consumer)
-        self._fetched.update(tp for tp, messages in batches.items() if messages)
         try:
             outbox, offsets = self.pack(batches)
             sent = await outbox.send(kafka) if len(outbox) else 0
@@ -273,9 +271,6 @@ class Bridge:
             await consumer.commit(offsets)
             self._committed.update(offsets)
         now = time.monotonic()
-        if now - self._last_watch >= 1.0:
-            self._last_watch = now
-            await self._watch_reads(consumer, now)
         if self.counters is not None and now - self._last_lag >= 1.0:
             self._last_lag = now
             self._report_lag(consumer)
@@ -285,28 +280,6 @@ class Bridge:
                 "intake bridge: %d events forwarded so far in %d bundles",
                 self.forwarded,
                 self.sent_bundles,
-            )
-
-    async def _watch_reads(self, consumer: AIOKafkaConsumer, now: float) -> None:
-        """Raises ReadStalled when a held partition's position stood apart from its log's end
-        with nothing arriving for READ_STALL_SECONDS (streams/intake_watch.py)."""
-        states = {}
-        for tp in consumer.assignment():
-            try:
-                position = await asyncio.wait_for(consumer.position(tp), 5.0)
-            except Exception:  # noqa: BLE001 - unknown for now (rebalance, broker away)
-                position = None
-            states[tp] = (position, consumer.highwater(tp))
-        stuck = self.read_watch.stuck(now, states, self._fetched)
-        self._fetched = set()
-        if stuck:
-            detail = ", ".join(
-                f"{tp.topic}/{tp.partition} at {states[tp][0]} (log end {states[tp][1]})"
-                for tp in stuck
-            )
-            raise ReadStalled(
-                f"nothing read for {self.read_watch.limit:.0f} s while the read position "
-                f"differs from the log's end: {detail}"
             )
 
     def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
@@ -451,10 +424,6 @@ CLOSE_TIMEOUT = 10.0
 
 class StepStalled(RuntimeError):
     """A bridge step did not finish within its bound."""
-
-
-class ReadStalled(StepStalled):
-    """The consumer read nothing for a minute from a partition whose log has more (or less)."""
 
 
 async def step_within(step, seconds: float) -> None:

@@ -15,7 +15,6 @@ from cityops.streams.clock import Clock
 from cityops.streams.incidents.model import Bundle, ReportIn
 from cityops.streams.intake import (
     Bridge,
-    ReadStalled,
     StepStalled,
     first_offsets,
     retry_delay,
@@ -38,7 +37,6 @@ class LogConsumer:
         self.committed: dict[TopicPartition, int] = {}
         self.seeks: list[tuple[TopicPartition, int]] = []
         self.held = set(logs)
-        self.unserved = 0  # records the broker says it has but never serves
 
     async def getmany(self, timeout_ms, max_records):
         batches = {}
@@ -76,7 +74,7 @@ class LogConsumer:
         self.committed.update(offsets)
 
     def highwater(self, tp):
-        return len(self.logs[tp]) + self.unserved
+        return len(self.logs[tp])
 
 
 class FlakyProducer:
@@ -229,41 +227,3 @@ def test_step_within_passes_a_steps_own_error_and_result_through():
             await step_within(fails(), 1.0)
 
     asyncio.run(scenario())
-
-
-class Positioned:
-    """A LogConsumer with aiokafka's `await position(tp)` (LogConsumer keeps a dict by that
-    name)."""
-
-    def __init__(self, inner: LogConsumer) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    async def position(self, tp):
-        return self.inner.position[tp]
-
-
-def test_a_consumer_that_reads_nothing_while_its_log_has_more_stops_the_bridge():
-    pairs = sample_reports(10, seed=5, run="r")
-    consumer = Positioned(LogConsumer({P0: pairs}, per_fetch=10))
-    kafka = FlakyProducer()
-    bridge = make_bridge()
-    bridge.read_watch.limit = 0.2
-
-    async def scenario():
-        await bridge._step(consumer, kafka)  # all ten read, sent and committed
-        consumer.inner.unserved = 3  # the log's end moved on, yet fetches bring nothing
-        for _ in range(3):  # within the limit: not yet stuck
-            await bridge._step(consumer, kafka)
-        bridge._last_watch = 0.0
-        await asyncio.sleep(0.25)
-        with pytest.raises(ReadStalled, match="city.events/0 at 10 \\(log end 13\\)"):
-            for _ in range(40):
-                bridge._last_watch = 0.0
-                await bridge._step(consumer, kafka)
-                await asyncio.sleep(0.01)
-
-    asyncio.run(scenario())
-    assert consumer.committed == {P0: 10}
