@@ -130,52 +130,93 @@ class BundleOrder:
 
     After a rebalance Faust may still deliver a bundle it fetched before the seek to the committed
     offset: a restarted worker was seen to get offset 2 of a partition committed at 0, before 0
-    and 1. Such a bundle is skipped, not applied and not acked: the fetcher, sought back to the
-    committed offset, delivers it again after the ones before it. A partition that really starts
-    later than committed (its records deleted by retention) is applied after `max_skips`, loudly.
+    and 1. A bundle ahead of the expected offset is held (kept, not applied, not acked) and
+    applied as soon as the ones before it were; one delivered again replaces the held copy. A
+    partition whose log really skips offsets (a broker crash can leave such a hole, and the
+    fetcher then delivers what follows it) is accepted after `max_skips` deliveries past the
+    hole: the held bundles are applied in offset order, loudly. Held bundles are never dropped
+    for a hole: dropping them lost every event they carried (seen after a durable broker crash).
     """
 
     def __init__(self, max_skips: int = 100) -> None:
         self.max_skips = max_skips
         self._next: dict[int, int] = {}
         self._skipped: dict[int, int] = {}
+        self._held: dict[int, dict[int, object]] = {}
         # partition -> the first offset after a gap applied past (see faust_patches.accept_gap)
         self.gaps: dict[int, int] = {}
 
-    def reset(self) -> None:
-        """A new assignment: each partition starts again at its committed offset."""
+    def reset(self) -> list:
+        """A new assignment: each partition starts again at its committed offset. Returns the
+        held bundles (the caller releases them: they come again from the new position)."""
         self._next.clear()
         self._skipped.clear()
+        held = [payload for kept in self._held.values() for payload in kept.values()]
+        self._held.clear()
+        return held
 
-    def admit(self, partition: int, offset: int, committed: int) -> bool:
+    def take(self, partition: int, offset: int, committed: int, payload) -> tuple[list, list]:
+        """(to apply now in this order, replaced copies to release) for a bundle delivered at
+        `offset` of `partition` whose group offset is `committed`."""
         expected = self._next.get(partition, committed)
+        held = self._held.setdefault(partition, {})
+        if offset < expected:  # delivered again: applied again (idempotent by event id)
+            return [payload], []
+        replaced = [held[offset]] if offset in held else []
+        held[offset] = payload
+        if offset == expected:
+            self._skipped[partition] = 0
+            return self._drain(partition, expected), replaced
         skipped = self._skipped.get(partition, 0)
-        if offset > expected and skipped < self.max_skips:
+        if skipped < self.max_skips:
             self._skipped[partition] = skipped + 1
             if not skipped:
                 log.warning(
-                    "partition %d: bundle at offset %d before %d; waiting for the ones before it",
+                    "partition %d: bundle at offset %d before %d; holding it until the ones "
+                    "before it arrive",
                     partition,
                     offset,
                     expected,
                 )
-            return False
-        if offset > expected:
-            # Applied so the partition goes on, but its offset is never committed across the
-            # hole (faust_patches.commit_ready): a restart re-reads from before it. Missing
-            # bundles mean the broker lost records; an operator must look.
-            log.error(
-                "partition %d: offsets %d-%d never arrived after %d deliveries past them; "
-                "the log does not have them (a broker crash can leave such a gap): going on",
-                partition,
-                expected,
-                offset - 1,
-                skipped,
-            )
-            self.gaps[partition] = offset
+            return [], replaced
+        # The log does not have them. Applied past, but never committed across the hole
+        # (faust_patches.commit_ready): a restart re-reads from before it. Missing bundles
+        # mean the broker lost records it had counted; an operator must look.
+        first = min(held)
+        log.error(
+            "partition %d: offsets %d-%d never arrived after %d deliveries past them; "
+            "the log does not have them (a broker crash can leave such a hole): applying the "
+            "%d bundles held from offset %d on",
+            partition,
+            expected,
+            first - 1,
+            skipped,
+            len(held),
+            first,
+        )
+        offsets = sorted(held)
+        # Every offset before the last held one was applied or is not in the log: commits
+        # may pass them all (a second, smaller hole among the held ones included).
+        self.gaps[partition] = offsets[-1]
         self._skipped[partition] = 0
-        self._next[partition] = max(expected, offset + 1)
-        return True
+        out = [held.pop(o) for o in offsets]
+        self._next[partition] = max(expected, offsets[-1] + 1)
+        return out + self._drain(partition, self._next[partition]), replaced
+
+    def _drain(self, partition: int, start: int) -> list:
+        """The held bundles from `start` on while consecutive; the next expected offset moves
+        past them."""
+        held = self._held.get(partition, {})
+        out, at = [], start
+        while at in held:
+            out.append(held.pop(at))
+            at += 1
+        self._next[partition] = max(at, self._next.get(partition, at))
+        return out
+
+    def admit(self, partition: int, offset: int, committed: int) -> bool:
+        """Whether the bundle at `offset` is applied now (with any held ones it frees)."""
+        return bool(self.take(partition, offset, committed, offset)[0])
 
 
 class Runtime:
@@ -226,11 +267,19 @@ class Runtime:
         message = event.message
         partition = message.partition
         consumer = self.app.consumer
-        if not self.order.admit(partition, message.offset, committed_offset(consumer, message.tp)):
-            release(consumer, message)  # not applied, never acked: it comes again
-            return
+        ready, replaced = self.order.take(
+            partition, message.offset, committed_offset(consumer, message.tp), event
+        )
+        for old in replaced:  # an older copy of a held bundle: never applied, never acked
+            release(consumer, old.message)
         if (gap := self.order.gaps.pop(partition, None)) is not None:
             accept_gap(message.tp, gap)
+        for each in ready:
+            await self._apply(each)
+
+    async def _apply(self, event) -> None:
+        message = event.message
+        partition = message.partition
         if partition not in self._seen:
             # Where this worker resumed, per partition (recovery after a crash is checked by it).
             self._seen.add(partition)
@@ -404,7 +453,8 @@ def attach(app: faust.App, settings: Settings, policy: Policy, clock: Clock) -> 
     # Faust's hint wants a `signal` keyword parameter; the handler takes it through **kwargs.
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(app, assigned, **kwargs):
-        runtime.order.reset()
+        for held in runtime.order.reset():  # they come again from the new positions
+            release(app.consumer, held.message)
         bundles = Topics(settings.topic_prefix).bundles
         forget_acks(app.consumer, [tp for tp in assigned if tp.topic == bundles])
         runtime.engine.forget_timers()

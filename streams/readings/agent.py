@@ -85,13 +85,18 @@ class ReadingsRuntime:
             await asyncio.sleep(0.05)
         message = event.message
         consumer = self.app.consumer
-        if not self.order.admit(
-            message.partition, message.offset, committed_offset(consumer, message.tp)
-        ):
-            release(consumer, message)  # not applied, never acked: it comes again in order
-            return
+        ready, replaced = self.order.take(
+            message.partition, message.offset, committed_offset(consumer, message.tp), event
+        )
+        for old in replaced:  # an older copy of a held bundle: never applied, never acked
+            release(consumer, old.message)
         if (gap := self.order.gaps.pop(message.partition, None)) is not None:
             accept_gap(message.tp, gap)
+        for each in ready:
+            await self._apply(each)
+
+    async def _apply(self, event) -> None:
+        message = event.message
         bundle = _bundle.decode(event.value)
         async with self.lock:
             self.engine.apply(message.partition, bundle.items)
@@ -182,7 +187,8 @@ def attach_readings(
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(app, assigned, **kwargs):
-        runtime.order.reset()
+        for held in runtime.order.reset():  # they come again from the new positions
+            release(app.consumer, held.message)
         forget_acks(app.consumer, [tp for tp in assigned if tp.topic == runtime.topics.readings])
         runtime.states.forget()
         runtime.feeds.forget()

@@ -185,3 +185,44 @@ def test_a_gap_applied_past_is_reported_for_the_commit():
     assert [order.admit(1, 45, committed=44) for _ in range(3)] == [False, False, True]
     assert order.gaps == {1: 45}  # the agent hands it to faust_patches.accept_gap
     assert order.admit(1, 46, committed=44) and order.gaps == {1: 45}
+
+
+def test_bundles_past_a_hole_are_held_and_all_applied_in_order_once_it_is_accepted():
+    """A durable broker's crash left offset 29 out of the log: 30 … 129 were delivered past it.
+    Every one of them is applied (dropping them lost their events), in offset order."""
+    order = BundleOrder(max_skips=100)
+    applied = []
+    for offset in range(30, 131):
+        ready, replaced = order.take(2, offset, 29, f"b{offset}")
+        assert replaced == []
+        applied += ready
+    assert applied == [f"b{o}" for o in range(30, 131)]
+    assert order.gaps == {2: 130}
+    assert order.take(2, 131, 29, "b131") == (["b131"], [])
+
+
+def test_a_held_bundle_delivered_again_replaces_its_copy_and_frees_in_order():
+    order = BundleOrder()
+    assert order.take(0, 2, 0, "old2") == ([], [])
+    assert order.take(0, 2, 0, "new2") == ([], ["old2"])
+    assert order.take(0, 0, 0, "b0") == (["b0"], [])
+    assert order.take(0, 1, 0, "b1") == (["b1", "new2"], [])
+    assert order.take(0, 2, 0, "again2") == (["again2"], [])  # behind: applied again
+    assert order.take(0, 3, 0, "b3") == (["b3"], [])
+
+
+def test_a_second_hole_among_the_held_bundles_is_passed_too(consumer):
+    order = BundleOrder(max_skips=3)
+    out = [order.take(3, o, 10, o)[0] for o in (12, 13, 16, 17)]
+    assert out == [[], [], [], [12, 13, 16, 17]]
+    assert order.gaps == {3: 17}
+    assert order.take(3, 18, 10, 18) == ([18], [])
+
+
+def test_a_new_assignment_hands_back_the_held_bundles_for_release():
+    order = BundleOrder()
+    order.take(1, 9, 5, "b9")
+    order.take(2, 4, 0, "b4")
+    assert sorted(order.reset()) == ["b4", "b9"]
+    assert order.reset() == []
+    assert order.take(1, 5, 5, "b5") == (["b5"], [])
