@@ -22,6 +22,7 @@ from cityops.schemas.claims import item_key
 from cityops.schemas.event_types import (
     PLATFORM_ID_PREFIX,
     Action,
+    Annotation,
     Claim,
     InvalidEvent,
     Reading,
@@ -68,7 +69,8 @@ def to_item(
     registry: Registry,
 ) -> tuple[str, Item | None]:
     """(routing key, item) for one city.events message; never raises for bad input. A valid
-    claim event gives no item: the claims consumer applies it (streams/claims/service.py).
+    claim or annotation event gives no item: the claims consumer applies or stores it
+    (streams/claims/service.py).
 
     `where` ("topic/partition/offset") identifies the message for a deterministic reject id;
     `received_at` is the broker's timestamp, so a redelivery yields identical rows.
@@ -91,6 +93,8 @@ def to_item(
     data = event.data
     if isinstance(data, Claim):
         return item_key(data.item_id), None
+    if isinstance(data, Annotation):  # a warning period: stored, never an incident
+        return data.district or "city", None
     at = clock.of(event.time)
     if isinstance(data, Reading):
         # Not an incident: stored and evaluated by the readings agent (streams/readings/).
@@ -316,7 +320,7 @@ class Bridge:
                     clock=self.clock,
                     registry=self.registry,
                 )
-                if item is None:  # a valid claim step: the claims consumer's, as received
+                if item is None:  # a claim step or an annotation: the claims consumer's, as is
                     where = f"{tp.topic}/{tp.partition}/{msg.offset}"
                     if self.claims is not None:
                         claims.append((key, msg.key, msg.value, list(msg.headers or ())))
@@ -370,11 +374,12 @@ class Bridge:
 
 
 def unrouted_claim(value: bytes | None, timestamp_ms: int, reject_id: str) -> RejectIn:
-    """A claim event a bridge without the claims topic cannot pass on: stored as a reject."""
+    """A claim or annotation event a bridge without the claims topic cannot pass on: stored as
+    a reject."""
     return RejectIn(
         reject_id=reject_id,
         received_at=datetime.fromtimestamp(timestamp_ms / 1000, UTC),
-        reason="claim events are not accepted here (no claims topic)",
+        reason="claim and annotation events are not accepted here (no claims topic)",
         path="type",
         raw=value or b"",
     )
