@@ -32,6 +32,7 @@ def bridge_for(settings: Settings, counters=None):
     from cityops.schemas.topics import Topics
     from cityops.streams.clock import clock_from
     from cityops.streams.intake import Bridge
+    from cityops.streams.readings.rules import load_rules
 
     topics = Topics(settings.topic_prefix)
     bridge = Bridge(
@@ -45,6 +46,7 @@ def bridge_for(settings: Settings, counters=None):
         clock=clock_from(settings.clock_speed, settings.clock_epoch),
         registry=load_registry(),
         tick_seconds=settings.tick_seconds,
+        groups=load_rules(settings.rules_file).groups,  # the worker checked the file at start
     )
     bridge.counters = counters
     return bridge

@@ -37,8 +37,15 @@ from cityops.streams.incidents.model import ActionIn, Bundle, Item, RejectIn, Re
 from cityops.streams.incidents.routing import chain_of
 from cityops.streams.incidents.rows import reject_id_for
 from cityops.streams.kafka import MAX_RECORD_BYTES, Outbox, partition_for, producer
-from cityops.streams.readings.bridge import add_readings, heard, reading_item, unrouted
+from cityops.streams.readings.bridge import (
+    add_readings,
+    heard,
+    heard_groups,
+    reading_item,
+    unrouted,
+)
 from cityops.streams.readings.model import ClockTick, ReadingIn, ReadingItem
+from cityops.streams.readings.rules import Feed
 
 log = logging.getLogger(__name__)
 BUNDLE_MAX_ITEMS = 2_000
@@ -158,10 +165,12 @@ class Bridge:
         max_wait: float = 0.1,
         linger: float = LINGER_SECONDS,
         min_items: int = LINGER_ITEMS,
+        groups: tuple[Feed, ...] = (),
     ) -> None:
         self.bootstrap, self.source, self.bundles = bootstrap, source, bundles
         self.readings = readings  # None: readings are refused (a bridge without that path)
         self.claims = claims  # None: claim events are refused likewise
+        self.groups = groups  # sensor-group feeds whose heartbeats this bridge sends
         self.group, self.partitions = group, partitions
         self.clock, self.registry = clock, registry
         self.tick_seconds, self.max_wait = tick_seconds, max_wait
@@ -305,6 +314,7 @@ class Bridge:
         readings: dict[int, list[ReadingItem]] = {}
         claims: list[tuple[str, bytes | None, bytes, list]] = []
         seen: dict[str, float] = {}  # department → its latest event (a feed's heartbeat)
+        groups_seen: dict[str, tuple[str, float]] = {}  # sensor group → (department, latest)
         offsets = {}
         taken = refused = 0
         for tp, messages in batches.items():
@@ -334,6 +344,8 @@ class Bridge:
                         partition = partition_for(key, self.partitions)
                         readings.setdefault(partition, []).append(item)
                         heard(seen, item.department, item.received_at)
+                        if self.groups:
+                            heard_groups(groups_seen, self.groups, item)
                         continue
                 elif isinstance(item, ReportIn | ActionIn) and not item.id.startswith(
                     PLATFORM_ID_PREFIX  # the platform's own alarms are no feed's traffic
@@ -364,7 +376,9 @@ class Bridge:
             )
         self.forwarded += len(claims)
         if self.readings is not None:
-            self.forwarded += add_readings(outbox, self.readings, readings, seen, self.partitions)
+            self.forwarded += add_readings(
+                outbox, self.readings, readings, seen, self.partitions, groups_seen
+            )
         for partition, items in per_partition.items():
             self.forwarded += sum(1 for i in items if not isinstance(i, Tick))
             for chunk in _chunks(items):

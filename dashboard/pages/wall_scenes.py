@@ -19,7 +19,7 @@ from cityops.dashboard import figures, ids, scaling, scenes
 from cityops.dashboard import labels as L
 from cityops.dashboard import sensor_board as sb
 from cityops.dashboard.auth import current_scope, signed_in
-from cityops.schemas.taxonomy import DEPARTMENTS
+from cityops.dashboard.feeds import feed_label
 from cityops.storage import incident_pages as ip
 from cityops.storage.feed_states import silent_feeds
 from cityops.storage.sensor_board import latest_readings
@@ -248,8 +248,8 @@ def sensor_scene(backend, rules, now: int, lang: str, viewport: dict | None = No
     quiet = [
         html.Div(
             L.t(
-                f"{DEPARTMENTS[d].name_zh if d in DEPARTMENTS else d} 自 {since:%H:%M} UTC",
-                f"{DEPARTMENTS[d].name_en if d in DEPARTMENTS else d} since {since:%H:%M} UTC",
+                f"{feed_label(d)[0]} 自 {since:%H:%M} UTC",
+                f"{feed_label(d)[1]} since {since:%H:%M} UTC",
             ),
             className="tk-row breach",
         )
