@@ -15,10 +15,11 @@ import time
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from cityops.dashboard import figures, ids, scaling, scenes
+from cityops.dashboard import feeds, figures, ids, scaling, scenes
 from cityops.dashboard import labels as L
 from cityops.dashboard import sensor_board as sb
 from cityops.dashboard.auth import current_scope, signed_in
+from cityops.dashboard.backend import TZ
 from cityops.dashboard.feeds import feed_label
 from cityops.storage import incident_pages as ip
 from cityops.storage.feed_states import silent_feeds
@@ -225,26 +226,31 @@ def sensor_scene(backend, rules, now: int, lang: str, viewport: dict | None = No
         fitted = scaling.fit_view(bounds, width * 0.58, height * 0.72)
         fig.update_layout(map={"zoom": fitted["zoom"], "center": fitted["center"]})
     fig.update_layout(font={"size": round(14 * scaling.scale_for(height))})
-    firing = [
-        html.Div(
-            [
-                html.Span(figures.plain(rule.title or rule.rule), className="al-text"),
-                html.Span(f"{n}", className="al-age"),
-            ],
-            className="al-row extreme" if n else "al-row",
+    firing = []
+    cut_rules = []  # (rule, since) of the rules whose every feed is silent
+    for rule, n in sb.rules_firing(hits, rules):
+        cut = feeds.rule_silent_since(silent, rule.metric, rule.departments)
+        row = [
+            html.Span(figures.plain(rule.title or rule.rule), className="al-text"),
+            html.Span(f"{n}", className="al-age"),
+        ]
+        if cut is not None:
+            cut_rules.append((rule, cut))
+            row.append(_cut_mark(cut))
+        firing.append(
+            html.Div(row, className=("al-row extreme" if n else "al-row") + _cut_class(cut))
         )
-        for rule, n in sb.rules_firing(hits, rules)
-    ]
-    over = [
-        html.Div(
-            [
-                html.Span(h["sensor_id"], className="tk-kind"),
-                html.Span(f"{h['metric']} {h['value']:.2f} > {h['limit']:g}", className="tk-text"),
-            ],
-            className="tk-row extreme",
-        )
-        for h in hits[:12]
-    ]
+    over = []
+    for h in hits[:12]:
+        cut = feeds.silent_since(silent, h["department"], h["metric"], h["sensor_id"])
+        row = [
+            html.Span(h["sensor_id"], className="tk-kind"),
+            html.Span(f"{h['metric']} {h['value']:.2f} > {h['limit']:g}", className="tk-text"),
+        ]
+        if cut is not None:
+            row.append(_cut_mark(cut))
+        over.append(html.Div(row, className="tk-row extreme" + _cut_class(cut)))
+    map_cut = min((since for _, since in cut_rules), default=None)
     quiet = [
         html.Div(
             L.t(
@@ -259,7 +265,14 @@ def sensor_scene(backend, rules, now: int, lang: str, viewport: dict | None = No
     return [
         html.Section(
             [
-                html.H2(L.t("超阈值读数", "readings over thresholds")),
+                html.H2(
+                    [L.t("超阈值读数", "readings over thresholds")]
+                    + (
+                        [_cut_mark(map_cut, ", ".join(r.metric for r, _ in cut_rules))]
+                        if map_cut is not None
+                        else []
+                    )
+                ),
                 dcc.Graph(
                     id=ids.SCENE_SENSOR_MAP,
                     figure=fig,
@@ -267,7 +280,7 @@ def sensor_scene(backend, rules, now: int, lang: str, viewport: dict | None = No
                     config={"displayModeBar": False, "responsive": True},
                 ),
             ],
-            className="panel",
+            className="panel" + _cut_class(map_cut),
         ),
         html.Div(
             [
@@ -299,6 +312,17 @@ def sensor_scene(backend, rules, now: int, lang: str, viewport: dict | None = No
 
 
 # -- callbacks ------------------------------------------------------------------------------------
+
+
+def _cut_class(since) -> str:
+    return "" if since is None else " feed-cut"
+
+
+def _cut_mark(since, what: str = "") -> html.Span:
+    """The mark on an element whose data source is silent: "数据源中断 自 14:05"."""
+    zh, en = feeds.cut_off_label(since, TZ)
+    tail = f" · {what}" if what else ""
+    return html.Span(L.t(zh + tail, en + tail), className="cut-mark")
 
 
 def register(app, backend, pin: scenes.ScenePin) -> None:
