@@ -9,7 +9,6 @@ inactive ones hidden with `visibility`, so their plotly graphs keep their size.
 
 from __future__ import annotations
 
-import importlib.util
 import time
 
 from dash import Input, Output, State, dcc, html, no_update
@@ -35,18 +34,11 @@ WALL_FIGURES = (
 
 
 def supervision_scene():
-    """The supervision board: the `/supervision` page's own scene when it has one, else the page
-    embedded by route, else a placeholder until the route exists."""
-    if importlib.util.find_spec("cityops.dashboard.pages.supervision") is None:
-        return html.Div(
-            L.t("督办看板即将上线", "the supervision board is not available yet"),
-            id=ids.SCENE_SUPERVISION_PLACEHOLDER,
-            className="scene-placeholder",
-        )
-    module = importlib.import_module("cityops.dashboard.pages.supervision")
-    if hasattr(module, "scene"):
-        return module.scene()
-    return html.Iframe(src="/supervision?embed=1", className="scene-frame")
+    """The supervision scene: counts per level and district, safe for a kiosk session
+    (pages/supervision_scene.py); the boards themselves stay on `/supervision`."""
+    from cityops.dashboard.pages import supervision_scene as sv  # it imports the board's page
+
+    return sv.scene()
 
 
 def scene_boxes(main, backend) -> html.Div:
@@ -326,6 +318,9 @@ def _cut_mark(since, what: str = "") -> html.Span:
 
 
 def register(app, backend, pin: scenes.ScenePin) -> None:
+    from cityops.dashboard.pages import supervision_scene
+
+    supervision_scene.register(app, backend)
     rules = sb.thresholds(getattr(backend.settings, "rules_file", None))
     app.clientside_callback(
         "function (tick, pinned, config, state) {"
