@@ -404,6 +404,31 @@ def action(
     return doc
 
 
+def annotation(
+    *,
+    start: datetime | str,
+    end: datetime | str,
+    label: str,
+    kind: str,
+    district: str | None = None,
+    actor: str | None = None,
+    id: str | None = None,  # noqa: A002
+    time: datetime | str | None = None,
+) -> dict[str, Any]:
+    """A city.annotation.v1 event: a warning period (kind: weather_alert, public_event, works,
+    emergency, other) for the whole city, or one district, shading the wall's time series."""
+    data: dict[str, Any] = {
+        "start": format_time(start) if isinstance(start, datetime) else start,
+        "end": format_time(end) if isinstance(end, datetime) else end,
+        "label": label,
+        "kind": kind,
+    }
+    for name, value in (("district", district), ("actor", actor)):
+        if value is not None:
+            data[name] = value
+    return _envelope(ANNOTATION_TYPE, data, id=id, time=time, subject=None)
+
+
 def _envelope(
     event_type: str,
     data: dict[str, Any],

@@ -109,3 +109,16 @@ def test_the_sdk_keys_an_annotation_by_its_district_and_validates_it():
         del event["source"]
         assert complete(event, "emergency", now=now)["partitionkey"] == key
         assert validated(event, "emergency", now=now).department == "emergency"
+
+
+def test_the_sdk_builds_an_annotation_a_department_publishes():
+    from cityops.sdk import annotation as build
+    from cityops.sdk import validated
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    event = build(start=now, end=now + timedelta(hours=2), label="马拉松", kind="public_event",
+                  district="320104", actor="duty-1")  # fmt: skip
+    checked = validated(event, "urban_mgmt", now=now)
+    assert checked.type == "city.annotation.v1" and checked.department == "urban_mgmt"
+    assert (checked.data.district, checked.data.actor) == ("320104", "duty-1")
+    assert checked.partitionkey == "320104"
