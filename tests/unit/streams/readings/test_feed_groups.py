@@ -6,6 +6,7 @@ readings return, while the department's own feed and other groups go on."""
 from __future__ import annotations
 
 import json
+import time
 
 import msgspec
 import pytest
@@ -152,3 +153,40 @@ def test_a_group_beat_of_another_department_or_an_unknown_group_is_ignored():
     eng.apply(0, [GroupBeat("water", 0.0, "iot/water_level"), GroupBeat("iot", 0.0, "iot/nothing")])
     eng.apply(0, [ClockTick(10_000.0)])
     assert silent_reports(eng) == [] and eng.feed_rows == []  # never heard from: not watched
+
+
+def test_the_intake_bridge_sends_group_beats_only_for_its_groups_readings():
+    import orjson
+
+    from cityops.schemas.registry import load_registry
+    from cityops.streams.intake import Bridge
+    from tests.integration.test_early_warning import a_reading
+    from tests.unit.streams.claims.test_paths import batch
+
+    bridge = Bridge(
+        bootstrap="unused:9092", source="city.events", bundles="bundles", readings="readings",
+        group="g", partitions=4, clock=Clock(), registry=load_registry(), tick_seconds=3600.0,
+        groups=(WATER,),
+    )  # fmt: skip
+    gas = a_reading("GAS-1", 1.0, time.time())
+    gas["data"]["metric"] = "ch4_lel"
+    outbox, _ = bridge.pack(batch(orjson.dumps(gas)))
+    items = [
+        item
+        for (topic, _), records in outbox._records.items() if topic == "readings"
+        for _, value, _ in records
+        for item in msgspec.msgpack.decode(value, type=ReadingBundle).items
+    ]  # fmt: skip
+    assert not [i for i in items if isinstance(i, GroupBeat)]  # gas keeps only the department
+    assert [i.department for i in items if isinstance(i, Beat)] == ["iot"]
+    water = orjson.dumps(a_reading("WL-1", 0.1, time.time()))
+    outbox, _ = bridge.pack(batch(water))
+    (beat,) = [
+        (partition, item)
+        for (topic, partition), records in outbox._records.items() if topic == "readings"
+        for _, value, _ in records
+        for item in msgspec.msgpack.decode(value, type=ReadingBundle).items
+        if isinstance(item, GroupBeat)
+    ]  # fmt: skip
+    assert beat[0] == partition_for("iot/water_level", 4)
+    assert (beat[1].department, beat[1].feed) == ("iot", "iot/water_level")
