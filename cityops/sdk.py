@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from cityops.schemas.binding import format_time
-from cityops.schemas.event_types import CONTENT_TYPE, SOURCE_PREFIX, SPECVERSION
+from cityops.schemas.event_types import ANNOTATION_TYPE, CONTENT_TYPE, SOURCE_PREFIX, SPECVERSION
 from cityops.schemas.events import (
     READING_TYPE,
     REPORT_TYPE,
@@ -117,7 +117,11 @@ def complete(event: Mapping[str, Any], department: str | None, *, now: datetime)
 
 def _street_key(event_type: Any, data: dict) -> str | None:
     """A report's street (else district) code; for an action, the street code its incident id
-    starts with (incident ids are "<street code>-<digest>"), so both land on one partition."""
+    starts with (incident ids are "<street code>-<digest>"), so both land on one partition. An
+    annotation's key is its district, or "city" for the whole city."""
+    if event_type == ANNOTATION_TYPE:
+        district = data.get("district")
+        return district if isinstance(district, str) and district else "city"
     if event_type in (REPORT_TYPE, READING_TYPE):
         location = data.get("location")
         if isinstance(location, dict):
@@ -398,6 +402,31 @@ def action(
     if partitionkey is not None:
         doc["partitionkey"] = partitionkey
     return doc
+
+
+def annotation(
+    *,
+    start: datetime | str,
+    end: datetime | str,
+    label: str,
+    kind: str,
+    district: str | None = None,
+    actor: str | None = None,
+    id: str | None = None,  # noqa: A002
+    time: datetime | str | None = None,
+) -> dict[str, Any]:
+    """A city.annotation.v1 event: a warning period (kind: weather_alert, public_event, works,
+    emergency, other) for the whole city, or one district, shading the wall's time series."""
+    data: dict[str, Any] = {
+        "start": format_time(start) if isinstance(start, datetime) else start,
+        "end": format_time(end) if isinstance(end, datetime) else end,
+        "label": label,
+        "kind": kind,
+    }
+    for name, value in (("district", district), ("actor", actor)):
+        if value is not None:
+            data[name] = value
+    return _envelope(ANNOTATION_TYPE, data, id=id, time=time, subject=None)
 
 
 def _envelope(

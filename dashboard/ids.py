@@ -61,6 +61,7 @@ SCENE_PIN = "wall-pin"
 SCENE_UNPIN = "wall-unpin"
 SCENE_PIN_RESULT = "wall-pin-result"
 SCENE_SUPERVISION_PLACEHOLDER = "scene-supervision-placeholder"
+SCENE_SUPERVISION_SUMMARY = "scene-supervision-summary"  # kiosk-safe: counts only
 SCENE_DISTRICT_MAP = "scene-district-map"
 SCENE_DISTRICT_STREETS = "scene-district-streets"
 SCENE_SENSOR_MAP = "scene-sensor-map"

@@ -18,10 +18,9 @@ from pathlib import Path
 from cityops.private_files import write_private
 
 SCENES = ("city", "district", "supervision", "sensors")
-# The rotation when none is configured: the supervision board is left out until it has a
-# kiosk-safe scene (a kiosk session may open the wall only, so its frame cannot show /supervision);
-# `CITYOPS_WALL_SCENES=city,district,supervision,sensors` adds it for signed-in walls.
-DEFAULT_SCENES = ("city", "district", "sensors")
+# The rotation when none is configured. The supervision scene is the kiosk-safe summary (counts
+# per level and district, pages/supervision_scene.py), not the /supervision page.
+DEFAULT_SCENES = ("city", "district", "supervision", "sensors")
 SCENE_LABELS = {
     "city": ("全市总览", "city overview"),
     "district": ("区县轮播", "district in turn"),

@@ -1,7 +1,10 @@
 """`city.annotation.v1` (CONTRACT §7): a warning period (a rainstorm alert, a festival, road
 works) that shades the wall's time series. `data`: `start`, `end` (RFC 3339 with an offset),
 `label` (1..200 characters, shown as written), `kind` (one of KINDS), `district` (optional: one
-district's adcode; absent for the whole city). Envelope rules as for every event (CONTRACT §4).
+district's adcode; absent for the whole city), `actor` (optional: who, within the department).
+Envelope rules as for every event (CONTRACT §4). A department publishes one through the gateway or
+the SDK like any event (the validator, schemas/events.py, calls `check_annotation`); the dashboard's
+form builds one and checks it here (`validate_annotation`).
 """
 
 from __future__ import annotations
@@ -12,16 +15,18 @@ import msgspec
 
 from cityops.schemas.checks import quote
 from cityops.schemas.event_types import (
+    ANNOTATION_TYPE,
     MAX_ID_CHARS,
+    MAX_REF_CHARS,
     MAX_TITLE_CHARS,
     SOURCE_PREFIX,
     SPECVERSION,
+    Annotation,
     InvalidEvent,
 )
 from cityops.schemas.registry import Registry
 from cityops.schemas.taxonomy import DEPARTMENTS
 
-ANNOTATION_TYPE = "city.annotation.v1"
 KINDS = {
     "weather_alert": ("气象预警", "weather alert"),
     "public_event": ("大型活动", "public event"),
@@ -32,12 +37,7 @@ KINDS = {
 MAX_SPAN = dt.timedelta(days=31)
 
 
-class AnnotationData(msgspec.Struct, omit_defaults=True):
-    start: dt.datetime
-    end: dt.datetime
-    label: str
-    kind: str
-    district: str | None = None
+AnnotationData = Annotation  # the data's struct (schemas/event_types.py)
 
 
 class AnnotationEnvelope(msgspec.Struct, omit_defaults=True):
@@ -76,7 +76,11 @@ def check_annotation(data: AnnotationData, registry: Registry) -> AnnotationData
         unit = registry.unit(data.district)
         if unit is None or unit.level != "district":
             raise InvalidEvent("data.district", f"unknown district {quote(data.district)}")
-    return AnnotationData(start=start, end=end, label=label, kind=data.kind, district=data.district)
+    if data.actor is not None and len(data.actor) > MAX_REF_CHARS:
+        raise InvalidEvent("data.actor", f"longer than {MAX_REF_CHARS} characters")
+    return AnnotationData(
+        start=start, end=end, label=label, kind=data.kind, district=data.district, actor=data.actor
+    )
 
 
 def validate_annotation(

@@ -27,7 +27,9 @@ READING_TYPE = "city.reading.v1"  # a sensor reading (CONTRACT §11): stored, ev
 # resident unit claims it, reports progress and completion, the community confirms or sends back.
 CLAIM_VERBS = ("item", "take", "progress", "done", "confirm")
 CLAIM_TYPES = tuple(f"city.claim.{verb}.v1" for verb in CLAIM_VERBS)
-EVENT_TYPES = (REPORT_TYPE, *ACTION_TYPES, READING_TYPE, *CLAIM_TYPES)
+# A warning period shading the wall's time series (schemas/annotations.py, CONTRACT §7, §11).
+ANNOTATION_TYPE = "city.annotation.v1"
+EVENT_TYPES = (REPORT_TYPE, *ACTION_TYPES, READING_TYPE, *CLAIM_TYPES, ANNOTATION_TYPE)
 CHANNELS = ("hotline", "grid_patrol", "sensor", "video", "app", "department")
 SOURCE_PREFIX = "/departments/"
 CONTENT_TYPE = "application/json"
@@ -128,6 +130,17 @@ class Claim(msgspec.Struct, omit_defaults=True):
     comment: str | None = None
 
 
+class Annotation(msgspec.Struct, omit_defaults=True):
+    """city.annotation.v1 (schemas/annotations.py checks it): a warning period."""
+
+    start: datetime
+    end: datetime
+    label: str
+    kind: str
+    district: str | None = None  # one district's adcode; absent: the whole city
+    actor: str | None = None  # who, within the department (stored in `annotations.actor`)
+
+
 class Event(msgspec.Struct):
     """A validated event. `department` is parsed from `source`; `time` is UTC."""
 
@@ -136,7 +149,7 @@ class Event(msgspec.Struct):
     source: str
     department: str
     time: datetime
-    data: Report | Action | Reading | Claim
+    data: Report | Action | Reading | Claim | Annotation
     subject: str | None = None
     partitionkey: str | None = None
     datacontenttype: str | None = None

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import msgspec
 
+from cityops.schemas.annotations import check_annotation
 from cityops.schemas.binding import (
     REQUIRED_HEADERS,
     is_binary,
@@ -25,6 +26,7 @@ from cityops.schemas.checks import check_action, check_reading, check_report, qu
 from cityops.schemas.claims import check_claim, item_key
 from cityops.schemas.event_types import (
     ACTION_TYPES,
+    ANNOTATION_TYPE,
     CHANNELS,
     CLAIM_TYPES,
     CONTENT_TYPE,
@@ -38,6 +40,7 @@ from cityops.schemas.event_types import (
     SOURCE_PREFIX,
     SPECVERSION,
     Action,
+    Annotation,
     Claim,
     Event,
     InvalidEvent,
@@ -85,11 +88,12 @@ class _Envelope(msgspec.Struct):
 
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
-_Data = TypeVar("_Data", Report, Action, Reading, Claim)
+_Data = TypeVar("_Data", Report, Action, Reading, Claim, Annotation)
 _REPORT = msgspec.json.Decoder(Report)
 _READING = msgspec.json.Decoder(Reading)
 _ACTION = msgspec.json.Decoder(Action)
 _CLAIM = msgspec.json.Decoder(Claim)
+_ANNOTATION = msgspec.json.Decoder(Annotation)
 _CLAIMS = frozenset(CLAIM_TYPES)
 _ANY = msgspec.json.Decoder()
 _TYPES = frozenset(EVENT_TYPES)
@@ -185,6 +189,8 @@ def partition_key(event: Event) -> str:
         return data.location.street or data.location.district
     if isinstance(data, Claim):
         return item_key(data.item_id)  # every step of an item on its street's partition
+    if isinstance(data, Annotation):
+        return data.district or "city"
     return event.partitionkey or data.incident_id
 
 
@@ -272,7 +278,7 @@ def _check_envelope(envelope: _Envelope, now: datetime, registry: Registry) -> E
     content_type = envelope.datacontenttype
     if content_type is not None and content_type.split(";", 1)[0].strip() != CONTENT_TYPE:
         raise InvalidEvent("datacontenttype", f'must be "{CONTENT_TYPE}"')
-    data: Report | Action | Reading | Claim
+    data: Report | Action | Reading | Claim | Annotation
     if event_type == REPORT_TYPE:
         report = _decode_data(_REPORT, envelope.data)
         check_report(report, envelope.partitionkey, registry)
@@ -285,6 +291,9 @@ def _check_envelope(envelope: _Envelope, now: datetime, registry: Registry) -> E
         claim = _decode_data(_CLAIM, envelope.data)
         check_claim(claim, event_type, department, registry)
         data = claim
+    elif event_type == ANNOTATION_TYPE:
+        # any department may mark a period for the city or one district (CONTRACT §11)
+        data = check_annotation(_decode_data(_ANNOTATION, envelope.data), registry)
     else:
         action = _decode_data(_ACTION, envelope.data)
         check_action(action, event_type, department)

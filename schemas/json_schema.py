@@ -13,6 +13,7 @@ from typing import Any
 from cityops.schemas.event_types import (
     ACTION_TYPES,
     ALARM_STEPS,
+    ANNOTATION_TYPE,
     ASSIST_TYPE,
     CHANNELS,
     EVENT_TYPES,
@@ -268,6 +269,8 @@ def type_schema(event_type: str) -> Schema:
         return claim_type_schema(event_type)
     if event_type == READING_TYPE:
         return _reading_schema()
+    if event_type == ANNOTATION_TYPE:
+        return _annotation_schema()
     is_report = event_type == REPORT_TYPE
     defs = (
         {"report": _report(), "location": _location(), "sensor": _sensor()}
@@ -307,6 +310,47 @@ def _reading_schema() -> Schema:
         "properties": {"type": {"const": READING_TYPE}, "data": {"$ref": "#/$defs/reading"}},
         "$defs": {"reading": _reading(), "location": _location()},
         "examples": _examples(READING_TYPE),
+    }
+
+
+def _annotation_schema() -> Schema:
+    from cityops.schemas.annotations import KINDS, MAX_SPAN  # it imports the registry
+
+    time = {"type": "string", "format": "date-time", "pattern": RFC3339}
+    annotation = {
+        "type": "object",
+        "required": ["start", "end", "label", "kind"],
+        "properties": {
+            "start": {**time, "description": "When the period starts (with an offset)."},
+            "end": {
+                **time,
+                "description": f"After start, at most {MAX_SPAN.days} days later.",
+            },
+            "label": {**_text(MAX_TITLE_CHARS, "shown as written", min_length=1), "pattern": r"\S"},
+            "kind": {"enum": list(KINDS)},
+            "district": {
+                "type": "string",
+                "pattern": CODE_PATTERNS["district"],
+                "description": "One district's adcode; absent: the whole city.",
+            },
+            "actor": _text(MAX_REF_CHARS, "who, within the department"),
+        },
+        "additionalProperties": True,
+    }
+    return {
+        "$schema": DRAFT,
+        "$id": f"{BASE_ID}{ANNOTATION_TYPE}.schema.json",
+        "title": ANNOTATION_TYPE,
+        "description": "A warning period (a rainstorm alert, a festival) that shades the wall's "
+        "time series; any department, for the whole city or one district (CONTRACT §7, §11). "
+        + OPEN,
+        "allOf": [{"$ref": ENVELOPE_FILE}],
+        "properties": {
+            "type": {"const": ANNOTATION_TYPE},
+            "data": {"$ref": "#/$defs/annotation"},
+        },
+        "$defs": {"annotation": annotation},
+        "examples": _examples(ANNOTATION_TYPE),
     }
 
 

@@ -72,6 +72,47 @@ def board(
     return board_order([dict(zip(BOARD_KEYS, r, strict=True)) for r in rows], now)
 
 
+# The wall's kiosk-safe summary: only what counting needs (no title, no people, no ids leave).
+_SUMMARY = """
+SELECT argMax(supervision, version), argMax(status, version), any(district),
+    toUnixTimestamp(argMax(resolve_due, version))
+FROM {db}.incidents
+WHERE supervision != '' {scope}
+GROUP BY incident_id
+"""
+
+
+def summary_counts(rows: list[tuple], now: int) -> list[dict]:
+    """Pure: (supervision level, status, district, resolve due) per supervised matter →
+    {level, district, open, overdue, closed} per (level, district) with any matter; per level
+    (district first), the districts with the most overdue first, then the most open."""
+    counts: dict[tuple[str, str], dict] = {}
+    for level, status, district, due in rows:
+        row = board_order(
+            [{"supervision": level, "status": status, "resolve_due": due, "incident_id": ""}],
+            now,
+        )[0]
+        key = (level, district)
+        entry = counts.setdefault(
+            key, {"level": level, "district": district, "open": 0, "overdue": 0, "closed": 0}
+        )
+        entry["open"] += row["open"]
+        entry["closed"] += not row["open"]
+        entry["overdue"] += row["overdue"]
+    rank = {level: i for i, level in enumerate(LEVEL_ORDER)}
+    return sorted(
+        counts.values(),
+        key=lambda e: (rank.get(e["level"], 9), -e["overdue"], -e["open"], e["district"]),
+    )
+
+
+def summary(client, db: str, *, now: int, scope: str | None = None) -> list[dict]:
+    """The supervised matters in `scope` (None: the city) counted per level and district."""
+    db = check_database_name(db)
+    rows = client.execute(_SUMMARY.format(db=db, scope=scope_term(scope)), {"scope": scope})
+    return summary_counts(rows, now)
+
+
 def history(client, db: str, incident_ids: tuple[str, ...]) -> dict[str, list[dict]]:
     """What was tried per matter (call after `board` checked the scope): its transitions in
     order (escalations, returns, reopenings, supervision, callbacks answered …)."""

@@ -184,7 +184,8 @@ CLAIM_TRANSITIONS: tuple[Column, ...] = (
 )
 
 # Warning periods shading the wall's time series (migration 10, CONTRACT §7 city.annotation.v1);
-# written by the dashboard (storage/annotations.py).
+# written by the dashboard (storage/annotations.py) and by the claims consumer for the annotations
+# departments publish (streams/claims/service.py).
 ANNOTATIONS: tuple[Column, ...] = (
     ("id", "String"),
     ("department", "String"),
@@ -208,6 +209,7 @@ WRITTEN: dict[str, tuple[Column, ...]] = {
     "rejected_events": REJECTED_EVENTS,
     "claims": CLAIMS,
     "claim_transitions": CLAIM_TRANSITIONS,
+    "annotations": ANNOTATIONS,
 }
 
 

@@ -46,6 +46,7 @@ FLUSH_ORDER = (
     "rejected_events",
     "claim_transitions",  # before `claims`: a stored state never lacks its history
     "claims",
+    "annotations",  # warning periods departments publish (city.annotation.v1)
     "incident_transitions",
     "dept_tasks",
     "incidents",

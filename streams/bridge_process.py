@@ -41,6 +41,7 @@ def bridge_for(settings: Settings, counters=None):
     from cityops.streams.clock import clock_from
     from cityops.streams.incidents.policy import load_policy
     from cityops.streams.intake import Bridge
+    from cityops.streams.readings.rules import load_rules
 
     topics = Topics(settings.topic_prefix)
     bridge = Bridge(
@@ -55,6 +56,7 @@ def bridge_for(settings: Settings, counters=None):
         registry=load_registry(),
         tick_seconds=settings.tick_seconds,
         policy=load_policy(settings.policy_file),
+        groups=load_rules(settings.rules_file).groups,  # the worker checked the file at start
     )
     bridge.counters = counters
     return bridge

@@ -23,6 +23,7 @@ from cityops.schemas.claims import item_key
 from cityops.schemas.event_types import (
     PLATFORM_ID_PREFIX,
     Action,
+    Annotation,
     Claim,
     InvalidEvent,
     Reading,
@@ -39,8 +40,15 @@ from cityops.streams.incidents.repeat import scope_key
 from cityops.streams.incidents.routing import chain_of
 from cityops.streams.incidents.rows import reject_id_for
 from cityops.streams.kafka import MAX_RECORD_BYTES, Outbox, partition_for, producer
-from cityops.streams.readings.bridge import add_readings, heard, reading_item, unrouted
+from cityops.streams.readings.bridge import (
+    add_readings,
+    heard,
+    heard_groups,
+    reading_item,
+    unrouted,
+)
 from cityops.streams.readings.model import ClockTick, ReadingIn, ReadingItem
+from cityops.streams.readings.rules import Feed
 
 log = logging.getLogger(__name__)
 BUNDLE_MAX_ITEMS = 2_000
@@ -72,7 +80,8 @@ def to_item(
     policy: Policy | None = None,
 ) -> tuple[str, Item | None]:
     """(routing key, item) for one city.events message; never raises for bad input. A valid
-    claim event gives no item: the claims consumer applies it (streams/claims/service.py).
+    claim or annotation event gives no item: the claims consumer applies or stores it
+    (streams/claims/service.py).
 
     A report's routing key is its street, or its district when `policy` gives its category a
     district-scope repeat rule (a wide matter such as a gas leak is found across street borders,
@@ -99,6 +108,8 @@ def to_item(
     data = event.data
     if isinstance(data, Claim):
         return item_key(data.item_id), None
+    if isinstance(data, Annotation):  # a warning period: stored, never an incident
+        return data.district or "city", None
     at = clock.of(event.time)
     if isinstance(data, Reading):
         # Not an incident: stored and evaluated by the readings agent (streams/readings/).
@@ -168,10 +179,12 @@ class Bridge:
         linger: float = LINGER_SECONDS,
         min_items: int = LINGER_ITEMS,
         policy: Policy | None = None,
+        groups: tuple[Feed, ...] = (),
     ) -> None:
         self.bootstrap, self.source, self.bundles = bootstrap, source, bundles
         self.readings = readings  # None: readings are refused (a bridge without that path)
         self.claims = claims  # None: claim events are refused likewise
+        self.groups = groups  # sensor-group feeds whose heartbeats this bridge sends
         self.group, self.partitions = group, partitions
         self.clock, self.registry = clock, registry
         # The engine's policy: which categories a report is routed by its district (None: all
@@ -335,6 +348,7 @@ class Bridge:
         readings: dict[int, list[ReadingItem]] = {}
         claims: list[tuple[str, bytes | None, bytes, list]] = []
         seen: dict[str, float] = {}  # department → its latest event (a feed's heartbeat)
+        groups_seen: dict[str, tuple[str, float]] = {}  # sensor group → (department, latest)
         offsets = {}
         taken = refused = 0
         for tp, messages in batches.items():
@@ -351,7 +365,7 @@ class Bridge:
                     registry=self.registry,
                     policy=self.policy,
                 )
-                if item is None:  # a valid claim step: the claims consumer's, as received
+                if item is None:  # a claim step or an annotation: the claims consumer's, as is
                     where = f"{tp.topic}/{tp.partition}/{msg.offset}"
                     if self.claims is not None:
                         claims.append((key, msg.key, msg.value, list(msg.headers or ())))
@@ -365,6 +379,8 @@ class Bridge:
                         partition = partition_for(key, self.partitions)
                         readings.setdefault(partition, []).append(item)
                         heard(seen, item.department, item.received_at)
+                        if self.groups:
+                            heard_groups(groups_seen, self.groups, item)
                         continue
                 elif isinstance(item, ReportIn | ActionIn) and not item.id.startswith(
                     PLATFORM_ID_PREFIX  # the platform's own alarms are no feed's traffic
@@ -395,7 +411,9 @@ class Bridge:
             )
         self.forwarded += len(claims)
         if self.readings is not None:
-            self.forwarded += add_readings(outbox, self.readings, readings, seen, self.partitions)
+            self.forwarded += add_readings(
+                outbox, self.readings, readings, seen, self.partitions, groups_seen
+            )
         for partition, items in per_partition.items():
             self.forwarded += sum(1 for i in items if not isinstance(i, Tick))
             for chunk in _chunks(items):
@@ -405,11 +423,12 @@ class Bridge:
 
 
 def unrouted_claim(value: bytes | None, timestamp_ms: int, reject_id: str) -> RejectIn:
-    """A claim event a bridge without the claims topic cannot pass on: stored as a reject."""
+    """A claim or annotation event a bridge without the claims topic cannot pass on: stored as
+    a reject."""
     return RejectIn(
         reject_id=reject_id,
         received_at=datetime.fromtimestamp(timestamp_ms / 1000, UTC),
-        reason="claim events are not accepted here (no claims topic)",
+        reason="claim and annotation events are not accepted here (no claims topic)",
         path="type",
         raw=value or b"",
     )

@@ -21,8 +21,8 @@ from cityops.dashboard import figures, ids, kpis, panels, scenes
 from cityops.dashboard import labels as L
 from cityops.dashboard.auth import current_scope, signed_in
 from cityops.dashboard.backend import TZ
+from cityops.dashboard.feeds import feed_label
 from cityops.dashboard.pages import supervision, wall_annotations, wall_scenes
-from cityops.schemas.taxonomy import DEPARTMENTS
 from cityops.storage import event_queries as eq
 from cityops.storage import incident_pages as ip
 from cityops.storage.feed_states import silent_feeds
@@ -360,9 +360,9 @@ def _outputs(backend, data: dict, now: int, lang: str, digests: dict) -> tuple:
 def feeds_banner(silent: list) -> list:
     """ "数据源中断：城市物联感知平台 自 14:05" / "Feed silent: IoT Sensor Platform since 14:05"."""
     zh, en = [], []
-    for department, since in silent:
-        unit = DEPARTMENTS.get(department)
+    for name, since in silent:
+        zh_name, en_name = feed_label(name)  # a department, or one of its sensor groups
         local = since.replace(tzinfo=UTC).astimezone(TZ).strftime("%H:%M")
-        zh.append(f"{unit.name_zh if unit else department} 自 {local}")
-        en.append(f"{unit.name_en if unit else department} since {local}")
+        zh.append(f"{zh_name} 自 {local}")
+        en.append(f"{en_name} since {local}")
     return [L.t("数据源中断：" + "，".join(zh), "Feed silent: " + "; ".join(en))]

@@ -9,7 +9,6 @@ inactive ones hidden with `visibility`, so their plotly graphs keep their size.
 
 from __future__ import annotations
 
-import importlib.util
 import time
 
 from dash import Input, Output, State, dcc, html, no_update
@@ -19,12 +18,9 @@ from cityops.dashboard import figures, ids, scaling, scenes
 from cityops.dashboard import labels as L
 from cityops.dashboard import sensor_board as sb
 from cityops.dashboard.auth import current_scope, signed_in
-from cityops.schemas.taxonomy import DEPARTMENTS
+from cityops.dashboard.pages.sensor_scene import sensor_scene
 from cityops.storage import incident_pages as ip
-from cityops.storage.feed_states import silent_feeds
-from cityops.storage.sensor_board import latest_readings
 
-SENSOR_WINDOW = 1800  # a reading older than 30 minutes is no longer "now"
 WALL_FIGURES = (
     (ids.MAP, "map"),
     (ids.CHAIN, "chain"),
@@ -34,18 +30,11 @@ WALL_FIGURES = (
 
 
 def supervision_scene():
-    """The supervision board: the `/supervision` page's own scene when it has one, else the page
-    embedded by route, else a placeholder until the route exists."""
-    if importlib.util.find_spec("cityops.dashboard.pages.supervision") is None:
-        return html.Div(
-            L.t("督办看板即将上线", "the supervision board is not available yet"),
-            id=ids.SCENE_SUPERVISION_PLACEHOLDER,
-            className="scene-placeholder",
-        )
-    module = importlib.import_module("cityops.dashboard.pages.supervision")
-    if hasattr(module, "scene"):
-        return module.scene()
-    return html.Iframe(src="/supervision?embed=1", className="scene-frame")
+    """The supervision scene: counts per level and district, safe for a kiosk session
+    (pages/supervision_scene.py); the boards themselves stay on `/supervision`."""
+    from cityops.dashboard.pages import supervision_scene as sv  # it imports the board's page
+
+    return sv.scene()
 
 
 def scene_boxes(main, backend) -> html.Div:
@@ -196,112 +185,10 @@ def district_scene(backend, adcode: str, viewport, lang: str) -> list:
     ]
 
 
-# -- the sensor board -----------------------------------------------------------------------------
-
-
-def sensor_scene(backend, rules, now: int, lang: str, viewport: dict | None = None) -> list:
-    metrics = tuple(sorted({r.metric for r in rules}))
-    readings = backend.run(latest_readings, metrics=metrics, since=now - SENSOR_WINDOW)
-    hits = sb.over_threshold(readings, rules)
-    silent = backend.run(silent_feeds)
-    points = []
-    for hit in hits[:200]:
-        code = hit["micro_grid"] or hit["street"] or hit["district"]
-        lat, lon = backend.registry.point(code) if backend.registry.unit(code) else (0.0, 0.0)
-        if lat or lon:
-            points.append(
-                {
-                    "lat": lat,
-                    "lon": lon,
-                    "severity": hit["severity"],
-                    "title": f"{hit['sensor_id']} {hit['metric']} {hit['value']:.2f}",
-                }
-            )
-    fig = figures.map_figure(backend.geojson, backend.districts, {}, points, lang=lang)
-    width = (viewport or {}).get("w") or 1920
-    height = (viewport or {}).get("h") or 1080
-    bounds = scaling.bounds_of(backend.geojson)
-    if bounds is not None:  # the map panel: ~58% of the width, ~72% of the height
-        fitted = scaling.fit_view(bounds, width * 0.58, height * 0.72)
-        fig.update_layout(map={"zoom": fitted["zoom"], "center": fitted["center"]})
-    fig.update_layout(font={"size": round(14 * scaling.scale_for(height))})
-    firing = [
-        html.Div(
-            [
-                html.Span(figures.plain(rule.title or rule.rule), className="al-text"),
-                html.Span(f"{n}", className="al-age"),
-            ],
-            className="al-row extreme" if n else "al-row",
-        )
-        for rule, n in sb.rules_firing(hits, rules)
-    ]
-    over = [
-        html.Div(
-            [
-                html.Span(h["sensor_id"], className="tk-kind"),
-                html.Span(f"{h['metric']} {h['value']:.2f} > {h['limit']:g}", className="tk-text"),
-            ],
-            className="tk-row extreme",
-        )
-        for h in hits[:12]
-    ]
-    quiet = [
-        html.Div(
-            L.t(
-                f"{DEPARTMENTS[d].name_zh if d in DEPARTMENTS else d} 自 {since:%H:%M} UTC",
-                f"{DEPARTMENTS[d].name_en if d in DEPARTMENTS else d} since {since:%H:%M} UTC",
-            ),
-            className="tk-row breach",
-        )
-        for d, since in silent
-    ]
-    empty = html.Div(L.t("无", "none"), className="empty")
-    return [
-        html.Section(
-            [
-                html.H2(L.t("超阈值读数", "readings over thresholds")),
-                dcc.Graph(
-                    id=ids.SCENE_SENSOR_MAP,
-                    figure=fig,
-                    className="graph",
-                    config={"displayModeBar": False, "responsive": True},
-                ),
-            ],
-            className="panel",
-        ),
-        html.Div(
-            [
-                html.Section(
-                    [
-                        html.H2(L.t("规则触发", "rules firing")),
-                        html.Div(firing or [empty], id=ids.SCENE_RULES),
-                    ],
-                    className="panel",
-                ),
-                html.Section(
-                    [
-                        html.H2(L.t("超阈值传感器", "sensors over threshold")),
-                        html.Div(over or [empty], id=ids.SCENE_SENSORS_OVER),
-                    ],
-                    className="panel",
-                ),
-                html.Section(
-                    [
-                        html.H2(L.t("数据源中断", "silent feeds")),
-                        html.Div(quiet or [empty], id=ids.SCENE_SILENT),
-                    ],
-                    className="panel",
-                ),
-            ],
-            className="col",
-        ),
-    ]
-
-
-# -- callbacks ------------------------------------------------------------------------------------
-
-
 def register(app, backend, pin: scenes.ScenePin) -> None:
+    from cityops.dashboard.pages import supervision_scene
+
+    supervision_scene.register(app, backend)
     rules = sb.thresholds(getattr(backend.settings, "rules_file", None))
     app.clientside_callback(
         "function (tick, pinned, config, state) {"

@@ -1,11 +1,12 @@
 """ClickHouse rows of claim changes (docs/claims.md), in the column order of storage/tables.py, and
-the state read back from them at start and after a rebalance (the latest row per item)."""
+the state read back from them at start and after a rebalance (the latest row per item); and the
+`annotations` row of a warning period a department published (city.annotation.v1)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from cityops.schemas.event_types import Claim, Event
+from cityops.schemas.event_types import Annotation, Claim, Event
 from cityops.streams.claims.logic import ClaimItem, Step, Transition
 
 
@@ -86,3 +87,27 @@ def item_of(row: dict) -> ClaimItem:
         seq=int(row["version"]),
         seen=list(row["seen"]),
     )
+
+
+def annotation_row(event: Event, received_at: datetime) -> tuple:
+    """The `annotations` row of a validated city.annotation.v1 event (times naive UTC). Its id is
+    "<department>/<event id>": a department cannot replace another's period by reusing an id,
+    and its own retry (same id) is the same row; `received_at` (the broker's timestamp) keeps a
+    redelivery identical."""
+    data = event.data
+    assert isinstance(data, Annotation)
+    return (
+        f"{event.department}/{event.id}",
+        event.department,
+        data.actor or event.department,
+        data.kind,
+        data.label,
+        data.district or "",
+        _naive(data.start),
+        _naive(data.end),
+        _naive(received_at),
+    )
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)

@@ -10,6 +10,10 @@ a redelivered step is applied once (the item remembers the event ids it applied;
 back with the same reject id). The items' states live in ClickHouse (a city has thousands, not
 millions): they are read back at start and whenever the group hands this worker partitions.
 Invalid claim events never get here: the intake bridge rejects them, like every invalid event.
+
+The same consumer stores the warning periods departments publish (city.annotation.v1, CONTRACT §11):
+the bridge forwards the valid ones on the same internal topic, and each becomes one `annotations`
+row (streams/claims/rows.py `annotation_row`), which the wall shades its chart with.
 """
 
 from __future__ import annotations
@@ -21,7 +25,13 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
 from cityops.schemas.claims import item_key
-from cityops.schemas.event_types import CLAIM_TYPES, Claim, InvalidEvent
+from cityops.schemas.event_types import (
+    ANNOTATION_TYPE,
+    CLAIM_TYPES,
+    Annotation,
+    Claim,
+    InvalidEvent,
+)
 from cityops.schemas.events import parse_event
 from cityops.schemas.registry import Registry, load_registry
 from cityops.schemas.topics import Topics
@@ -30,7 +40,13 @@ from cityops.storage.claim_queries import latest_claims
 from cityops.storage.client import connect
 from cityops.storage.writer import ClickHouseWriter
 from cityops.streams.claims.logic import ClaimItem, apply
-from cityops.streams.claims.rows import claim_row, item_of, step_of, transition_row
+from cityops.streams.claims.rows import (
+    annotation_row,
+    claim_row,
+    item_of,
+    step_of,
+    transition_row,
+)
 from cityops.streams.incidents.model import RejectIn
 from cityops.streams.incidents.out import rejected_headers
 from cityops.streams.incidents.rows import reject_id_for, rejected_row
@@ -38,16 +54,17 @@ from cityops.streams.kafka import Outbox, partition_for, producer
 
 log = logging.getLogger(__name__)
 _MARK = b"city.claim."  # every claim event's bytes hold it (its type): a cheap filter first
+_ANNOTATION_MARK = ANNOTATION_TYPE.encode()
 _TYPES = frozenset(CLAIM_TYPES)
 
 
 def is_claim(value: bytes | None, headers) -> bool:
-    """Might this city.events message be a claim event? (False: certainly not.)"""
+    """Might this message be a claim or annotation event? (False: certainly not.)"""
     if headers:
         for name, data in headers:
             if name == "ce_type":
-                return bytes(data).startswith(_MARK)
-    return bool(value) and _MARK in value  # type: ignore[operator]
+                return bytes(data).startswith((_MARK, _ANNOTATION_MARK))
+    return bool(value) and (_MARK in value or _ANNOTATION_MARK in value)  # type: ignore[operator]
 
 
 class _Reload(ConsumerRebalanceListener):
@@ -71,7 +88,7 @@ class ClaimsService:
         self.items: dict[str, ClaimItem] = {}
         self.reload_due = True
         self.stopping = asyncio.Event()
-        self.applied = self.refused = 0
+        self.applied = self.refused = self.annotations = 0
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -151,6 +168,11 @@ class ClaimsService:
                     )
                 except InvalidEvent:
                     continue  # the intake bridge rejects it, with its reason
+                if isinstance(event.data, Annotation):
+                    received = datetime.fromtimestamp(msg.timestamp / 1000, UTC)
+                    self.writer.add("annotations", annotation_row(event, received))
+                    self.annotations += 1
+                    continue
                 if event.type not in _TYPES or not isinstance(event.data, Claim):
                     continue
                 step = step_of(event)

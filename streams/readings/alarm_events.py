@@ -83,14 +83,14 @@ def feed_report(feed: Feed, alarm: Alarm, time: float) -> tuple[bytes, bytes]:
         "channel": "department",
         "category": FEED_SILENT,
         "severity": FEED_SEVERITY,
-        "title": f"数据源中断 Feed silent: {feed.department}"[:MAX_TITLE_CHARS],
+        "title": f"数据源中断 Feed silent: {feed.name}"[:MAX_TITLE_CHARS],
         "description": (
-            f"no event from {feed.department} since {since} "
+            f"no {'reading' if feed.group else 'event'} from {feed.name} since {since} "
             f"(expected within {feed.silent_after_seconds:g} s); {step}"
         ),
         "location": {"district": feed.district},
         "sensor": {
-            "sensor_id": f"feed:{feed.department}",
+            "sensor_id": f"feed:{feed.name}",
             "metric": "silent_seconds",
             "value": round(alarm.value, 3),
             "threshold": feed.silent_after_seconds,
@@ -98,7 +98,7 @@ def feed_report(feed: Feed, alarm: Alarm, time: float) -> tuple[bytes, bytes]:
             "alarm": alarm.step,
         },
     }
-    event_id = alarm_id("feed", feed.department, feed.district, alarm)
+    event_id = alarm_id("feed", feed.name, feed.district, alarm)
     return _envelope(event_id, feed.department, time, Location(feed.district), data)
 
 

@@ -1,6 +1,7 @@
 """The intake bridge's part of the readings path (streams/intake.py calls it): a validated reading
 becomes a ReadingIn for its sensor's partition of the internal readings topic, and every
-department heard from in a step sends one heartbeat (Beat) to its own partition there.
+department heard from in a step sends one heartbeat (Beat) to its own partition there, and so
+does every sensor group (`[[feed]]` with `metric` / `sensor_prefix`) whose readings arrived.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ import msgspec
 from cityops.schemas.event_types import Event, Reading
 from cityops.streams.incidents.model import RejectIn
 from cityops.streams.kafka import Outbox, partition_for
-from cityops.streams.readings.model import Beat, ReadingBundle, ReadingIn, ReadingItem, sensor_key
+from cityops.streams.readings.model import (
+    Beat,
+    GroupBeat,
+    ReadingBundle,
+    ReadingIn,
+    ReadingItem,
+    sensor_key,
+)
+from cityops.streams.readings.rules import Feed
 
 READINGS_BUNDLE_MAX_ITEMS = 5_000  # ~100 bytes a reading: well under the record limit
 _encoder = msgspec.msgpack.Encoder()
@@ -46,6 +55,15 @@ def heard(seen: dict[str, float], department: str, at: float) -> None:
         seen[department] = at
 
 
+def heard_groups(seen: dict[str, tuple[str, float]], groups: tuple[Feed, ...], item: ReadingIn):
+    """Remembers, per sensor group the reading belongs to, (its department, the latest time)."""
+    for feed in groups:
+        if feed.covers(item.department, item.metric, item.sensor_id):
+            name = feed.name
+            if name not in seen or item.received_at > seen[name][1]:
+                seen[name] = (feed.department, item.received_at)
+
+
 def unrouted(item: ReadingIn, raw: bytes | None, reject_id: str) -> RejectIn:
     """A reading a bridge without the readings topic cannot pass on: stored as a reject."""
     return RejectIn(
@@ -65,11 +83,17 @@ def add_readings(
     readings: dict[int, list[ReadingItem]],
     seen: dict[str, float],
     partitions: int,
+    groups_seen: dict[str, tuple[str, float]] | None = None,
 ) -> int:
-    """Adds the step's readings bundles (ticks included) and one heartbeat per department heard
-    from; returns the number of readings."""
+    """Adds the step's readings bundles (ticks included) and one heartbeat per department and
+    per sensor group heard from (each on its feed's partition); returns the number of
+    readings."""
     for department, at in seen.items():
         readings.setdefault(partition_for(department, partitions), []).append(Beat(department, at))
+    for name, (department, at) in (groups_seen or {}).items():
+        readings.setdefault(partition_for(name, partitions), []).append(
+            GroupBeat(department, at, name)
+        )
     count = 0
     for partition, items in readings.items():
         count += sum(1 for i in items if isinstance(i, ReadingIn))

@@ -19,8 +19,15 @@ from cityops.streams.incidents.engine import Store
 from cityops.streams.kafka import partition_for
 from cityops.streams.readings.alarm_events import feed_report, rule_report
 from cityops.streams.readings.evaluate import FeedState, RuleState, beat, feed_tick, rule_step
-from cityops.streams.readings.model import Beat, ClockTick, ReadingIn, ReadingItem, sensor_key
-from cityops.streams.readings.rules import RuleSet
+from cityops.streams.readings.model import (
+    Beat,
+    ClockTick,
+    GroupBeat,
+    ReadingIn,
+    ReadingItem,
+    sensor_key,
+)
+from cityops.streams.readings.rules import Feed, RuleSet
 
 STATE_CODEC_TYPE = RuleState
 FEED_CODEC_TYPE = FeedState
@@ -41,7 +48,8 @@ def state_partition(partitions: int):
 
 
 def feed_partition(partitions: int):
-    """The partition of a feed key `#feed|<department>`: the department's (its heartbeats')."""
+    """The partition of a feed key `#feed|<name>`: the feed's (its heartbeats'); a department's
+    feed is named after the department."""
 
     def partition_of(key: str) -> int:
         return partition_for(key[len(FEED_PREFIX) :], partitions)
@@ -67,9 +75,7 @@ class ReadingsEngine:
 
     def __post_init__(self) -> None:
         for feed in self.rules.feeds:
-            self._feeds_of.setdefault(partition_for(feed.department, self.partitions), []).append(
-                feed
-            )
+            self._feeds_of.setdefault(partition_for(feed.name, self.partitions), []).append(feed)
 
     def apply(self, partition: int, items: list[ReadingItem]) -> None:
         rows = self.rows
@@ -95,7 +101,9 @@ class ReadingsEngine:
                     if item.department in rule.departments:
                         self._rule(partition, rule, item)
             elif type(item) is Beat:
-                self._beat(partition, item)
+                self._beat(partition, item.department, item.department, item.at)
+            elif type(item) is GroupBeat:
+                self._beat(partition, item.feed, item.department, item.at)
             elif type(item) is ClockTick:
                 # Silence is a publisher's real outage: judged in real seconds even when the
                 # engine clock runs faster (a simulation's pause is not a silent feed).
@@ -115,34 +123,33 @@ class ReadingsEngine:
         pending = self._feeds.get(key)
         return pending[1] if pending else self.feeds.get(key)
 
-    def _beat(self, partition: int, item: Beat) -> None:
-        if self.rules.feed(item.department) is None:
+    def _beat(self, partition: int, name: str, department: str, at: float) -> None:
+        feed = self.rules.feed(name)
+        if feed is None or feed.department != department:
             return
-        key = FEED_PREFIX + item.department
+        key = FEED_PREFIX + feed.name
         current = self._feed(key)
-        state, alarm = beat(current, item.at)
+        state, alarm = beat(current, at)
         if state != current:
             self._feeds[key] = (partition, state)
         if alarm is not None:
-            self._feed_alarm(item.department, state, alarm, item.at)
+            self._feed_alarm(feed, state, alarm, at)
 
     def _tick(self, partition: int, now: float) -> None:
         for feed in self._feeds_of.get(partition, ()):
-            key = FEED_PREFIX + feed.department
+            key = FEED_PREFIX + feed.name
             current = self._feed(key)
             state, alarm = feed_tick(feed, current, now)
             if alarm is not None and state is not None:
                 self._feeds[key] = (partition, state)
-                self._feed_alarm(feed.department, state, alarm, now)
+                self._feed_alarm(feed, state, alarm, now)
 
-    def _feed_alarm(self, department: str, state: FeedState, alarm, at: float) -> None:
-        feed = self.rules.feed(department)
-        assert feed is not None
+    def _feed_alarm(self, feed: Feed, state: FeedState, alarm, at: float) -> None:
         self.alarms.append(feed_report(feed, alarm, at))
         silent = alarm.step == "raised"
         self.feed_rows.append(
             (
-                department,
+                feed.name,  # `feed_states.department`: the feed's name
                 int(silent),
                 int(alarm.episode) if silent else None,
                 int(state.last_seen),

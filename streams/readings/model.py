@@ -33,13 +33,23 @@ class Beat(msgspec.Struct, tag_field="item", tag="beat", array_like=True, gc=Fal
     at: float
 
 
+class GroupBeat(msgspec.Struct, tag_field="item", tag="group", array_like=True, gc=False):
+    """Readings of the sensor group `feed` (rules.py Feed.name) of `department` arrived, the
+    latest at `at`. Sent only when the rules file has sensor groups (a worker of an older release
+    does not know this item)."""
+
+    department: str
+    at: float
+    feed: str
+
+
 class ClockTick(msgspec.Struct, tag_field="item", tag="tick", array_like=True, gc=False):
     """The engine clock for one readings partition (silent feeds are judged on it)."""
 
     now: float
 
 
-ReadingItem = ReadingIn | Beat | ClockTick
+ReadingItem = ReadingIn | Beat | GroupBeat | ClockTick
 
 
 class ReadingBundle(msgspec.Struct, array_like=True):

@@ -18,6 +18,7 @@ from cityops.schemas.taxonomy import CATEGORIES, DEPARTMENTS
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "deploy" / "config" / "rules.toml"
 DEFAULT_RULE_DEPARTMENTS = ("iot",)
 DEFAULT_FEED_DISTRICT = "320102"  # 玄武区: the seat of the city government
+MAX_SENSOR_PREFIX_CHARS = 40
 
 
 class RulesError(ValueError):
@@ -56,11 +57,45 @@ class Rule:
 @dataclass(frozen=True)
 class Feed:
     """A publisher that must not go silent: no event from `department` for `silent_after_seconds`
-    opens one `feed_silent` incident; its next event resolves it."""
+    opens one `feed_silent` incident; its next event resolves it.
+
+    With `metric` and/or `sensor_prefix` the feed is a sensor group instead: only the
+    department's readings of that metric, of sensors whose id starts with the prefix, keep it
+    alive, and its silence opens an incident of its own, naming the group (`name`)."""
 
     department: str
     silent_after_seconds: float
     district: str = DEFAULT_FEED_DISTRICT  # where the incident is filed (the dispatch view)
+    metric: str = ""
+    sensor_prefix: str = ""
+
+    @property
+    def group(self) -> bool:
+        return bool(self.metric or self.sensor_prefix)
+
+    @property
+    def name(self) -> str:
+        """The feed's name (its state's key, `feed_states.department`, the incident's sensor
+        `feed:<name>`): the department, or "<department>/<metric>[/<prefix>*]" for a group."""
+        return feed_name(self.department, self.metric, self.sensor_prefix)
+
+    def covers(self, department: str, metric: str, sensor_id: str) -> bool:
+        """Does a reading of `department`'s sensor `sensor_id` keep this sensor group alive?"""
+        return (
+            self.group
+            and department == self.department
+            and (not self.metric or metric == self.metric)
+            and sensor_id.startswith(self.sensor_prefix)
+        )
+
+
+def feed_name(department: str, metric: str = "", sensor_prefix: str = "") -> str:
+    parts = (
+        [department]
+        + ([metric] if metric else [])
+        + ([sensor_prefix + "*"] if sensor_prefix else [])
+    )
+    return "/".join(parts)
 
 
 @dataclass(frozen=True)
@@ -82,11 +117,17 @@ class RuleSet:
             object.__setattr__(self, "_metric_index", cached)
         return cached
 
-    def feed(self, department: str) -> Feed | None:
+    def feed(self, name: str) -> Feed | None:
+        """The feed named `name` (a department's own feed is named after it)."""
         for feed in self.feeds:
-            if feed.department == department:
+            if feed.name == name:
                 return feed
         return None
+
+    @property
+    def groups(self) -> tuple[Feed, ...]:
+        """The sensor-group feeds (the intake bridge sends their heartbeats)."""
+        return tuple(feed for feed in self.feeds if feed.group)
 
 
 def load_rules(path: Path | None = None) -> RuleSet:
@@ -111,7 +152,7 @@ def parse_rules(text: str, where: str = "rules.toml") -> RuleSet:
         _feed(entry, f"{where}: [[feed]] #{n}") for n, entry in _entries(document, "feed", where)
     )
     _unique([r.name for r in rules], f"{where}: [[rule]]", "name")
-    _unique([f.department for f in feeds], f"{where}: [[feed]]", "department")
+    _unique([f.name for f in feeds], f"{where}: [[feed]]", "department")
     return RuleSet(rules, feeds)
 
 
@@ -178,7 +219,15 @@ def _feed(entry: dict[str, Any], at: str) -> Feed:
     district = entry.get("district", DEFAULT_FEED_DISTRICT)
     if not (isinstance(district, str) and f"desk_{district}" in DEPARTMENTS):
         raise RulesError(f"{at}: `district` must be a district code of the city")
-    return Feed(department, silent, district)
+    metric = _text(entry, "metric", at) if "metric" in entry else ""
+    if len(metric) > MAX_METRIC_CHARS or "/" in metric:
+        raise RulesError(f"{at}: `metric` must be at most {MAX_METRIC_CHARS} characters, no /")
+    prefix = _text(entry, "sensor_prefix", at) if "sensor_prefix" in entry else ""
+    if len(prefix) > MAX_SENSOR_PREFIX_CHARS or "/" in prefix:
+        raise RulesError(
+            f"{at}: `sensor_prefix` must be at most {MAX_SENSOR_PREFIX_CHARS} characters, no /"
+        )
+    return Feed(department, silent, district, metric, prefix)
 
 
 def _text(entry: dict[str, Any], key: str, at: str) -> str:

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -102,3 +105,59 @@ def test_a_rainstorm_alert_shades_the_chart_on_every_wall(dashboard, isolated, b
     assert wall.locator("#events-per-minute .annotation-text b").count() == 0
     wall.screenshot(path=str(SCREENS / "wall-1080p-annotation.png"))
     wall_context.close()
+
+
+@pytest.mark.dashboard_settings(wall_scenes="city")
+def test_a_period_a_department_publishes_through_the_gateway_shades_the_wall(
+    dashboard, isolated, browser, tmp_path
+):
+    """The emergency bureau's key publishes a rainstorm alert through the gateway: the worker
+    stores it and a kiosk wall shades its chart with it, no dashboard form involved."""
+    from cityops.deploy import services as svc
+    from tests.integration.test_annotations_bus import annotation
+    from tests.integration.test_gateway import start_gateway, stop_gateway
+    from tests.waiting import wait_until
+
+    now = time.time()
+    insert(isolated.ch, "events", [an_event(id=f"ev-{i}", time=now - 30 * i) for i in range(60)])
+    # a home of their own: the bus services' secrets must not replace the wall's kiosk token
+    home = tmp_path / "bus-home"
+    home.mkdir()
+    settings = isolated.settings.model_copy(update={"home": home})
+    worker = svc.start_worker(settings, tmp_path / "worker.log")
+    env = {**isolated.env, "CITYOPS_HOME": str(home)}
+    gateway = start_gateway(env, home, tmp_path / "gateway.log")
+    try:
+        wall_context = browser.new_context(viewport={"width": 1920, "height": 1080})
+        wall = wall_context.new_page()
+        wall.goto(dashboard.wall_url())
+        alert = annotation("emergency", label="暴雨橙色预警")
+        answer = gateway.post(gateway.key("emergency"), alert)
+        assert answer.status_code == 202, answer.text
+        wait_until(
+            lambda: isolated.ch.execute(
+                f"SELECT department FROM {isolated.database}.annotations WHERE id = %(id)s",
+                {"id": f"emergency/{alert['id']}"},
+            ),
+            90,
+            "the published alert in ClickHouse",
+            interval=0.3,
+            details=lambda: svc.log_tail(tmp_path / "worker.log", 20),
+        )
+        wall.wait_for_function(
+            f"() => {{ const g = document.querySelector('{EPM}');"
+            " return g && g.layout && (g.layout.shapes || []).length === 1; }",
+            timeout=60000,
+        )
+        shown = " ".join(wall.locator("#events-per-minute .annotation-text").all_text_contents())
+        assert "暴雨橙色预警" in shown
+        wall_context.close()
+    finally:
+        stop_gateway(gateway)
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(10)

@@ -88,8 +88,8 @@ def test_scene_rotation(now, dwell, pinned, expected):
 
 
 def test_scene_names_are_checked():
-    # a kiosk wall cannot show the supervision board's frame: not rotated unless asked for
-    assert scenes.parse_scenes("") == ("city", "district", "sensors")
+    # the supervision scene is the kiosk-safe summary: in the default rotation
+    assert scenes.parse_scenes("") == ("city", "district", "supervision", "sensors")
     assert scenes.parse_scenes(",".join(SC)) == SC
     assert scenes.parse_scenes(" sensors, city ") == ("sensors", "city")
     with pytest.raises(ValueError, match="unknown wall scene"):
