@@ -25,6 +25,7 @@ from cityops.dashboard.auth import current_scope, signed_in
 from cityops.dashboard.backend import TZ
 from cityops.dashboard.kpis import format_age
 from cityops.dashboard.notifications import merged
+from cityops.dashboard.pages.incident_duplicates import duplicates_panel
 from cityops.dashboard.pages.incident_review import register_review, review_panel
 from cityops.dashboard.pages.incident_review import sent as _sent
 from cityops.dashboard.roster import roster
@@ -317,6 +318,7 @@ def layout(backend, user, incident_id: str) -> html.Div:
         [
             header(inc, backend),
             review_panel(inc, user),
+            duplicates_panel(backend, inc, user.scope),
             actions_panel(),
             html.Div(body, id="incident-details"),
             dcc.Store(id="incident-key", data=incident_id),
