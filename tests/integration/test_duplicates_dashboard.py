@@ -1,8 +1,11 @@
-"""可能重复 on the incident page against the real dashboard server and ClickHouse, from the
-attacker's side: an anonymous client gets no incident page; an officer of Jianye (320105) sees
-the Jianye duplicate of a Jianye incident but never the Xuanwu (320102) incident 10 m away (the
-scope is in the query); an officer of Xuanwu gets no Jianye page at all; the admin sees both
-nearby incidents, never one of another category."""
+"""可能重复 and 并单 on the incident page against the real dashboard server, broker and ClickHouse,
+from the attacker's side: an anonymous client gets no incident page; an officer of Jianye
+(320105) sees the Jianye duplicate of a Jianye incident but never the Xuanwu (320102) incident
+10 m away (the scope is in the query); an officer of Xuanwu gets no Jianye page at all; the admin
+sees both nearby incidents, never one of another category. The merge callback, forged by an
+anonymous client, by Xuanwu's officer, by Jianye's officer for a Xuanwu target, by the admin
+across districts and by an officer acting as a handling department, publishes nothing; Jianye's
+desk officer's merge reaches city.events as desk_320105."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from cityops.dashboard.auth import save_user
 from tests.e2e.builders import an_incident, insert
 from tests.e2e.conftest import PASSWORD, start_dashboard, stop_dashboard
 from tests.integration.test_authz_dashboard import signed_in
+from tests.integration.test_sdk import read_topic
 
 M_LAT = 1 / 111_195  # degrees of latitude per metre
 
@@ -83,6 +87,7 @@ def dashboard(isolated, artifacts_dir, request):
     save_user(home, "admin", PASSWORD, "admin", None)
     save_user(home, "jianye", PASSWORD, "officer", "320105")
     save_user(home, "xuanwu", PASSWORD, "officer", "320102")
+    save_user(home, "handler", PASSWORD, "officer", "320105", department="urban_mgmt")
     seed_duplicates(isolated.ch, int(time.time()))
     dash = start_dashboard(isolated.env, home, artifacts_dir, request.node.name)
     yield dash
@@ -110,3 +115,49 @@ def test_duplicates_stay_in_the_officers_district(dashboard):
     assert _duplicates(incident_page(admin, dashboard, "320105001-j1")) == {
         "320105001-j2", "320102001-x1"
     }  # fmt: skip
+
+
+def merge(session, dash, incident_id: str, into: str, comment: str) -> requests.Response:
+    """The merge callback as the browser posts it (any field can be forged)."""
+    button = {"type": "merge-into", "into": into}
+    payload = {
+        "output": "merge-result.children",
+        "outputs": {"id": "merge-result", "property": "children"},
+        "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]],
+        "changedPropIds": [json.dumps(button, separators=(",", ":"), sort_keys=True) + ".n_clicks"],
+        "state": [
+            {"id": ids.ACTION_COMMENT, "property": "value", "value": comment},
+            {"id": "incident-key", "property": "data", "value": incident_id},
+        ],
+    }
+    return session.post(f"{dash.url}/_dash-update-component", json=payload, timeout=30)
+
+
+def test_only_the_districts_desk_merges_within_its_scope(dashboard, isolated):
+    assert (
+        merge(requests.Session(), dashboard, "320105001-j1", "320105001-j2", "anon").status_code
+        == 401
+    )
+    attacks = [
+        ("xuanwu", "320105001-j1", "320105001-j2", "not in your area"),
+        ("jianye", "320105001-j1", "320102001-x1", "not in your area"),
+        ("admin", "320105001-j1", "320102001-x1", "desk_320105 acts only for district 320105"),
+        ("handler", "320105001-j1", "320105001-j2", "only the district's dispatch desk merges"),
+        ("jianye", "320105001-j1", "320105001-j1", "cannot merge an incident into itself"),
+    ]
+    for name, incident_id, into, expected in attacks:
+        answer = merge(signed_in(dashboard, name), dashboard, incident_id, into, f"forged-{name}")
+        assert answer.status_code == 200 and expected in answer.text, (name, answer.text[:300])
+    proper = merge(signed_in(dashboard, "jianye"), dashboard, "320105001-j1", "320105001-j2", "ok")
+    assert "sent" in proper.text, proper.text[:300]
+    records = read_topic(
+        isolated.settings.bootstrap,
+        isolated.topics.events,
+        until=lambda rs: any(json.loads(r.value)["data"]["comment"] == "ok" for r in rs),
+    )
+    events = [json.loads(r.value) for r in records]
+    assert [e["data"]["comment"] for e in events] == ["ok"]  # no attack got through
+    (event,) = events
+    assert event["type"] == "city.incident.merge.v1"
+    assert event["source"] == "/departments/desk_320105" and event["data"]["actor"] == "jianye"
+    assert (event["data"]["incident_id"], event["data"]["into"]) == ("320105001-j1", "320105001-j2")
