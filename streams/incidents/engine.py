@@ -21,7 +21,7 @@ from cityops.storage.writer import ClickHouseWriter
 from cityops.streams.incidents import out, rows
 from cityops.streams.incidents.alarms import is_alarm, sensor_match
 from cityops.streams.incidents.logic import incident_id_for, partition_key_of, step
-from cityops.streams.incidents.merge import merge_step
+from cityops.streams.incidents.merge import merge_step, surviving
 from cityops.streams.incidents.model import (
     ActionIn,
     Incident,
@@ -152,7 +152,7 @@ class Engine:
             found = sensor_match(item.report, prefix, self._lookup, now, window)
         else:
             found = find_repeat(item.report, prefix, self._lookup, now, self.policy)
-        current = self.incident(found.incident_id) if found else None
+        current = surviving(self.incident(found.incident_id), self.incident) if found else None
         incident, transitions, emitted = step(current, item, now, self.policy)
         for refusal in (e for e in emitted if isinstance(e, Rejection)):
             self._reject(partition, rows.misfit_reject(item, refusal.reason, refusal.path))

@@ -9,6 +9,8 @@ the engine (engine.py `_merge`) reads both incidents and stores both outcomes.
   department and channel of each join `merged_callers`, so that the callback at resolution
   (loop.callback_for) also covers a reporter who came in on a callback channel. Transition
   `merged_from` (status unchanged, reason "<id> merged in (n reports)").
+- A later report that repeats a merged duplicate (its place, its category) links to the survivor
+  (`surviving`), never reopening the duplicate.
 - Refused (to rejected_events / city.events.rejected, with the reason): a sender that is not the
   dispatch desk of both incidents' district (authz.py and here), merging into itself, an unknown
   incident, a merged incident that is not open, a target that is not open (closed, resolved,
@@ -20,6 +22,7 @@ the engine (engine.py `_merge`) reads both incidents and stores both outcomes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from cityops.schemas.checks import quote
@@ -41,6 +44,7 @@ from cityops.streams.incidents.moves import Outcome, change, move, notice
 from cityops.streams.incidents.policy import Policy
 
 MAX_MERGED = 50  # ids and callers remembered per surviving incident (bounded like repeat_ids)
+MAX_HOPS = 8  # merges followed from a duplicate to its survivor
 
 
 def merge_refusal(
@@ -127,6 +131,21 @@ def _close(inc: Incident, into_id: str, item: ActionIn, now: datetime, out: list
     reason = f"merged into {into_id} {action.comment or ''}".strip()
     actor = action.actor or ""
     return move(inc, "merged", "closed", now, item.id, action.department, actor, reason)
+
+
+def surviving(inc: Incident | None, lookup: Callable[[str], Incident | None]) -> Incident | None:
+    """The incident a report meant for `inc` goes to: `inc`, or, when it was merged, the one it
+    was merged into (followed along a chain of merges, at most MAX_HOPS; `lookup` reads an
+    incident by id). A repeat report of a merged duplicate's place links to the survivor instead
+    of reopening the duplicate."""
+    for _ in range(MAX_HOPS):
+        if inc is None or not inc.merged_into:
+            return inc
+        target = lookup(inc.merged_into)
+        if target is None:  # not at hand (never expected: merges stay in one street)
+            return inc
+        inc = target
+    return inc
 
 
 def reports_of(inc: Incident) -> int:

@@ -150,3 +150,32 @@ def test_the_engine_stores_both_incidents_or_rejects():
     assert engine.incident(a.id).merged_into == b.id and engine.incident(a.id).status == "closed"
     assert engine.incident(b.id).repeat_count == 2 and engine.rejected == 1
     assert set(engine._incidents) == {a.id, b.id}
+
+
+def test_a_later_report_at_the_duplicates_place_goes_to_the_survivor():
+    a, b = pair()
+    chain = Chain(district="320105", street=STREET, community=a.chain.community,
+                  grid=a.chain.grid, micro_grid="3201050010010102")  # fmt: skip
+    b = msgspec.structs.replace(b, chain=chain)
+    engine = an_engine({a.id: a, b.id: b}, {})
+    p = partition_for(STREET, 4)
+    engine.apply(p, [merging(a, b.id)])
+    again = a_report(at=AT + timedelta(hours=1))  # a's micro-grid and category: a's place
+    engine.apply(p, [again])
+    assert engine.incident(a.id).status == "closed" and engine.incident(a.id).reopened == 0
+    assert engine.incident(b.id).repeat_count == 3  # a's two reports, then this one
+    assert engine.incident(b.id).repeat_ids[-1] == again.id
+
+
+def test_surviving_follows_merges():
+    a, b = pair()
+    c = msgspec.structs.replace(b, id=f"{STREET}-c")
+    known = {
+        a.id: msgspec.structs.replace(a, merged_into=b.id),
+        b.id: msgspec.structs.replace(b, merged_into=c.id),
+        c.id: c,
+    }
+    assert m.surviving(known[a.id], known.get) is c
+    assert m.surviving(c, known.get) is c and m.surviving(None, known.get) is None
+    lost = msgspec.structs.replace(a, merged_into="gone")
+    assert m.surviving(lost, known.get) is lost
