@@ -383,9 +383,10 @@ def action(
     resolved: bool | None = None,
     reason: str | None = None,
     to_department: str | None = None,
+    into: str | None = None,
 ) -> dict[str, Any]:
     """A city.incident.<kind>.v1 event (kind: accept, progress, resolve, escalate, assist,
-    feedback, note, return, reassign) about one incident."""
+    feedback, note, return, reassign, merge) about one incident."""
     data: dict[str, Any] = {"incident_id": incident_id, "department": department}
     for name, value in (
         ("actor", actor),
@@ -395,6 +396,7 @@ def action(
         ("resolved", resolved),
         ("reason", reason),
         ("to_department", to_department),
+        ("into", into),
     ):
         if value is not None:
             data[name] = value

@@ -34,6 +34,7 @@ __all__ = [
     "PublishError",
     "action_event",
     "officer_refusal",
+    "merge_event",
     "review_department",
     "review_event",
 ]
@@ -155,6 +156,34 @@ def review_event(
         actor=actor,
         comment=comment.strip() or default,
         to_department=to_department,
+        id=event_id,
+        time=now,
+        partitionkey=partitionkey,
+    )
+    doc["source"] = f"/departments/{department}"
+    return doc
+
+
+# -- 并单 (merge): the desk merges a duplicate into another incident ------------------------------
+def merge_event(
+    *,
+    incident_id: str,
+    into: str,
+    partitionkey: str,
+    department: str,
+    actor: str,
+    comment: str,
+    now: dt.datetime,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """city.incident.merge.v1: `incident_id` closes, merged `into` the other incident."""
+    doc = sdk.action(
+        "merge",
+        incident_id,
+        department=department,
+        actor=actor,
+        comment=comment.strip() or f"并单 / merged into {into}",
+        into=into,
         id=event_id,
         time=now,
         partitionkey=partitionkey,

@@ -23,6 +23,7 @@ from cityops.dashboard.pages import (
     incident,
     incidents,
     reports,
+    returns,
     supervision,
     wall,
 )
@@ -135,6 +136,7 @@ def _nav(user) -> html.Nav:
             dcc.Link(L.t("事项查询", "incidents"), href="/incidents"),
             dcc.Link(L.t("驻地单位认领", "claims"), href="/claims"),
             dcc.Link(L.t("运行报告", "reports"), href="/reports"),
+            dcc.Link(L.t("退单审核", "returns"), href="/returns"),
             *links,
         ]
     return html.Nav(
@@ -173,6 +175,8 @@ def render(backend, pathname: str, search: str, lang: str):
         body = claims.layout(backend, user, search)
     elif pathname.rstrip("/") == "/reports":
         body = reports.layout(backend, user, search, lang)
+    elif pathname.rstrip("/") == "/returns":
+        body = returns.layout(backend, user, search)
     elif (m := _DISTRICT.match(pathname)) is not None:
         body = district.layout(backend, user, m.group(1), lang)
     elif pathname.rstrip("/") == "/supervision":

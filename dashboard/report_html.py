@@ -1,5 +1,6 @@
 """A report (storage/reports.py) as one self-contained HTML file: the §12 table, a chart of the
-rates per unit, and the funnel per unit (median and p90 of each stage against its limit), plotly
+rates per unit, the funnel per unit (median and p90 of each stage against its limit) and the
+returns audit (退单审核: per unit and returning department, upheld / reassigned / pending), plotly
 inlined so the file opens offline. Every name is escaped; `cityops report --format pdf` prints
 this file with headless Chromium (deploy/report_cli.py). Chinese labels first, English after.
 """
@@ -10,7 +11,9 @@ import html
 
 import plotly.graph_objects as go
 
+from cityops.schemas.taxonomy import DEPARTMENTS
 from cityops.storage import report_rows as rr
+from cityops.storage import reports as reports_mod
 
 HEADERS = {
     "unit_code": "代码 code",
@@ -108,6 +111,31 @@ def _funnel_tables(report, limits: dict[str, str]) -> str:
     return "".join(parts)
 
 
+RETURNS_HEADERS = ("代码 code", "名称 name", "退单部门 returned by", "退单 returns", "维持 upheld",
+                   "改派 reassigned", "待审核 pending")  # fmt: skip
+
+
+def department_text(code: str) -> str:
+    d = DEPARTMENTS.get(code)
+    return f"{d.name_zh} {d.name_en}" if d else code
+
+
+def _returns_table(report) -> str:
+    rows = reports_mod.returns_rows(report)
+    if not rows:
+        return '<p class="note" id="report-returns">本期无退单 · no returns in the period</p>'
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in RETURNS_HEADERS)
+    body = []
+    for r in rows:
+        names = (r["unit_code"], r["unit_name"], department_text(r["department"]))
+        cells = "".join(f'<td class="name">{html.escape(str(v))}</td>' for v in names)
+        cells += "".join(
+            f"<td>{int(r[c])}</td>" for c in ("returns", "upheld", "reassigned", "pending")
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return f'<table id="report-returns"><tr>{head}</tr>{"".join(body)}</table>'
+
+
 def rates_figure(report) -> go.Figure:
     names = [f"{r['unit_name']} · T{r['tier']}" for r in report.rows]
     fig = go.Figure()
@@ -160,5 +188,9 @@ households, ranks only within a tier (docs/reports.md).</p>
 {charts}
 <h2>流程各阶段用时 stage times</h2>
 {_funnel_tables(report, limits)}
+<h2>退单审核 returns audit</h2>
+<p class="note">本期退单（按退单时间）及调度台的审核结果：维持、改派、待审核 · returns made in the
+period (by time of return) and the dispatch desk's decisions: upheld, reassigned, pending.</p>
+{_returns_table(report)}
 </body></html>
 """

@@ -170,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", choices=["csv", "html", "pdf"], default="csv")
     rep.add_argument("--out", type=Path, default=None, help="write here instead of stdout")
     rep.add_argument("--by", choices=["district", "street"], default="district")
+    rep.add_argument(
+        "--part",
+        choices=["units", "returns"],
+        default="units",
+        help="csv: the §12 rows per unit (default) or the returns audit per unit and department",
+    )
 
     bench = sub.add_parser("bench", help="benchmarks; results under bench/results/")
     bench.add_argument(
@@ -427,8 +433,12 @@ def dispatch(args: argparse.Namespace, settings) -> int:
         from cityops.deploy.report_cli import ReportError
         from cityops.deploy.report_cli import run as run_report
 
+        if args.part == "returns" and args.format != "csv":
+            raise UsageError("--part returns is a CSV; the HTML and PDF report hold the returns")
         try:
-            return run_report(settings, args.period, args.date, args.format, args.out, args.by)
+            return run_report(
+                settings, args.period, args.date, args.format, args.out, args.by, args.part
+            )
         except ReportError as exc:
             print(f"cityops: error: {exc}", file=sys.stderr)
             return 1

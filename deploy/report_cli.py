@@ -1,5 +1,6 @@
 """`cityops report daily|weekly` (CONTRACT §12): build the report from ClickHouse with the normal
-settings and write it as CSV, HTML or PDF (stdout unless --out). PDF: the HTML file printed by
+settings and write it as CSV, HTML or PDF (stdout unless --out); `--part returns` writes the
+returns audit's CSV instead of the §12 rows. PDF: the HTML file printed by
 headless Chromium (the Debian package the stack already installs for its browser tests), so the
 PDF shows exactly the HTML's tables and charts; docs/reports.md says why.
 """
@@ -77,7 +78,9 @@ def html_to_pdf(document: str) -> bytes:
         return target.read_bytes()
 
 
-def run(settings, period: str, day, fmt: str, out: Path | None, by: str) -> int:
+def run(
+    settings, period: str, day, fmt: str, out: Path | None, by: str, part: str = "units"
+) -> int:
     from cityops.schemas.registry import load_registry
     from cityops.storage import reports
     from cityops.storage.client import connect
@@ -98,7 +101,8 @@ def run(settings, period: str, day, fmt: str, out: Path | None, by: str) -> int:
     finally:
         client.disconnect()
     if fmt == "csv":
-        data = reports.csv_text(report).encode("utf-8")
+        text = reports.returns_csv_text(report) if part == "returns" else reports.csv_text(report)
+        data = text.encode("utf-8")
     else:
         from cityops.dashboard import report_html
         from cityops.streams.incidents.policy import load_policy

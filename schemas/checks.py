@@ -20,6 +20,7 @@ from cityops.schemas.event_types import (
     MAX_TITLE_CHARS,
     MAX_URL_CHARS,
     MEDIA_URL_PATTERN,
+    MERGE_TYPE,
     MIN_SEVERITY,
     REASSIGN_TYPE,
     RETURN_TYPE,
@@ -192,4 +193,10 @@ def check_action(action: Action, event_type: str, sender: str) -> None:
             raise InvalidEvent(
                 "data.to_department", f"unknown department {quote(action.to_department)}"
             )
+    elif event_type == MERGE_TYPE:
+        if action.into is None:
+            raise InvalidEvent("data.into", f"required for {MERGE_TYPE}")
+        if not action.into:
+            raise InvalidEvent("data.into", "must not be empty")
+    check_text("data.into", action.into, MAX_REF_CHARS)
     check_text("data.reason", action.reason, MAX_TEXT_CHARS)

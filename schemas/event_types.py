@@ -13,7 +13,8 @@ import msgspec
 SPECVERSION = "1.0"
 REPORT_TYPE = "city.report.v1"
 ACTION_VERBS = (
-    "accept", "progress", "resolve", "escalate", "assist", "feedback", "note", "return", "reassign"
+    "accept", "progress", "resolve", "escalate", "assist", "feedback", "note", "return", "reassign",
+    "merge",
 )  # fmt: skip
 ACTION_TYPES = tuple(f"city.incident.{verb}.v1" for verb in ACTION_VERBS)
 ASSIST_TYPE = "city.incident.assist.v1"
@@ -22,6 +23,7 @@ RETURN_TYPE = (
     "city.incident.return.v1"  # 退单: the lead says the task is not its own (CONTRACT §11)
 )
 REASSIGN_TYPE = "city.incident.reassign.v1"  # 改派: the district's desk decides a return
+MERGE_TYPE = "city.incident.merge.v1"  # 并单: the desk merges a duplicate into another incident
 READING_TYPE = "city.reading.v1"  # a sensor reading (CONTRACT §11): stored, evaluated by rules
 # Resident-unit claims (认领, docs/claims.md): a community publishes a hard problem, a registered
 # resident unit claims it, reports progress and completion, the community confirms or sends back.
@@ -112,6 +114,7 @@ class Action(msgspec.Struct, omit_defaults=True):
     resolved: bool | None = None  # feedback: was the problem actually solved? (CONTRACT §11)
     reason: str | None = None  # return: why the task is not the department's own
     to_department: str | None = None  # reassign: the new lead (= the current lead: upheld)
+    into: str | None = None  # merge: the incident that takes over this one's reports
 
 
 class Claim(msgspec.Struct, omit_defaults=True):

@@ -30,6 +30,7 @@ from cityops.schemas.event_types import (
     MAX_TITLE_CHARS,
     MAX_URL_CHARS,
     MEDIA_URL_PATTERN,
+    MERGE_TYPE,
     MIN_SEVERITY,
     READING_TYPE,
     REASSIGN_TYPE,
@@ -234,6 +235,7 @@ def _action(event_type: str) -> Schema:
             "resolved": {"type": "boolean"},
             "reason": _text(MAX_TEXT_CHARS),
             "to_department": department,
+            "into": _text(MAX_REF_CHARS, min_length=1),
         },
         "additionalProperties": True,
     }
@@ -253,6 +255,11 @@ def _action(event_type: str) -> Schema:
             **_text(MAX_TEXT_CHARS, "why the task is not the department's own", min_length=1),
             "pattern": r"\S",
         }
+    if event_type == MERGE_TYPE:
+        schema["required"].append("into")
+        schema["properties"]["into"]["description"] = (
+            "The incident that takes over this one's reports; this one closes, merged into it."
+        )
     if event_type == REASSIGN_TYPE:
         schema["required"].append("to_department")
         schema["properties"]["to_department"] = {

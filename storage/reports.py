@@ -1,6 +1,8 @@
 """One report (CONTRACT §12) put together: the period, its units from the registry (every district,
 or every street of the city or of one district), the measured counts and events from
-storage/report_queries.py, the rows from storage/report_rows.py and a funnel per unit. Readers:
+storage/report_queries.py, the rows from storage/report_rows.py, a funnel per unit and the returns
+audit per unit and returning department (storage/returns_audit.py; its own CSV, `returns_csv_text`,
+beside the §12 CSV, which keeps its columns). Readers:
 `cityops report` (deploy/report_cli.py) and the dashboard's /reports page.
 """
 
@@ -12,6 +14,7 @@ from functools import lru_cache
 
 from cityops.storage import report_queries as rq
 from cityops.storage import report_rows as rr
+from cityops.storage import returns_audit as ra
 
 BY = ("district", "street")
 _LEVEL_DIGITS = {"district": 6, "street": 9}
@@ -25,6 +28,8 @@ class Report:
     rows: list[dict]
     funnels: dict[str, dict[str, dict]] = field(default_factory=dict)  # unit code -> stage -> stats
     names_en: dict[str, str] = field(default_factory=dict)
+    # per unit code and returning department: returns, upheld, reassigned, pending
+    returns: list[dict] = field(default_factory=list)
 
 
 @lru_cache(maxsize=4)
@@ -63,7 +68,9 @@ def build(client, db: str, registry, period: rr.Period, by: str = "district",
         [rr.Unit(code, zh, sizes.get(code, 0)) for code, zh, _ in listed], counts, events
     )
     funnels = {code: rr.funnel(times.get(code, [])) for code, _, _ in listed}
-    return Report(period, by, scope, rows, funnels, {code: en for code, _, en in listed})
+    returns = ra.by_unit(ra.read_cases(client, db, start, end, scope), by)
+    names_en = {code: en for code, _, en in listed}
+    return Report(period, by, scope, rows, funnels, names_en, returns)
 
 
 def csv_text(report: Report) -> str:
@@ -76,6 +83,29 @@ def csv_text(report: Report) -> str:
     writer.writerow(rr.COLUMNS)
     for row in report.rows:
         writer.writerow([rr.cell(row[c]) for c in rr.COLUMNS])
+    return out.getvalue()
+
+
+RETURNS_COLUMNS = ("unit_code", "unit_name", "department", *ra.COUNT_NAMES)
+
+
+def returns_rows(report: Report) -> list[dict]:
+    """The returns audit's rows with each unit's (Chinese) name ('' for a unit not listed)."""
+    names = {r["unit_code"]: r["unit_name"] for r in report.rows}
+    return [{**r, "unit_name": names.get(r["unit_code"], "")} for r in report.returns]
+
+
+def returns_csv_text(report: Report) -> str:
+    """The returns audit as CSV (docs/reports.md): RETURNS_COLUMNS, one line per unit and
+    returning department (RFC 4180 quoting, \\r\\n line ends, as the §12 CSV)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(RETURNS_COLUMNS)
+    for row in returns_rows(report):
+        writer.writerow([row[c] for c in RETURNS_COLUMNS])
     return out.getvalue()
 
 
@@ -93,4 +123,5 @@ def restrict(report: Report, scope: str | None) -> Report:
         mine,
         {c: f for c, f in report.funnels.items() if c in codes},
         {c: n for c, n in report.names_en.items() if c in codes},
+        [r for r in report.returns if r["unit_code"][:6] == scope],
     )

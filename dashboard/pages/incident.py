@@ -25,6 +25,7 @@ from cityops.dashboard.auth import current_scope, signed_in
 from cityops.dashboard.backend import TZ
 from cityops.dashboard.kpis import format_age
 from cityops.dashboard.notifications import merged
+from cityops.dashboard.pages.incident_duplicates import duplicates_panel, register_merge
 from cityops.dashboard.pages.incident_review import register_review, review_panel
 from cityops.dashboard.pages.incident_review import sent as _sent
 from cityops.dashboard.roster import roster
@@ -317,6 +318,7 @@ def layout(backend, user, incident_id: str) -> html.Div:
         [
             header(inc, backend),
             review_panel(inc, user),
+            duplicates_panel(backend, inc, user),
             actions_panel(),
             html.Div(body, id="incident-details"),
             dcc.Store(id="incident-key", data=incident_id),
@@ -328,6 +330,7 @@ def layout(backend, user, incident_id: str) -> html.Div:
 
 def register(app, backend, publisher) -> None:
     register_review(app, backend, publisher)
+    register_merge(app, backend, publisher)
 
     @app.callback(
         Output("incident-details", "children"),

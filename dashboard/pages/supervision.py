@@ -46,6 +46,8 @@ TRIED = {  # transition kinds shown as what was tried
     "callback_overdue": ("回访超期", "callback overdue"),
     "supervised": ("书记督办", "supervised"),
     "assist_requested": ("联合处置", "joint handling"),
+    "merged": ("并单", "merged into another"),
+    "merged_from": ("并入", "duplicate merged in"),
 }
 
 

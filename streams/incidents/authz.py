@@ -1,9 +1,10 @@
 """Who may do an action: a department acts only in its own name (`data.department` = the
 department of `source`, CONTRACT §8), a citizen's answer comes only from a citizen-facing
 department, joint handling is asked for only by a department on the incident, a task is returned
-only by its lead and reassigned only by a dispatch desk, and a district's dispatch desk acts only
-in its district. Pure; `step` (logic.py) asks before `refusal_of`, and
-the gateway asks `sender_refusal` before publishing.
+only by its lead, reassigned and merged (并单) only by a dispatch desk, and a district's dispatch
+desk acts only in its district (for a merge: the district of both incidents, merge.py). Pure;
+`step` (logic.py) asks before `refusal_of`, and the gateway asks `sender_refusal` before
+publishing.
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ def authorize(item: ActionIn, incident: Incident, policy: Policy) -> str | None:
                 f"return only by the lead department of {incident.id} "
                 f"({quote(incident.lead_department)}), not {quote(sender)}"
             )
-    if verb == "reassign" and district is None:
+    if verb in ("reassign", "merge") and district is None:
         own = f"desk_{incident.chain.district}"
-        return f"reassign only by the dispatch desk ({quote(own)}), not {quote(sender)}"
+        return f"{verb} only by the dispatch desk ({quote(own)}), not {quote(sender)}"
     if verb == "assist":
         task = incident.task(sender)
         if task is None or task.status == "released":

@@ -21,6 +21,7 @@ from cityops.storage.writer import ClickHouseWriter
 from cityops.streams.incidents import out, rows
 from cityops.streams.incidents.alarms import is_alarm, sensor_match
 from cityops.streams.incidents.logic import incident_id_for, partition_key_of, step
+from cityops.streams.incidents.merge import merge_step, surviving
 from cityops.streams.incidents.model import (
     ActionIn,
     Incident,
@@ -153,7 +154,7 @@ class Engine:
             found = sensor_match(item.report, prefix, self._lookup, now, window)
         else:
             found = find_repeat(item.report, prefix, self._lookup, now, self.policy)
-        current = self.incident(found.incident_id) if found else None
+        current = surviving(self.incident(found.incident_id), self.incident) if found else None
         incident, transitions, emitted = step(current, item, now, self.policy)
         for refusal in (e for e in emitted if isinstance(e, Rejection)):
             self._reject(partition, rows.misfit_reject(item, refusal.reason, refusal.path))
@@ -164,6 +165,8 @@ class Engine:
 
     def _action(self, partition: int, item: ActionIn) -> None:
         now = self._now(partition, item.at)
+        if item.verb == "merge":
+            return self._merge(partition, item, now)
         current = self.incident(item.action.incident_id)
         incident, transitions, emitted = step(current, item, now, self.policy)
         for refusal in (e for e in emitted if isinstance(e, Rejection)):
@@ -172,6 +175,22 @@ class Engine:
             return
         self.writer.add("events", rows.action_event_row(item, incident))
         self._changed(partition, incident, transitions, emitted, current)
+
+    def _merge(self, partition: int, item: ActionIn, now: datetime) -> None:
+        """并单: two incidents of this partition's street change together (merge.py)."""
+        current = self.incident(item.action.incident_id)
+        into = self.incident(item.action.into or "") if item.action.into else None
+        result = merge_step(current, into, item, now, self.policy)
+        if isinstance(result, Rejection):
+            self._reject(partition, rows.misfit_reject(item, result.reason, result.path))
+            return
+        if result is None or current is None or into is None:
+            return  # a redelivery: it took effect once
+        (merged, t_merged, e_merged), (kept, t_kept, e_kept) = result
+        assert merged is not None and kept is not None
+        self.writer.add("events", rows.action_event_row(item, merged))
+        self._changed(partition, merged, t_merged, e_merged, current)
+        self._changed(partition, kept, t_kept, e_kept, into)
 
     def _tick(self, partition: int, now: datetime) -> None:
         clock = self._clock.get(partition)

@@ -36,11 +36,13 @@ ANSWERABLE = ("resolved", "callback_overdue")  # statuses a callback answer appl
 def callback_for(inc: Incident, policy: Policy) -> str | None:
     """The department that calls the citizen back, None when no citizen waits for one: the
     citizen-facing department that opened the report, else the first citizen-facing department
-    for a report of a callback channel (a hotline call, an app request)."""
-    if inc.opened_by_department in policy.citizen_facing:
-        return inc.opened_by_department
-    if inc.channel in policy.callback_channels and policy.citizen_facing:
-        return policy.citizen_facing[0]
+    for a report of a callback channel (a hotline call, an app request) — the opening report
+    first, then each report merged in (并单: its reporter keeps a callback)."""
+    for department, channel in [(inc.opened_by_department, inc.channel), *inc.merged_callers]:
+        if department in policy.citizen_facing:
+            return department
+        if channel in policy.callback_channels and policy.citizen_facing:
+            return policy.citizen_facing[0]
     return None
 
 

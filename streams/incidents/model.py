@@ -105,6 +105,12 @@ class Incident(msgspec.Struct, omit_defaults=True, gc=False):
     supervision: str = ""  # '' | community | street | district (书记办工单; filled elsewhere)
     sensor_peak: float | None = None  # an early-warning incident: the worst reading told so far
     rule: str = ""  # the sensor rule that raised it ([[rule]] name, CONTRACT §13), if one did
+    # 并单 (merge, streams/incidents/merge.py): the incident this one was merged into; the ones
+    # merged into this one; the opening (department, channel) of each report merged in, so that
+    # its reporter keeps a callback (loop.callback_for)
+    merged_into: str = ""
+    merged_from: list[str] = []
+    merged_callers: list[tuple[str, str]] = []
 
     @property
     def departments(self) -> list[str]:
@@ -165,7 +171,7 @@ class ReportIn(msgspec.Struct, tag_field="item", tag="report", omit_defaults=Tru
 
 class ActionIn(msgspec.Struct, tag_field="item", tag="action", omit_defaults=True):
     """A validated city.incident.<verb>.v1 (verb: accept, progress, resolve, escalate, assist,
-    feedback, note, return, reassign). `department` is the sender (from `source`);
+    feedback, note, return, reassign, merge). `department` is the sender (from `source`);
     `action.department` is the name the action claims to act in, which authz.authorize holds
     to the sender."""
 

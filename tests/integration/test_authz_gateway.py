@@ -106,3 +106,15 @@ def test_the_water_key_cannot_publish_readings_in_iots_name(gateway, isolated):
     ok = gateway.post(gateway.key("iot"), a_reading("iot-own-reading", "iot"))
     assert ok.status_code == 202, ok.text
     assert ids_in_kafka(isolated, 1) == ["iot-own-reading"]  # and not the forged one
+
+
+def test_a_department_key_cannot_merge_in_the_desks_name(gateway, isolated):
+    """并单 is the district desk's: the gas key naming desk_320105 gets 403, nothing published."""
+    key = gateway.key("gas")
+    into = "320105005-0000000000000001"
+    forged = an_action("merge", "desk_320105", "forged-merge", into=into)
+    problem = assert_forbidden(gateway.post(key, forged), "data.department")
+    assert "desk_320105" in problem["errors"][0]["detail"]
+    ok = gateway.post(key, an_action("note", "gas", "after-merge"))
+    assert ok.status_code == 202, ok.text
+    assert ids_in_kafka(isolated, 1) == ["after-merge"]  # and not the forged merge

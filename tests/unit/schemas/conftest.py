@@ -85,6 +85,8 @@ def an_action(verb: str = "accept", changes: dict[str, Any] | None = None) -> di
         data["reason"] = "not ours: inside a residential compound"
     if verb == "reassign":
         data["to_department"] = "housing"
+    if verb == "merge":
+        data["into"] = "inc-0002"
     document = {
         "specversion": "1.0",
         "id": f"urban_mgmt-inc-0001-{verb}",

@@ -87,6 +87,7 @@ def an_action(
     reason: str | None = None,
     to_department: str | None = None,
     comment: str | None = None,
+    into: str | None = None,
 ) -> ActionIn:
     """An action in `department`'s name (default: the lead; feedback: the 12345 hotline), sent by
     `sender` (the department of its source; default: the same department)."""
@@ -105,6 +106,7 @@ def an_action(
         reason=reason,
         to_department=to_department,
         comment=comment,
+        into=into,
     )
     return ActionIn(
         id=id or f"a{next(_counter)}",
