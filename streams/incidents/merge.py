@@ -159,7 +159,8 @@ def _absorb(into: Incident, inc: Incident, item: ActionIn, now: datetime) -> Tra
     into.repeat_ids = (into.repeat_ids + [inc.opened_by, *inc.repeat_ids])[-MAX_REPEAT_IDS:]
     into.merged_from = (into.merged_from + [inc.id])[-MAX_MERGED:]
     callers = [*into.merged_callers, (inc.opened_by_department, inc.channel), *inc.merged_callers]
-    into.merged_callers = list(dict.fromkeys(tuple(c) for c in callers))[-MAX_MERGED:]
+    pairs = [(str(c[0]), str(c[1])) for c in callers]  # decoded states hold them as lists
+    into.merged_callers = list(dict.fromkeys(pairs))[-MAX_MERGED:]
     reason = f"{inc.id} merged in ({reports_of(inc)} reports) {action.comment or ''}".strip()
     actor = action.actor or ""
     return move(into, "merged_from", into.status, now, item.id, action.department, actor, reason)
