@@ -12,7 +12,8 @@ import datetime as dt
 import threading
 import time
 
-from dash import Input, Output, html
+from dash import Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
 
 from cityops.dashboard import ids
 from cityops.dashboard import labels as L
@@ -24,6 +25,7 @@ from cityops.storage import supervision_queries as sq
 BOARD = "supervision-board"
 TILE = "kpi-supervised"
 TILE_SECONDS = 60.0  # the tile's query runs at most once a minute per scope
+TILE_DIGEST = "kpi-supervised-digest"
 HISTORY_LIMIT = 100  # matters whose history is read (the first on the board)
 LEVELS = {
     "district": ("区委书记督办", "district secretary"),
@@ -213,6 +215,7 @@ def tile() -> html.Div:
             html.Div(L.t("书记督办", "supervised"), className="kpi-label"),
             html.Div("—", id=ids.kpi_value(TILE), className="kpi-value"),
             html.Div("", id=ids.kpi_delta(TILE), className="kpi-delta flat"),
+            dcc.Store(id=TILE_DIGEST),  # what this page shows: unchanged data answers nothing
         ],
         id=TILE,
         className="kpi",
@@ -235,6 +238,12 @@ def tile_texts(data: dict) -> tuple[str, object, str]:
     return str(data.get("supervised", 0)), delta, f"kpi-delta {trend}"
 
 
+def tile_digest(data: dict) -> str:
+    """What the tile's texts are made of, as a short key (equal data, equal key). Pure."""
+    keys = ("supervised", "repeat_rate", "repeat_rate_year_ago")
+    return "|".join(repr(data.get(k)) for k in keys)
+
+
 def register(app, backend) -> None:
     cache: dict[str | None, tuple[float, dict]] = {}
     lock = threading.Lock()
@@ -243,9 +252,11 @@ def register(app, backend) -> None:
         Output(ids.kpi_value(TILE), "children"),
         Output(ids.kpi_delta(TILE), "children"),
         Output(ids.kpi_delta(TILE), "className"),
+        Output(TILE_DIGEST, "data"),
         Input(ids.REFRESH, "n_intervals"),
+        State(TILE_DIGEST, "data"),
     )
-    def supervised_tile(_n):
+    def supervised_tile(_n, shown):
         scope = current_scope()
         now = time.time()
         with lock:
@@ -254,8 +265,11 @@ def register(app, backend) -> None:
             try:
                 data = backend.run(sq.wall_tile, now=int(now), scope=scope)
             except Exception:  # noqa: BLE001 - the data refresh reports an unreachable database
-                return "—", "", "kpi-delta flat"
+                return "—", "", "kpi-delta flat", None
             with lock:
                 cache[scope] = (now, data)
             hit = (now, data)
-        return tile_texts(hit[1])
+        digest = tile_digest(hit[1])
+        if digest == shown:  # the page shows these numbers already: answer nothing (204)
+            raise PreventUpdate
+        return (*tile_texts(hit[1]), digest)

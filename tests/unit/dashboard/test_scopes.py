@@ -131,3 +131,12 @@ def test_users_add_with_a_street_or_a_unit(tmp_path, monkeypatch, capsys, args, 
         assert (saved["district"], saved["street"], saved["unit"]) == expected[1]
     else:
         assert expected[1] in capsys.readouterr().err and load_users(tmp_path) == {}
+
+
+def test_the_supervised_tiles_digest_changes_with_what_it_shows_only():
+    from cityops.dashboard.pages.supervision import tile_digest
+
+    base = {"supervised": 3, "repeat_rate": 0.1, "repeat_rate_year_ago": 0.2, "other": 1}
+    assert tile_digest(base) == tile_digest({**base, "other": 2})
+    for key, value in (("supervised", 4), ("repeat_rate", 0.11), ("repeat_rate_year_ago", None)):
+        assert tile_digest(base) != tile_digest({**base, key: value}), key
