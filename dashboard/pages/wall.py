@@ -292,10 +292,6 @@ def _outputs(backend, data: dict, now: int, lang: str, digests: dict) -> tuple:
     total = data["counters"].total
     open_by = {code: row["open"] for code, row in data["counters"].by_district.items()}
     tiles = kpis.wall_kpis(total, data["events"])
-    out: list = []
-    for kpi in ids.KPIS:
-        tile = tiles[kpi]
-        out += [tile.value, tile.delta or "—", f"kpi-delta {tile.trend}"]
     new_digests = dict(digests)
 
     def changed(name: str, value) -> bool:
@@ -304,6 +300,12 @@ def _outputs(backend, data: dict, now: int, lang: str, digests: dict) -> tuple:
             return False
         new_digests[name] = d
         return True
+
+    out: list = []
+    for kpi in ids.KPIS:  # a tile whose texts the page shows already is left as it is
+        tile = tiles[kpi]
+        texts = [tile.value, tile.delta or "—", f"kpi-delta {tile.trend}"]
+        out += texts if changed(f"kpi:{kpi}", texts) else [no_update] * 3
 
     names = backend.district_name
     rates = figures.rate_per_10k(open_by, backend.households)
