@@ -159,11 +159,14 @@ def replay_disagreements(client, database: str, pairs: dict[str, tuple[bytes, by
     table: dict[str, Incident] = {}
     repeat_table: dict = {}
     writer = ClickHouseWriter(ClickHouseTarget(database="replay"))  # rows stay in memory
-    engine = Engine(table, repeat_table, writer, Topics(""), 4, load_policy())
+    policy = load_policy()  # the worker's bridge routes wide categories by district with it
+    engine = Engine(table, repeat_table, writer, Topics(""), 4, policy)
     now, clock, registry = datetime.now(UTC), Clock(), load_registry()
     for n, event_id in enumerate(ids):
         key, value = pairs[event_id]
-        _, item = to_item(value, None, key, 0, f"r/{n}", now=now, clock=clock, registry=registry)
+        _, item = to_item(
+            value, None, key, 0, f"r/{n}", now=now, clock=clock, registry=registry, policy=policy
+        )
         assert item is not None  # reports and actions only: no claim events here
         engine.apply(0, [item])
         incidents, repeats = engine.table_writes()
