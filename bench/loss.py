@@ -89,32 +89,14 @@ class SteadyPublisher:
 
 async def topic_ids(bootstrap: str, topic: str, partitions: int) -> set[str]:
     """The event ids in `topic`, read from offset 0 until nothing more arrives."""
-    import orjson
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=50)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(tps)
-        for tp in tps:
-            consumer.seek(tp, 0)
-        ids: set[str] = set()
-        quiet = 0
-        while quiet < 3:
-            batch = await consumer.getmany(timeout_ms=1000)
-            quiet = 0 if batch else quiet + 1
-            for records in batch.values():
-                ids.update(orjson.loads(r.value)["id"] for r in records)
-        return ids
-    finally:
-        await consumer.stop()
+    return await unread_ids(bootstrap, topic, partitions, group=None)
 
 
-async def unread_ids(bootstrap: str, topic: str, partitions: int, group: str) -> set[str]:
+async def unread_ids(bootstrap: str, topic: str, partitions: int, group: str | None) -> set[str]:
     """The event ids in `topic` at or after `group`'s committed offsets (all of a partition the
-    group never committed): what its consumer has not yet taken on, read until nothing more
-    arrives. Does not join the group (manual assignment; the offsets are only fetched)."""
+    group never committed; with no group, all of them): what its consumer has not yet taken on,
+    read until nothing more arrives. Does not join the group (manual assignment; the offsets
+    are only fetched)."""
     import orjson
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -126,7 +108,7 @@ async def unread_ids(bootstrap: str, topic: str, partitions: int, group: str) ->
         tps = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(tps)
         for tp in tps:
-            consumer.seek(tp, await consumer.committed(tp) or 0)
+            consumer.seek(tp, (group and await consumer.committed(tp)) or 0)
         ids: set[str] = set()
         quiet = 0
         while quiet < 3:

@@ -40,3 +40,14 @@ def test_unread_ids_start_at_the_groups_committed_offsets(services):
     asyncio.run(_fill_and_commit(services.bootstrap, topic, group))
     unread = asyncio.run(unread_ids(services.bootstrap, topic, 2, group))
     assert unread == {"e-4", "e-5", "e-6", "e-7", "e-8", "e-9"}
+
+
+def test_without_a_group_every_id_is_read_from_the_start(services):
+    from cityops.bench.loss import topic_ids
+
+    topic, group = f"unread-{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=services.bootstrap)
+    admin.create_topics([NewTopic(topic, 2, 1)])
+    admin.close()
+    asyncio.run(_fill_and_commit(services.bootstrap, topic, group))
+    assert asyncio.run(topic_ids(services.bootstrap, topic, 2)) == {f"e-{i}" for i in range(10)}
