@@ -16,8 +16,6 @@ from cityops.dashboard import evidence, ids
 from cityops.dashboard import labels as L
 from cityops.dashboard.actions import (
     ACTIONS,
-    InvalidEvent,
-    PublishError,
     action_event,
     officer_refusal,
 )
@@ -26,7 +24,11 @@ from cityops.dashboard.backend import TZ
 from cityops.dashboard.kpis import format_age
 from cityops.dashboard.notifications import merged
 from cityops.dashboard.pages.incident_duplicates import duplicates_panel, register_merge
-from cityops.dashboard.pages.incident_review import register_review, review_panel
+from cityops.dashboard.pages.incident_review import (
+    publish_or_refusal,
+    register_review,
+    review_panel,
+)
 from cityops.dashboard.pages.incident_review import sent as _sent
 from cityops.dashboard.roster import roster
 from cityops.storage import incident_pages as ip
@@ -388,16 +390,7 @@ def register(app, backend, publisher) -> None:
             comment=comment or "",
             now=dt.datetime.now(dt.UTC),
         )
-        try:
-            publisher.publish(event)
-        except InvalidEvent as exc:  # refused like any department's invalid event; nothing sent
-            return html.Div(
-                [L.t("操作无效，未发送：", "invalid action, not sent: "), html.Code(str(exc))],
-                className="error",
-            )
-        except PublishError as exc:
-            return html.Div(
-                [L.t("发送失败：", "publish failed: "), html.Code(str(exc))], className="error"
-            )
+        if (refused := publish_or_refusal(publisher, event)) is not None:
+            return refused
         _, zh, en = ACTIONS[action]
         return _sent(zh, en)

@@ -16,13 +16,12 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from cityops.dashboard import ids
 from cityops.dashboard import labels as L
 from cityops.dashboard.actions import (
-    InvalidEvent,
-    PublishError,
     merge_event,
     officer_refusal,
     review_department,
 )
 from cityops.dashboard.auth import signed_in
+from cityops.dashboard.pages.incident_review import publish_or_refusal
 from cityops.storage import duplicates
 from cityops.storage import incident_pages as ip
 
@@ -143,17 +142,8 @@ def register_merge(app, backend, publisher) -> None:
             comment=comment or "",
             now=dt.datetime.now(dt.UTC),
         )
-        try:
-            publisher.publish(event)
-        except InvalidEvent as exc:
-            return html.Div(
-                [L.t("操作无效，未发送：", "invalid action, not sent: "), html.Code(str(exc))],
-                className="error",
-            )
-        except PublishError as exc:
-            return html.Div(
-                [L.t("发送失败：", "publish failed: "), html.Code(str(exc))], className="error"
-            )
+        if (refused := publish_or_refusal(publisher, event)) is not None:
+            return refused
         return html.Div(
             L.t(
                 f"已发送「并入 {into_id}」，处理后将出现在时间线中",

@@ -122,21 +122,29 @@ def register_review(app, backend, publisher) -> None:
             now=dt.datetime.now(dt.UTC),
             upheld=upheld,
         )
-        try:
-            publisher.publish(event)
-        except InvalidEvent as exc:
-            return html.Div(
-                [L.t("操作无效，未发送：", "invalid action, not sent: "), html.Code(str(exc))],
-                className="error",
-            )
-        except PublishError as exc:
-            return html.Div(
-                [L.t("发送失败：", "publish failed: "), html.Code(str(exc))], className="error"
-            )
+        if (refused := publish_or_refusal(publisher, event)) is not None:
+            return refused
         return sent(
             "维持" if upheld else f"改派至 {target}",
             "upheld" if upheld else f"reassigned to {target}",
         )
+
+
+def publish_or_refusal(publisher, event) -> html.Div | None:
+    """Publishes an officer's action event; None when sent, else the message shown instead
+    (invalid: refused like any department's invalid event, nothing sent; or the send failed)."""
+    try:
+        publisher.publish(event)
+    except InvalidEvent as exc:
+        return html.Div(
+            [L.t("操作无效，未发送：", "invalid action, not sent: "), html.Code(str(exc))],
+            className="error",
+        )
+    except PublishError as exc:
+        return html.Div(
+            [L.t("发送失败：", "publish failed: "), html.Code(str(exc))], className="error"
+        )
+    return None
 
 
 def sent(zh: str, en: str) -> html.Div:
