@@ -336,9 +336,9 @@ def dispatch(args: argparse.Namespace, settings) -> int:
                 print(f"{key:12} {value}")
         return 0
     if command == "migrate":
-        from cityops.storage.client import connect, migrate
+        from cityops.storage.client import MIGRATE_TIMEOUT, connect, migrate
 
-        client = connect(settings.clickhouse, database=False)
+        client = connect(settings.clickhouse, database=False, timeout=MIGRATE_TIMEOUT)
         try:
             applied = migrate(
                 client, settings.clickhouse.database, cluster=settings.clickhouse_cluster

@@ -38,7 +38,7 @@ from cityops.deploy.supervision import UP, RestartPolicy
 from cityops.private_files import read_secrets, rotate_kiosk_token, stack_secrets, write_private
 from cityops.settings import Settings
 from cityops.stack_state import read_state, service_states
-from cityops.storage.client import ClickHouseTarget, connect, migrate
+from cityops.storage.client import MIGRATE_TIMEOUT, ClickHouseTarget, connect, migrate
 from cityops.streams.notify.config import ConfigError, load_targets
 from cityops.topics_admin import all_topics, create_topics
 
@@ -157,7 +157,7 @@ class Stack:
                     )
                 ],
             )
-        client = connect(target, database=False)
+        client = connect(target, database=False, timeout=MIGRATE_TIMEOUT)
         migrate(client, target.database, cluster=cluster_name)
         client.disconnect()
         create_topics(s.kafka, all_topics(s), s.partitions)

@@ -31,8 +31,16 @@ __all__ = ["ClickHouseTarget", "check_database_name", "connect", "migrate", "sch
 CLIENT_SETTINGS = {"distributed_product_mode": "local"}
 
 
-def connect(target: ClickHouseTarget, *, database: bool = True, **settings) -> Client:
-    """A client for `target`; `database=False` connects without selecting the database."""
+# Migrations on a cluster wait for every node to run each `ON CLUSTER` statement (the server's
+# distributed_ddl_task_timeout is 180 s); on a loaded machine one statement has taken over 60 s.
+MIGRATE_TIMEOUT = 300
+
+
+def connect(
+    target: ClickHouseTarget, *, database: bool = True, timeout: float = 60, **settings
+) -> Client:
+    """A client for `target`; `database=False` connects without selecting the database;
+    `timeout` bounds each send and receive in seconds."""
     return Client(
         host=target.host,
         port=target.port,
@@ -40,7 +48,7 @@ def connect(target: ClickHouseTarget, *, database: bool = True, **settings) -> C
         password=target.password,
         database=target.database if database else "default",
         connect_timeout=5,
-        send_receive_timeout=60,
+        send_receive_timeout=timeout,
         settings={**CLIENT_SETTINGS, **settings},
         secure=target.secure,
         verify=True,
