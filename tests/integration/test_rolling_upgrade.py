@@ -10,7 +10,7 @@ import uuid
 from cityops.bench.events import sample_reports
 from cityops.deploy import services as svc
 from cityops.storage.client import migrate
-from tests.integration.test_engine import Stack, expected_incidents, make_stack
+from tests.integration.test_engine import Stack, expected_incidents, in_one_order, make_stack
 
 N = 9_000
 
@@ -30,7 +30,7 @@ def restart(stack: Stack, what: str) -> None:
 def test_workers_restarted_one_at_a_time_under_load_lose_nothing(request, services, tmp_path):
     first = make_stack(request, services.bootstrap, services.clickhouse, tmp_path)
     second = Stack(first.settings, first.ch, tmp_path / "worker-2.log")
-    pairs = sample_reports(N, seed=29, run=f"u{uuid.uuid4().hex[:6]}")
+    pairs = in_one_order(sample_reports(N, seed=29, run=f"u{uuid.uuid4().hex[:6]}"))
     third = N // 3
     try:
         first.start()
