@@ -15,7 +15,7 @@ from cityops.storage.latest import scope_term
 
 GROUPS = ("district", "street")
 _STATE_COLUMNS = ("status", "breaches", "repeat_count", "callback", "unsolved", "satisfied",
-                  "level", "joint", "escalations", "reopened")  # fmt: skip
+                  "level", "joint", "escalations", "reopened", "merged_into")  # fmt: skip
 
 # The newest version written before the period's end; where merges of the ReplacingMergeTree
 # already dropped every such version, the oldest version kept (docs/reports.md). The place is
