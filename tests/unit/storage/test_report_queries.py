@@ -53,7 +53,7 @@ def _incidents() -> list[dict]:
                     updated_at=at + 30,
                 ),  # fmt: skip
                 # every fifth one merged into another incident (并单) by the period's end
-                **_loop(latest, "r0" if n % 5 == 1 else ""),
+                **_loop(latest, "r0" if n % 5 == 4 else ""),
             }
         )
         # written after the period's end: a report of the period never sees it
@@ -158,7 +158,9 @@ def test_events_are_counted_once_within_the_period(client):
 
 def test_stage_times_read_the_transitions_of_the_period(client):
     times = rq.stage_times(client, "db", "district", PERIOD.start, PERIOD.end)
-    assert sum(len(v) for v in times.values()) == len(_as_of_end())
+    # a duplicate merged into another incident by the period's end is in no stage
+    matters = [r for r in _as_of_end().values() if r["merged_into"] == ""]
+    assert sum(len(v) for v in times.values()) == len(matters) < len(_as_of_end())
     r0 = next(t for t in times["320105"] if t["reported"] == START)
     assert r0["dispatched"] == START + 5 and r0["accepted"] == START + 600
     assert r0["resolved"] == START + 7200 and r0["callback"] is None  # closed after the end
