@@ -16,7 +16,7 @@ Readers: the wall's SQL counters (storage/wall_queries.py, `counters_sql`), the 
 (dashboard/cache/latest_state.py, `contribution`), the wall's tiles (dashboard/kpis.py, `RATES`),
 the district page and the wall's lists (`condition_sql`), the cache's loads
 (storage/incident_state.py), the engine's restore (storage/latest.py), the gateway's Open311
-status (`OPEN_EXCLUDED`). The shared `measures` view (migration 2, frozen text) states the same
+status (`OPEN_EXCLUDED`). The shared `measures` view (migration 14, frozen text) states the same
 conditions; tests/unit/storage/test_measures.py checks that the view, the SQL and the twin agree
 on the same data.
 Definitions in docs/dashboard.md (办结率, 实际解决率).

@@ -1,6 +1,6 @@
 """Each measure's SQL and its in-memory twin agree: per condition on a table of states, and as
 counters on the same stored incidents, with the wall's SQL counters and the shared `measures`
-view (migration 2) on a current ClickHouse (chdb). The same counters on 18.16 against the wall's
+view (migration 14) on a current ClickHouse (chdb). The same counters on 18.16 against the wall's
 cache: tests/integration/test_snapshot_clickhouse.py."""
 
 from __future__ import annotations
