@@ -16,6 +16,8 @@ unknown statement kind fails loudly (ValueError) instead of running unchanged on
   s_local`. Every replica feeds its own local target from the blocks inserted into its own local
   source; replication copies parts without firing views, and the target is replicated itself, so
   each row is fed once, on the shard of its source row.
+- `DROP TABLE IF EXISTS v` of a view (a view or materialized view made again, migration 14):
+  `v` ON CLUSTER; a table with data (one of SHARDING_KEYS, or a local one) is refused.
 - `INSERT INTO t … SELECT … FROM s` (a backfill): unchanged, run once on one node through the
   Distributed tables (with `insert_distributed_sync`); the server re-shards the rows by t's key.
 
@@ -85,6 +87,8 @@ _ALTER_ADD = re.compile(
     r"(?P<actions>ADD COLUMN (?:(?!\bDROP\b|\bMODIFY\b).)*)$",
     re.S,
 )
+# A view dropped to be made again (it holds no data); a data table is never dropped
+_DROP_VIEW = re.compile(rf"^\s*DROP TABLE IF EXISTS (?P<db>{_IDENT})\.(?P<name>{_IDENT})\s*$")
 _INSERT_SELECT = re.compile(rf"^\s*INSERT INTO {_IDENT}\.{_IDENT} \(.*\)\s+SELECT .*$", re.S)
 
 
@@ -153,6 +157,11 @@ def cluster_statements(statement: str, cluster: str) -> list[str]:
             f"CREATE TABLE IF NOT EXISTS {db}.{table} ON CLUSTER {cluster} AS {db}.{local}"
             f" ENGINE = Distributed({cluster}, {db}, {local}, {SHARDING_KEYS[table]})",
         ]
+    if m := _DROP_VIEW.match(statement):
+        db, name = check_database_name(m["db"]), m["name"]
+        if name in SHARDING_KEYS or name.endswith(LOCAL_SUFFIX):
+            raise ValueError(f"{name}: a table with data is never dropped by a migration")
+        return [f"DROP TABLE IF EXISTS {db}.{name} ON CLUSTER {cluster}"]
     if _INSERT_SELECT.match(statement):
         return [statement]
     raise ValueError(f"no cluster form for this statement kind: {statement.strip()[:80]!r}")

@@ -519,6 +519,107 @@ CREATE TABLE IF NOT EXISTS {db}.claim_transitions (
 ORDER BY (item_id, seq)
 """
 
+# 并单 (migrations 11-14, streams/incidents/merge.py): `merged_into` names the incident a duplicate
+# was merged into ('' for every other incident). A merged duplicate is no matter of its own (its
+# reports count in the survivor), so no measure counts it (storage/measures.py `COUNTED`). One
+# ALTER per migration: 18.16 has no ADD COLUMN IF NOT EXISTS, so a migration interrupted between
+# two ALTERs could never run again.
+_INCIDENTS_MERGED_INTO = "ALTER TABLE {db}.incidents ADD COLUMN merged_into String DEFAULT ''"
+_INCIDENT_CHANGES_MERGED_INTO = (
+    "ALTER TABLE {db}.incident_changes ADD COLUMN merged_into String DEFAULT ''"
+)
+_INCIDENTS_BY_REPORT_MERGED_INTO = (
+    "ALTER TABLE {db}.incidents_by_report ADD COLUMN merged_into String DEFAULT ''"
+)
+# The copies of the incident rows get the column through new materialized views (18.16 cannot
+# change a view's query): each new view is made before the old one is dropped, so a row written
+# meanwhile (a rolling upgrade migrates a live database) is fed by at least one of them; one fed
+# twice is an identical duplicate, which every reader already removes (argMax by version).
+_MV_INCIDENT_CHANGES_MERGED = (
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.incident_changes_merged_mv "
+    "TO {db}.incident_changes AS "
+    "SELECT incident_id, status, level, unit_code, district, street, category, severity,\n"
+    "    title, lead_department, departments, joint, reported_at, accept_due, resolve_due, "
+    "escalations,\n"
+    "    breaches, repeat_count, reopened, satisfied, lat, lon, version, updated_at, "
+    "merged_into FROM {db}.incidents"
+)
+_DROP_MV_INCIDENT_CHANGES = "DROP TABLE IF EXISTS {db}.incident_changes_mv"
+_MV_INCIDENTS_BY_REPORT_MERGED = (
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.incidents_by_report_merged_mv "
+    "TO {db}.incidents_by_report AS "
+    "SELECT incident_id, status, level, unit_code, district, street, category, severity,\n"
+    "    title, lead_department, departments, joint, reported_at, accept_due, resolve_due, "
+    "escalations,\n"
+    "    breaches, repeat_count, reopened, satisfied, lat, lon, version, updated_at, "
+    "merged_into FROM {db}.incidents"
+)
+_DROP_MV_INCIDENTS_BY_REPORT = "DROP TABLE IF EXISTS {db}.incidents_by_report_mv"
+# The shared views again (they hold no data): incidents_current with merged_into, and measures
+# without the merged duplicates.
+_DROP_V_MEASURES = "DROP TABLE IF EXISTS {db}.measures"
+_DROP_V_INCIDENTS_CURRENT = "DROP TABLE IF EXISTS {db}.incidents_current"
+_V_INCIDENTS_CURRENT_MERGED = """
+CREATE VIEW IF NOT EXISTS {db}.incidents_current AS
+SELECT
+    incident_id,
+    argMax(status, _v) AS status,
+    argMax(level, _v) AS level,
+    argMax(unit_code, _v) AS unit_code,
+    argMax(owner_unit, _v) AS owner_unit,
+    argMax(district, _v) AS district,
+    argMax(street, _v) AS street,
+    argMax(community, _v) AS community,
+    argMax(grid, _v) AS grid,
+    argMax(micro_grid, _v) AS micro_grid,
+    argMax(category, _v) AS category,
+    argMax(severity, _v) AS severity,
+    argMax(title, _v) AS title,
+    argMax(lead_department, _v) AS lead_department,
+    argMax(departments, _v) AS departments,
+    argMax(joint, _v) AS joint,
+    argMax(reported_at, _v) AS reported_at,
+    argMax(accepted_at, _v) AS accepted_at,
+    argMax(resolved_at, _v) AS resolved_at,
+    argMax(closed_at, _v) AS closed_at,
+    argMax(accept_due, _v) AS accept_due,
+    argMax(resolve_due, _v) AS resolve_due,
+    argMax(escalations, _v) AS escalations,
+    argMax(breaches, _v) AS breaches,
+    argMax(repeat_count, _v) AS repeat_count,
+    argMax(reopened, _v) AS reopened,
+    argMax(satisfied, _v) AS satisfied,
+    argMax(lat, _v) AS lat,
+    argMax(lon, _v) AS lon,
+    argMax(merged_into, _v) AS merged_into,
+    max(_v) AS version,
+    max(updated_at) AS updated_at
+FROM (SELECT *, version AS _v FROM {db}.incidents)
+GROUP BY incident_id
+"""
+_V_MEASURES_UNMERGED = """
+CREATE VIEW IF NOT EXISTS {db}.measures AS
+SELECT
+    count() AS incidents,
+    countIf(status = 'closed') AS closed,
+    countIf(status IN ('resolved', 'closed')) AS resolved_or_closed,
+    countIf(status = 'closed' AND reopened = 0 AND ifNull(satisfied, 1) = 1) AS actually_resolved,
+    countIf(repeat_count > 0) AS with_repeats,
+    countIf(escalations > 0) AS escalated,
+    countIf(status IN ('resolved', 'closed') AND level IN ('grid', 'micro_grid')) AS resolved_at_grid,
+    countIf(status IN ('resolved', 'closed') AND level = 'community') AS resolved_at_community,
+    countIf(status IN ('resolved', 'closed') AND level = 'street') AS resolved_at_street,
+    if(incidents = 0, 0, closed / incidents) AS closure_rate,
+    if(resolved_or_closed = 0, 0, actually_resolved / resolved_or_closed) AS resolution_rate,
+    if(incidents = 0, 0, with_repeats / incidents) AS repeat_rate,
+    if(incidents = 0, 0, escalated / incidents) AS escalation_rate,
+    if(resolved_or_closed = 0, 0,
+       (resolved_at_grid + resolved_at_community + resolved_at_street) / resolved_or_closed)
+        AS street_or_below_share
+FROM {db}.incidents_current
+WHERE merged_into = ''
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -566,6 +667,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         9, "resident-unit claims: claims and claim_transitions", (_CLAIMS, _CLAIM_TRANSITIONS)
     ),
     Migration(10, "annotations: warning periods shading the wall's time series", (_ANNOTATIONS,)),
+    Migration(11, "incidents: merged_into (并单)", (_INCIDENTS_MERGED_INTO,)),
+    Migration(12, "incident_changes: merged_into", (_INCIDENT_CHANGES_MERGED_INTO,)),
+    Migration(13, "incidents_by_report: merged_into", (_INCIDENTS_BY_REPORT_MERGED_INTO,)),
+    Migration(
+        14,
+        "merged_into through the copies' views; the shared views leave merged duplicates out",
+        (
+            _MV_INCIDENT_CHANGES_MERGED,
+            _DROP_MV_INCIDENT_CHANGES,
+            _MV_INCIDENTS_BY_REPORT_MERGED,
+            _DROP_MV_INCIDENTS_BY_REPORT,
+            _DROP_V_MEASURES,
+            _DROP_V_INCIDENTS_CURRENT,
+            _V_INCIDENTS_CURRENT_MERGED,
+            _V_MEASURES_UNMERGED,
+        ),
+    ),
 )
 
 TABLES = ("events", "incidents", "incident_transitions", "dept_tasks", "rejected_events")

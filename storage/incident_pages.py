@@ -168,15 +168,16 @@ def incident_events(
 def district_streets(client, db: str, district: str) -> list[dict]:
     """Open and all incidents per street of one district (the district page)."""
     db = check_database_name(db)
-    cols = {"status": "s_status", "breaches": "s_breaches"}
+    cols = {"status": "s_status", "breaches": "s_breaches", "merged_into": "s_merged_into"}
+    counted = measures.counted_sql(cols)  # a merged duplicate is no matter of its own
     is_open = measures.condition_sql("open", cols)
     breached = measures.condition_sql("breached", cols)
     sql = f"""
-    SELECT s_street, countIf({is_open}) AS open, count() AS total,
-           countIf({is_open} AND {breached}) AS breached
+    SELECT s_street, countIf({counted} AND {is_open}) AS open, countIf({counted}) AS total,
+           countIf({counted} AND {is_open} AND {breached}) AS breached
     FROM (
         SELECT {latest("street")} AS s_street, {latest("status")} AS s_status,
-               {latest("breaches")} AS s_breaches
+               {latest("breaches")} AS s_breaches, {latest("merged_into")} AS s_merged_into
         FROM {db}.incidents WHERE district = %(district)s GROUP BY {GROUP_KEY}
     )
     GROUP BY s_street ORDER BY open DESC, s_street

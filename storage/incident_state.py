@@ -14,7 +14,8 @@ from cityops.storage.measures import YESTERDAY_NAMES
 from cityops.storage.wall_queries import Y_COUNTS, Y_STATE, open_listed_sql
 
 # (h, version, updated_at, status, level, district, joint, breached, escalated, repeat,
-#  reopened, satisfied, severity, reported_at, category, resolve_due): one row per incident.
+#  reopened, satisfied, severity, reported_at, category, resolve_due, merged): one row per
+#  incident; merged: merged into another incident (并单, storage/measures.py COUNTED).
 NARROW_KEYS = (
     "h",
     "version",
@@ -32,6 +33,7 @@ NARROW_KEYS = (
     "reported_at",
     "category",
     "resolve_due",
+    "merged",
 )
 _FLAG = {"breaches": "breached", "escalations": "escalated", "repeat_count": "repeat"}
 
@@ -58,7 +60,8 @@ SELECT
     {latest("severity")} AS n_severity,
     toUnixTimestamp({latest("reported_at")}) AS n_reported_at,
     {latest("category")} AS n_category,
-    toUnixTimestamp({latest("resolve_due")}) AS n_resolve_due
+    toUnixTimestamp({latest("resolve_due")}) AS n_resolve_due,
+    NOT ({measures.counted_sql({"merged_into": latest("merged_into")})}) AS n_merged
 FROM {{db}}.{{table}}
 WHERE {{where}}
 GROUP BY h

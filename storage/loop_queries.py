@@ -19,7 +19,8 @@ SELECT
     argMax(status, version) AS s_status,
     argMax(callback, version) AS s_callback,
     argMax(unsolved, version) AS s_unsolved,
-    argMax(satisfied, version) AS s_satisfied
+    argMax(satisfied, version) AS s_satisfied,
+    argMax(merged_into, version) AS s_merged_into
 FROM {db}.incidents
 WHERE reported_at >= toDateTime(%(since)s)
 GROUP BY incident_id

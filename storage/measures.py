@@ -7,11 +7,16 @@ placeholders (`{status}`, `{level}`, `{joint}`, `{breaches}`, `{escalations}`, `
 A *counter* of the wall counts the incidents for which all its conditions hold: the open ones,
 or the ones reported in the 24-hour window. A *rate* is one counter over another.
 
+Every count (the wall's, the loop's, the supervision's, the reports') counts only the incidents
+`COUNTED` holds for: a merged duplicate (并单, `{merged_into}` set) is no matter of its own — its
+reports count in the incident it was merged into — so it is in no numerator and no denominator,
+while its own page still shows it closed, "merged into" the survivor.
+
 Readers: the wall's SQL counters (storage/wall_queries.py, `counters_sql`), the wall's cache
 (dashboard/cache/latest_state.py, `contribution`), the wall's tiles (dashboard/kpis.py, `RATES`),
 the district page and the wall's lists (`condition_sql`), the cache's loads
 (storage/incident_state.py), the engine's restore (storage/latest.py), the gateway's Open311
-status (`OPEN_EXCLUDED`). The shared `measures` view (migration 2, frozen text) states the same
+status (`OPEN_EXCLUDED`). The shared `measures` view (migration 14, frozen text) states the same
 conditions; tests/unit/storage/test_measures.py checks that the view, the SQL and the twin agree
 on the same data.
 Definitions in docs/dashboard.md (办结率, 实际解决率).
@@ -40,6 +45,7 @@ class State(NamedTuple):
     repeat: bool = False
     reopened: bool = False
     satisfied: bool = True  # no feedback counts as satisfied
+    merged: bool = False  # merged into another incident (并单): counted nowhere
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,15 @@ class Condition:
 
 def _in(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+# The one exclusion every count applies (SQL and twins): not a merged duplicate.
+COUNTED = Condition("{merged_into} = ''", lambda s: not s.merged)
+
+
+def counted_sql(columns: Mapping[str, str]) -> str:
+    """The SQL of `COUNTED` over the given column names (`merged_into` -> column)."""
+    return COUNTED.sql.format_map(columns)
 
 
 def _level(*levels: str) -> Condition:
@@ -142,7 +157,10 @@ def _all(conditions: tuple[str, ...], state: State) -> bool:
 
 def contribution(state: State) -> tuple[tuple[int, ...] | None, tuple[int, ...]]:
     """What one incident adds to the counters: (OPEN_NAMES increments, or None when it is not
-    open; WIN_NAMES increments, counted when it was reported in the window)."""
+    open; WIN_NAMES increments, counted when it was reported in the window). A merged duplicate
+    adds nothing."""
+    if not COUNTED.holds(state):
+        return None, (0,) * len(WINDOW_COUNTERS)
     opened = None
     if CONDITIONS["open"].holds(state):
         opened = tuple(int(_all(conds, state)) for conds in OPEN_COUNTERS.values())
@@ -152,15 +170,16 @@ def contribution(state: State) -> tuple[tuple[int, ...] | None, tuple[int, ...]]
 # -- SQL -------------------------------------------------------------------------------------------
 
 COLUMNS = ("status", "level", "joint", "breaches", "escalations", "repeat_count", "reopened",
-           "satisfied")  # fmt: skip
+           "satisfied", "merged_into")  # fmt: skip
 
 
 def _columns(prefix: str) -> dict[str, str]:
     return {c: f"{prefix}{c}" for c in COLUMNS}
 
 
-def _count_if(terms: list[str], alias: str) -> str:
-    return f"    countIf({' AND '.join(terms) or '1'}) AS {alias}"
+def _count_if(terms: list[str], alias: str, cols: Mapping[str, str]) -> str:
+    """countIf(<COUNTED> AND <terms>) AS alias: every count leaves merged duplicates out."""
+    return f"    countIf({' AND '.join([counted_sql(cols), *terms])}) AS {alias}"
 
 
 def counters_sql(*, prefix: str = "s_", reported: str = "s_reported_at") -> str:
@@ -169,11 +188,11 @@ def counters_sql(*, prefix: str = "s_", reported: str = "s_reported_at") -> str:
     cols = _columns(prefix)
     window = f"{reported} >= toDateTime(%(window)s)"
     parts = [
-        _count_if([condition_sql(c, cols) for c in conds], name)
+        _count_if([condition_sql(c, cols) for c in conds], name, cols)
         for name, conds in OPEN_COUNTERS.items()
     ]
     parts += [
-        _count_if([window] + [condition_sql(c, cols) for c in conds], name)
+        _count_if([window] + [condition_sql(c, cols) for c in conds], name, cols)
         for name, conds in WINDOW_COUNTERS.items()
     ]
     return ",\n".join(parts)
@@ -191,7 +210,7 @@ def yesterday_counters_sql(*, prefix: str = "y_", reported: str = "s_reported_at
     for name in YESTERDAY_OF:
         terms = [existed] + ([window] if name in WINDOW_COUNTERS else [])
         terms += [condition_sql(c, cols) for c in conds_of[name]]
-        parts.append(_count_if(terms, f"{name}_y"))
+        parts.append(_count_if(terms, f"{name}_y", cols))
     return ",\n".join(parts)
 
 
@@ -200,7 +219,8 @@ def yesterday_counters_sql(*, prefix: str = "y_", reported: str = "s_reported_at
 # solved is closed after a callback answered "solved", with no callback ever answered "not
 # solved" (each such answer reopened it and counts against the rate). 满意率 (satisfaction
 # rate) = answers satisfied ÷ incidents with an answer. Per lead department, district or street
-# (`LOOP_GROUPS`). Placeholders: {status}, {callback}, {unsolved}, {satisfied} (NULL: no answer).
+# (`LOOP_GROUPS`). Placeholders: {status}, {callback}, {unsolved}, {satisfied} (NULL: no answer),
+# {merged_into} (COUNTED).
 
 
 class LoopState(NamedTuple):
@@ -210,6 +230,7 @@ class LoopState(NamedTuple):
     callback: str = ""  # "" | pending | overdue | solved | unsolved
     unsolved: int = 0
     satisfied: bool | None = None  # None: no answer
+    merged: bool = False  # merged into another incident (并单): counted nowhere
 
 
 LOOP_CONDITIONS: dict[str, Condition] = {
@@ -225,7 +246,7 @@ LOOP_CONDITIONS: dict[str, Condition] = {
     ),
 }
 LOOP_NAMES = tuple(LOOP_CONDITIONS)
-LOOP_COLUMNS = ("status", "callback", "unsolved", "satisfied")
+LOOP_COLUMNS = ("status", "callback", "unsolved", "satisfied", "merged_into")
 LOOP_RATES: dict[str, tuple[str, str]] = {
     "actual_resolution_rate": ("confirmed_solved", "closed"),  # 实际解决率
     "satisfaction_rate": ("satisfied", "answered"),  # 满意率
@@ -237,7 +258,7 @@ def loop_counts_sql(prefix: str = "s_") -> str:
     """countIf(...) AS <name> for LOOP_NAMES over latest-state columns `prefix` + column."""
     cols = {c: f"{prefix}{c}" for c in LOOP_COLUMNS}
     return ",\n".join(
-        _count_if([c.sql.format_map(cols)], name) for name, c in LOOP_CONDITIONS.items()
+        _count_if([c.sql.format_map(cols)], name, cols) for name, c in LOOP_CONDITIONS.items()
     )
 
 
@@ -246,6 +267,8 @@ def loop_counts(states: Iterable[tuple[str, LoopState]]) -> dict[str, dict[str, 
     out: dict[str, dict[str, int]] = {}
     for key, state in states:
         counts = out.setdefault(key, dict.fromkeys(LOOP_NAMES, 0))
+        if not COUNTED.holds(state):
+            continue
         for name, condition in LOOP_CONDITIONS.items():
             counts[name] += condition.holds(state)
     return out
@@ -261,7 +284,7 @@ def loop_rate(counts: Mapping[str, int], name: str) -> float | None:
 # complaint rate = matters with a repeat complaint ÷ matters reported, in a period (the wall sets
 # it against the same period a year before); grid share (小事不出网格) = matters done at grid level
 # (never escalated above the grid: the level only rises) ÷ matters done, per street.
-# Placeholders: {status}, {level}, {supervision}, {repeat_count}.
+# Placeholders: {status}, {level}, {supervision}, {repeat_count}, {merged_into} (COUNTED).
 GRID_LEVELS = ("grid", "micro_grid")
 
 
@@ -272,6 +295,7 @@ class SupervisionState(NamedTuple):
     level: str = ""
     supervision: str = ""
     repeat_count: int = 0
+    merged: bool = False  # merged into another incident (并单): counted nowhere
 
 
 SUPERVISION_CONDITIONS: dict[str, Condition] = {
@@ -288,7 +312,7 @@ SUPERVISION_CONDITIONS: dict[str, Condition] = {
     ),
 }
 SUPERVISION_NAMES = tuple(SUPERVISION_CONDITIONS)
-SUPERVISION_COLUMNS = ("status", "level", "supervision", "repeat_count")
+SUPERVISION_COLUMNS = ("status", "level", "supervision", "repeat_count", "merged_into")
 SUPERVISION_RATES: dict[str, tuple[str, str]] = {
     "repeat_complaint_rate": ("repeat", "reported"),  # 重复投诉率
     "grid_share": ("kept_in_grid", "done"),  # 小事不出网格
@@ -299,7 +323,8 @@ def supervision_counts_sql(prefix: str = "s_") -> str:
     """countIf(...) AS <name> for SUPERVISION_NAMES over latest-state columns `prefix` + column."""
     cols = {c: f"{prefix}{c}" for c in SUPERVISION_COLUMNS}
     return ",\n".join(
-        _count_if([c.sql.format_map(cols)], name) for name, c in SUPERVISION_CONDITIONS.items()
+        _count_if([c.sql.format_map(cols)], name, cols)
+        for name, c in SUPERVISION_CONDITIONS.items()
     )
 
 
@@ -310,6 +335,8 @@ def supervision_counts(
     out: dict[str, dict[str, int]] = {}
     for key, state in states:
         counts = out.setdefault(key, dict.fromkeys(SUPERVISION_NAMES, 0))
+        if not COUNTED.holds(state):
+            continue
         for name, condition in SUPERVISION_CONDITIONS.items():
             counts[name] += condition.holds(state)
     return out
@@ -320,7 +347,7 @@ def supervision_counts(
 # stood at the period's end: on-time (按时办理率: never past an acceptance or resolution deadline)
 # ÷ incidents, closed ÷ incidents (办结率, as the wall's closure rate), repeat ÷ incidents
 # (重复投诉率, as the wall's), and the loop's two rates (LOOP_RATES) from loop_counts_sql.
-# Placeholders as CONDITIONS.
+# Placeholders as CONDITIONS (with {merged_into}: COUNTED).
 
 REPORT_CONDITIONS: dict[str, Condition] = {
     "incidents": Condition("1", lambda s: True),
@@ -340,7 +367,7 @@ def report_counts_sql(prefix: str = "s_") -> str:
     """countIf(...) AS <name> for REPORT_NAMES over state columns `prefix` + column."""
     cols = _columns(prefix)
     return ",\n".join(
-        _count_if([c.sql.format_map(cols)], name) for name, c in REPORT_CONDITIONS.items()
+        _count_if([c.sql.format_map(cols)], name, cols) for name, c in REPORT_CONDITIONS.items()
     )
 
 
@@ -349,6 +376,8 @@ def report_counts(states: Iterable[tuple[str, State]]) -> dict[str, dict[str, in
     out: dict[str, dict[str, int]] = {}
     for key, state in states:
         counts = out.setdefault(key, dict.fromkeys(REPORT_NAMES, 0))
+        if not COUNTED.holds(state):
+            continue
         for name, condition in REPORT_CONDITIONS.items():
             counts[name] += condition.holds(state)
     return out

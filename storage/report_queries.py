@@ -15,7 +15,7 @@ from cityops.storage.latest import scope_term
 
 GROUPS = ("district", "street")
 _STATE_COLUMNS = ("status", "breaches", "repeat_count", "callback", "unsolved", "satisfied",
-                  "level", "joint", "escalations", "reopened")  # fmt: skip
+                  "level", "joint", "escalations", "reopened", "merged_into")  # fmt: skip
 
 # The newest version written before the period's end; where merges of the ReplacingMergeTree
 # already dropped every such version, the oldest version kept (docs/reports.md). The place is
@@ -70,6 +70,7 @@ SELECT any(district) AS s_district, any(street) AS s_street, incident_id,
 FROM {db}.incidents
 WHERE reported_at >= toDateTime(%(start)s) AND reported_at < toDateTime(%(end)s){scope}
 GROUP BY incident_id
+HAVING {counted}
 ORDER BY incident_id
 """
 
@@ -141,7 +142,10 @@ def stage_times(
         for row in client.execute(_TRANSITIONS.format(db=db, scope=scope_term(scope)), params)
     }
     out: dict[str, list[dict]] = {}
-    rows = client.execute(_STAGE_TIMES.format(db=db, scope=scope_term(scope)), params)
+    # a duplicate merged into another incident by the period's end is no matter of its own
+    counted = measures.counted_sql({"merged_into": _as_of_end("merged_into")})
+    sql = _STAGE_TIMES.format(db=db, scope=scope_term(scope), counted=counted)
+    rows = client.execute(sql, params)
     for district, street, incident_id, reported, accept_due, resolve_due in rows:
         dispatched, accepted, resolved, callback, overdue = moves.get(incident_id, (0,) * 5)
         out.setdefault(district if group == "district" else street, []).append(

@@ -72,13 +72,15 @@ def board(
     return board_order([dict(zip(BOARD_KEYS, r, strict=True)) for r in rows], now)
 
 
-# The wall's kiosk-safe summary: only what counting needs (no title, no people, no ids leave).
+# The wall's kiosk-safe summary: only what counting needs (no title, no people, no ids leave);
+# a merged duplicate is no matter of its own (measures.COUNTED).
 _SUMMARY = """
 SELECT argMax(supervision, version), argMax(status, version), any(district),
     toUnixTimestamp(argMax(resolve_due, version))
 FROM {db}.incidents
 WHERE supervision != '' {scope}
 GROUP BY incident_id
+HAVING {counted}
 """
 
 
@@ -109,7 +111,9 @@ def summary_counts(rows: list[tuple], now: int) -> list[dict]:
 def summary(client, db: str, *, now: int, scope: str | None = None) -> list[dict]:
     """The supervised matters in `scope` (None: the city) counted per level and district."""
     db = check_database_name(db)
-    rows = client.execute(_SUMMARY.format(db=db, scope=scope_term(scope)), {"scope": scope})
+    counted = measures.counted_sql({"merged_into": "argMax(merged_into, version)"})
+    sql = _SUMMARY.format(db=db, scope=scope_term(scope), counted=counted)
+    rows = client.execute(sql, {"scope": scope})
     return summary_counts(rows, now)
 
 
@@ -141,7 +145,8 @@ FROM (
     SELECT if(min(reported_at) >= toDateTime(%(now_from)s), 'now', 'year_ago') AS period,
         argMax(status, version) AS s_status, argMax(level, version) AS s_level,
         argMax(supervision, version) AS s_supervision,
-        argMax(repeat_count, version) AS s_repeat_count
+        argMax(repeat_count, version) AS s_repeat_count,
+        argMax(merged_into, version) AS s_merged_into
     FROM {db}.incidents
     WHERE ((reported_at >= toDateTime(%(now_from)s) AND reported_at < toDateTime(%(now)s))
         OR (reported_at >= toDateTime(%(ago_from)s) AND reported_at < toDateTime(%(ago_to)s)))
@@ -152,12 +157,13 @@ GROUP BY period
 """
 _SUPERVISED = """
 SELECT s_supervision, count() FROM (
-    SELECT argMax(supervision, version) AS s_supervision, argMax(status, version) AS s_status
+    SELECT argMax(supervision, version) AS s_supervision, argMax(status, version) AS s_status,
+        argMax(merged_into, version) AS s_merged_into
     FROM {db}.incidents
     WHERE supervision != '' {scope}
     GROUP BY incident_id
 )
-WHERE {supervised}
+WHERE {counted} AND {supervised}
 GROUP BY s_supervision
 """
 
@@ -171,6 +177,7 @@ def wall_tile(client, db: str, *, now: int, days: int = 30, scope: str | None = 
         db=db,
         scope=scope_term(scope),
         supervised=measures.SUPERVISION_CONDITIONS["supervised"].sql.format_map(cols),
+        counted=measures.counted_sql(cols),
     )
     by_level = dict(client.execute(supervised_sql, {"scope": scope}))
     span = days * DAY
@@ -202,7 +209,8 @@ SELECT s_street,
 FROM (
     SELECT any(street) AS s_street, argMax(status, version) AS s_status,
         argMax(level, version) AS s_level, argMax(supervision, version) AS s_supervision,
-        argMax(repeat_count, version) AS s_repeat_count
+        argMax(repeat_count, version) AS s_repeat_count,
+        argMax(merged_into, version) AS s_merged_into
     FROM {db}.incidents
     WHERE reported_at >= toDateTime(%(since)s) {scope}
     GROUP BY incident_id

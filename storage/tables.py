@@ -71,6 +71,8 @@ INCIDENTS: tuple[Column, ...] = (
     ("supervision", "String"),
     ("callback", "String"),
     ("unsolved", "UInt16"),
+    # migration 11 (并单): the incident this one was merged into; '' for every other incident
+    ("merged_into", "String"),
 )
 
 INCIDENT_TRANSITIONS: tuple[Column, ...] = (

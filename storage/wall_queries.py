@@ -27,11 +27,9 @@ from cityops.storage.latest import (
 # "Same time yesterday": each incident's state among the versions stored by then, and the wall's
 # counters over it. Shared by `incident_counters` (below) and the cache's background query
 # (incident_state.yesterday_counters), so the two can never drift apart.
-Y_STATE = select(
-    ("status", "joint", "breaches", "escalations", "repeat_count", "reopened", "satisfied"),
-    "y_",
-    of=as_of,
-)
+_Y_COLUMNS = ("status", "joint", "breaches", "escalations", "repeat_count", "reopened",
+              "satisfied", "merged_into")  # fmt: skip
+Y_STATE = select(_Y_COLUMNS, "y_", of=as_of)
 # Over Y_STATE and s_reported_at, in YESTERDAY_NAMES order.
 Y_COUNTS = measures.yesterday_counters_sql()
 

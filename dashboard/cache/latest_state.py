@@ -13,9 +13,9 @@ from cityops.storage import measures
 from cityops.storage.measures import OPEN_NAMES, WIN_NAMES
 
 # flag bits of a packed state
-_JOINT, _BREACHED, _ESCALATED, _REPEAT, _REOPENED, _SATISFIED = 1, 2, 4, 8, 16, 32
+_JOINT, _BREACHED, _ESCALATED, _REPEAT, _REOPENED, _SATISFIED, _MERGED = 1, 2, 4, 8, 16, 32, 64
 # positions in a narrow row (incident_state.NARROW_KEYS)
-_REPORTED, _CATEGORY, _RESOLVE_DUE = 13, 14, 15
+_REPORTED, _CATEGORY, _RESOLVE_DUE, _MERGED_AT = 13, 14, 15, 16
 DAY = 86400
 
 
@@ -79,6 +79,7 @@ class LatestState:
             (_JOINT if joint else 0) | (_BREACHED if breached else 0)
             | (_ESCALATED if escalated else 0) | (_REPEAT if repeat else 0)
             | (_REOPENED if reopened else 0) | (_SATISFIED if satisfied else 0)
+            | (_MERGED if row[_MERGED_AT] else 0)
         )  # fmt: skip
         return (
             self.statuses.code(status) | self.levels.code(level) << 16
@@ -102,6 +103,7 @@ class LatestState:
                 repeat=bool(flags & _REPEAT),
                 reopened=bool(flags & _REOPENED),
                 satisfied=bool(flags & _SATISFIED),
+                merged=bool(flags & _MERGED),
             )
         )
         found = self._contrib[code] = (district, opened, win)

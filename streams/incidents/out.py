@@ -44,6 +44,7 @@ class _ChangedData(msgspec.Struct):
     version: int
     rule: str  # the sensor rule that raised the incident ('' when none did)
     supervision: str  # 书记督办 level ('' none | community | street | district, CONTRACT §11)
+    merged_into: str  # 并单: the incident this one was merged into ('' when none)
 
 
 class _CloudEvent(msgspec.Struct):
@@ -118,6 +119,7 @@ def incident_changed(incident: Incident, transitions: list[Transition]) -> bytes
         incident.version,
         incident.rule,
         incident.supervision,
+        incident.merged_into,
     )
     return _encode(
         _Changed(

@@ -155,6 +155,7 @@ def incident_row(incident: Incident) -> tuple:
         incident.supervision,
         incident.callback,
         incident.unsolved,
+        incident.merged_into,
     )
 
 

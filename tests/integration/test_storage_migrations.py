@@ -145,3 +145,55 @@ def test_migration_5_copies_the_incidents_and_event_ids_stored_before_it(a_datab
     client.execute(f"INSERT INTO {db}.events (id, time, incident_id) VALUES", [("e4", now, "C")])
     assert client.execute(f"SELECT count() FROM {db}.incidents_by_report")[0][0] == 4
     assert client.execute(f"SELECT count() FROM {db}.incident_event_ids")[0][0] == 3
+
+
+def test_migrations_11_to_14_carry_merged_into_through_the_copies_and_views(a_database):
+    """A database as it stood at migration 10, with incidents stored: the later migrations keep
+    what is stored ('' for the rows before them), feed `merged_into` to the dashboard's copies once
+    (the old views are gone, not feeding a second row), and the shared views leave a merged
+    duplicate out of the measures (并单)."""
+    from cityops.storage.ddl import SCHEMA_VERSION_TABLE
+
+    target = a_database
+    client = connect(target, database=False)
+    db = target.database
+    client.execute(f"CREATE DATABASE {db}")
+    client.execute(SCHEMA_VERSION_TABLE.format(db=db))
+    for migration in MIGRATIONS[:10]:
+        for statement in migration.statements:
+            client.execute(statement.format(db=db))
+        client.execute(
+            f"INSERT INTO {db}.schema_version (version, description, applied_at) VALUES",
+            [(migration.version, migration.description, dt.datetime(2026, 11, 1))],
+        )
+    now = dt.datetime(2026, 11, 27, 8, 0, 0)
+    columns = "incident_id, status, version, reported_at, updated_at"
+    client.execute(
+        f"INSERT INTO {db}.incidents ({columns}) VALUES",
+        [("A", "dispatched", 1, now, now), ("B", "dispatched", 1, now, now)],
+    )
+    assert migrate(client, db) == [m.version for m in MIGRATIONS[10:]]
+    later = now + dt.timedelta(minutes=5)
+    client.execute(
+        f"INSERT INTO {db}.incidents ({columns}, merged_into) VALUES",
+        [("A", "closed", 2, now, later, "B")],
+    )
+    for copy in ("incident_changes", "incidents_by_report"):
+        assert client.execute(
+            f"SELECT incident_id, version, merged_into FROM {db}.{copy} "
+            "WHERE updated_at >= toDateTime('2026-11-01 00:00:00') ORDER BY incident_id, version"
+        ) == [("A", 1, ""), ("A", 2, "B"), ("B", 1, "")], copy
+    assert client.execute(
+        f"SELECT incident_id, status, merged_into FROM {db}.incidents_current ORDER BY incident_id"
+    ) == [("A", "closed", "B"), ("B", "dispatched", "")]
+    assert client.execute(f"SELECT incidents, closed FROM {db}.measures") == [(1, 0)]
+    views = client.execute(
+        "SELECT name FROM system.tables WHERE database = %(db)s AND engine = 'MaterializedView' "
+        "AND name LIKE 'incident%%' ORDER BY name",
+        {"db": db},
+    )
+    assert views == [
+        ("incident_changes_merged_mv",),
+        ("incident_event_ids_mv",),
+        ("incidents_by_report_merged_mv",),
+    ]

@@ -141,7 +141,17 @@ REFUSED = [
     pytest.param(
         "CREATE TABLE IF NOT EXISTS db.events (a UInt8) ENGINE = Log", "no cluster form", id="Log"
     ),
+    pytest.param("DROP TABLE IF EXISTS db.incidents", "never dropped", id="a data table dropped"),
+    pytest.param(
+        "DROP TABLE IF EXISTS db.incidents_local", "never dropped", id="a local table dropped"
+    ),
 ]
+
+
+def test_a_dropped_view_is_dropped_on_every_node():
+    assert cluster_statements("DROP TABLE IF EXISTS db.incident_changes_mv", "c") == [
+        "DROP TABLE IF EXISTS db.incident_changes_mv ON CLUSTER c"
+    ]
 
 
 @pytest.mark.parametrize(("statement", "message"), REFUSED)

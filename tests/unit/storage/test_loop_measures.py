@@ -32,6 +32,8 @@ STATES = [
     (LoopState("closed", "solved", 1, True), {"closed", "answered", "satisfied"}),  # once unsolved
     (LoopState("reopened", "unsolved", 1, False), {"answered"}),
 ]
+# 并单: a merged duplicate still holds its conditions, but no count takes it (measures.COUNTED)
+MERGED = LoopState("closed", "solved", 0, True, merged=True)
 
 
 @pytest.mark.parametrize("state, holding", STATES)
@@ -39,8 +41,14 @@ def test_each_loop_condition_holds_exactly_where_defined(state, holding):
     assert {n for n, c in measures.LOOP_CONDITIONS.items() if c.holds(state)} == holding
 
 
+def test_a_merged_duplicate_is_in_no_loop_count():
+    assert measures.loop_counts([("x", MERGED)]) == {"x": dict.fromkeys(measures.LOOP_NAMES, 0)}
+    unmerged = measures.loop_counts([("x", MERGED._replace(merged=False))])["x"]
+    assert unmerged["closed"] == unmerged["confirmed_solved"] == 1
+
+
 def test_loop_rates_and_their_denominators():
-    counts = measures.loop_counts(("x", s) for s, _ in STATES)["x"]
+    counts = measures.loop_counts([("x", s) for s, _ in STATES] + [("x", MERGED)])["x"]
     assert measures.loop_rate(counts, "actual_resolution_rate") == pytest.approx(2 / 4)
     assert measures.loop_rate(counts, "satisfaction_rate") == pytest.approx(2 / 4)
     assert measures.loop_rate(dict.fromkeys(measures.LOOP_NAMES, 0), "satisfaction_rate") is None
@@ -54,13 +62,16 @@ def _incidents() -> list[dict]:
         (0, 1),  # unsolved answers
         (None, 0, 1),  # satisfied
         (("water", "320105", "320105001"), ("housing", "320102", "320102002")),
+        ("", "l0"),  # merged_into (并单)
     )
-    for n, (status, callback, unsolved, satisfied, (lead, district, street)) in enumerate(combos):
+    for n, (status, callback, unsolved, satisfied, place, merged_into) in enumerate(combos):
+        lead, district, street = place
         base = {"incident_id": f"l{n}", "reported_at": NOW - 3600, "lead_department": lead,
                 "district": district, "street": street}  # fmt: skip
         # an older version that would count otherwise
         rows.append({**an_incident(**base, status="closed", satisfied=1), "callback": "solved",
-                     "unsolved": 0, "returns": 0, "supervision": ""})  # fmt: skip
+                     "unsolved": 0, "returns": 0, "supervision": "",
+                     "merged_into": ""})  # fmt: skip
         rows.append(
             {
                 **an_incident(**base, version=2, status=status, satisfied=satisfied),
@@ -68,6 +79,7 @@ def _incidents() -> list[dict]:
                 "unsolved": unsolved,
                 "returns": 0,
                 "supervision": "",
+                "merged_into": merged_into,
             }
         )
     return rows
@@ -126,6 +138,7 @@ def test_loop_sql_equals_the_twin(client, group):
                 r["callback"],
                 r["unsolved"],
                 None if r["satisfied"] is None else bool(r["satisfied"]),
+                merged=r["merged_into"] != "",
             ),
         )
         for r in latest.values()

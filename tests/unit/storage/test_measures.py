@@ -1,6 +1,6 @@
 """Each measure's SQL and its in-memory twin agree: per condition on a table of states, and as
 counters on the same stored incidents, with the wall's SQL counters and the shared `measures`
-view (migration 2) on a current ClickHouse (chdb). The same counters on 18.16 against the wall's
+view (migration 14) on a current ClickHouse (chdb). The same counters on 18.16 against the wall's
 cache: tests/integration/test_snapshot_clickhouse.py."""
 
 from __future__ import annotations
@@ -58,6 +58,22 @@ def test_an_open_joint_incident_adds_to_open_joint_and_its_level():
     assert win[0] == 1 and sum(win) == 1
 
 
+def test_a_merged_duplicate_counts_in_nothing():
+    """并单: the duplicate closed by a merge is no matter of its own (its reports count in the
+    incident it was merged into); the same closed incident unmerged counts as before."""
+    assert measures.contribution(State("closed", "street", merged=True)) == (
+        None,
+        (0,) * len(measures.WIN_NAMES),
+    )
+    opened, win = measures.contribution(State("closed", "street"))
+    assert opened is None and dict(zip(measures.WIN_NAMES, win, strict=True))["win_actual"] == 1
+    assert measures.report_counts([("d", State("closed", "street", merged=True))]) == {
+        "d": dict.fromkeys(measures.REPORT_NAMES, 0)
+    }
+    # merged while open (the twin's rule does not depend on the status)
+    assert measures.contribution(State("accepted", "grid", joint=True, merged=True))[0] is None
+
+
 def test_rates_are_none_without_a_denominator():
     counters = dict.fromkeys(measures.COUNTER_NAMES, 0) | {"win": 4, "win_closed": 1}
     assert measures.rate(counters, "closure_rate") == 0.25
@@ -70,31 +86,34 @@ def test_rates_are_none_without_a_denominator():
 
 def _incidents() -> list[dict]:
     """Incidents over every combination that moves a measure, each with an older version that
-    would count differently, reported in the last 24 hours."""
+    would count differently, reported in the last 24 hours; each combination once as a matter of
+    its own and once merged into another incident (并单) in its latest version."""
     rows = []
     combos = itertools.product(
         ("dispatched", "resolved", "closed"),
         ("city", "street", "community", "grid", "micro_grid"),
         ((0, None), (1, None), (0, 0), (0, 1)),  # (reopened, satisfied)
         (0, 1),  # joint, breaches, escalations, repeats all at once
+        ("", "m0"),  # merged_into
     )
-    for n, (status, level, (reopened, satisfied), flag) in enumerate(combos):
+    for n, (status, level, (reopened, satisfied), flag, merged_into) in enumerate(combos):
         base = {"incident_id": f"m{n}", "reported_at": NOW - 3600 - n, "level": level}
-        rows.append(an_incident(**base, status="closed", updated_at=NOW - 3000))
         rows.append(
-            an_incident(
-                **base,
-                version=2,
-                status=status,
-                joint=flag,
-                breaches=flag,
-                escalations=flag,
-                repeat_count=2 * flag,
-                reopened=reopened,
-                satisfied=satisfied,
-                updated_at=NOW - 2000,
-            )
+            {**an_incident(**base, status="closed", updated_at=NOW - 3000), "merged_into": ""}
         )
+        latest = an_incident(
+            **base,
+            version=2,
+            status=status,
+            joint=flag,
+            breaches=flag,
+            escalations=flag,
+            repeat_count=2 * flag,
+            reopened=reopened,
+            satisfied=satisfied,
+            updated_at=NOW - 2000,
+        )
+        rows.append({**latest, "merged_into": merged_into})
     return rows
 
 
@@ -123,6 +142,7 @@ def _twin_totals() -> dict[str, int]:
             repeat=r["repeat_count"] > 0,
             reopened=r["reopened"] > 0,
             satisfied=r["satisfied"] in (None, 1),
+            merged=r["merged_into"] != "",
         )
         opened, win = measures.contribution(state)
         for name, v in zip(measures.OPEN_NAMES, opened or (), strict=False):
@@ -135,6 +155,7 @@ def _twin_totals() -> dict[str, int]:
 def test_the_wall_sql_counters_equal_the_twin(client):
     sql = wq.incident_counters(client, "db", now=NOW).total
     twin = _twin_totals()
+    # 240 incidents stored, 120 of them merged duplicates
     assert twin["win"] == 120 and 0 < twin["win_actual"] < twin["win_closed"] < twin["win_done"]
     assert {name: sql[name] for name in twin} == twin
 

@@ -23,6 +23,10 @@ PINNED = {
     8: "6f366feb857383508c3c3a825559a33cda3b80a1e9160e3f6e3cb755ef399be7",
     9: "c5efe82d48fe2a41f91d52fe5c080dcf9bef3005f93504250c665e688f123456",
     10: "d8de0ded67daee7655248324b1796f0cfb17929ab42eb69310d3cf5dfd56ca22",
+    11: "a97d646573a62a9dbbeb676391a57407693f0c04741b330c70f1bc9887e6f53f",
+    12: "9dbd8d30b3f56f1629ead4fb675d1fac6ddc0f15a685bd06d2c5342d27d47858",
+    13: "66580933602ab5e7e2cc0271bef62b07d2b29b984061e54f4667f11b5ed2de1a",
+    14: "e61b055d9a01aff76649a1aff1ba41be5c641d0dad9db17475d228998e38c226",
 }
 # The schema_version table is created IF NOT EXISTS on every migrate(): an edit reaches no
 # existing database either.

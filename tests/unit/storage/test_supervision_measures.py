@@ -34,6 +34,13 @@ def test_each_condition_holds_exactly_where_defined(state, holding):
     assert names == holding
 
 
+def test_a_merged_duplicate_is_in_no_supervision_count():
+    merged = [("x", s._replace(merged=True)) for s, _ in STATES]
+    assert measures.supervision_counts(merged) == {
+        "x": dict.fromkeys(measures.SUPERVISION_NAMES, 0)
+    }
+
+
 def test_rates_and_their_denominators():
     counts = measures.supervision_counts(("x", s) for s, _ in STATES)["x"]
     assert measures.supervision_rate(counts, "grid_share") == pytest.approx(2 / 4)
@@ -94,13 +101,18 @@ def _incidents() -> list[dict]:
                 "street": street, "level": level}  # fmt: skip
         extra = {"callback": "", "unsolved": 0, "returns": 0}
         # an older version that would count otherwise
-        rows.append({**an_incident(**base, status="dispatched"), **extra, "supervision": ""})
+        rows.append(
+            {**an_incident(**base, status="dispatched"), **extra, "supervision": "",
+             "merged_into": ""}
+        )  # fmt: skip
         rows.append(
             {
                 **an_incident(**base, version=2, status=status, repeat_count=repeats),
                 **extra,
                 "supervision": supervision,
                 "community": street + "001",
+                # every seventh one merged into another incident (并单): counted nowhere
+                "merged_into": "s0" if n % 7 == 3 else "",
             }
         )
     return rows
@@ -123,7 +135,7 @@ def _latest(scope: str | None = None) -> list[dict]:
 
 
 def _state(r) -> S:
-    return S(r["status"], r["level"], r["supervision"], r["repeat_count"])
+    return S(r["status"], r["level"], r["supervision"], r["repeat_count"], r["merged_into"] != "")
 
 
 @pytest.mark.parametrize("scope", [None, "320105", "320105002"])
@@ -166,3 +178,16 @@ def test_the_board_sees_its_scope_and_level_only(client):
     community = sq.board(client, "db", now=NOW, scope="320105002001")
     assert community and all(r["community"] == "320105002001" for r in community)
     assert sq.board(client, "db", now=NOW, scope="320105002999") == []
+
+
+def test_the_summary_counts_no_merged_duplicate(client):
+    """The wall's supervision summary (open, overdue, closed per level and district) leaves the
+    merged duplicates out, as the twins do."""
+    kept = [r for r in _latest() if r["supervision"] and r["merged_into"] == ""]
+    expected = sq.summary_counts(
+        [(r["supervision"], r["status"], r["district"], int(r["resolve_due"].timestamp()))
+         for r in kept],
+        NOW,
+    )  # fmt: skip
+    assert sq.summary(client, "db", now=NOW) == expected
+    assert len(kept) < len([r for r in _latest() if r["supervision"]])

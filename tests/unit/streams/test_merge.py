@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from cityops.streams.incidents import merge as m
+from cityops.streams.incidents import out, rows
 from cityops.streams.incidents.logic import step
 from cityops.streams.incidents.loop import callback_for
 from cityops.streams.incidents.model import Chain, Rejection, TaskNotice
@@ -150,6 +151,48 @@ def test_the_engine_stores_both_incidents_or_rejects():
     assert engine.incident(a.id).merged_into == b.id and engine.incident(a.id).status == "closed"
     assert engine.incident(b.id).repeat_count == 2 and engine.rejected == 1
     assert set(engine._incidents) == {a.id, b.id}
+
+
+class Rows:
+    """A writer that keeps the rows per table."""
+
+    pending = 0
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[tuple]] = {}
+
+    def add(self, table, row) -> None:
+        self.rows.setdefault(table, []).append(row)
+
+
+def test_the_merged_incidents_row_and_change_message_name_the_survivor():
+    """What the measures read to leave a merged duplicate out (storage/measures.py COUNTED)."""
+    a, b = pair()
+    engine = an_engine({a.id: a, b.id: b}, {})
+    engine.writer, engine.outbox = Rows(), Messages()
+    engine.apply(partition_for(STREET, 4), [merging(a, b.id)])
+    stored = {
+        row["incident_id"]: row
+        for row in (rows.as_dict("incidents", r) for r in engine.writer.rows["incidents"])
+    }
+    assert (stored[a.id]["merged_into"], stored[a.id]["status"]) == (b.id, "closed")
+    assert stored[b.id]["merged_into"] == ""
+    changed = {
+        m["subject"]: m["data"] for m in map(msgspec.json.decode, engine.outbox.values)
+        if m["type"] == out.CHANGED_TYPE
+    }  # fmt: skip
+    assert (changed[a.id]["merged_into"], changed[b.id]["merged_into"]) == (b.id, "")
+
+
+class Messages:
+    """An outbox that keeps the values it is given."""
+
+    def __init__(self) -> None:
+        self.values: list[bytes] = []
+
+    def add(self, topic, partition, key, value, headers=None) -> bool:
+        self.values.append(value)
+        return True
 
 
 def test_a_later_report_at_the_duplicates_place_goes_to_the_survivor():

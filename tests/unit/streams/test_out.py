@@ -34,6 +34,7 @@ CHANGED_DATA = [
     "version",
     "rule",
     "supervision",
+    "merged_into",
 ]
 TASK_DATA = [
     "kind",

@@ -12,11 +12,11 @@ NOW = 1_800_000_000
 def a_row(h, version=1, *, status="dispatched", district="320105", level="street", joint=0,
           breached=0, escalated=0, repeat=0, reopened=0, satisfied=1, severity=2,
           reported_at=NOW - 3600, updated_at=None, category="road_damage",
-          resolve_due=None) -> tuple:  # fmt: skip
+          resolve_due=None, merged=0) -> tuple:  # fmt: skip
     updated = updated_at if updated_at is not None else reported_at + version
     due = resolve_due if resolve_due is not None else reported_at + DAY
     return (h, version, updated, status, district and level, district, joint, breached, escalated,
-            repeat, reopened, satisfied, severity, reported_at, category, due)  # fmt: skip
+            repeat, reopened, satisfied, severity, reported_at, category, due, merged)  # fmt: skip
 
 
 def a_wide(row) -> dict:
@@ -47,6 +47,15 @@ def test_a_newer_version_moves_an_incident_from_open_to_closed():
     assert state.apply(a_row(2, 2, status="closed", joint=1))
     total = a_view(state).counters().total
     assert (total["open"], total["joint"], total["win_closed"], total["win_done"]) == (1, 0, 1, 1)
+
+
+def test_a_duplicate_merged_into_another_leaves_every_counter():
+    """并单: the merged duplicate's closing version takes it out of the open counters and out of
+    the window's incidents, closed and actually resolved; the survivor stays counted."""
+    state = loaded(a_row(1), a_row(2), a_row(3, status="closed"))
+    assert state.apply(a_row(2, 2, status="closed", merged=1))
+    total = a_view(state).counters().total
+    assert (total["open"], total["win"], total["win_closed"], total["win_actual"]) == (1, 2, 1, 1)
 
 
 def test_a_late_older_version_changes_nothing():
