@@ -39,7 +39,13 @@ from cityops.streams.incidents.policy import Policy
 from cityops.streams.incidents.repeat import scope_key
 from cityops.streams.incidents.routing import chain_of
 from cityops.streams.incidents.rows import reject_id_for
-from cityops.streams.kafka import MAX_RECORD_BYTES, Outbox, partition_for, producer
+from cityops.streams.kafka import (
+    INTERNAL_COMPRESSION,
+    MAX_RECORD_BYTES,
+    Outbox,
+    partition_for,
+    producer,
+)
 from cityops.streams.readings.bridge import (
     add_readings,
     heard,
@@ -206,7 +212,7 @@ class Bridge:
 
     async def run(self) -> None:
         consumer = self.consumer()
-        kafka = producer(self.bootstrap, f"{self.group}-producer")
+        kafka = producer(self.bootstrap, f"{self.group}-producer", compression=INTERNAL_COMPRESSION)
         await kafka.start()
         await consumer.start()
         failures = 0

@@ -37,7 +37,15 @@ def street_partitions(partitions: int) -> Callable[[str], int]:
     return functools.lru_cache(maxsize=None)(lambda street: partition_for(street, partitions))
 
 
-def producer(kafka: KafkaConnection | str, client_id: str) -> AIOKafkaProducer:
+# Topics only this program reads (the bridge's bundles, Faust's changelogs) are compressed with
+# LZ4 (docs/performance.md P15). Topics other programs read (city.incidents, city.tasks.*) are
+# not: a department's client would need an LZ4 library to read them.
+INTERNAL_COMPRESSION = "lz4"
+
+
+def producer(
+    kafka: KafkaConnection | str, client_id: str, *, compression: str | None = None
+) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         **kafka_connection(kafka).aiokafka(),
         client_id=client_id,
@@ -46,6 +54,7 @@ def producer(kafka: KafkaConnection | str, client_id: str) -> AIOKafkaProducer:
         max_batch_size=MAX_BATCH_BYTES,
         max_request_size=8 * MAX_BATCH_BYTES,
         request_timeout_ms=30_000,
+        compression_type=compression,
     )
 
 
