@@ -10,7 +10,11 @@ a row's numbers belong to that kind alone. Per row:
 - stored: `uniqExact(id)` of those in `events`; lost = acknowledged − stored;
 - behind: of the lost, those still unread by the intake group at the drain's end (their
   `city.events` offset at or past its committed offset): delayed behind a slow consumer, not
-  gone; lost − behind were read by the bridge and never stored;
+  gone;
+- unapplied: of the lost and not behind, those in bundles past the engine group's committed
+  offsets at the drain's end (forwarded by the bridge, not yet applied and committed by the
+  engine): delayed behind the engine, not gone; lost − behind − unapplied were read by the
+  bridge and are neither stored nor waiting in a log;
 - duplicates: `count()` − `uniqExact(key)` summed over events, incidents, incident_transitions
   and dept_tasks, before merges (raw rows; readers deduplicate with FINAL / argMax);
 - read_duplicates: the same with FINAL on events and incident_transitions (what readers see);
@@ -40,7 +44,7 @@ from pathlib import Path
 
 from cityops.bench.chaos_stack import ChaosStack, NotRun
 from cityops.bench.events import sample_reports
-from cityops.bench.loss import SteadyPublisher, split_unstored, unread_ids
+from cityops.bench.loss import SteadyPublisher, split_unstored, unapplied_ids, unread_ids
 from cityops.schemas.topics import Topics
 from cityops.storage.client import connect
 
@@ -101,6 +105,7 @@ class Row:
     stored: int
     lost: int
     behind: int  # of `lost`: not yet read by the intake group when the drain ended
+    unapplied: int  # of `lost` − `behind`: in bundles the engine group has not committed
     duplicates: int
     read_duplicates: int
     wrong_states: int
@@ -112,7 +117,7 @@ class Row:
 
 def empty_row(kind: str, note: str) -> Row:
     """A row for a kind that did not run (or failed): zeros and the reason."""
-    return Row(kind, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, 0.0, note)
+    return Row(kind, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, 0.0, note)
 
 
 DEDUP_KEYS = {
@@ -286,18 +291,27 @@ def run_phase(stack: ChaosStack, kind: str, plan: tuple, seed: int, rate: float 
     # Drained: every acknowledged event stored, or no progress for DRAIN_QUIET seconds (a worker
     # recovering its tables stores nothing for a while, so "stable for a moment" is not enough).
     stored = drain(lambda: poll(stored_acked, -1), len(acked))
-    behind = 0
+    behind = unapplied = 0
     if stored < len(acked):
+        topics = Topics(settings.topic_prefix)
         unread = asyncio.run(
             unread_ids(
                 stack.bootstrap,
-                Topics(settings.topic_prefix).events,
+                topics.events,
                 settings.partitions,
                 f"{settings.topic_prefix}cityops-intake",
             )
         )
+        waiting = asyncio.run(
+            unapplied_ids(
+                stack.bootstrap,
+                topics.bundles,
+                settings.partitions,
+                f"{settings.topic_prefix}cityops-engine",
+            )
+        )
         ids = {r[0] for r in client.execute(f"SELECT DISTINCT id FROM {database}.events")}
-        _, behind = split_unstored(acked, ids, unread)
+        _, behind, unapplied = split_unstored(acked, ids, unread, waiting)
     wrong, checked = replay_disagreements(client, database, by_id)
     row = Row(
         kind,
@@ -306,6 +320,7 @@ def run_phase(stack: ChaosStack, kind: str, plan: tuple, seed: int, rate: float 
         stored,
         len(acked) - stored,
         behind,
+        unapplied,
         duplicates(client, database),
         read_duplicates(client, database),
         wrong,
@@ -377,6 +392,7 @@ def print_rows(result: dict) -> None:
         "stored",
         "lost",
         "behind",
+        "unapplied",
         "raw dups",
         "read dups",
         "wrong",

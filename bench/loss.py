@@ -20,6 +20,8 @@ import signal
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,6 +100,35 @@ async def unread_ids(bootstrap: str, topic: str, partitions: int, group: str | N
     read until nothing more arrives. Does not join the group (manual assignment; the offsets
     are only fetched)."""
     import orjson
+
+    return await _ids_after_commit(
+        bootstrap, topic, partitions, group, lambda value: (orjson.loads(value)["id"],)
+    )
+
+
+async def unapplied_ids(bootstrap: str, topic: str, partitions: int, group: str) -> set[str]:
+    """The ids of the items in the bundles of `topic` (cityops.internal.bundles) at or after the
+    engine group's committed offsets: events the bridge forwarded that the engine has not yet
+    applied and committed."""
+    import msgspec
+
+    from cityops.streams.incidents.model import Bundle
+
+    decoder = msgspec.msgpack.Decoder(Bundle)
+
+    def ids(value: bytes) -> list[str]:
+        return [i for i in (getattr(item, "id", None) for item in decoder.decode(value).items) if i]
+
+    return await _ids_after_commit(bootstrap, topic, partitions, group, ids)
+
+
+async def _ids_after_commit(
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    group: str | None,
+    ids_of: Callable[[bytes], Iterable[str]],
+) -> set[str]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
@@ -115,18 +146,24 @@ async def unread_ids(bootstrap: str, topic: str, partitions: int, group: str | N
             batch = await consumer.getmany(timeout_ms=1000)
             quiet = 0 if batch else quiet + 1
             for records in batch.values():
-                ids.update(orjson.loads(r.value)["id"] for r in records)
+                for record in records:
+                    ids.update(ids_of(record.value))
         return ids
     finally:
         await consumer.stop()
 
 
-def split_unstored(acked: set[str], stored: set[str], unread: set[str]) -> tuple[int, int]:
-    """(lost, behind) of the acknowledged events missing from ClickHouse: `behind` are those the
-    intake group has not read yet (delayed, still in the log), `lost` the ones it had read."""
+def split_unstored(
+    acked: set[str], stored: set[str], unread: set[str], unapplied: AbstractSet[str] = frozenset()
+) -> tuple[int, int, int]:
+    """(lost, behind, unapplied) of the acknowledged events missing from ClickHouse: `behind`
+    are those the intake group has not read yet (delayed, still in city.events), `unapplied` of
+    the rest those still in bundles the engine has not committed (delayed, still in the bundles
+    log), `lost` the others: read and bundled, or read and never bundled, and not stored."""
     missing = acked - stored
-    behind = len(missing & unread)
-    return len(missing) - behind, behind
+    behind = missing & unread
+    waiting = (missing - behind) & unapplied
+    return len(missing) - len(behind) - len(waiting), len(behind), len(waiting)
 
 
 def stored_ids(client, database: str) -> set[str]:

@@ -45,15 +45,20 @@ def test_kinds_without_a_count_are_left_out():
 
 
 @pytest.mark.parametrize(
-    ("acked", "stored", "unread", "expected"),
+    ("acked", "stored", "unread", "unapplied", "expected"),
     [
-        ({"a", "b"}, {"a", "b"}, set(), (0, 0)),
-        ({"a", "b", "c"}, {"a"}, {"c"}, (1, 1)),  # b was read and never stored: lost
-        ({"a", "b"}, set(), {"a", "b", "z"}, (0, 2)),  # z: unread but never acknowledged
-        ({"a"}, {"a", "x"}, {"x"}, (0, 0)),
+        ({"a", "b"}, {"a", "b"}, set(), set(), (0, 0, 0)),
+        ({"a", "b", "c"}, {"a"}, {"c"}, set(), (1, 1, 0)),  # b read and never stored: lost
+        ({"a", "b"}, set(), {"a", "b", "z"}, set(), (0, 2, 0)),  # z: unread, never acknowledged
+        ({"a"}, {"a", "x"}, {"x"}, set(), (0, 0, 0)),
+        # b waits in a bundle the engine has not committed; c is unread (counted once, as behind)
+        ({"a", "b", "c", "d"}, {"a"}, {"c"}, {"b", "c"}, (1, 1, 1)),
+        ({"a", "b"}, {"a", "b"}, set(), {"a"}, (0, 0, 0)),  # stored and applied again later
     ],
 )
-def test_unstored_acks_split_into_lost_and_behind(acked, stored, unread, expected):
+def test_unstored_acks_split_into_lost_behind_and_unapplied(
+    acked, stored, unread, unapplied, expected
+):
     from cityops.bench.loss import split_unstored
 
-    assert split_unstored(acked, stored, unread) == expected
+    assert split_unstored(acked, stored, unread, unapplied) == expected
