@@ -89,6 +89,10 @@ class SteadyPublisher:
         return record
 
 
+QUIET_SECONDS = 30.0  # no record for this long ends a read that has not reached the high watermark
+READ_TIMEOUT = 600.0
+
+
 async def topic_ids(bootstrap: str, topic: str, partitions: int) -> set[str]:
     """The event ids in `topic`, read from offset 0 until nothing more arrives."""
     return await unread_ids(bootstrap, topic, partitions, group=None)
@@ -128,7 +132,14 @@ async def _ids_after_commit(
     partitions: int,
     group: str | None,
     ids_of: Callable[[bytes], Iterable[str]],
+    *,
+    quiet_seconds: float = QUIET_SECONDS,
+    timeout: float = READ_TIMEOUT,
 ) -> set[str]:
+    """Reads until every partition's position reached the high watermark its last fetch
+    reported; a slow (durable) broker may answer empty fetches meanwhile, so silence ends the
+    read only after `quiet_seconds` (a hole at a log's end is never reached); at most
+    `timeout` seconds."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
@@ -138,16 +149,28 @@ async def _ids_after_commit(
     try:
         tps = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(tps)
+        next_offset = {}
         for tp in tps:
-            consumer.seek(tp, (group and await consumer.committed(tp)) or 0)
+            next_offset[tp] = (group and await consumer.committed(tp)) or 0
+            consumer.seek(tp, next_offset[tp])
         ids: set[str] = set()
-        quiet = 0
-        while quiet < 3:
+        began = last_read = time.monotonic()
+        while time.monotonic() - began < timeout:
             batch = await consumer.getmany(timeout_ms=1000)
-            quiet = 0 if batch else quiet + 1
-            for records in batch.values():
+            if batch:
+                last_read = time.monotonic()
+            for tp, records in batch.items():
                 for record in records:
                     ids.update(ids_of(record.value))
+                if records:
+                    next_offset[tp] = records[-1].offset + 1
+            # highwater: None until a fetch of that partition answered
+            if all(
+                (hw := consumer.highwater(tp)) is not None and hw <= next_offset[tp] for tp in tps
+            ):
+                break
+            if time.monotonic() - last_read >= quiet_seconds:
+                break
         return ids
     finally:
         await consumer.stop()
