@@ -104,21 +104,28 @@ def test_latest_incident_state_and_measures_ignore_redelivered_rows(a_database):
     assert abs(resolution - 1 / 2) < 1e-9
 
 
-def test_migration_5_copies_the_incidents_and_event_ids_stored_before_it(a_database):
+def database_at(target, version: int):
+    """A client and database name for `target`'s database migrated up to `version` only, each
+    migration recorded as `migrate()` records it."""
     from cityops.storage.ddl import SCHEMA_VERSION_TABLE
 
-    target = a_database
     client = connect(target, database=False)
     db = target.database
     client.execute(f"CREATE DATABASE {db}")
     client.execute(SCHEMA_VERSION_TABLE.format(db=db))
-    for migration in MIGRATIONS[:4]:  # a database as it stood before migration 5
+    for migration in MIGRATIONS[:version]:
         for statement in migration.statements:
             client.execute(statement.format(db=db))
         client.execute(
             f"INSERT INTO {db}.schema_version (version, description, applied_at) VALUES",
             [(migration.version, migration.description, dt.datetime(2026, 11, 1))],
         )
+    return client, db
+
+
+def test_migration_5_copies_the_incidents_and_event_ids_stored_before_it(a_database):
+    target = a_database
+    client, db = database_at(target, 4)  # a database as it stood before migration 5
     now = dt.datetime(2026, 11, 27, 8, 0, 0)
     client.execute(
         f"INSERT INTO {db}.incidents (incident_id, title, version, reported_at) VALUES",
@@ -152,20 +159,8 @@ def test_migrations_11_to_14_carry_merged_into_through_the_copies_and_views(a_da
     what is stored ('' for the rows before them), feed `merged_into` to the dashboard's copies once
     (the old views are gone, not feeding a second row), and the shared views leave a merged
     duplicate out of the measures (并单)."""
-    from cityops.storage.ddl import SCHEMA_VERSION_TABLE
-
     target = a_database
-    client = connect(target, database=False)
-    db = target.database
-    client.execute(f"CREATE DATABASE {db}")
-    client.execute(SCHEMA_VERSION_TABLE.format(db=db))
-    for migration in MIGRATIONS[:10]:
-        for statement in migration.statements:
-            client.execute(statement.format(db=db))
-        client.execute(
-            f"INSERT INTO {db}.schema_version (version, description, applied_at) VALUES",
-            [(migration.version, migration.description, dt.datetime(2026, 11, 1))],
-        )
+    client, db = database_at(target, 10)
     now = dt.datetime(2026, 11, 27, 8, 0, 0)
     columns = "incident_id, status, version, reported_at, updated_at"
     client.execute(

@@ -33,11 +33,15 @@ async def _fill_and_commit(bootstrap: str, topic: str, group: str) -> None:
         await consumer.stop()
 
 
+def new_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, partitions, 1)])
+    admin.close()
+
+
 def test_unread_ids_start_at_the_groups_committed_offsets(services):
     topic, group = f"unread-{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=services.bootstrap)
-    admin.create_topics([NewTopic(topic, 2, 1)])
-    admin.close()
+    new_topic(services.bootstrap, topic, 2)
     asyncio.run(_fill_and_commit(services.bootstrap, topic, group))
     unread = asyncio.run(unread_ids(services.bootstrap, topic, 2, group))
     assert unread == {"e-4", "e-5", "e-6", "e-7", "e-8", "e-9"}
@@ -47,9 +51,7 @@ def test_without_a_group_every_id_is_read_from_the_start(services):
     from cityops.bench.loss import topic_ids
 
     topic, group = f"unread-{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=services.bootstrap)
-    admin.create_topics([NewTopic(topic, 2, 1)])
-    admin.close()
+    new_topic(services.bootstrap, topic, 2)
     asyncio.run(_fill_and_commit(services.bootstrap, topic, group))
     assert asyncio.run(topic_ids(services.bootstrap, topic, 2)) == {f"e-{i}" for i in range(10)}
 
@@ -65,9 +67,7 @@ def test_unapplied_ids_are_the_items_of_bundles_past_the_engine_groups_offsets(s
     from tests.unit.streams.builders import T0, a_report, an_action
 
     topic, group = f"bundles-{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=services.bootstrap)
-    admin.create_topics([NewTopic(topic, 1, 1)])
-    admin.close()
+    new_topic(services.bootstrap, topic, 1)
     bundles = [
         encoded_bundles([a_report(id="r-1")])[0],
         encoded_bundles([a_report(id="r-2"), Tick(T0)])[0],
