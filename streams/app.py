@@ -123,7 +123,8 @@ def create_app(
 
     async def stop_in_order(consumer, logger) -> None:
         """Before Faust waits for the acks of delivered bundles — on a stop, and on every
-        rebalance: store and ack what the engine applied; on a stop, first stop the bridge."""
+        rebalance: store and ack what the engine applied and stop waiting for the bundles it holds
+        (never applied, so never acked here); on a stop, first stop the bridge."""
         if app.should_stop:
             await asyncio.get_running_loop().run_in_executor(None, stop_bridge)
             await readings.settle()
@@ -131,6 +132,8 @@ def create_app(
         else:
             await readings.settle()
             await runtime.settle()
+            readings.release_held(consumer)
+            runtime.release_held(consumer)
         await wait_empty(consumer, logger)
 
     # Replaces Faust's shutdown wait on purpose (pinned versions, docs/faust-corrections.md).

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import faust
 import msgspec
 from faust.serializers import codecs
+from faust.types import TP
 
 from cityops.schemas.topics import Topics
 from cityops.settings import Settings
@@ -136,10 +137,17 @@ class BundleOrder:
     fetcher then delivers what follows it) is accepted after `max_skips` deliveries past the
     hole: the held bundles are applied in offset order, loudly. Held bundles are never dropped
     for a hole: dropping them lost every event they carried (seen after a durable broker crash).
+    After `reseek_after` deliveries past the expected offset the agent makes the consumer fetch
+    again from it (`reseek`): a consumer was seen past a bundle it never delivered, which a fresh
+    fetch returned. Held bundles are released before a rebalance waits for acks, and applied by
+    `ripe` once the seek tells the committed offset they were waiting for.
     """
 
-    def __init__(self, max_skips: int = 100) -> None:
+    def __init__(self, max_skips: int = 100, reseek_after: int = 10) -> None:
         self.max_skips = max_skips
+        self.reseek_after = reseek_after
+        # partition -> the offset the consumer should fetch from again (see `take`)
+        self.reseek: dict[int, int] = {}
         self._next: dict[int, int] = {}
         self._skipped: dict[int, int] = {}
         self._held: dict[int, dict[int, object]] = {}
@@ -151,6 +159,7 @@ class BundleOrder:
         held bundles (the caller releases them: they come again from the new position)."""
         self._next.clear()
         self._skipped.clear()
+        self.reseek.clear()
         held = [payload for kept in self._held.values() for payload in kept.values()]
         self._held.clear()
         return held
@@ -170,6 +179,18 @@ class BundleOrder:
         skipped = self._skipped.get(partition, 0)
         if skipped < self.max_skips:
             self._skipped[partition] = skipped + 1
+            if skipped + 1 == self.reseek_after:
+                # The consumer's position went past the expected bundle without delivering it
+                # (seen after a worker was killed: a fresh consumer read it from the committed
+                # offset, the engine's never got it). Fetch again from there before any hole
+                # is accepted; a real hole is skipped again and accepted as before.
+                log.warning(
+                    "partition %d: %d bundles after offset %d and not it; fetching again from it",
+                    partition,
+                    self.reseek_after,
+                    expected,
+                )
+                self.reseek[partition] = expected
             if not skipped:
                 log.warning(
                     "partition %d: bundle at offset %d before %d; holding it until the ones "
@@ -202,6 +223,20 @@ class BundleOrder:
         out = [held.pop(o) for o in offsets]
         self._next[partition] = max(expected, offsets[-1] + 1)
         return out + self._drain(partition, self._next[partition]), replaced
+
+    def ripe(self, committed_of) -> list:
+        """The held bundles that may apply now that the committed offsets are known (a bundle
+        fetched before the seek after a rebalance is held against the offset Faust knew then;
+        the seek's answer may arrive with nothing more delivered for that partition, and a
+        held bundle nobody applies blocks the next rebalance). `committed_of(partition)`."""
+        out: list = []
+        for partition, held in self._held.items():
+            if held:
+                expected = self._next.get(partition, committed_of(partition))
+                if expected in held:
+                    self._skipped[partition] = 0
+                    out += self._drain(partition, expected)
+        return out
 
     def _drain(self, partition: int, start: int) -> list:
         """The held bundles from `start` on while consecutive; the next expected offset moves
@@ -274,6 +309,8 @@ class Runtime:
             release(consumer, old.message)
         if (gap := self.order.gaps.pop(partition, None)) is not None:
             accept_gap(message.tp, gap)
+        if (again := self.order.reseek.pop(partition, None)) is not None:
+            await consumer.seek(message.tp, again)
         for each in ready:
             await self._apply(each)
 
@@ -301,6 +338,19 @@ class Runtime:
                 )
             if self.writer.due() or len(self.unacked) >= 200:
                 await self._commit()
+
+    async def apply_ripe(self) -> None:
+        """Applies the held bundles the committed offsets now allow (`BundleOrder.ripe`)."""
+        consumer, topic = self.app.consumer, Topics(self.settings.topic_prefix).bundles
+        for each in self.order.ripe(lambda p: committed_offset(consumer, TP(topic, p))):
+            await self._apply(each)
+
+    def release_held(self, consumer) -> None:
+        """Before a rebalance waits for the acks of delivered bundles: the held ones will never
+        be acked here (not applied, not committed: they come again from the committed offsets
+        to whoever gets their partitions)."""
+        for held in self.order.reset():
+            release(consumer, held.message)
 
     async def settle(self) -> None:
         """Stores and acks every bundle applied so far (Faust waits for those acks before a
@@ -445,6 +495,7 @@ def attach(app: faust.App, settings: Settings, policy: Policy, clock: Clock) -> 
         if runtime.kafka is None:
             return
         try:
+            await runtime.apply_ripe()
             await runtime.commit_if_due()
         except Exception:
             log.exception("incident engine failed to commit; stopping the worker")
@@ -453,8 +504,7 @@ def attach(app: faust.App, settings: Settings, policy: Policy, clock: Clock) -> 
     # Faust's hint wants a `signal` keyword parameter; the handler takes it through **kwargs.
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(app, assigned, **kwargs):
-        for held in runtime.order.reset():  # they come again from the new positions
-            release(app.consumer, held.message)
+        runtime.release_held(app.consumer)  # they come again from the new positions
         bundles = Topics(settings.topic_prefix).bundles
         forget_acks(app.consumer, [tp for tp in assigned if tp.topic == bundles])
         runtime.engine.forget_timers()

@@ -15,6 +15,7 @@ import time
 import faust
 import msgspec
 from aiokafka import AIOKafkaProducer
+from faust.types import TP
 
 from cityops.schemas.topics import Topics
 from cityops.settings import Settings
@@ -92,6 +93,8 @@ class ReadingsRuntime:
             release(consumer, old.message)
         if (gap := self.order.gaps.pop(message.partition, None)) is not None:
             accept_gap(message.tp, gap)
+        if (again := self.order.reseek.pop(message.partition, None)) is not None:
+            await consumer.seek(message.tp, again)
         for each in ready:
             await self._apply(each)
 
@@ -103,6 +106,18 @@ class ReadingsRuntime:
             self.unacked.append(event)
             if self.writer.due() or len(self.unacked) >= MAX_UNACKED or self.engine.alarms:
                 await self._commit()
+
+    async def apply_ripe(self) -> None:
+        """Applies the held bundles the committed offsets now allow (`BundleOrder.ripe`)."""
+        consumer, topic = self.app.consumer, self.topics.readings
+        for each in self.order.ripe(lambda p: committed_offset(consumer, TP(topic, p))):
+            await self._apply(each)
+
+    def release_held(self, consumer) -> None:
+        """Held bundles are never acked here: released before a rebalance waits for acks
+        (they come again from the committed offsets)."""
+        for held in self.order.reset():
+            release(consumer, held.message)
 
     async def commit_if_due(self) -> None:
         async with self.lock:
@@ -181,14 +196,14 @@ def attach_readings(
         if runtime.kafka is None:
             return
         started = time.monotonic()
+        await runtime.apply_ripe()
         await runtime.commit_if_due()
         if time.monotonic() - started > 5:
             log.warning("readings commit took %.1f s", time.monotonic() - started)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(app, assigned, **kwargs):
-        for held in runtime.order.reset():  # they come again from the new positions
-            release(app.consumer, held.message)
+        runtime.release_held(app.consumer)  # they come again from the new positions
         forget_acks(app.consumer, [tp for tp in assigned if tp.topic == runtime.topics.readings])
         runtime.states.forget()
         runtime.feeds.forget()

@@ -180,6 +180,65 @@ def test_a_rebalance_settles_the_engine_but_only_a_stop_stops_the_bridge(monkeyp
     assert bridge._stopping and not consumer._unacked_messages and len(waited) == 2
 
 
+def test_a_rebalance_stops_waiting_for_held_bundles(monkeypatch):
+    """A held bundle is never applied, so never acked: Faust's wait for the acks before a
+    rebalance would last until the group gives up on the worker (seen: a rolling upgrade whose
+    second worker could not join for 2 minutes). Released, it comes again from the committed
+    offset; what was applied is still acked first."""
+    import asyncio
+    from types import SimpleNamespace
+
+    import faust
+
+    async def faust_wait_empty(self, consumer, logger):
+        assert consumer._unacked_messages == {"delivered, not held"}
+
+    monkeypatch.setattr(faust.App, "_consumer_wait_empty", faust_wait_empty)
+    app, runtime, _ = create_app(Settings(topic_prefix="fp3."))
+    held = [SimpleNamespace(message=f"bundle {o}") for o in (41, 42)]
+    for offset, event in zip((41, 42), held, strict=True):
+        assert runtime.order.take(2, offset, 0, event) == ([], [])  # 0 .. 40 not delivered
+
+    class Consumer:
+        _unacked_messages = {"delivered, not held", "bundle 41", "bundle 42"}
+
+    asyncio.run(app._consumer_wait_empty(Consumer(), None))  # a rebalance
+    assert runtime.order.ripe(lambda p: 41) == []  # nothing held any more
+
+
+def test_held_bundles_apply_once_the_seek_tells_the_committed_offset():
+    """Fetched before the seek, 41 and 42 were held against offset 0 (what Faust knew then);
+    the seek says 41 is committed and nothing more arrives for that partition."""
+    order = BundleOrder()
+    assert order.take(2, 41, 0, "b41") == ([], [])
+    assert order.take(2, 42, 0, "b42") == ([], [])
+    assert order.take(3, 7, 0, "b7") == ([], [])
+    assert order.ripe(lambda p: 0) == []  # still not known: still held
+    committed = {2: 41, 3: 5}
+    assert order.ripe(committed.get) == ["b41", "b42"]  # 3 still waits for 5 and 6
+    assert order.take(2, 43, 41, "b43") == (["b43"], [])  # and the partition goes on in order
+    assert order.take(3, 5, 5, "b5") == (["b5"], []) and order.take(3, 6, 5, "b6")[0] == [
+        "b6",
+        "b7",
+    ]
+
+
+def test_the_consumer_fetches_again_from_a_bundle_it_went_past_before_a_hole_is_accepted():
+    """Seen after a worker kill: the engine's consumer delivered 2, 3 … of a partition committed
+    at 1 and never 1, which a fresh consumer read from the committed offset."""
+    order = BundleOrder(max_skips=100, reseek_after=10)
+    for offset in range(2, 11):
+        assert order.take(4, offset, 1, f"b{offset}")[0] == []
+        assert order.reseek == {}
+    assert order.take(4, 11, 1, "b11")[0] == [] and order.reseek == {4: 1}
+    order.reseek.clear()  # the agent seeks the consumer to offset 1
+    again = [order.take(4, o, 1, f"b{o}") for o in range(1, 12)]  # fetched again from 1
+    assert again[0] == ([f"b{o}" for o in range(1, 12)], [])
+    # 2 … 11 delivered again after they were applied: applied again (idempotent by event id)
+    assert [ready for ready, _ in again[1:]] == [[f"b{o}"] for o in range(2, 12)]
+    assert order.reseek == {} and order.gaps == {}
+
+
 def test_a_gap_applied_past_is_reported_for_the_commit():
     order = BundleOrder(max_skips=2)
     assert [order.admit(1, 45, committed=44) for _ in range(3)] == [False, False, True]
