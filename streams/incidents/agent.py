@@ -143,7 +143,8 @@ class BundleOrder:
     `ripe` once the seek tells the committed offset they were waiting for.
     """
 
-    def __init__(self, max_skips: int = 100, reseek_after: int = 10) -> None:
+    def __init__(self, max_skips: int = 100, reseek_after: int = 10, name: str = "bundles") -> None:
+        self.name = name  # the topic's short name, in the log lines
         self.max_skips = max_skips
         self.reseek_after = reseek_after
         # partition -> the offset the consumer should fetch from again (see `take`)
@@ -185,7 +186,9 @@ class BundleOrder:
                 # offset, the engine's never got it). Fetch again from there before any hole
                 # is accepted; a real hole is skipped again and accepted as before.
                 log.warning(
-                    "partition %d: %d bundles after offset %d and not it; fetching again from it",
+                    "%s partition %d: %d bundles after offset %d and not it; "
+                    "fetching again from it",
+                    self.name,
                     partition,
                     self.reseek_after,
                     expected,
@@ -193,8 +196,9 @@ class BundleOrder:
                 self.reseek[partition] = expected
             if not skipped:
                 log.warning(
-                    "partition %d: bundle at offset %d before %d; holding it until the ones "
+                    "%s partition %d: bundle at offset %d before %d; holding it until the ones "
                     "before it arrive",
+                    self.name,
                     partition,
                     offset,
                     expected,
@@ -205,9 +209,10 @@ class BundleOrder:
         # mean the broker lost records it had counted; an operator must look.
         first = min(held)
         log.error(
-            "partition %d: offsets %d-%d never arrived after %d deliveries past them; "
+            "%s partition %d: offsets %d-%d never arrived after %d deliveries past them; "
             "the log does not have them (a broker crash can leave such a hole): applying the "
             "%d bundles held from offset %d on",
+            self.name,
             partition,
             expected,
             first - 1,

@@ -74,7 +74,7 @@ class ReadingsRuntime:
         self.unacked: list = []
         self.stream: faust.StreamT | None = None
         self.kafka: AIOKafkaProducer | None = None
-        self.order = BundleOrder()
+        self.order = BundleOrder(name="readings")
         self.alarms_sent = 0
 
     async def start(self) -> None:
