@@ -18,7 +18,7 @@ from cityops.streams import faust_patches
 from cityops.streams.bridge_process import BridgeProcess, bridge_for
 from cityops.streams.claims.service import ClaimsService
 from cityops.streams.clock import clock_from
-from cityops.streams.incidents.agent import Runtime, attach
+from cityops.streams.incidents.agent import Runtime, attach, release_held
 from cityops.streams.incidents.policy import load_policy
 from cityops.streams.incidents.store import STORE_URL, claim_state_dir
 from cityops.streams.intake import BUNDLE_MAX_BYTES
@@ -132,8 +132,8 @@ def create_app(
         else:
             await readings.settle()
             await runtime.settle()
-            readings.release_held(consumer)
-            runtime.release_held(consumer)
+            release_held(readings.order, consumer)
+            release_held(runtime.order, consumer)
         await wait_empty(consumer, logger)
 
     # Replaces Faust's shutdown wait on purpose (pinned versions, docs/faust-corrections.md).

@@ -259,6 +259,36 @@ class BundleOrder:
         return bool(self.take(partition, offset, committed, offset)[0])
 
 
+async def deliver(order: BundleOrder, consumer, message, payload) -> list:
+    """`order.take` for a delivered bundle, with its effects on Faust's consumer: replaced
+    copies released, an accepted gap recorded for the commit, a fetch again from the expected
+    offset. The bundles to apply now, in order."""
+    tp = message.tp
+    ready, replaced = order.take(
+        message.partition, message.offset, committed_offset(consumer, tp), payload
+    )
+    for old in replaced:  # an older copy of a held bundle: never applied, never acked
+        release(consumer, old.message)
+    if (gap := order.gaps.pop(message.partition, None)) is not None:
+        accept_gap(tp, gap)
+    if (again := order.reseek.pop(message.partition, None)) is not None:
+        await consumer.seek(tp, again)
+    return ready
+
+
+def ripe(order: BundleOrder, consumer, topic: str) -> list:
+    """`order.ripe` with the committed offsets Faust's consumer knows for `topic`."""
+    return order.ripe(lambda p: committed_offset(consumer, TP(topic, p)))
+
+
+def release_held(order: BundleOrder, consumer) -> None:
+    """Before a rebalance waits for the acks of delivered bundles, and on a new assignment: the
+    held ones are never acked (not applied, not committed: they come again from the committed
+    offsets to whoever gets their partitions)."""
+    for held in order.reset():
+        release(consumer, held.message)
+
+
 class Runtime:
     """Holds the engine, the un-acked bundles and the producer of one worker."""
 
@@ -304,19 +334,7 @@ class Runtime:
 
     async def on_bundle(self, event) -> None:
         await self.ready()
-        message = event.message
-        partition = message.partition
-        consumer = self.app.consumer
-        ready, replaced = self.order.take(
-            partition, message.offset, committed_offset(consumer, message.tp), event
-        )
-        for old in replaced:  # an older copy of a held bundle: never applied, never acked
-            release(consumer, old.message)
-        if (gap := self.order.gaps.pop(partition, None)) is not None:
-            accept_gap(message.tp, gap)
-        if (again := self.order.reseek.pop(partition, None)) is not None:
-            await consumer.seek(message.tp, again)
-        for each in ready:
+        for each in await deliver(self.order, self.app.consumer, event.message, event):
             await self._apply(each)
 
     async def _apply(self, event) -> None:
@@ -346,16 +364,9 @@ class Runtime:
 
     async def apply_ripe(self) -> None:
         """Applies the held bundles the committed offsets now allow (`BundleOrder.ripe`)."""
-        consumer, topic = self.app.consumer, Topics(self.settings.topic_prefix).bundles
-        for each in self.order.ripe(lambda p: committed_offset(consumer, TP(topic, p))):
+        topic = Topics(self.settings.topic_prefix).bundles
+        for each in ripe(self.order, self.app.consumer, topic):
             await self._apply(each)
-
-    def release_held(self, consumer) -> None:
-        """Before a rebalance waits for the acks of delivered bundles: the held ones will never
-        be acked here (not applied, not committed: they come again from the committed offsets
-        to whoever gets their partitions)."""
-        for held in self.order.reset():
-            release(consumer, held.message)
 
     async def settle(self) -> None:
         """Stores and acks every bundle applied so far (Faust waits for those acks before a
@@ -509,7 +520,7 @@ def attach(app: faust.App, settings: Settings, policy: Policy, clock: Clock) -> 
     # Faust's hint wants a `signal` keyword parameter; the handler takes it through **kwargs.
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(app, assigned, **kwargs):
-        runtime.release_held(app.consumer)  # they come again from the new positions
+        release_held(runtime.order, app.consumer)  # they come again from the new positions
         bundles = Topics(settings.topic_prefix).bundles
         forget_acks(app.consumer, [tp for tp in assigned if tp.topic == bundles])
         runtime.engine.forget_timers()

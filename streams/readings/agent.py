@@ -15,14 +15,13 @@ import time
 import faust
 import msgspec
 from aiokafka import AIOKafkaProducer
-from faust.types import TP
 
 from cityops.schemas.topics import Topics
 from cityops.settings import Settings
 from cityops.storage.writer import ClickHouseWriter
 from cityops.streams.clock import Clock
-from cityops.streams.faust_patches import accept_gap, committed_offset, forget_acks, release
-from cityops.streams.incidents.agent import BundleOrder
+from cityops.streams.faust_patches import forget_acks
+from cityops.streams.incidents.agent import BundleOrder, deliver, release_held, ripe
 from cityops.streams.incidents.store import FaustStore
 from cityops.streams.kafka import Outbox, partition_for, producer
 from cityops.streams.readings.engine import (
@@ -84,18 +83,7 @@ class ReadingsRuntime:
     async def on_bundle(self, event) -> None:
         while self.kafka is None:  # the producer starts with the app's intake task
             await asyncio.sleep(0.05)
-        message = event.message
-        consumer = self.app.consumer
-        ready, replaced = self.order.take(
-            message.partition, message.offset, committed_offset(consumer, message.tp), event
-        )
-        for old in replaced:  # an older copy of a held bundle: never applied, never acked
-            release(consumer, old.message)
-        if (gap := self.order.gaps.pop(message.partition, None)) is not None:
-            accept_gap(message.tp, gap)
-        if (again := self.order.reseek.pop(message.partition, None)) is not None:
-            await consumer.seek(message.tp, again)
-        for each in ready:
+        for each in await deliver(self.order, self.app.consumer, event.message, event):
             await self._apply(each)
 
     async def _apply(self, event) -> None:
@@ -109,15 +97,8 @@ class ReadingsRuntime:
 
     async def apply_ripe(self) -> None:
         """Applies the held bundles the committed offsets now allow (`BundleOrder.ripe`)."""
-        consumer, topic = self.app.consumer, self.topics.readings
-        for each in self.order.ripe(lambda p: committed_offset(consumer, TP(topic, p))):
+        for each in ripe(self.order, self.app.consumer, self.topics.readings):
             await self._apply(each)
-
-    def release_held(self, consumer) -> None:
-        """Held bundles are never acked here: released before a rebalance waits for acks
-        (they come again from the committed offsets)."""
-        for held in self.order.reset():
-            release(consumer, held.message)
 
     async def commit_if_due(self) -> None:
         async with self.lock:
@@ -203,7 +184,7 @@ def attach_readings(
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(app, assigned, **kwargs):
-        runtime.release_held(app.consumer)  # they come again from the new positions
+        release_held(runtime.order, app.consumer)  # they come again from the new positions
         forget_acks(app.consumer, [tp for tp in assigned if tp.topic == runtime.topics.readings])
         runtime.states.forget()
         runtime.feeds.forget()
