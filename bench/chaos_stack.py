@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cityops.deploy import services as svc
+from cityops.deploy.durable import DURABLE_CADENCE
 from cityops.settings import Settings
 from cityops.storage.client import ClickHouseTarget, connect, migrate
 from cityops.topics_admin import all_topics, create_topics
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 
 class NotRun(RuntimeError):
     """A fault kind this machine cannot inject; the message says why."""
+
+
+MEMORY_CADENCE = {"tick_seconds": 0.5, "flush_seconds": 0.3}
 
 
 @dataclass
@@ -105,8 +109,10 @@ class ChaosStack:
             topic_prefix=f"c{token}.",
             partitions=self.partitions,
             database=database,
-            tick_seconds=0.5,
-            flush_seconds=0.3,
+        ).model_copy(
+            # The durable broker's cadence (fewer, larger batches: deploy/durable.py); the
+            # in-memory broker's matrix keeps short ticks and flushes.
+            update=DURABLE_CADENCE if self.durable else MEMORY_CADENCE
         )
         self.settings.home.mkdir(parents=True, exist_ok=True)
         create_topics(self.bootstrap, all_topics(self.settings), self.partitions)

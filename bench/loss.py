@@ -89,8 +89,10 @@ class SteadyPublisher:
         return record
 
 
-QUIET_SECONDS = 30.0  # no record for this long ends a read that has not reached the high watermark
-READ_TIMEOUT = 600.0
+# No record for this long ends a read that has not reached the high watermark: the durable broker
+# was seen answering a long backlog at ~20 records/s beside a running stack (docs/operations.md).
+QUIET_SECONDS = 120.0
+READ_TIMEOUT = 1200.0
 
 
 async def topic_ids(bootstrap: str, topic: str, partitions: int) -> set[str]:
@@ -143,7 +145,11 @@ async def _ids_after_commit(
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, fetch_max_wait_ms=50
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        # A backlog read: Tansu bounds each fetch's work by its max wait (docs/operations.md)
+        fetch_max_wait_ms=1000,
     )
     await consumer.start()
     try:

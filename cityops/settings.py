@@ -159,6 +159,13 @@ class Settings(BaseSettings):
     clock_speed: float = Field(1.0, gt=0)
     clock_epoch: float | None = None
     tick_seconds: float = Field(1.0, gt=0)
+    # The intake bridge: how long a fetch with few events waits for more before it sends the
+    # bundles (one batch per bundle partition per step; `--durable` raises it, deploy/durable.py).
+    bridge_linger_seconds: float = Field(0.1, ge=0, le=10)
+    # How long a fetch may wait at the broker (the consumers of the bridge, the engine, claims
+    # and notifications). Tansu bounds a fetch's whole work by it: a reader behind on the
+    # durable broker got one batch per fetch at 50 ms (docs/operations.md); `--durable` raises it.
+    fetch_wait_ms: int = Field(50, ge=10, le=5_000)
     workers: int = Field(1, ge=1, le=16)
     dashboard_port: int = 8050
     gateway_port: int = 8060

@@ -32,9 +32,27 @@ from cityops.deploy.services import (
     wait_until,
 )
 from cityops.private_files import write_private
+from cityops.settings import Settings
 from cityops.topics_admin import (
     kafka_ready,
 )
+
+# Tansu 0.6's s3 engine keeps every produced batch as one object and answers each fetch below
+# the high watermark by listing every batch object of the partition (dynostore.rs `fetch`; it
+# implements neither retention nor DeleteRecords), so a tailing consumer's cost grows with the
+# number of batches ever written to the partition. The stack behind it writes fewer, larger
+# batches: the bridge lingers a second per step, the engine commits every second and clock
+# ticks (a record on every partition of two topics) come every 5 s; fetches may take longer.
+# Values set explicitly
+# (CITYOPS_*) are kept. Measured effect: docs/operations.md.
+DURABLE_CADENCE = {
+    "bridge_linger_seconds": 1.0,
+    "flush_seconds": 1.0,
+    "tick_seconds": 5.0,
+    # Tansu (the shipped build) ends a fetch's listing and reads when its max wait runs out:
+    # at 50 ms a consumer behind read one batch per fetch, 42 events/s; at 500 ms, 931/s.
+    "fetch_wait_ms": 500,
+}
 
 BUCKET = "tansu"
 IDENTITY = "cityops"
@@ -43,6 +61,17 @@ PORT_NAMES = [
     for name in ("master.port", "volume.port", "filer.port", "s3.port")
     for grpc in ("", ".grpc")
 ]
+
+
+def for_durable_broker(settings: Settings) -> Settings:
+    """`settings` with the durable broker's cadence (DURABLE_CADENCE) for every value not set
+    explicitly and not already slower."""
+    update = {
+        name: value
+        for name, value in DURABLE_CADENCE.items()
+        if name not in settings.model_fields_set and getattr(settings, name) < value
+    }
+    return settings.model_copy(update=update) if update else settings
 
 
 @dataclass

@@ -263,6 +263,8 @@ def worker_env(settings) -> dict[str, str]:
         "CITYOPS_CLOCK_SPEED": str(settings.clock_speed),
         "CITYOPS_TICK_SECONDS": str(settings.tick_seconds),
         "CITYOPS_FLUSH_SECONDS": str(settings.flush_seconds),
+        "CITYOPS_BRIDGE_LINGER_SECONDS": str(settings.bridge_linger_seconds),
+        "CITYOPS_FETCH_WAIT_MS": str(settings.fetch_wait_ms),
     }
     if settings.clock_epoch is not None:
         env["CITYOPS_CLOCK_EPOCH"] = repr(settings.clock_epoch)

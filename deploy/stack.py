@@ -24,7 +24,7 @@ from cityops.deploy.cluster import (
     start_node,
     start_zookeeper,
 )
-from cityops.deploy.durable import start_durable
+from cityops.deploy.durable import for_durable_broker, start_durable
 from cityops.deploy.secure import (
     CLICKHOUSE_USER,
     MECHANISM,
@@ -125,6 +125,7 @@ class Stack:
         if s.kafka_bootstrap:
             bootstrap = s.kafka_bootstrap
         elif durable:  # topics, records and group offsets on disk (deploy/durable.py)
+            self.settings = s = for_durable_broker(s)  # fewer, larger batches
             self._unit("broker", lambda: start_durable(self.home, s.broker_port))
             bootstrap = f"127.0.0.1:{s.broker_port}"
         elif s.secure:
@@ -171,6 +172,11 @@ class Stack:
             "CITYOPS_CLICKHOUSE_URL": target.url(password=not s.clickhouse_password_file),
             **({"CITYOPS_CLICKHOUSE_CLUSTER": cluster_name} if cluster_name else {}),
             "CITYOPS_HOME": str(self.home.resolve()),
+            # The cadence, changed for the durable broker (deploy/durable.py for_durable_broker).
+            "CITYOPS_TICK_SECONDS": str(s.tick_seconds),
+            "CITYOPS_FLUSH_SECONDS": str(s.flush_seconds),
+            "CITYOPS_BRIDGE_LINGER_SECONDS": str(s.bridge_linger_seconds),
+            "CITYOPS_FETCH_WAIT_MS": str(s.fetch_wait_ms),
             "CITYOPS_SECRET_KEY": keys["secret_key"],
             "CITYOPS_REPORTER_SECRET": (
                 s.reporter_secret.get_secret_value()

@@ -33,8 +33,9 @@ def create_app(
     settings: Settings, loop: asyncio.AbstractEventLoop | None = None
 ) -> tuple[faust.App, Runtime, BridgeProcess | object]:
     prefix = settings.topic_prefix
-    faust_patches.apply(Topics(prefix).bundles)
-    faust_patches.apply(Topics(prefix).readings)  # the same in-order delivery and commits
+    faust_patches.apply(Topics(prefix).bundles, settings.fetch_wait_ms)
+    # the same in-order delivery and commits
+    faust_patches.apply(Topics(prefix).readings, settings.fetch_wait_ms)
     rules = load_rules(settings.rules_file)  # a bad file stops the start, naming the mistake
     clock = clock_from(settings.clock_speed, settings.clock_epoch)
     # The bridge (maybe another process) must map event times onto the very same clock.

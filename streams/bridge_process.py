@@ -55,6 +55,8 @@ def bridge_for(settings: Settings, counters=None):
         clock=clock_from(settings.clock_speed, settings.clock_epoch),
         registry=load_registry(),
         tick_seconds=settings.tick_seconds,
+        linger=settings.bridge_linger_seconds,
+        fetch_wait_ms=settings.fetch_wait_ms,
         policy=load_policy(settings.policy_file),
         groups=load_rules(settings.rules_file).groups,  # the worker checked the file at start
     )

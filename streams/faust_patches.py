@@ -36,13 +36,17 @@ REPORT = "docs/faust-corrections.md"
 # Tansu holds a fetch until its max wait runs out even when records arrive meanwhile (measured:
 # a record waits up to the whole max wait); Faust 0.15.3 hardcodes 1,500 ms for its consumer.
 # 50 ms keeps publish→queryable well under a second at no measurable cost in throughput.
+# The durable broker needs longer (settings.fetch_wait_ms, deploy/durable.py).
 FETCH_MAX_WAIT_MS = 50
 _bundle_topics: set[str] = set()
+_fetch_wait = {"ms": FETCH_MAX_WAIT_MS}
 
 
-def apply(bundles_topic: str) -> None:
-    """Installs every patch (idempotent); `bundles_topic` gets the strict delivery and commit."""
+def apply(bundles_topic: str, fetch_wait_ms: int = FETCH_MAX_WAIT_MS) -> None:
+    """Installs every patch (idempotent); `bundles_topic` gets the strict delivery and commit;
+    Faust's consumers created from now on wait at most `fetch_wait_ms` per fetch."""
     _bundle_topics.add(bundles_topic)
+    _fetch_wait["ms"] = fetch_wait_ms
     _short_fetch_wait()
     _seek_to_committed_zero()
     _deliver_every_bundle()
@@ -163,7 +167,7 @@ def _short_fetch_wait() -> None:
 
     def create_worker_consumer(self, transport):
         consumer = create(self, transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        consumer._fetch_max_wait_ms = _fetch_wait["ms"]
         return consumer
 
     create_worker_consumer.__wrapped__ = create  # type: ignore[attr-defined]

@@ -184,6 +184,7 @@ class Bridge:
         max_wait: float = 0.1,
         linger: float = LINGER_SECONDS,
         min_items: int = LINGER_ITEMS,
+        fetch_wait_ms: int = 50,
         policy: Policy | None = None,
         groups: tuple[Feed, ...] = (),
     ) -> None:
@@ -198,6 +199,7 @@ class Bridge:
         self.policy = policy
         self.tick_seconds, self.max_wait = tick_seconds, max_wait
         self.linger, self.min_items = linger, min_items
+        self.fetch_wait_ms = fetch_wait_ms
         self.sent_bundles = 0
         # Shared with the worker's /metrics when the bridge runs in a child process
         # (streams/metrics.py BridgeCounters); None: not counted.
@@ -265,7 +267,7 @@ class Bridge:
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=1024 * 1024,
             fetch_max_bytes=8 * 1024 * 1024,
-            fetch_max_wait_ms=50,  # Tansu holds a fetch for its whole max wait (streams/app.py)
+            fetch_max_wait_ms=self.fetch_wait_ms,  # settings.fetch_wait_ms
             session_timeout_ms=6_000,
             heartbeat_interval_ms=1_500,
             rebalance_timeout_ms=5_000,

@@ -97,7 +97,7 @@ class ClaimsService:
             client_id=f"{self.group}-consumer",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=50,
+            fetch_max_wait_ms=self.settings.fetch_wait_ms,
             session_timeout_ms=6_000,
             heartbeat_interval_ms=1_500,
             rebalance_timeout_ms=5_000,

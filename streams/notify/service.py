@@ -147,7 +147,7 @@ class Notifier:
             client_id=f"{group}-consumer",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=50,  # Tansu holds a fetch for its whole max wait
+            fetch_max_wait_ms=self.settings.fetch_wait_ms,  # settings.py
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
             max_poll_interval_ms=900_000,  # a batch may wait on slow receivers

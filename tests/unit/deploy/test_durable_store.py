@@ -3,6 +3,7 @@ listens, which ports a restart reuses, and that --durable refuses an external br
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 
@@ -80,3 +81,45 @@ def test_durable_with_an_external_broker_is_refused_before_anything_starts(tmp_p
     with pytest.raises(StackError, match="CITYOPS_KAFKA_BOOTSTRAP"):
         stack.up(simulate=None, dashboard=False, durable=True)
     assert stack.processes == []
+
+
+def test_the_durable_broker_gets_fewer_larger_batches():
+    slow = durable.for_durable_broker(Settings())
+    assert slow.tick_seconds == 5.0  # a tick is a record on every partition of two topics
+    assert slow.flush_seconds == 1.0 and slow.bridge_linger_seconds == 1.0
+    assert slow.fetch_wait_ms == 500  # Tansu bounds a fetch's reads by its max wait
+
+
+def test_a_cadence_set_by_the_operator_is_kept(monkeypatch):
+    monkeypatch.setenv("CITYOPS_TICK_SECONDS", "2")
+    monkeypatch.setenv("CITYOPS_BRIDGE_LINGER_SECONDS", "0")
+    kept = durable.for_durable_broker(Settings())
+    assert kept.tick_seconds == 2.0 and kept.bridge_linger_seconds == 0.0
+    assert kept.flush_seconds == 1.0  # not set: raised
+
+
+def test_a_slower_cadence_is_not_made_faster():
+    assert durable.for_durable_broker(Settings(flush_seconds=3.0)).flush_seconds == 3.0
+
+
+def test_a_worker_process_gets_the_cadence():
+    from cityops.deploy.services import worker_env
+
+    env = worker_env(durable.for_durable_broker(Settings()))
+    assert env["CITYOPS_TICK_SECONDS"] == "5.0"
+    assert env["CITYOPS_FLUSH_SECONDS"] == "1.0"
+    assert env["CITYOPS_BRIDGE_LINGER_SECONDS"] == "1.0"
+    assert env["CITYOPS_FETCH_WAIT_MS"] == "500"
+
+
+def test_the_bridge_lingers_as_the_settings_say(tmp_path):
+    from cityops.streams.bridge_process import bridge_for
+
+    bridge = bridge_for(durable.for_durable_broker(Settings(home=tmp_path)))
+    assert bridge.linger == 1.0 and bridge.tick_seconds == 5.0
+
+    async def wait_ms() -> int:
+        return bridge.consumer()._fetch_max_wait_ms
+
+    assert asyncio.run(wait_ms()) == 500
+    assert bridge_for(Settings(home=tmp_path)).linger == 0.1

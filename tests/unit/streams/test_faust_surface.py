@@ -162,6 +162,13 @@ def test_the_short_fetch_wait_reaches_aiokafkas_fetcher(app):
             await consumer.stop()
 
     assert asyncio.run(created()) == faust_patches.FETCH_MAX_WAIT_MS
+    # the durable broker's longer wait (settings.fetch_wait_ms) reaches it the same way
+    create_app(Settings(topic_prefix="fs.", fetch_wait_ms=500))
+    try:
+        assert asyncio.run(created()) == 500
+    finally:
+        create_app(Settings(topic_prefix="fs."))
+    assert asyncio.run(created()) == faust_patches.FETCH_MAX_WAIT_MS
     # aiokafka hands the attribute to its Fetcher when the consumer starts
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(
         aiokafka.AIOKafkaConsumer.start
