@@ -73,6 +73,7 @@ RATE = 200.0  # events per second of steady load on the memory broker
 DURABLE_RATE = 50.0
 MIN_GAP = 2.0  # seconds between two faults of a phase at least
 RECOVERY_TIMEOUT = 180.0
+LATE_PER_FAULT = 45.0  # seconds of load the ledger holds beyond the schedule, per fault
 DRAIN_QUIET = 90.0  # a restarted worker behind a slow (durable) broker stores nothing for a while
 # The drain's bound while it makes progress: after many faults a pipeline behind the durable
 # broker stores the backlog for minutes; "lost" is what is missing when it stops growing.
@@ -230,7 +231,9 @@ def run_phase(stack: ChaosStack, kind: str, plan: tuple, seed: int, rate: float 
     phase_began = time.monotonic()
     settings = stack.phase(kind)
     database, run = settings.database, f"c{uuid.uuid4().hex[:6]}"
-    n = int(rate * (duration + 90))
+    # Load lasts until the last fault has recovered: each fault waits for its recovery before
+    # the next is injected, so the schedule can run late; the ledger has room for that.
+    n = int(rate * (duration + 120 + count * LATE_PER_FAULT))
     from datetime import UTC, datetime, timedelta
 
     start = datetime.now(UTC) - timedelta(milliseconds=n + 1000)
@@ -276,6 +279,9 @@ def run_phase(stack: ChaosStack, kind: str, plan: tuple, seed: int, rate: float 
             while poll(lambda: newest_stored(client, database, run), -1) < first_after:
                 if time.monotonic() > until:
                     note = f"no recovery within {RECOVERY_TIMEOUT:.0f} s"
+                    break
+                if first_after >= len(pairs):  # nothing is published after it to be stored
+                    note = "the load ended before a fault: its recovery is not measured"
                     break
                 time.sleep(0.2)
             else:
