@@ -43,8 +43,7 @@ from cityops.topics_admin import (
 # number of batches ever written to the partition. The stack behind it writes fewer, larger
 # batches: the bridge lingers a second per step, the engine commits every second and clock
 # ticks (a record on every partition of two topics) come every 5 s; fetches may take longer.
-# Values set explicitly
-# (CITYOPS_*) are kept. Measured effect: docs/operations.md.
+# Values set explicitly (CITYOPS_*) are kept. Measured effect: docs/operations.md.
 DURABLE_CADENCE = {
     "bridge_linger_seconds": 1.0,
     "flush_seconds": 1.0,

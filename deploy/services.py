@@ -261,10 +261,7 @@ def worker_env(settings) -> dict[str, str]:
         "CITYOPS_PARTITIONS": str(settings.partitions),
         "CITYOPS_DATABASE": settings.database,
         "CITYOPS_CLOCK_SPEED": str(settings.clock_speed),
-        "CITYOPS_TICK_SECONDS": str(settings.tick_seconds),
-        "CITYOPS_FLUSH_SECONDS": str(settings.flush_seconds),
-        "CITYOPS_BRIDGE_LINGER_SECONDS": str(settings.bridge_linger_seconds),
-        "CITYOPS_FETCH_WAIT_MS": str(settings.fetch_wait_ms),
+        **cadence_env(settings),
     }
     if settings.clock_epoch is not None:
         env["CITYOPS_CLOCK_EPOCH"] = repr(settings.clock_epoch)
@@ -276,6 +273,16 @@ def worker_env(settings) -> dict[str, str]:
         env["CITYOPS_RULES_FILE"] = str(settings.rules_file)
     env.update(connection_env(settings))
     return env
+
+
+def cadence_env(settings) -> dict[str, str]:
+    """The worker's cadence variables (`cityops up --durable` changes them, deploy/durable.py)."""
+    return {
+        "CITYOPS_TICK_SECONDS": str(settings.tick_seconds),
+        "CITYOPS_FLUSH_SECONDS": str(settings.flush_seconds),
+        "CITYOPS_BRIDGE_LINGER_SECONDS": str(settings.bridge_linger_seconds),
+        "CITYOPS_FETCH_WAIT_MS": str(settings.fetch_wait_ms),
+    }
 
 
 def connection_env(settings) -> dict[str, str]:

@@ -172,11 +172,7 @@ class Stack:
             "CITYOPS_CLICKHOUSE_URL": target.url(password=not s.clickhouse_password_file),
             **({"CITYOPS_CLICKHOUSE_CLUSTER": cluster_name} if cluster_name else {}),
             "CITYOPS_HOME": str(self.home.resolve()),
-            # The cadence, changed for the durable broker (deploy/durable.py for_durable_broker).
-            "CITYOPS_TICK_SECONDS": str(s.tick_seconds),
-            "CITYOPS_FLUSH_SECONDS": str(s.flush_seconds),
-            "CITYOPS_BRIDGE_LINGER_SECONDS": str(s.bridge_linger_seconds),
-            "CITYOPS_FETCH_WAIT_MS": str(s.fetch_wait_ms),
+            **services.cadence_env(s),  # changed for the durable broker (for_durable_broker)
             "CITYOPS_SECRET_KEY": keys["secret_key"],
             "CITYOPS_REPORTER_SECRET": (
                 s.reporter_secret.get_secret_value()
