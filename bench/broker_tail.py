@@ -4,8 +4,9 @@ consumers tail? (docs/performance.md M-25)
     python -m cityops.bench.broker_tail --rate 1000 --seconds 150 --consumers 1
 
 Starts the embedded broker, one topic of 8 partitions, a producer paced at `rate` (600-byte
-values, linger 5 ms) and `consumers` tailing consumer groups (fetch wait 50 ms, as the worker's),
-and prints the broker's CPU in cores per 15-s window with what the consumers read so far.
+values, linger 5 ms unless `--linger-ms`) and `consumers` tailing consumer groups (fetch wait
+50 ms, as the worker's), and prints the broker's CPU in cores per 15-s window with what the
+consumers read so far.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ VALUE = b"x" * 600
 WINDOW = 15.0
 
 
-async def _produce(bootstrap: str, rate: float, stop: asyncio.Event) -> None:
+async def _produce(bootstrap: str, rate: float, linger_ms: int, stop: asyncio.Event) -> None:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=1)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=linger_ms, acks=1)
     await producer.start()
     try:
         began, sent = time.monotonic(), 0
@@ -64,10 +65,16 @@ async def _tail(bootstrap: str, group: str, min_bytes: int, read: list[int], sto
 
 
 async def measure(
-    bootstrap: str, pid: int, rate: float, seconds: float, consumers: int, min_bytes: int
+    bootstrap: str,
+    pid: int,
+    rate: float,
+    seconds: float,
+    consumers: int,
+    min_bytes: int,
+    linger_ms: int = 5,
 ) -> list[dict]:
     stop, read = asyncio.Event(), [0]
-    tasks = [asyncio.create_task(_produce(bootstrap, rate, stop))]
+    tasks = [asyncio.create_task(_produce(bootstrap, rate, linger_ms, stop))]
     tasks += [
         asyncio.create_task(_tail(bootstrap, f"tail-{n}", min_bytes, read, stop))
         for n in range(consumers)
@@ -102,9 +109,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=150.0)
     parser.add_argument("--consumers", type=int, default=1)
     parser.add_argument("--min-bytes", type=int, default=1, help="the consumers' fetch_min_bytes")
+    parser.add_argument("--linger-ms", type=int, default=5, help="the producer's linger")
     args = parser.parse_args(argv)
-    if args.rate <= 0 or args.seconds < WINDOW or args.consumers < 0 or args.min_bytes < 1:
-        parser.error("--rate > 0, --seconds >= 15, --consumers >= 0 and --min-bytes >= 1")
+    if (
+        args.rate <= 0
+        or args.seconds < WINDOW
+        or args.consumers < 0
+        or args.min_bytes < 1
+        or args.linger_ms < 0
+    ):
+        parser.error(
+            "--rate > 0, --seconds >= 15, --consumers >= 0, --min-bytes >= 1 and --linger-ms >= 0"
+        )
     from kafka.admin import KafkaAdminClient, NewTopic
 
     home = Path(tempfile.mkdtemp(prefix="cityops-broker-tail-"))
@@ -116,9 +132,20 @@ def main(argv: list[str] | None = None) -> int:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
         admin.create_topics([NewTopic(TOPIC, 8, 1)])
         admin.close()
-        print(f"broker tail: {args.rate:g}/s, {args.consumers} consumer(s)")
+        print(
+            f"broker tail: {args.rate:g}/s, {args.consumers} consumer(s),"
+            f" linger {args.linger_ms} ms"
+        )
         asyncio.run(
-            measure(bootstrap, broker.pid, args.rate, args.seconds, args.consumers, args.min_bytes)
+            measure(
+                bootstrap,
+                broker.pid,
+                args.rate,
+                args.seconds,
+                args.consumers,
+                args.min_bytes,
+                args.linger_ms,
+            )
         )
     finally:
         svc.stop(broker)

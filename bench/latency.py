@@ -24,8 +24,12 @@ from cityops.bench.workers import (
     stored_count,
 )
 from cityops.schemas.topics import Topics
+from cityops.sdk import DEFAULT_PRODUCER
 from cityops.settings import KafkaConnection, kafka_connection
 from cityops.storage.client import connect
+
+# Reports are batched as departments' SDK batches them (cityops/sdk.py; docs/performance.md P16).
+PUBLISH_LINGER_MS = int(DEFAULT_PRODUCER["linger_ms"])  # type: ignore[call-overload]
 
 
 def valid_mix(n: int, tag: str) -> list[tuple[bytes, dict]]:
@@ -55,7 +59,9 @@ async def paced_publish(
 ) -> None:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(**kafka_connection(bootstrap).aiokafka(), linger_ms=5, acks=1)
+    producer = AIOKafkaProducer(
+        **kafka_connection(bootstrap).aiokafka(), linger_ms=PUBLISH_LINGER_MS, acks=1
+    )
     await producer.start()
     try:
         start = time.monotonic()
@@ -108,12 +114,24 @@ def latency_at(env: BenchEnv, rate: float, seconds: float) -> dict:
             by_key.setdefault(body["id"].rsplit("-", 1)[0], []).append(body["id"])
         cursor = {k: 0 for k in by_key}
         deadline = time.monotonic() + seconds + 120
+        # The poll reads only rows received since the oldest event not yet seen was published
+        # (`received_at` is the record's timestamp, taken at publishing, in whole seconds): a
+        # scan of every id of the run, 20 times a second, made ClickHouse's share of the machine
+        # grow with the run and slowed what it measured (docs/performance.md M-27).
+        wall_offset = time.time() - time.monotonic()
         while len(seen_at) < len(items) and time.monotonic() < deadline:
+            polled = time.monotonic()  # a report not yet published is received after this
+            oldest = min(
+                (sent_at.get(ids[cursor[k]], polled) for k, ids in by_key.items()
+                 if cursor[k] < len(ids)),
+                default=polled,
+            )  # fmt: skip
             rows = client.execute(
                 "SELECT substring(id, 1, length(id) - 10) AS k, max(id) "
                 f"FROM {settings.database}.events "
+                "PREWHERE received_at >= toDateTime(%(since)s) "
                 "WHERE id LIKE %(p)s GROUP BY k",
-                {"p": tag + "-%"},
+                {"p": tag + "-%", "since": int(oldest + wall_offset) - 2},
             )
             now = time.monotonic()
             for key, top in rows:

@@ -24,8 +24,10 @@ def suite(env: BenchEnv, events=None, quick=False) -> dict:
     asyncio.run(publish_all(env.bootstrap, topic, one_incident_each(n, "mem")))
     procs = start_workers(env_vars, 1, settings.home)
     # Peak RSS of the engine process, of its bridge child(ren), and of both at one instant.
-    peak = peak_engine = peak_bridge = 0
-    started = time.monotonic()
+    peak = peak_engine = peak_bridge = engine_rss = bridge_rss = 0
+    # (incidents stored, engine MB, bridge MB) every ~10 s: growth per incident vs fixed buffers
+    series: list[tuple[int, float, float]] = []
+    started = last_sample = time.monotonic()
     try:
         while True:
             try:
@@ -40,6 +42,11 @@ def suite(env: BenchEnv, events=None, quick=False) -> dict:
             opened = client.execute(
                 f"SELECT uniqExact(incident_id) FROM {settings.database}.incidents"
             )[0][0]
+            if time.monotonic() - last_sample >= 10:
+                last_sample = time.monotonic()
+                series.append(
+                    (int(opened), round(engine_rss / 2**20, 1), round(bridge_rss / 2**20, 1))
+                )
             if opened >= n:
                 break
             if time.monotonic() - started > 1800:
@@ -59,4 +66,5 @@ def suite(env: BenchEnv, events=None, quick=False) -> dict:
         "peak_rss_engine_mb": round(peak_engine / 2**20, 1),
         "peak_rss_bridge_mb": round(peak_bridge / 2**20, 1),
         "seconds": round(time.monotonic() - started, 1),
+        "rss_series": {"columns": ["incidents", "engine_mb", "bridge_mb"], "rows": series},
     }

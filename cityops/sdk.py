@@ -48,7 +48,9 @@ DEFAULT_PRODUCER = {
     "enable_idempotence": True,  # broker-side dedup of the producer's own retries
     "retries": 2_147_483_647,
     "max_in_flight_requests_per_connection": 5,
-    "linger_ms": 20,
+    # 50 ms: ~12 reports per batch per partition at 2,000/s instead of ~5; every batch is one
+    # more object the embedded broker lists per fetch (docs/performance.md P16, M-27)
+    "linger_ms": 50,
     "batch_size": 512 * 1024,
     "compression_type": "gzip",
     "request_timeout_ms": 10_000,

@@ -322,12 +322,19 @@ class Bridge:
             self.counters.set_lags(lags)
 
     async def gather(self, consumer: AIOKafkaConsumer) -> dict:
-        """One fetch, then more for up to `linger` seconds while fewer than `min_items` arrived.
+        """One fetch; if it held fewer than `min_items`, wait out `linger` and take once more
+        what the consumer fetched meanwhile.
 
         At moderate rates a single fetch holds a few events per partition, and every bundle
         costs the engine Faust's per-message work and a pass of its own; waiting ~0.1 s keeps
         bundles large (tens of events at 1,000 events/s instead of two or three) for a bounded
         delay. A surge fills `min_items` at once and never waits.
+
+        The wait is a sleep, not a series of fetches: aiokafka fetches a partition again only
+        after its buffered records were taken, so while the bridge sleeps the consumer sends
+        at most about one fetch per partition. Draining the buffer as data trickled in made
+        the consumer fetch continuously, and each fetch costs the embedded broker time in
+        proportion to the batches the partition holds (docs/performance.md M-27).
         """
         batches = await consumer.getmany(
             timeout_ms=int(self.max_wait * 1000), max_records=STEP_MAX_ITEMS
@@ -335,18 +342,16 @@ class Bridge:
         count = sum(len(messages) for messages in batches.values())
         if not count or count >= self.min_items or self.linger <= 0:
             return batches
+        try:
+            await asyncio.wait_for(self.stopping.wait(), self.linger)
+        except TimeoutError:
+            pass
+        more = await consumer.getmany(timeout_ms=0, max_records=max(1, STEP_MAX_ITEMS - count))
+        if not more:
+            return batches
         merged = {tp: list(messages) for tp, messages in batches.items()}
-        deadline = time.monotonic() + self.linger
-        while count < self.min_items and not self.stopping.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0.005:
-                break
-            more = await consumer.getmany(
-                timeout_ms=int(left * 1000), max_records=max(1, STEP_MAX_ITEMS - count)
-            )
-            for tp, messages in more.items():
-                merged.setdefault(tp, []).extend(messages)
-                count += len(messages)
+        for tp, messages in more.items():
+            merged.setdefault(tp, []).extend(messages)
         return merged
 
     def pack(self, batches) -> tuple[Outbox, dict]:

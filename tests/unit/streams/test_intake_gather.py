@@ -37,11 +37,41 @@ def bridge(linger=0.1, min_items=10):
     )
 
 
-def test_small_fetches_are_merged_in_order_per_partition():
-    consumer = ScriptedConsumer([{"p0": [1, 2]}, {"p1": [10]}, {"p0": [3]}])
-    merged = asyncio.run(bridge(min_items=4).gather(consumer))
+def test_what_arrives_during_the_linger_is_taken_once_and_merged_in_order():
+    consumer = ScriptedConsumer([{"p0": [1, 2]}, {"p1": [10], "p0": [3]}, {"p0": [4]}])
+    merged = asyncio.run(bridge(min_items=10).gather(consumer))
     assert merged == {"p0": [1, 2, 3], "p1": [10]}
-    assert len(consumer.calls) == 3  # stopped as soon as 4 items had arrived
+    # one fetch, then one take of what was buffered, without waiting: never a series of fetches
+    assert consumer.calls[1][0] == 0
+    assert len(consumer.calls) == 2
+
+
+def test_the_linger_is_a_sleep_before_the_take():
+    consumer = ScriptedConsumer([{"p0": [1]}, {"p0": [2]}])
+    loop = asyncio.new_event_loop()
+    try:
+        started = loop.time()
+        merged = loop.run_until_complete(bridge(linger=0.2, min_items=1000).gather(consumer))
+        waited = loop.time() - started
+    finally:
+        loop.close()
+    assert merged == {"p0": [1, 2]}
+    assert 0.19 <= waited < 1.0
+
+
+def test_a_stop_cuts_the_linger_short():
+    consumer = ScriptedConsumer([{"p0": [1]}, {}])
+    b = bridge(linger=5.0, min_items=1000)
+    loop = asyncio.new_event_loop()
+    try:
+        loop.call_later(0.05, b.stopping.set)
+        started = loop.time()
+        merged = loop.run_until_complete(b.gather(consumer))
+        waited = loop.time() - started
+    finally:
+        loop.close()
+    assert merged == {"p0": [1]}
+    assert waited < 1.0
 
 
 def test_a_full_fetch_does_not_wait():
