@@ -121,11 +121,8 @@ def latency_at(env: BenchEnv, rate: float, seconds: float) -> dict:
         wall_offset = time.time() - time.monotonic()
         while len(seen_at) < len(items) and time.monotonic() < deadline:
             polled = time.monotonic()  # a report not yet published is received after this
-            oldest = min(
-                (sent_at.get(ids[cursor[k]], polled) for k, ids in by_key.items()
-                 if cursor[k] < len(ids)),
-                default=polled,
-            )  # fmt: skip
+            unseen = (ids[cursor[k]] for k, ids in by_key.items() if cursor[k] < len(ids))
+            oldest = min((sent_at.get(i, polled) for i in unseen), default=polled)
             rows = client.execute(
                 "SELECT substring(id, 1, length(id) - 10) AS k, max(id) "
                 f"FROM {settings.database}.events "

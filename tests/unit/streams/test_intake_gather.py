@@ -37,6 +37,20 @@ def bridge(linger=0.1, min_items=10):
     )
 
 
+def timed_gather(b, consumer, stop_after=None):
+    """`b.gather(consumer)` on a loop of its own: (what it returned, seconds it took); with
+    `stop_after`, the bridge is told to stop that many seconds in."""
+    loop = asyncio.new_event_loop()
+    try:
+        if stop_after is not None:
+            loop.call_later(stop_after, b.stopping.set)
+        started = loop.time()
+        merged = loop.run_until_complete(b.gather(consumer))
+        return merged, loop.time() - started
+    finally:
+        loop.close()
+
+
 def test_what_arrives_during_the_linger_is_taken_once_and_merged_in_order():
     consumer = ScriptedConsumer([{"p0": [1, 2]}, {"p1": [10], "p0": [3]}, {"p0": [4]}])
     merged = asyncio.run(bridge(min_items=10).gather(consumer))
@@ -48,28 +62,14 @@ def test_what_arrives_during_the_linger_is_taken_once_and_merged_in_order():
 
 def test_the_linger_is_a_sleep_before_the_take():
     consumer = ScriptedConsumer([{"p0": [1]}, {"p0": [2]}])
-    loop = asyncio.new_event_loop()
-    try:
-        started = loop.time()
-        merged = loop.run_until_complete(bridge(linger=0.2, min_items=1000).gather(consumer))
-        waited = loop.time() - started
-    finally:
-        loop.close()
+    merged, waited = timed_gather(bridge(linger=0.2, min_items=1000), consumer)
     assert merged == {"p0": [1, 2]}
     assert 0.19 <= waited < 1.0
 
 
 def test_a_stop_cuts_the_linger_short():
     consumer = ScriptedConsumer([{"p0": [1]}, {}])
-    b = bridge(linger=5.0, min_items=1000)
-    loop = asyncio.new_event_loop()
-    try:
-        loop.call_later(0.05, b.stopping.set)
-        started = loop.time()
-        merged = loop.run_until_complete(b.gather(consumer))
-        waited = loop.time() - started
-    finally:
-        loop.close()
+    merged, waited = timed_gather(bridge(linger=5.0, min_items=1000), consumer, stop_after=0.05)
     assert merged == {"p0": [1]}
     assert waited < 1.0
 
@@ -89,13 +89,7 @@ def test_an_empty_fetch_returns_at_once():
 
 def test_waiting_is_bounded_by_the_linger():
     consumer = ScriptedConsumer([{"p0": [1]}])
-    loop = asyncio.new_event_loop()
-    try:
-        started = loop.time()
-        merged = loop.run_until_complete(bridge(linger=0.2, min_items=1000).gather(consumer))
-        waited = loop.time() - started
-    finally:
-        loop.close()
+    merged, waited = timed_gather(bridge(linger=0.2, min_items=1000), consumer)
     assert merged == {"p0": [1]}
     assert waited < 1.0  # bounded by the linger, not by the fetch size
     # later fetches never ask for more than one step holds
