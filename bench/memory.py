@@ -5,13 +5,16 @@ pairs), published up front."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import urllib.request
 
 import psutil
 
 from cityops.bench.env import BenchEnv
 from cityops.bench.events import one_incident_each, publish_all
 from cityops.bench.workers import start_workers, stop_workers
+from cityops.deploy.processes import free_port
 from cityops.schemas.topics import Topics
 from cityops.storage.client import connect
 
@@ -22,11 +25,14 @@ def suite(env: BenchEnv, events=None, quick=False) -> dict:
     client = connect(settings.clickhouse)
     topic = Topics(settings.topic_prefix).events
     asyncio.run(publish_all(env.bootstrap, topic, one_incident_each(n, "mem")))
-    procs = start_workers(env_vars, 1, settings.home)
+    port = free_port()
+    procs = start_workers({**env_vars, "CITYOPS_WORKER_HTTP_PORT": str(port)}, 1, settings.home)
     # Peak RSS of the engine process, of its bridge child(ren), and of both at one instant.
     peak = peak_engine = peak_bridge = engine_rss = bridge_rss = 0
-    # (incidents stored, engine MB, bridge MB) every ~10 s: growth per incident vs fixed buffers
-    series: list[tuple[int, float, float]] = []
+    # (incidents stored, engine MB, bridge MB, then the engine's own breakdown in MB: RocksDB
+    # block cache, memtables, table readers; glibc heap in use, free, mmapped) every ~10 s:
+    # growth per incident vs fixed buffers, and which part of the process holds it
+    series: list[tuple] = []
     started = last_sample = time.monotonic()
     try:
         while True:
@@ -45,7 +51,12 @@ def suite(env: BenchEnv, events=None, quick=False) -> dict:
             if time.monotonic() - last_sample >= 10:
                 last_sample = time.monotonic()
                 series.append(
-                    (int(opened), round(engine_rss / 2**20, 1), round(bridge_rss / 2**20, 1))
+                    (
+                        int(opened),
+                        round(engine_rss / 2**20, 1),
+                        round(bridge_rss / 2**20, 1),
+                        *worker_memory(port),
+                    )
                 )
             if opened >= n:
                 break
@@ -66,5 +77,31 @@ def suite(env: BenchEnv, events=None, quick=False) -> dict:
         "peak_rss_engine_mb": round(peak_engine / 2**20, 1),
         "peak_rss_bridge_mb": round(peak_bridge / 2**20, 1),
         "seconds": round(time.monotonic() - started, 1),
-        "rss_series": {"columns": ["incidents", "engine_mb", "bridge_mb"], "rows": series},
+        "rss_series": {
+            "columns": ["incidents", "engine_mb", "bridge_mb", *BREAKDOWN],
+            "rows": series,
+        },
     }
+
+
+BREAKDOWN = (
+    "rocksdb_block_cache_mb",
+    "rocksdb_memtables_mb",
+    "rocksdb_table_readers_mb",
+    "heap_in_use_mb",
+    "heap_free_mb",
+    "heap_mmapped_mb",
+)
+_GAUGE = re.compile(r'^cityops_worker_(rocksdb|heap)_bytes\{kind="(\w+)"\} (\S+)$', re.M)
+
+
+def worker_memory(port: int) -> tuple[float | None, ...]:
+    """The engine's memory breakdown (MB, in BREAKDOWN's order) from its /metrics; None for a
+    value the worker did not answer (not started yet, or not glibc)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as reply:
+            text = reply.read().decode()
+    except OSError:
+        return (None,) * len(BREAKDOWN)
+    values = {f"{group}_{kind}_mb": float(v) / 2**20 for group, kind, v in _GAUGE.findall(text)}
+    return tuple(round(values[name], 1) if name in values else None for name in BREAKDOWN)

@@ -41,10 +41,11 @@ class Registry:
     def __init__(self, units: dict[str, Unit], shapes: DistrictShapes) -> None:
         self._units = units
         self._shapes = shapes
-        self._children: dict[str, list[str]] = {code: [] for code in units}
+        # Only units with children have an entry: 40,976 micro-grids need no empty list each.
+        self._children: dict[str, list[str]] = {}
         for unit in units.values():
             if unit.parent is not None:
-                self._children[unit.parent].append(unit.code)
+                self._children.setdefault(unit.parent, []).append(unit.code)
         self._ordered = sorted(units)
         self._points: dict[str, tuple[float, float]] = {}
 
@@ -189,13 +190,19 @@ def _add_community(
         for m_index, households in enumerate(grid.households, start=1):
             m_code = f"{grid.code}{m_index:02d}"
             units[m_code] = Unit(
-                m_code, "micro_grid", grid.code, f"第{m_index}微网格", None, households
+                m_code, "micro_grid", grid.code, _micro_grid_name(m_index), None, households
             )
         units[grid.code] = Unit(
             grid.code, "grid", code, grid.name_zh, None, grid_households, grid.grid_type
         )
     units[code] = Unit(code, "community", street, name_zh, None, total)
     return total
+
+
+@cache
+def _micro_grid_name(index: int) -> str:
+    """第N微网格, one string per N for the whole city (a few dozen instead of 40,976)."""
+    return f"第{index}微网格"
 
 
 def build_registry(data_dir: Path = DATA_DIR) -> Registry:

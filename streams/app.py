@@ -25,6 +25,7 @@ from cityops.streams.intake import BUNDLE_MAX_BYTES
 from cityops.streams.metrics import BridgeCounters
 from cityops.streams.readings.agent import attach_readings
 from cityops.streams.readings.rules import RulesError, load_rules
+from cityops.streams.tuning import start_heap_trimmer
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,7 @@ def run_worker(settings: Settings) -> int:
         return 2
     faust_patches.check_versions(settings.allow_unverified_faust)  # before any patch or broker
     _bound_malloc()
+    start_heap_trimmer()
     _retry_while_broker_away(
         lambda: create_topics(settings.kafka, all_topics(settings), settings.partitions)
     )

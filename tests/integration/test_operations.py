@@ -185,6 +185,11 @@ def test_worker_endpoints_answer_and_counters_move(request, services, tmp_path):
             and dict(labels)["topic"] == Topics(stack.settings.topic_prefix).events
         }
         assert lag_partitions == {"0", "1", "2", "3"}
+        # the memory breakdown: the engine's tables are open, its heap is in use
+        assert got[("cityops_worker_rocksdb_bytes", (("kind", "block_cache"),))] > 0
+        assert got[("cityops_worker_rocksdb_bytes", (("kind", "memtables"),))] > 0
+        assert got[("cityops_worker_heap_bytes", (("kind", "in_use"),))] > 2**20
+        assert got[("cityops_worker_python_blocks", ())] > 100_000
         code, body = readyz(url)
         assert code == 200 and body["failing"] == []
         assert set(body["checks"]) == {"broker", "clickhouse", "lag", "engine"}

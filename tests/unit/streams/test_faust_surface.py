@@ -62,6 +62,12 @@ SIGNATURES = [
     (Consumer, "wait_empty", "(self)"),
     # faust_patches._short_fetch_wait wraps _create_worker_consumer
     (AIOKafkaConsumerThread, "_create_worker_consumer", "(self, transport)"),
+    # faust_patches._bounded_poll wraps _fetch_records
+    (
+        AIOKafkaConsumerThread,
+        "_fetch_records",
+        "(self, consumer, active_partitions, timeout=None, max_records=None)",
+    ),
     # faust_patches._seek_to_committed_zero replaces seek_to_committed, calling these
     (AIOKafkaConsumerThread, "seek_to_committed", "(self)"),
     (AIOKafkaConsumerThread, "_ensure_consumer", "(self)"),
