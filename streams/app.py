@@ -60,8 +60,10 @@ def create_app(
         # buffered bundle is a megabyte or two of the worker's memory).
         stream_buffer_maxsize=16,
         producer_max_request_size=8_000_000,
-        # Per partition and fetch: two bundles (streams/intake.py caps their size).
-        consumer_max_fetch_size=max(2 * 2**20, 2 * BUNDLE_MAX_BYTES),
+        # Per partition and fetch, compressed: a dozen bundles at LZ4's ~8:1, and at least one
+        # whole bundle (streams/intake.py caps their size). Fetched data waits in memory until
+        # the agent takes it, so more buys nothing but RSS (docs/performance.md M-29).
+        consumer_max_fetch_size=max(2**20, BUNDLE_MAX_BYTES),
         broker_commit_interval=1.0,
         # Tansu completes a group join only after the session/rebalance timeout runs out for a new
         # group; short timeouts make a worker ready in seconds (heartbeats run in their own thread).

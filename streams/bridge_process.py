@@ -16,9 +16,15 @@ import multiprocessing
 import os
 import signal
 import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cityops.settings import Settings
+from cityops.kafka_connection import KafkaConnection
 from cityops.streams.tuning import start_heap_trimmer, tune_gc
+
+if TYPE_CHECKING:
+    from cityops.settings import Settings
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
@@ -33,7 +39,42 @@ def stalled(last_beat: float, now: float, limit: float = STALL_SECONDS) -> bool:
     return now - last_beat > limit
 
 
-def bridge_for(settings: Settings, counters=None):
+@dataclass(frozen=True)
+class BridgeConfig:
+    """The settings the bridge uses, as a plain value: what the worker hands its bridge child.
+    The child thereby never imports pydantic and the settings module (~25 MB of its RSS,
+    docs/performance.md M-29)."""
+
+    kafka: KafkaConnection
+    topic_prefix: str
+    partitions: int
+    clock_speed: float
+    clock_epoch: float | None
+    tick_seconds: float
+    bridge_linger_seconds: float
+    fetch_wait_ms: int
+    policy_file: Path | None
+    rules_file: Path | None
+    log_level: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> BridgeConfig:
+        return cls(
+            kafka=settings.kafka,
+            topic_prefix=settings.topic_prefix,
+            partitions=settings.partitions,
+            clock_speed=settings.clock_speed,
+            clock_epoch=settings.clock_epoch,
+            tick_seconds=settings.tick_seconds,
+            bridge_linger_seconds=settings.bridge_linger_seconds,
+            fetch_wait_ms=settings.fetch_wait_ms,
+            policy_file=settings.policy_file,
+            rules_file=settings.rules_file,
+            log_level=settings.log_level,
+        )
+
+
+def bridge_for(settings: Settings | BridgeConfig, counters=None):
     """The Bridge of `settings` (in whatever process calls it), counting into `counters`
     (streams/metrics.py BridgeCounters) when given."""
     from cityops.schemas.registry import load_registry
@@ -64,7 +105,7 @@ def bridge_for(settings: Settings, counters=None):
     return bridge
 
 
-def run_bridge(settings: Settings, parent: int, counters=None) -> None:
+def run_bridge(settings: BridgeConfig, parent: int, counters=None) -> None:
     """The child's entry point: run the bridge until SIGTERM or until the parent is gone."""
     from cityops.logjson import configure_logging
 
@@ -119,7 +160,7 @@ class BridgeProcess:
             self.counters.beat()  # a new child gets its whole bound from now
         process = self._context.Process(
             target=run_bridge,
-            args=(self.settings, os.getpid(), self.counters),
+            args=(BridgeConfig.of(self.settings), os.getpid(), self.counters),
             name="cityops-bridge",
             daemon=True,
         )

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import msgspec
 from aiokafka import AIOKafkaConsumer
 
+from cityops.kafka_connection import KafkaConnection, kafka_connection
 from cityops.schemas.claims import item_key
 from cityops.schemas.event_types import (
     PLATFORM_ID_PREFIX,
@@ -31,7 +32,6 @@ from cityops.schemas.event_types import (
 )
 from cityops.schemas.events import parse_event
 from cityops.schemas.registry import Registry
-from cityops.settings import KafkaConnection, kafka_connection
 from cityops.streams.clock import Clock
 from cityops.streams.incidents.logic import partition_key_of
 from cityops.streams.incidents.model import ActionIn, Bundle, Item, RejectIn, ReportIn, Tick

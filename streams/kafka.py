@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaProducer
 
-from cityops.settings import KafkaConnection, kafka_connection
+from cityops.kafka_connection import KafkaConnection, kafka_connection
 
 Record = tuple[bytes | None, bytes, list[tuple[str, bytes]]]  # key, value, headers
 MAX_BATCH_BYTES = 1_000_000
