@@ -15,7 +15,9 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import time
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -144,6 +146,21 @@ def run_bridge(settings: BridgeConfig, parent: int, counters=None) -> None:
     loop.close()
 
 
+@contextlib.contextmanager
+def _no_main_for_the_child():
+    """While a child is spawned, a `__main__` with neither a spec nor a file: multiprocessing
+    imports the parent's main module in every spawned child (`spawn.get_preparation_data`),
+    and a worker's is the CLI, which imports the settings module, pydantic and every command's
+    dependencies (~25 MB the bridge never uses). Its target, `run_bridge`, is found through
+    its own module either way."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 class BridgeProcess:
     """Parent side: starts the bridge child, restarts it when it dies, stops it on shutdown."""
 
@@ -164,7 +181,8 @@ class BridgeProcess:
             name="cityops-bridge",
             daemon=True,
         )
-        process.start()
+        with _no_main_for_the_child():
+            process.start()
         self.process = process
         log.info("intake bridge started as process %s", process.pid)
 

@@ -50,3 +50,35 @@ def test_the_bridge_child_imports_no_pydantic():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_spawned_bridge_child_does_not_import_the_workers_main_module(tmp_path: Path):
+    """A parent whose main module imports the settings (as the CLI does): its spawned children
+    import pydantic through it, unless spawned under `_no_main_for_the_child`."""
+    (tmp_path / "childcheck.py").write_text(
+        "import sys\n\ndef report():\n    sys.exit(1 if 'pydantic' in sys.modules else 0)\n"
+    )
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import multiprocessing, sys\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import cityops.settings  # what the CLI, a worker's main module, imports\n"
+        "import childcheck\n"
+        "from cityops.streams.bridge_process import _no_main_for_the_child\n"
+        "if __name__ == '__main__':\n"
+        "    ctx = multiprocessing.get_context('spawn')\n"
+        "    for light in (False, True):\n"
+        "        child = ctx.Process(target=childcheck.report)\n"
+        "        if light:\n"
+        "            with _no_main_for_the_child():\n"
+        "                child.start()\n"
+        "        else:\n"
+        "            child.start()\n"
+        "        child.join(60)\n"
+        "        print(child.exitcode)\n"
+        "    assert sys.modules['__main__'].__file__ == __file__\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.split() == ["1", "0"]
