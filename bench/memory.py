@@ -5,11 +5,11 @@ pairs), published up front."""
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import urllib.request
 
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from cityops.bench.env import BenchEnv
 from cityops.bench.events import one_incident_each, publish_all
@@ -92,7 +92,6 @@ BREAKDOWN = (
     "heap_free_mb",
     "heap_mmapped_mb",
 )
-_GAUGE = re.compile(r'^cityops_worker_(rocksdb|heap)_bytes\{kind="(\w+)"\} (\S+)$', re.M)
 
 
 def worker_memory(port: int) -> tuple[float | None, ...]:
@@ -103,5 +102,10 @@ def worker_memory(port: int) -> tuple[float | None, ...]:
             text = reply.read().decode()
     except OSError:
         return (None,) * len(BREAKDOWN)
-    values = {f"{group}_{kind}_mb": float(v) / 2**20 for group, kind, v in _GAUGE.findall(text)}
+    values = {
+        f"{sample.name.split('_')[2]}_{sample.labels['kind']}_mb": sample.value / 2**20
+        for family in text_string_to_metric_families(text)
+        if family.name in ("cityops_worker_rocksdb_bytes", "cityops_worker_heap_bytes")
+        for sample in family.samples
+    }
     return tuple(round(values[name], 1) if name in values else None for name in BREAKDOWN)

@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,19 +61,8 @@ class BridgeConfig:
 
     @classmethod
     def of(cls, settings: Settings) -> BridgeConfig:
-        return cls(
-            kafka=settings.kafka,
-            topic_prefix=settings.topic_prefix,
-            partitions=settings.partitions,
-            clock_speed=settings.clock_speed,
-            clock_epoch=settings.clock_epoch,
-            tick_seconds=settings.tick_seconds,
-            bridge_linger_seconds=settings.bridge_linger_seconds,
-            fetch_wait_ms=settings.fetch_wait_ms,
-            policy_file=settings.policy_file,
-            rules_file=settings.rules_file,
-            log_level=settings.log_level,
-        )
+        """Each field from the settings attribute of the same name."""
+        return cls(**{field.name: getattr(settings, field.name) for field in fields(cls)})
 
 
 def bridge_for(settings: Settings | BridgeConfig, counters=None):

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from cityops.streams.tuning import libc
+
 COMMIT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -201,13 +203,12 @@ def memory_families(app):
 
 def rocksdb_memory(app) -> dict[str, int]:
     """{kind: bytes} over the RocksDB partitions the worker's tables have open (none: {})."""
-    from cityops.streams.incidents.store import shared_cache_usage
+    from cityops.streams.incidents.store import open_databases, shared_cache_usage
 
     totals = dict.fromkeys(ROCKSDB_PROPERTIES, 0)
     tables = getattr(app, "tables", None)
     for table in list(tables.values()) if tables is not None else ():
-        dbs = getattr(getattr(table, "data", None), "_dbs", None) or {}
-        for db in list(dbs.values()):
+        for db in open_databases(table):
             for kind, name in ROCKSDB_PROPERTIES.items():
                 try:
                     totals[kind] += int(db.property_int_value(name) or 0)
@@ -231,9 +232,8 @@ class _MallInfo2(ctypes.Structure):
 
 def glibc_heap() -> dict[str, int]:
     """glibc's mallinfo2 (2.33+): bytes in use, free but held, in mmapped chunks; {} elsewhere."""
-    try:
-        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
-    except (OSError, AttributeError):
+    mallinfo2 = getattr(libc(), "mallinfo2", None)
+    if mallinfo2 is None:
         return {}
     mallinfo2.restype = _MallInfo2
     info = mallinfo2()

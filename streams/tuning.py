@@ -11,6 +11,7 @@ start-up (modules, the registry, the policy) are frozen out of every full collec
 
 from __future__ import annotations
 
+import functools
 import gc
 import threading
 import time
@@ -50,10 +51,17 @@ def start_heap_trimmer(interval: float = TRIM_SECONDS, trim=None) -> threading.T
     return thread
 
 
-def _malloc_trim():
+@functools.cache
+def libc():
+    """glibc, for its malloc controls and statistics (mallopt, malloc_trim, mallinfo2); None
+    on another C library."""
     import ctypes
 
     try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
         return None
+
+
+def _malloc_trim():
+    return getattr(libc(), "malloc_trim", None)

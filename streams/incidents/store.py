@@ -52,6 +52,12 @@ class _Budget:
         return cls.cache, cls.write_buffers
 
 
+def open_databases(table) -> list:
+    """The RocksDB databases a Faust table has open now, one per partition ([] for a table
+    on another store)."""
+    return list((getattr(getattr(table, "data", None), "_dbs", None) or {}).values())
+
+
 def shared_cache_usage() -> int | None:
     """Bytes held in the worker's one block cache (memtables charged to it included); None
     before a table opened it."""
