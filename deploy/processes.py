@@ -27,11 +27,22 @@ class Process:
     popen: subprocess.Popen | None
     pid: int
     log: Path
+    pipe: subprocess.Popen | None = None  # the log pipe writing `log`, when rotated
 
     def alive(self) -> bool:
         if self.popen is not None:
             return self.popen.poll() is None
         return pid_alive(self.pid)
+
+    def log_written(self, timeout: float = 2.0) -> None:
+        """After the process has exited: wait (at most `timeout`) for its log pipe to write the
+        last lines it was sent, so that a tail of the log shows how the process ended."""
+        if self.pipe is None or self.alive():
+            return
+        try:
+            self.pipe.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass  # a child of the service still holds the pipe open; show what is there
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -112,7 +123,7 @@ def spawn(
     finally:
         if pipe.stdin is not None:
             pipe.stdin.close()  # the service holds the only write end now
-    return Process(name, popen, popen.pid, log)
+    return Process(name, popen, popen.pid, log, pipe)
 
 
 def stop(proc: Process, timeout: float = 10.0) -> None:
@@ -157,6 +168,7 @@ def wait_until(check, timeout: float, proc: Process, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not proc.alive():
+            proc.log_written()
             raise StackError(
                 f"the {what} exited during start-up; last lines of {proc.log}:\n"
                 + log_tail(proc.log)

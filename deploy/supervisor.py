@@ -85,6 +85,7 @@ class Supervisor:
             message = f"{unit} {why}; given up, left down — see its log: {logs}"
             self.stack.messages.append(message)
             self._set(procs, DOWN)
+            procs[0].log_written()
             self.say(message + "\n" + services.log_tail(procs[0].log, 5))
             return
         self.due[unit] = now + decision.delay

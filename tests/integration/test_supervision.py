@@ -256,6 +256,8 @@ def test_a_crash_looping_service_is_given_up_naming_its_log(tmp_path):
         log = str(tmp_path / "home" / "logs" / "flaky.log")
         given_up = [line for line in said if "given up" in line]
         assert len(given_up) == 1 and log in given_up[0], said
+        # the message's log tail already holds the last start's line (its log pipe was awaited)
+        assert given_up[0].count("no luck") == 5, given_up[0]
         assert stack.restarts["flaky"] == 4  # started 5 times: the 5th exit ends it
         shown = status(stack.home)
         assert shown["services"]["flaky"] == "down"
@@ -263,3 +265,16 @@ def test_a_crash_looping_service_is_given_up_naming_its_log(tmp_path):
         assert (tmp_path / "home" / "logs" / "flaky.log").read_text().count("no luck") == 5
     finally:
         stack.stop_all()
+
+
+def test_the_last_lines_of_an_exited_service_are_in_its_log_once_its_pipe_is_awaited(tmp_path):
+    """A service's output reaches its log through a log pipe process that may still be starting
+    or writing when the service has exited (a shell's echo ends long before a Python process has
+    started); `log_written` waits for the pipe, so a tail shows how the service ended."""
+    log = tmp_path / "logs" / "brief.log"
+    proc = svc.spawn("brief", ["/bin/sh", "-c", "echo the last words"], log, rotate=(1 << 20, 1))
+    assert proc.pipe is not None
+    proc.popen.wait(60)
+    proc.log_written(timeout=30)
+    assert proc.pipe.poll() == 0
+    assert svc.log_tail(log, 1) == "the last words"
