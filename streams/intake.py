@@ -210,6 +210,7 @@ class Bridge:
         self._last_report = 0.0
         self._last_lag = 0.0
         self._committed: dict = {}  # TopicPartition → offset this process committed last
+        self._linger_next = False  # the last take was short: linger (paused) before the next
         self.step_timeout = STEP_TIMEOUT_SECONDS
 
     async def run(self) -> None:
@@ -322,37 +323,45 @@ class Bridge:
             self.counters.set_lags(lags)
 
     async def gather(self, consumer: AIOKafkaConsumer) -> dict:
-        """One fetch; if it held fewer than `min_items`, wait out `linger` and take once more
-        what the consumer fetched meanwhile.
+        """One fetch round of every held partition, after a linger when the last one held
+        fewer than `min_items` records.
 
         At moderate rates a single fetch holds a few events per partition, and every bundle
         costs the engine Faust's per-message work and a pass of its own; waiting ~0.1 s keeps
         bundles large (tens of events at 1,000 events/s instead of two or three) for a bounded
-        delay. A surge fills `min_items` at once and never waits.
+        delay. A surge fills `min_items` at once and the next step does not wait.
 
-        The wait is a sleep, not a series of fetches: aiokafka fetches a partition again only
-        after its buffered records were taken, so while the bridge sleeps the consumer sends
-        at most about one fetch per partition. Draining the buffer as data trickled in made
-        the consumer fetch continuously, and each fetch costs the embedded broker time in
-        proportion to the batches the partition holds (docs/performance.md M-27).
+        Between a short take that held records and the next fetch round the partitions are
+        paused: through the step's send and commit and the linger, the consumer sends nothing,
+        so a step costs the broker one fetch that reads every partition's new records. Left
+        running, the consumer fetches again as soon as a take has emptied its buffer and again
+        whenever a fetch answers with nothing, and each fetch costs the embedded broker time in
+        proportion to the batches the partition holds (docs/performance.md M-25, M-27, M-30).
         """
+        if self._linger_next and self.linger > 0:
+            try:
+                await asyncio.wait_for(self.stopping.wait(), self.linger)
+            except TimeoutError:
+                pass
+        # a rebalance meanwhile may have taken paused partitions away and given new (unpaused)
+        # ones; resume what is still held and paused
+        paused = consumer.paused()
+        if paused:
+            consumer.resume(*paused)
         batches = await consumer.getmany(
             timeout_ms=int(self.max_wait * 1000), max_records=STEP_MAX_ITEMS
         )
         count = sum(len(messages) for messages in batches.values())
-        if not count or count >= self.min_items or self.linger <= 0:
-            return batches
-        try:
-            await asyncio.wait_for(self.stopping.wait(), self.linger)
-        except TimeoutError:
-            pass
-        more = await consumer.getmany(timeout_ms=0, max_records=max(1, STEP_MAX_ITEMS - count))
-        if not more:
-            return batches
-        merged = {tp: list(messages) for tp, messages in batches.items()}
-        for tp, messages in more.items():
-            merged.setdefault(tp, []).extend(messages)
-        return merged
+        self._linger_next = count < self.min_items
+        if 0 < count < self.min_items and self.linger > 0:
+            # Records came back, so the fetch round has answered. (After an empty take a fetch
+            # may still be on its way, slower than the take's wait on a slow store: what it
+            # brings for a paused partition is dropped and read again by the next round, and
+            # pausing after every empty take could starve the bridge.)
+            held = consumer.assignment()
+            if held:
+                consumer.pause(*held)
+        return batches
 
     def pack(self, batches) -> tuple[Outbox, dict]:
         """Validate and enrich a fetched batch; one bundle per partition, plus due ticks."""
