@@ -49,13 +49,23 @@ async def gather_all(bootstrap: str, topic: str, run: str) -> tuple[dict, int, i
     await consumer.start()
     taken: dict[int, list[int]] = {p: [] for p in range(PARTITIONS)}
     steps = merged_after_linger = 0
-    producing = asyncio.ensure_future(trickle(bootstrap, topic))
+    producing = None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 90
     try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 90
+        # the trickle starts once the group has given the bridge its partitions, so that the
+        # steps read it as it arrives instead of as one backlog
+        while not consumer.assignment():
+            assert loop.time() < deadline, "the bridge's consumer was given no partitions"
+            assert await bridge.gather(consumer) == {}
+        producing = asyncio.ensure_future(trickle(bootstrap, topic))
         while sum(map(len, taken.values())) < EVENTS and loop.time() < deadline:
             batches = await bridge.gather(consumer)
-            # a short take leaves every held partition paused until the next step's fetch
+            if not batches:  # nothing arrived yet: nothing is paused
+                assert not consumer.paused(), "paused after an empty take"
+                continue
+            # a short take that held records leaves every held partition paused until the
+            # next step's fetch round
             assert consumer.paused() == consumer.assignment(), "not paused after a short take"
             steps += 1
             if len(batches) > 1:
@@ -64,7 +74,8 @@ async def gather_all(bootstrap: str, topic: str, run: str) -> tuple[dict, int, i
                 taken[tp.partition].extend(r.offset for r in records)
         await producing
     finally:
-        producing.cancel()
+        if producing is not None:
+            producing.cancel()
         await consumer.stop()
     return taken, steps, merged_after_linger
 
@@ -79,7 +90,7 @@ def test_paused_lingers_take_every_record_once_in_order(services):
             f"partition {partition}: {len(offsets)} records, first gaps or repeats at "
             f"{[o for i, o in enumerate(offsets) if o != i][:5]}"
         )
-    # the trickle lasts ~2 s and each step lingers 0.1 s: many steps, most of them holding
-    # records of several partitions from the one fetch round after the sleep
+    # the trickle lasts ~2 s and each step lingers 0.1 s: many steps with records, most of them
+    # holding records of several partitions from the one fetch round after the linger
     assert steps >= 10
     assert merged >= steps // 2, (steps, merged)
