@@ -37,6 +37,7 @@ class LogConsumer:
         self.committed: dict[TopicPartition, int] = {}
         self.seeks: list[tuple[TopicPartition, int]] = []
         self.held = set(logs)
+        self.held_paused: set[TopicPartition] = set()  # the bridge pauses between steps
 
     async def getmany(self, timeout_ms, max_records):
         batches = {}
@@ -65,6 +66,15 @@ class LogConsumer:
 
     def assignment(self):
         return set(self.held)
+
+    def paused(self):
+        return set(self.held_paused)
+
+    def pause(self, *partitions):
+        self.held_paused |= set(partitions)
+
+    def resume(self, *partitions):
+        self.held_paused -= set(partitions)
 
     def seek(self, tp, offset):
         self.seeks.append((tp, offset))
