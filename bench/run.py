@@ -23,6 +23,8 @@ SUITES = {
     "storage": "cityops.bench.storage",
     "readings": "cityops.bench.readings",
     "disk": "cityops.bench.disk",
+    # what each materialized view costs ClickHouse per event (side-by-side databases)
+    "writes": "cityops.bench.writes",
     # starts its own ClickHouse cluster (ZooKeeper and 2 × 2 nodes)
     "cluster": "cityops.bench.cluster",
     # the fault matrix: kills the broker and ClickHouse, so it starts its own stack; not in `all`

@@ -193,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
             "chaos",
             "cluster",
             "readings",
+            "writes",
             "all",
         ],
     )

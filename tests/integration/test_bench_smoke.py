@@ -20,6 +20,7 @@ SIZES = [
     ("memory", 300),
     ("publishing", 200),
     ("storage", 2000),
+    ("writes", 300),
 ]
 
 
@@ -51,3 +52,8 @@ def test_benchmark_runs_and_writes_a_result_file(env, tmp_path, name, events):
         assert run["stored"] == run["events"] > 0
     if name == "memory":
         assert written["peak_rss_mb"] > 0 and written["open_incidents"] > 0
+    if name == "writes":
+        # every database (as shipped, without each view, without any) got the engine's rows
+        assert written["rows_per_event"] > 1
+        assert {"shipped", "no views"} <= set(written["writer_cpu_us_per_event"])
+        assert len(written["writer_cpu_us_per_event"]) >= 3
