@@ -204,13 +204,18 @@ def replay_disagreements(client, database: str, pairs: dict[str, tuple[bytes, by
 
 
 def newest_stored(client, database: str, run: str) -> int:
-    """The highest ledger index of this run stored so far (-1: none)."""
+    """The highest ledger index of this run stored so far (-1: none). `max` over no rows is 0,
+    not NULL, in ClickHouse (so index 0 and "nothing yet" look alike): the count tells them
+    apart. Without it a phase's faults began before its worker had stored anything, and a bridge
+    kill found no bridge yet on a slow start."""
     rows = client.execute(
-        f"SELECT max(toInt64(substring(id, %(at)s))) FROM {database}.events "
+        f"SELECT count(), max(toInt64(substring(id, %(at)s))) FROM {database}.events "
         "WHERE startsWith(id, %(run)s)",
         {"at": len(run) + 2, "run": f"{run}-"},
     )
-    return int(rows[0][0]) if rows and rows[0][0] is not None else -1
+    if not rows or not int(rows[0][0]):
+        return -1
+    return int(rows[0][1])
 
 
 def drain(read, want: int, limit: float = RECOVERY_TIMEOUT) -> int:
