@@ -33,9 +33,8 @@ INSERT_EVENTS = 1_000
 ROUNDS = 2
 
 
-def insert_batches(events: int, seed: int = 7) -> list[dict[str, list[tuple]]]:
-    """The engine's commits of `events` simulator events, each cut into inserts of about
-    INSERT_EVENTS events (every table's rows cut in the same number of slices)."""
+def engine_commits(events: int, seed: int = 7) -> list[dict[str, list[tuple]]]:
+    """What each commit of the engine hands the writer for `events` simulator events."""
     commits: list[dict[str, list[tuple]]] = []
 
     class Collect:
@@ -43,8 +42,15 @@ def insert_batches(events: int, seed: int = 7) -> list[dict[str, list[tuple]]]:
             commits.append(batch)
 
     bundles = engine_bench.fetches(events, seed, 8)
-    timer = engine_bench.Timer(None)
-    engine_bench.run(bundles, 8, timer, engine_bench.Timer(None), Collect())  # type: ignore[arg-type]
+    Timer = engine_bench.Timer
+    engine_bench.run(bundles, 8, Timer(None), Timer(None), Collect())  # type: ignore[arg-type]
+    return commits
+
+
+def insert_batches(events: int, seed: int = 7) -> list[dict[str, list[tuple]]]:
+    """The engine's commits of `events` simulator events, each cut into inserts of about
+    INSERT_EVENTS events (every table's rows cut in the same number of slices)."""
+    commits = engine_commits(events, seed)
     per_commit = events / max(len(commits), 1)
     slices = max(1, round(per_commit / INSERT_EVENTS))
     out = []
@@ -60,20 +66,12 @@ def insert_batches(events: int, seed: int = 7) -> list[dict[str, list[tuple]]]:
     return out
 
 
-def _views(client, database: str) -> list[str]:
+def _tables(client, database: str, engine: str) -> list[str]:
+    """The tables of `database` whose engine matches the LIKE pattern `engine`."""
     rows = client.execute(
-        "SELECT name FROM system.tables WHERE database = %(db)s AND engine = 'MaterializedView' "
+        "SELECT name FROM system.tables WHERE database = %(db)s AND engine LIKE %(engine)s "
         "ORDER BY name",
-        {"db": database},
-    )
-    return [name for (name,) in rows]
-
-
-def _tables(client, database: str) -> list[str]:
-    rows = client.execute(
-        "SELECT name FROM system.tables WHERE database = %(db)s AND engine LIKE '%%MergeTree' "
-        "ORDER BY name",
-        {"db": database},
+        {"db": database, "engine": engine},
     )
     return [check_database_name(name) for (name,) in rows]
 
@@ -89,8 +87,8 @@ def _pass(env, admin, name: str, drop: list[str], batches, server) -> tuple[floa
     db = check_database_name(name)
     migrate(admin, db)
     for view in drop:
-        admin.execute(f"DROP TABLE {db}.{check_database_name(view)}")
-    tables = _tables(admin, db)
+        admin.execute(f"DROP TABLE {db}.{view}")
+    tables = _tables(admin, db, "%MergeTree")
     for table in tables:
         admin.execute(f"SYSTEM STOP MERGES {db}.{table}")
     writer = ClickHouseWriter(env.clickhouse.with_database(db))
@@ -101,7 +99,7 @@ def _pass(env, admin, name: str, drop: list[str], batches, server) -> tuple[floa
     try:
         before, own = cpu(), time.process_time()
         for batch in batches:
-            writer.flush({table: list(rows) for table, rows in batch.items()})
+            writer.flush(dict(batch))  # flush empties the dict it is given, not the lists
         own = time.process_time() - own
         inserted = cpu()
         for table in tables:
@@ -122,7 +120,7 @@ def bench_writes(env, events: int, rounds: int = ROUNDS) -> dict:
     try:
         probe = check_database_name(f"{token}_probe")
         migrate(admin, probe)
-        views = _views(admin, probe)
+        views = _tables(admin, probe, "MaterializedView")
         admin.execute(f"DROP DATABASE {probe}")
         # label -> the views dropped before its passes
         configs: dict[str, list[str]] = {"shipped": []}

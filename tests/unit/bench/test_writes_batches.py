@@ -3,27 +3,14 @@ size: every row of every commit lands in exactly one insert, in order."""
 
 from __future__ import annotations
 
-from cityops.bench import engine as engine_bench
 from cityops.bench import writes
-
-
-def commits_of(events: int) -> list[dict[str, list[tuple]]]:
-    commits = []
-
-    class Collect:
-        def add(self, batch, outbox, table_writes) -> None:
-            commits.append(batch)
-
-    bundles = engine_bench.fetches(events, 7, 8)
-    engine_bench.run(bundles, 8, engine_bench.Timer(None), engine_bench.Timer(None), Collect())
-    return commits
 
 
 def test_the_inserts_hold_every_row_of_the_engines_commits_once_in_order():
     events = 6_000
     inserts = writes.insert_batches(events)
     expected: dict[str, list[tuple]] = {}
-    for commit in commits_of(events):
+    for commit in writes.engine_commits(events):
         for table, rows in commit.items():
             expected.setdefault(table, []).extend(rows)
     got: dict[str, list[tuple]] = {}
